@@ -1,0 +1,50 @@
+"""Train the default model on every available dataset; print test accuracy and seconds per epoch.
+
+    python benchmarks/train_accuracy.py [--datasets digits mnist ...] [--cache DIR] [--threads N]
+
+Models land in the artifact store (default ``~/.cache/labelleak``), so later stages reuse them;
+pass ``--fresh`` to time training in a throw-away store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+import torch
+
+from labelleak.data import DataError, dataset_names, load_dataset
+from labelleak.experiments.cache import ArtifactStore
+from labelleak.experiments.stages import train_original
+
+TARGETS = {"digits": 0.95, "mnist": 0.985, "fashion-mnist": 0.89, "cifar10": 0.65, "svhn": 0.85}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=dataset_names())
+    parser.add_argument("--cache", default=None, help="artifact store root (default: ~/.cache/labelleak)")
+    parser.add_argument("--fresh", action="store_true", help="train in a temporary store, ignoring cached models")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    store = ArtifactStore(tempfile.mkdtemp() if args.fresh else args.cache)
+    print(f"| dataset | arch | epochs | test accuracy | target | s/epoch | cached |")
+    print(f"| --- | --- | --- | --- | --- | --- | --- |")
+    for name in args.datasets:
+        try:
+            dataset = load_dataset(name)
+        except DataError as err:
+            print(f"| {name} | - | - | not available: {err} | | | |")
+            continue
+        result = train_original(dataset, seed=args.seed, store=store, verbose=True)
+        acc = result.metrics["test_accuracy"]
+        target = TARGETS.get(name)
+        verdict = "" if target is None else (f">= {target:.1%} met" if acc >= target else f">= {target:.1%} MISSED")
+        print(f"| {name} | {result.config['spec']['arch']} | {result.config['train']['epochs']} | {acc:.2%} | "
+              f"{verdict} | {result.metrics['seconds_per_epoch']:.1f} | {result.cached} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

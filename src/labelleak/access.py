@@ -1,0 +1,190 @@
+"""Views of a target model that enforce the threat model (DESIGN §3).
+
+Three levels, each including the ones before it:
+
+* :class:`QueryAccess` — probability vectors for inputs, every input counted, optional budget;
+  built from any callable, so an ONNX session works as well as a PyTorch model.
+* :class:`GradientAccess` — adds differentiable log-probabilities w.r.t. the input; parameters are
+  frozen and not exposed.
+* :class:`WeightsAccess` — adds the parameters: the model itself, its last linear layer (``head``)
+  and the features φ(x) entering it.
+
+An attack declares the level it needs (``Attack.requires``); handing it less raises
+:class:`InsufficientAccessError` before any work is done.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from labelleak import LabelleakError
+
+ACCESS_LEVELS = ("queries", "gradients", "weights")
+
+
+class InsufficientAccessError(LabelleakError):
+    """An attack was handed a view with less access than it declares it needs."""
+
+
+class QueryBudgetExceeded(LabelleakError):
+    """A query would exceed the view's query budget; nothing was evaluated."""
+
+
+def require_access(target: object, level: str, *, who: str) -> None:
+    """Raise unless ``target`` is an access view granting at least ``level``."""
+    have = getattr(target, "level", None)
+    if have not in ACCESS_LEVELS:
+        raise InsufficientAccessError(f"{who} needs a {level!r} access view, got {type(target).__name__}")
+    if ACCESS_LEVELS.index(have) < ACCESS_LEVELS.index(level):
+        raise InsufficientAccessError(f"{who} needs {level!r} access to the target, but was given only {have!r} access")
+
+
+class QueryAccess:
+    """Black-box access: ``query(x)`` returns probabilities (N, K) and counts N queries."""
+
+    level = "queries"
+
+    def __init__(self, predict_proba: Callable[[torch.Tensor], torch.Tensor], *, num_classes: int,
+                 input_shape: Sequence[int], budget: int | None = None, batch_size: int = 2048) -> None:
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+            raise ValueError(f"budget must be a positive integer or None, got {budget!r}")
+        self._predict_proba = predict_proba
+        self.num_classes = int(num_classes)
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.budget = budget
+        self.batch_size = batch_size
+        self.queries_used = 0
+
+    @classmethod
+    def from_model(cls, model: nn.Module, *, num_classes: int, input_shape: Sequence[int],
+                   budget: int | None = None) -> "QueryAccess":
+        frozen = _frozen_copy(model)
+
+        @torch.no_grad()
+        def predict(x: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(frozen(x), dim=1)
+
+        return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.budget is None else self.budget - self.queries_used
+
+    def _charge(self, n: int) -> None:
+        if self.budget is not None and self.queries_used + n > self.budget:
+            raise QueryBudgetExceeded(
+                f"query budget exhausted: {self.queries_used} used of {self.budget}, {n} more requested"
+            )
+        self.queries_used += n
+
+    def _check_inputs(self, x: torch.Tensor) -> None:
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"inputs must have shape (N, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}")
+
+    def query(self, x: torch.Tensor) -> torch.Tensor:
+        """Probabilities for a batch of inputs in [0, 1]; charges ``len(x)`` queries first."""
+        self._check_inputs(x)
+        self._charge(len(x))
+        with torch.no_grad():
+            return torch.cat([self._predict_proba(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+
+
+class GradientAccess(QueryAccess):
+    """White-box gradients w.r.t. the input (forward passes counted as queries); weights stay hidden."""
+
+    level = "gradients"
+
+    def __init__(self, model: nn.Module, *, num_classes: int, input_shape: Sequence[int],
+                 budget: int | None = None) -> None:
+        self._model = _frozen_copy(model)
+
+        @torch.no_grad()
+        def predict(x: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(self._model(x), dim=1)
+
+        super().__init__(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
+
+    def log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x), differentiable w.r.t. ``x``; charges ``len(x)`` queries."""
+        self._check_inputs(x)
+        self._charge(len(x))
+        return torch.log_softmax(self._model(x), dim=1)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits f(x), differentiable w.r.t. ``x``; charges ``len(x)`` queries."""
+        self._check_inputs(x)
+        self._charge(len(x))
+        return self._model(x)
+
+
+class WeightsAccess(GradientAccess):
+    """Full white-box access: the model, its last linear layer and the features that enter it."""
+
+    level = "weights"
+
+    def __init__(self, model: nn.Module, *, num_classes: int, input_shape: Sequence[int],
+                 head_name: str = "head", budget: int | None = None) -> None:
+        super().__init__(model, num_classes=num_classes, input_shape=input_shape, budget=budget)
+        modules = dict(self._model.named_modules())
+        head = modules.get(head_name)
+        if not isinstance(head, nn.Linear):
+            raise ValueError(f"head_name {head_name!r} does not name an nn.Linear in the model")
+        if head.out_features != num_classes:
+            raise ValueError(f"head {head_name!r} has {head.out_features} outputs, expected num_classes={num_classes}")
+        self.head_name = head_name
+
+    @classmethod
+    def of_classifier(cls, model: nn.Module, *, budget: int | None = None) -> "WeightsAccess":
+        """A view of a labelleak :class:`~labelleak.models.Classifier` (head named ``head``)."""
+        spec = model.spec
+        return cls(model, num_classes=spec.num_classes, input_shape=(spec.in_channels, spec.image_size, spec.image_size),
+                   budget=budget)
+
+    @property
+    def model(self) -> nn.Module:
+        return self._model
+
+    @property
+    def head(self) -> nn.Linear:
+        return dict(self._model.named_modules())[self.head_name]
+
+    @property
+    def head_weight(self) -> torch.Tensor:
+        """W ∈ R^{K×d}: row k is w_k."""
+        return self.head.weight.detach().clone()
+
+    @property
+    def head_bias(self) -> torch.Tensor:
+        bias = self.head.bias
+        return bias.detach().clone() if bias is not None else torch.zeros(self.num_classes)
+
+    @torch.no_grad()
+    def features(self, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
+        """φ(x): the input of the head, captured by a forward hook (works for any architecture)."""
+        self._check_inputs(x)
+        captured: list[torch.Tensor] = []
+        handle = self.head.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0].flatten(1)))
+        try:
+            for i in range(0, len(x), batch_size):
+                self._model(x[i : i + batch_size])
+        finally:
+            handle.remove()
+        return torch.cat(captured)
+
+    def copy_model(self) -> tuple[nn.Module, nn.Linear]:
+        """A trainable deep copy of the model and its head, for building reference models."""
+        clone = copy.deepcopy(self._model)
+        for p in clone.parameters():
+            p.requires_grad_(True)
+        return clone, dict(clone.named_modules())[self.head_name]
+
+
+def _frozen_copy(model: nn.Module) -> nn.Module:
+    frozen = copy.deepcopy(model).eval()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    return frozen

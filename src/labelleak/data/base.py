@@ -1,0 +1,85 @@
+"""The in-memory dataset every part of labelleak works on, and the data-file errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from labelleak import LabelleakError
+
+
+class DataError(LabelleakError):
+    """A data file is missing, truncated, malformed or unsafe."""
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """Train and test images as float32 tensors in [0, 1], shape (N, C, H, W), int64 labels."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    class_names: tuple[str, ...]
+    source: str
+
+    def __post_init__(self) -> None:
+        validate_arrays(self)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    def describe(self) -> str:
+        c, h, w = self.input_shape
+        return (
+            f"{self.name}: {len(self.y_train)} train / {len(self.y_test)} test, "
+            f"{c}x{h}x{w}, {self.num_classes} classes ({self.source})"
+        )
+
+
+def validate_arrays(ds: ImageDataset) -> None:
+    """Reject anything the rest of labelleak cannot trust: shapes, dtypes, ranges, labels."""
+    where = f"dataset {ds.name!r} ({ds.source})"
+    for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
+        if x.dtype != torch.float32 or x.ndim != 4:
+            raise DataError(f"{where}: x_{split} must be float32 (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
+        if y.dtype != torch.int64 or y.ndim != 1 or len(y) != len(x):
+            raise DataError(f"{where}: y_{split} must be int64 (N,) matching x_{split}, got {y.dtype} {tuple(y.shape)}")
+        if len(x) == 0:
+            raise DataError(f"{where}: the {split} split is empty")
+        if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise DataError(f"{where}: x_{split} must hold finite values in [0, 1]")
+        if y.min() < 0 or y.max() >= len(ds.class_names):
+            raise DataError(
+                f"{where}: y_{split} labels must lie in [0, {len(ds.class_names) - 1}], "
+                f"got [{int(y.min())}, {int(y.max())}]"
+            )
+    if ds.x_train.shape[1:] != ds.x_test.shape[1:]:
+        raise DataError(
+            f"{where}: train images {tuple(ds.x_train.shape[1:])} and test images "
+            f"{tuple(ds.x_test.shape[1:])} differ in shape"
+        )
+    missing = sorted(set(range(len(ds.class_names))) - set(ds.y_train.unique().tolist()))
+    if missing:
+        raise DataError(f"{where}: the train split has no sample of class(es) {missing}")
+
+
+def from_uint8(images, labels, *, layout: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images in ``layout`` ('NHW', 'NHWC' or 'NCHW') -> float32 NCHW in [0, 1], int64 labels."""
+    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True))
+    if layout == "NHW":
+        x = x.unsqueeze(1)
+    elif layout == "NHWC":
+        x = x.permute(0, 3, 1, 2)
+    elif layout != "NCHW":
+        raise ValueError(f"layout must be 'NHW', 'NHWC' or 'NCHW', got {layout!r}")
+    x = x.contiguous().to(torch.float32).div_(255.0)
+    return x, torch.from_numpy(np.array(labels, dtype=np.int64).reshape(-1))
