@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from labelleak.data import ImageDataset
 from labelleak.experiments.cache import ArtifactStore, dataset_fingerprint
@@ -20,6 +20,10 @@ from labelleak.models import (
     resolve_arch,
     train,
 )
+from labelleak.unlearning.base import UnlearnResult
+
+if TYPE_CHECKING:
+    from labelleak.unlearning.base import Unlearner
 
 logger = logging.getLogger(__name__)
 
@@ -88,3 +92,77 @@ def train_original(dataset: ImageDataset, *, arch: str = "auto", seed: int = 0,
     if store is not None:
         path = str(store.save_model("original", config, model, {"metrics": metrics}))
     return TrainedModel(model, config, metrics, cached=False, path=path)
+
+
+def unlearned_config(original: TrainedModel, *, method: str, params: dict[str, Any],
+                     forget_classes: Sequence[int], seed: int) -> dict[str, Any]:
+    """The resolved config of an unlearned model θ_u: what its cache key is computed from."""
+    return {
+        "stage": "unlearned",
+        "original": original.config,
+        "method": method,
+        "params": params,
+        "forget_classes": sorted(int(c) for c in forget_classes),
+        "seed": seed,
+    }
+
+
+def unlearn_original(original: TrainedModel, dataset: ImageDataset, *, method: str,
+                     params: dict[str, Any] | None = None, forget_classes: Sequence[int], seed: int = 0,
+                     store: ArtifactStore | None = None, verbose: bool = False) -> UnlearnResult:
+    """Unlearn ``forget_classes`` from θ_o with ``method`` (or load the identical run from ``store``).
+
+    Args:
+        original: θ_o as returned by :func:`train_original` (its config is part of the cache key).
+        dataset: the dataset θ_o was trained on.
+        method: a name registered in ``UNLEARNERS``.
+        params: keyword arguments of the method; unknown or invalid ones raise ``ParameterError``.
+            The cache key holds the method's *resolved* parameters, so passing a default
+            explicitly reuses the same artifact.
+        forget_classes: the classes to forget (at least one, not all).
+        seed: seed of the unlearning run.
+    """
+    from labelleak.validation import ParameterError, check_classes
+
+    if original.config.get("dataset") != dataset.name or original.config.get("data") != dataset_fingerprint(dataset):
+        raise ParameterError(
+            f"the original model was trained on {original.config.get('dataset')!r}, not on this copy of {dataset.name!r}"
+        )
+    classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
+    unlearner = build_unlearner(method, params)
+    config = unlearned_config(original, method=method, params=unlearner.params(), forget_classes=classes, seed=seed)
+    if store is not None:
+        hit = store.load_model("unlearned", config)
+        if hit is not None:
+            model, sidecar = hit
+            path = store.path("unlearned", config)
+            logger.info("loaded cached unlearned model %s", path)
+            return UnlearnResult(model=model, method=method, params=config["params"], forget_classes=classes,
+                                 metrics=sidecar["metrics"], cached=True, path=str(path))
+    recipe = TrainConfig(**original.config["train"])
+    result = unlearner.unlearn(original.model, forget_classes=classes, data=dataset, seed=seed, recipe=recipe,
+                               verbose=verbose)
+    if store is not None:
+        result.path = str(store.save_model("unlearned", config, result.model, {"metrics": result.metrics}).parent)
+    logger.info("%s forgot %s: %s", method, list(classes),
+                ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
+    return result
+
+
+def build_unlearner(method: str, params: dict[str, Any] | None = None) -> "Unlearner":
+    """Construct a registered method; an unknown parameter name gives one line listing the valid ones."""
+    import inspect
+
+    from labelleak.unlearning import UNLEARNERS
+    from labelleak.validation import ParameterError
+
+    cls = UNLEARNERS.get(method)
+    params = dict(params or {})
+    valid = [name for name, p in inspect.signature(cls.__init__).parameters.items()
+             if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter {unknown[0]!r} for method {method!r}; valid: {', '.join(valid) or '(none)'}"
+        )
+    return cls(**params)

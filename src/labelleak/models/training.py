@@ -86,7 +86,9 @@ def train(
     steps = config.epochs * ((len(x) + config.batch_size - 1) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps) if config.augment else None
     model.train()
-    with tqdm(total=steps, desc=desc, disable=not verbose, leave=False) as bar:
+    # dropout draws from the global generator: fork it so training is seeded without side effects
+    with torch.random.fork_rng(), tqdm(total=steps, desc=desc, disable=not verbose, leave=False) as bar:
+        torch.manual_seed(seed)
         for _ in range(config.epochs):
             for idx in batches(len(x), config.batch_size, generator=generator):
                 xb = augment_batch(x[idx], generator) if config.augment else x[idx]

@@ -1,0 +1,5 @@
+import sys
+
+from labelleak.cli import main
+
+sys.exit(main())

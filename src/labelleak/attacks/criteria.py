@@ -1,0 +1,234 @@
+"""Criteria that read the forgotten class(es) off inversion prototypes (DESIGN §5.5).
+
+Both inversion attacks (white-box :mod:`labelleak.attacks.inversion`, black-box
+:mod:`labelleak.attacks.genetic`) end with, for every class k, a prototype x_k, its achieved
+confidence p_k(x_k) and its prediction profile p(x_k) — recorded at several checkpoints (steps or
+queries), because the forgotten class lags *early* and every class can be driven to ~1 later
+(DESIGN §5.5b). A criterion turns one checkpoint of that record into per-class scores s (higher =
+more likely forgotten) and a decided set Ĉ:
+
+* :class:`ThresholdCriterion` — class k is flagged when its best achieved confidence stays below τ;
+  score s_k = −p_k(x_k).
+* :class:`EntropyCriterion` — class k is flagged when the entropy H(p(x_k)) of its prototype's
+  profile is a robust outlier (median/MAD z-score above ``z``) among the K classes; s_k = H.
+
+If nothing is flagged, Ĉ = {argmax s}; otherwise the criterion decides |Ĉ| (multi-class).
+
+:class:`InversionCalibration` replaces the fixed defaults with values fitted on *shadow*
+experiments (models the attacker trained and unlearned itself, so the forgotten classes are
+known): which checkpoint to read, a per-class difficulty reference (how confident the same class's
+prototype gets on shadow models that did *not* forget it — classes differ in how easily they
+invert) and the threshold maximising Youden's J on the shadow (class, forgotten?) pairs.
+It is never fitted on the targets being reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from labelleak.validation import ParameterError, check_choice, check_number
+
+CRITERIA = ("threshold", "entropy")
+
+#: 1.4826 · MAD estimates σ for normal data, so the robust z-score is on the usual scale
+_MAD_TO_SIGMA = 1.4826
+#: floor on the MAD so that K identical entropies do not divide by zero
+_MAD_FLOOR = 1e-6
+
+
+def entropy(profiles: np.ndarray) -> np.ndarray:
+    """Shannon entropy (nats) of each row of ``profiles`` (rows are probability vectors)."""
+    p = np.clip(np.asarray(profiles, dtype=np.float64), 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=-1)
+
+
+def robust_z(values: np.ndarray) -> np.ndarray:
+    """(v − median) / (1.4826 · MAD): a z-score that a single outlier cannot mask."""
+    values = np.asarray(values, dtype=np.float64)
+    med = np.median(values)
+    mad = max(float(np.median(np.abs(values - med))), _MAD_FLOOR)
+    return (values - med) / (_MAD_TO_SIGMA * mad)
+
+
+def _decide(scores: np.ndarray, flagged: np.ndarray) -> tuple[int, ...]:
+    if flagged.any():
+        return tuple(int(k) for k in np.flatnonzero(flagged))
+    return (int(np.argmax(scores)),)
+
+
+@dataclass(frozen=True)
+class InversionReading:
+    """One checkpoint of an inversion run: what a criterion needs.
+
+    Attributes:
+        confidence: (K,) best achieved p_k(x_k) per class.
+        profiles: (K, K) row k = p(x_k), the prediction profile of class k's prototype.
+    """
+
+    confidence: np.ndarray
+    profiles: np.ndarray
+
+
+class ThresholdCriterion:
+    """Flag class k when its prototype's best achieved confidence stays below ``tau``.
+
+    With an :class:`InversionCalibration` the confidence is first compared with the same class's
+    typical confidence on shadow models (log p_k − reference_k) and the threshold is the
+    calibrated one; scores are then the negated normalised log-confidence.
+    """
+
+    name = "threshold"
+
+    def __init__(self, *, tau: float = 0.5) -> None:
+        self.tau = check_number("tau", tau, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+
+    def decide(self, reading: InversionReading, *,
+               calibration: "InversionCalibration | None" = None) -> tuple[np.ndarray, tuple[int, ...]]:
+        confidence = np.asarray(reading.confidence, dtype=np.float64)
+        if calibration is None:
+            scores = -confidence
+            return scores, _decide(scores, confidence < self.tau)
+        scores = calibration.normalised_scores(reading, "threshold")
+        return scores, _decide(scores, scores > calibration.threshold)
+
+
+class EntropyCriterion:
+    """Flag class k when H(p(x_k)) is a robust outlier above the others (z-score > ``z``)."""
+
+    name = "entropy"
+
+    def __init__(self, *, z: float = 3.5) -> None:
+        self.z = check_number("z", z, low=0.0, low_inclusive=False)
+
+    def decide(self, reading: InversionReading, *,
+               calibration: "InversionCalibration | None" = None) -> tuple[np.ndarray, tuple[int, ...]]:
+        if calibration is None:
+            scores = entropy(reading.profiles)
+            return scores, _decide(scores, robust_z(scores) > self.z)
+        scores = calibration.normalised_scores(reading, "entropy")
+        return scores, _decide(scores, scores > calibration.threshold)
+
+
+def make_criterion(name: str, *, tau: float = 0.5, z: float = 3.5) -> ThresholdCriterion | EntropyCriterion:
+    """The criterion called ``name`` ("threshold" or "entropy") with its fixed default parameter."""
+    check_choice("criterion", name, CRITERIA)
+    return ThresholdCriterion(tau=tau) if name == "threshold" else EntropyCriterion(z=z)
+
+
+@dataclass(frozen=True)
+class InversionCalibration:
+    """A criterion's parameters fitted on shadow experiments (never on reported targets).
+
+    Attributes:
+        criterion: "threshold" or "entropy".
+        checkpoint: the index into the run's checkpoints to read (a step budget for white-box,
+            a query budget for black-box).
+        reference: (K,) per-class difficulty reference: the median statistic (log-confidence for
+            threshold, entropy for entropy) of class k's prototype on shadow models that retained k.
+        threshold: classes whose normalised score exceeds it are flagged.
+        youden_j: the J = TPR − FPR the threshold achieved on the shadow pairs (for the report).
+        n_shadow: number of shadow runs it was fitted on.
+    """
+
+    criterion: str
+    checkpoint: int
+    reference: np.ndarray
+    threshold: float
+    youden_j: float
+    n_shadow: int
+
+    def normalised_scores(self, reading: InversionReading, criterion: str) -> np.ndarray:
+        """The per-class statistic minus its shadow reference, signed so that higher = forgotten."""
+        if criterion != self.criterion:
+            raise ParameterError(f"calibration was fitted for criterion {self.criterion!r}, not {criterion!r}")
+        reference = np.asarray(self.reference, dtype=np.float64)
+        if criterion == "threshold":
+            stat = np.log(np.clip(np.asarray(reading.confidence, dtype=np.float64), 1e-12, 1.0))
+            return reference - stat
+        return entropy(reading.profiles) - reference
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"criterion": self.criterion, "checkpoint": int(self.checkpoint),
+                "reference": [float(r) for r in self.reference], "threshold": float(self.threshold),
+                "youden_j": float(self.youden_j), "n_shadow": int(self.n_shadow)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "InversionCalibration":
+        return cls(criterion=check_choice("criterion", data["criterion"], CRITERIA),
+                   checkpoint=int(data["checkpoint"]), reference=np.asarray(data["reference"], dtype=np.float64),
+                   threshold=float(data["threshold"]), youden_j=float(data["youden_j"]),
+                   n_shadow=int(data["n_shadow"]))
+
+
+def _statistic(reading: InversionReading, criterion: str) -> np.ndarray:
+    if criterion == "threshold":
+        return np.log(np.clip(np.asarray(reading.confidence, dtype=np.float64), 1e-12, 1.0))
+    return entropy(reading.profiles)
+
+
+def _youden(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """The threshold t maximising TPR − FPR of the rule ``score > t``, and that J."""
+    order = np.unique(scores)
+    # candidate cuts halfway between consecutive distinct scores, plus one below everything
+    cuts = np.concatenate([[order[0] - 1.0], (order[:-1] + order[1:]) / 2]) if len(order) > 1 else order - 1.0
+    pos, neg = labels.sum(), (~labels).sum()
+    best_t, best_j = float(cuts[0]), -math.inf
+    for t in cuts:
+        flagged = scores > t
+        j = flagged[labels].sum() / pos - flagged[~labels].sum() / neg
+        if j > best_j:
+            best_t, best_j = float(t), float(j)
+    return best_t, best_j
+
+
+def fit_calibration(readings: Sequence[Sequence[InversionReading]], forgotten: Sequence[Sequence[int]], *,
+                    criterion: str, checkpoints: Sequence[int] | None = None) -> InversionCalibration:
+    """Fit an :class:`InversionCalibration` on shadow runs.
+
+    Args:
+        readings: one entry per shadow run, each the run's readings at every checkpoint (same
+            checkpoints for all runs; ``InversionRun.readings()`` gives them).
+        forgotten: the classes each shadow run forgot.
+        criterion: "threshold" or "entropy".
+        checkpoints: candidate checkpoint indices (default: all); the one with the largest Youden J
+            on the shadow pairs is kept (ties: the earliest, the cheapest).
+
+    The per-class reference is the median over shadow runs that retained the class; a class never
+    retained in any shadow run gets the median reference of the others.
+    """
+    check_choice("criterion", criterion, CRITERIA)
+    if not readings or len(readings) != len(forgotten):
+        raise ParameterError(f"readings and forgotten must be non-empty and of equal length, got {len(readings)} "
+                             f"and {len(forgotten)}")
+    n_checkpoints = len(readings[0])
+    if any(len(r) != n_checkpoints for r in readings):
+        raise ParameterError("every shadow run must have the same number of checkpoints")
+    candidates = list(range(n_checkpoints)) if checkpoints is None else [int(c) for c in checkpoints]
+    for c in candidates:
+        check_number("checkpoint", c, low=0, high=n_checkpoints - 1, integer=True)
+    num_classes = len(readings[0][0].confidence)
+    labels = np.zeros((len(readings), num_classes), dtype=bool)
+    for i, classes in enumerate(forgotten):
+        labels[i, list(classes)] = True
+    if labels.all(axis=1).any() or not labels.any(axis=1).all():
+        raise ParameterError("every shadow run must forget at least one class and retain at least one")
+
+    best: InversionCalibration | None = None
+    for c in candidates:
+        stats = np.stack([_statistic(run[c], criterion) for run in readings])
+        seen = (~labels).any(axis=0)
+        reference = np.full(num_classes, np.nan)
+        reference[seen] = np.nanmedian(np.where(labels, np.nan, stats)[:, seen], axis=0)
+        if not seen.all():
+            reference[~seen] = np.median(reference[seen])
+        normalised = (reference - stats) if criterion == "threshold" else (stats - reference)
+        threshold, j = _youden(normalised.ravel(), labels.ravel())
+        if best is None or j > best.youden_j:
+            best = InversionCalibration(criterion=criterion, checkpoint=c, reference=reference,
+                                        threshold=threshold, youden_j=j, n_shadow=len(readings))
+    assert best is not None
+    return best

@@ -1,0 +1,129 @@
+"""Small building blocks shared by the unlearning methods.
+
+Every loop here is seeded through an explicit ``torch.Generator``, so a method that uses them is
+deterministic given its ``seed``. Methods build their own losses; these helpers only cover the
+parts that recur: picking a retain subset, iterating retain batches with a cycled forget set,
+running a plain epoch loop, soft-label (distillation) losses and the optimiser.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from labelleak.models.training import accuracy, batches
+from labelleak.unlearning.base import ForgetSplit
+from labelleak.validation import check_choice
+
+#: optimisers an unlearning method may ask for
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_unlearn_optimizer(params: Iterable[torch.nn.Parameter], *, name: str, lr: float,
+                           momentum: float = 0.9, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """SGD (with ``momentum``) or Adam, as the unlearning papers' code uses them.
+
+    ``momentum`` is ignored by Adam. Weight decay is the coupled L2 form for both, which is what
+    the reference implementations (PyTorch ``SGD``/``Adam`` with ``weight_decay``) apply.
+    """
+    check_choice("optimizer", name, OPTIMIZERS)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+def retain_subset(split: ForgetSplit, *, per_class: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """At most ``per_class`` random retain samples of each retained class (all of D_r when ``None``).
+
+    Several methods (UNSIR, Bad Teacher, SSD-style repair) only need a sample of D_r; drawing it
+    per class keeps every retained class represented however imbalanced D_r is.
+    """
+    if per_class is None:
+        return split.x_retain, split.y_retain
+    generator = torch.Generator().manual_seed(seed)
+    keep = []
+    for k in torch.unique(split.y_retain).tolist():
+        idx = torch.nonzero(split.y_retain == k).flatten()
+        keep.append(idx[torch.randperm(len(idx), generator=generator)[:per_class]])
+    order = torch.cat(keep).sort().values
+    return split.x_retain[order], split.y_retain[order]
+
+
+def cycled_batches(n_main: int, n_side: int, *, batch_size: int, side_batch_size: int,
+                   generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One shuffled epoch over ``n_main`` samples, each batch paired with a batch of a cycled side set.
+
+    The side set (typically D_f, much smaller than D_r) is reshuffled every time it is exhausted,
+    so every main batch gets a full side batch. Yields (main indices, side indices).
+    """
+    if n_side == 0:
+        raise ValueError("the side set of cycled_batches is empty")
+    side: Iterator[torch.Tensor] = iter(())
+    for main_idx in batches(n_main, batch_size, generator=generator):
+        side_idx = next(side, None)
+        if side_idx is None or len(side_idx) < min(side_batch_size, n_side):
+            side = iter(batches(n_side, side_batch_size, generator=generator))
+            side_idx = next(side)
+        yield main_idx, side_idx
+
+
+def run_epochs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int,
+               optimizer: torch.optim.Optimizer, seed: int,
+               loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+               max_grad_norm: float | None = None, stop: Callable[[], bool] | None = None,
+               verbose: bool = False, desc: str = "unlearn") -> int:
+    """Mini-batch training of ``model`` on (x, y) for ``epochs`` shuffled epochs; returns the steps taken.
+
+    Args:
+        loss_fn: ``loss_fn(logits, y_batch, x_batch) -> scalar`` to *minimise*; default cross-entropy.
+            Gradient ascent passes the negated loss.
+        max_grad_norm: clip the global gradient norm (guards unbounded objectives).
+        stop: checked after every epoch; training ends early when it returns True (e.g. once the
+            forget-train accuracy reaches a target).
+    """
+    loss_fn = loss_fn or (lambda logits, yb, xb: F.cross_entropy(logits, yb))
+    generator = torch.Generator().manual_seed(seed)
+    per_epoch = (len(x) + batch_size - 1) // batch_size
+    steps = 0
+    model.train()
+    with tqdm(total=epochs * per_epoch, desc=desc, disable=not verbose, leave=False) as bar:
+        for _ in range(epochs):
+            for idx in batches(len(x), batch_size, generator=generator):
+                loss = loss_fn(model(x[idx]), y[idx], x[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if max_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+                optimizer.step()
+                steps += 1
+                bar.update()
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if stop is not None and stop():
+                break
+    model.eval()
+    return steps
+
+
+def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, temperature: float = 1.0) -> torch.Tensor:
+    """KL(softmax(teacher/T) ‖ softmax(student/T)) averaged over the batch, scaled by T² as in Hinton et al."""
+    log_student = F.log_softmax(student_logits / temperature, dim=1)
+    log_teacher = F.log_softmax(teacher_logits / temperature, dim=1)
+    return F.kl_div(log_student, log_teacher, reduction="batchmean", log_target=True) * temperature**2
+
+
+def forget_train_accuracy(model: nn.Module, split: ForgetSplit) -> float:
+    """Accuracy on D_f (training split only, so methods may early-stop on it without touching test data)."""
+    return accuracy(model, split.x_forget, split.y_forget)
+
+
+def random_other_labels(y: torch.Tensor, num_classes: int, *, exclude: Iterable[int],
+                        generator: torch.Generator) -> torch.Tensor:
+    """For each label, a uniformly random class that is not in ``exclude`` (the forgotten classes)."""
+    allowed = torch.tensor([k for k in range(num_classes) if k not in set(exclude)])
+    if len(allowed) == 0:
+        raise ValueError("no class left to relabel into")
+    return allowed[torch.randint(len(allowed), (len(y),), generator=generator)]
