@@ -43,7 +43,7 @@ def main() -> None:
         target = TARGETS.get(name)
         verdict = "" if target is None else (f">= {target:.1%} met" if acc >= target else f">= {target:.1%} MISSED")
         print(f"| {name} | {result.config['spec']['arch']} | {result.config['train']['epochs']} | {acc:.2%} | "
-              f"{verdict} | {result.metrics["seconds_per_epoch"]:.2f} | {result.cached} |", flush=True)
+              f"{verdict} | {result.metrics['seconds_per_epoch']:.2f} | {result.cached} |", flush=True)
 
 
 if __name__ == "__main__":
