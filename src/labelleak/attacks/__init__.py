@@ -1,5 +1,9 @@
-"""Label-leakage attacks: parameter-based, white-box and black-box inversion, and baselines."""
+"""Label-leakage attacks: parameter-based, white-box and black-box inversion, and baselines.
+
+Importing this package registers every attack in :data:`ATTACKS`.
+"""
 
 from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge, AttackResult, MissingKnowledgeError
+from labelleak.attacks import baselines, genetic, inversion, parameter  # noqa: F401  (registration)
 
 __all__ = ["ATTACKS", "Attack", "AttackerKnowledge", "AttackResult", "MissingKnowledgeError"]

@@ -18,13 +18,14 @@ If nothing is flagged, Ĉ = {argmax s}; otherwise the criterion decides |Ĉ| (mu
 experiments (models the attacker trained and unlearned itself, so the forgotten classes are
 known): which checkpoint to read, a per-class difficulty reference (how confident the same class's
 prototype gets on shadow models that did *not* forget it — classes differ in how easily they
-invert) and the threshold maximising Youden's J on the shadow (class, forgotten?) pairs.
+invert) and the threshold whose decision (flag above it, else argmax) names the forgotten set
+exactly on the most shadow runs — the decision's own metric, not Youden's J on pooled (class,
+forgotten?) pairs, which with K − 1 negatives per positive flags several classes per target.
 It is never fitted on the targets being reported.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -71,6 +72,65 @@ class InversionReading:
 
     confidence: np.ndarray
     profiles: np.ndarray
+
+
+@dataclass
+class InversionRun:
+    """The record of one inversion run on one target (white-box or black-box).
+
+    Attributes:
+        unit: what ``checkpoints`` count: "steps" (white-box gradient evaluations) or "queries"
+            (black-box queries per target).
+        checkpoints: (T,) increasing budgets at which the state was recorded.
+        confidence: (T, K) best-so-far p_k(x_k) per class at each checkpoint.
+        profiles: (T, K, K) p(x_k) of the best-so-far prototype of class k at each checkpoint.
+        prototypes: (K, C, H, W) tensor, the best prototype of each class at the end of the run.
+        first_crossing: confidence level -> (K,) budget (same unit) at which p_k first reached the
+            level, −1 where it never did.
+        queries: forward evaluations charged to the target (inputs, not batches).
+    """
+
+    unit: str
+    checkpoints: np.ndarray
+    confidence: np.ndarray
+    profiles: np.ndarray
+    prototypes: Any
+    first_crossing: dict[float, np.ndarray]
+    queries: int
+
+    def reading(self, index: int = -1) -> InversionReading:
+        """The criterion input at checkpoint ``index`` (default: the last)."""
+        return InversionReading(confidence=self.confidence[index], profiles=self.profiles[index])
+
+    def readings(self) -> list[InversionReading]:
+        return [self.reading(i) for i in range(len(self.checkpoints))]
+
+    def index_at(self, budget: int) -> int:
+        """Index of the last checkpoint not beyond ``budget`` (at least the first)."""
+        return max(int(np.searchsorted(self.checkpoints, budget, side="right")) - 1, 0)
+
+    def auto_index(self, level: float) -> int:
+        """The first checkpoint at which the median class confidence reaches ``level`` (else the last):
+        the typical class has inverted and a lagging class shows; it uses no label."""
+        reached = np.flatnonzero(np.median(self.confidence, axis=1) >= level)
+        return int(reached[0]) if len(reached) else len(self.checkpoints) - 1
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any], prototypes: Any) -> "InversionRun":
+        """Rebuild a run from :meth:`summary` and its prototypes (e.g. from an artifact store)."""
+        return cls(unit=summary["unit"], checkpoints=np.asarray(summary["checkpoints"], dtype=np.int64),
+                   confidence=np.asarray(summary["confidence"], dtype=np.float64),
+                   profiles=np.asarray(summary["profiles"], dtype=np.float64), prototypes=prototypes,
+                   first_crossing={float(level): np.asarray(v, dtype=np.int64)
+                                   for level, v in summary["first_crossing"].items()},
+                   queries=int(summary["queries"]))
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready trajectories (prototypes excluded)."""
+        return {"unit": self.unit, "checkpoints": [int(c) for c in self.checkpoints],
+                "confidence": self.confidence.tolist(), "profiles": self.profiles.tolist(),
+                "first_crossing": {str(level): [int(v) for v in steps] for level, steps in self.first_crossing.items()},
+                "queries": int(self.queries)}
 
 
 class ThresholdCriterion:
@@ -130,7 +190,7 @@ class InversionCalibration:
         reference: (K,) per-class difficulty reference: the median statistic (log-confidence for
             threshold, entropy for entropy) of class k's prototype on shadow models that retained k.
         threshold: classes whose normalised score exceeds it are flagged.
-        youden_j: the J = TPR − FPR the threshold achieved on the shadow pairs (for the report).
+        shadow_asr: the exact-match rate (ASR) the decision achieved on the shadow runs.
         n_shadow: number of shadow runs it was fitted on.
     """
 
@@ -138,7 +198,7 @@ class InversionCalibration:
     checkpoint: int
     reference: np.ndarray
     threshold: float
-    youden_j: float
+    shadow_asr: float
     n_shadow: int
 
     def normalised_scores(self, reading: InversionReading, criterion: str) -> np.ndarray:
@@ -154,13 +214,13 @@ class InversionCalibration:
     def to_dict(self) -> dict[str, Any]:
         return {"criterion": self.criterion, "checkpoint": int(self.checkpoint),
                 "reference": [float(r) for r in self.reference], "threshold": float(self.threshold),
-                "youden_j": float(self.youden_j), "n_shadow": int(self.n_shadow)}
+                "shadow_asr": float(self.shadow_asr), "n_shadow": int(self.n_shadow)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "InversionCalibration":
         return cls(criterion=check_choice("criterion", data["criterion"], CRITERIA),
                    checkpoint=int(data["checkpoint"]), reference=np.asarray(data["reference"], dtype=np.float64),
-                   threshold=float(data["threshold"]), youden_j=float(data["youden_j"]),
+                   threshold=float(data["threshold"]), shadow_asr=float(data["shadow_asr"]),
                    n_shadow=int(data["n_shadow"]))
 
 
@@ -170,19 +230,28 @@ def _statistic(reading: InversionReading, criterion: str) -> np.ndarray:
     return entropy(reading.profiles)
 
 
-def _youden(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """The threshold t maximising TPR − FPR of the rule ``score > t``, and that J."""
-    order = np.unique(scores)
-    # candidate cuts halfway between consecutive distinct scores, plus one below everything
-    cuts = np.concatenate([[order[0] - 1.0], (order[:-1] + order[1:]) / 2]) if len(order) > 1 else order - 1.0
-    pos, neg = labels.sum(), (~labels).sum()
-    best_t, best_j = float(cuts[0]), -math.inf
-    for t in cuts:
-        flagged = scores > t
-        j = flagged[labels].sum() / pos - flagged[~labels].sum() / neg
-        if j > best_j:
-            best_t, best_j = float(t), float(j)
-    return best_t, best_j
+def _best_cut(normalised: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """The threshold t whose decision rule (flag ``score > t``; none flagged ⇒ argmax) gets the
+    most shadow runs exactly right, and that exact-match rate. Ties go to the larger t (fewer flags)."""
+    values = np.unique(normalised)
+    cuts = np.concatenate([(values[:-1] + values[1:]) / 2, [np.inf]])
+    top = normalised.argmax(axis=1)
+    best_t, best_rate = float("inf"), -1.0
+    for t in cuts[::-1]:
+        flagged = normalised > t
+        none = ~flagged.any(axis=1)
+        flagged[none, top[none]] = True
+        rate = float((flagged == labels).all(axis=1).mean())
+        if rate > best_rate:
+            best_t, best_rate = float(t), rate
+    return best_t, best_rate
+
+
+def _margin(normalised: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over runs of (lowest forgotten − highest retained) robust z-score: how clearly a
+    checkpoint separates, on a scale comparable across checkpoints."""
+    z = np.stack([robust_z(row) for row in normalised])
+    return float(np.mean([z[i, labels[i]].min() - z[i, ~labels[i]].max() for i in range(len(z))]))
 
 
 def fit_calibration(readings: Sequence[Sequence[InversionReading]], forgotten: Sequence[Sequence[int]], *,
@@ -194,8 +263,10 @@ def fit_calibration(readings: Sequence[Sequence[InversionReading]], forgotten: S
             checkpoints for all runs; ``InversionRun.readings()`` gives them).
         forgotten: the classes each shadow run forgot.
         criterion: "threshold" or "entropy".
-        checkpoints: candidate checkpoint indices (default: all); the one with the largest Youden J
-            on the shadow pairs is kept (ties: the earliest, the cheapest).
+        checkpoints: candidate checkpoint indices (default: all); the one with the highest shadow
+            exact-match rate is kept, ties broken by the larger mean separation margin (robust
+            z-score of the forgotten classes over the highest retained one) — the earliest
+            checkpoint often ties on a few shadow runs but transfers worst.
 
     The per-class reference is the median over shadow runs that retained the class; a class never
     retained in any shadow run gets the median reference of the others.
@@ -218,6 +289,7 @@ def fit_calibration(readings: Sequence[Sequence[InversionReading]], forgotten: S
         raise ParameterError("every shadow run must forget at least one class and retain at least one")
 
     best: InversionCalibration | None = None
+    best_key = (-1.0, -float("inf"))
     for c in candidates:
         stats = np.stack([_statistic(run[c], criterion) for run in readings])
         seen = (~labels).any(axis=0)
@@ -226,9 +298,11 @@ def fit_calibration(readings: Sequence[Sequence[InversionReading]], forgotten: S
         if not seen.all():
             reference[~seen] = np.median(reference[seen])
         normalised = (reference - stats) if criterion == "threshold" else (stats - reference)
-        threshold, j = _youden(normalised.ravel(), labels.ravel())
-        if best is None or j > best.youden_j:
+        threshold, rate = _best_cut(normalised, labels)
+        key = (rate, _margin(normalised, labels))
+        if key > best_key:
+            best_key = key
             best = InversionCalibration(criterion=criterion, checkpoint=c, reference=reference,
-                                        threshold=threshold, youden_j=j, n_shadow=len(readings))
+                                        threshold=threshold, shadow_asr=rate, n_shadow=len(readings))
     assert best is not None
     return best

@@ -11,20 +11,25 @@ from typing import Sequence
 import torch
 
 from labelleak import LabelleakError, __version__
-from labelleak.cli import datasets, demo, train
+from labelleak.cli import attack, audit, datasets, demo, methods, report, reproduce, run, train, unlearn
 
 #: verb modules, in the order ``--help`` lists them
-VERBS = [demo, datasets, train]
+VERBS = [demo, datasets, train, methods, unlearn, attack, run, report, reproduce, audit]
 
 DESCRIPTION = """\
 labelleak measures label leakage in machine unlearning: after a whole class was unlearned from an
 image classifier, can an attacker tell which class it was?
 
 Typical session:
-  labelleak demo                              # the whole pipeline on scikit-learn's digits (no download)
-  labelleak datasets                          # which datasets are available, and where
-  labelleak train --dataset fashion-mnist     # train (or load the cached) original model
-"""
+  labelleak demo                                          # whole pipeline on digits (no download)
+  labelleak datasets                                      # which datasets are available, and where
+  labelleak train --dataset fashion-mnist                 # train (or load) the original model
+  labelleak unlearn --dataset fashion-mnist --method scrub --forget 3
+  labelleak attack --dataset fashion-mnist --method scrub --forget 3 --attack param-diff --decider kmeans
+  labelleak reproduce --profile quick                     # a whole grid, then its report
+  labelleak audit --model-factory my_model.py:build --weights unlearned.pt --dataset mnist
+
+Models and results are cached under ~/.cache/labelleak (--cache DIR) by the hash of their config."""
 
 
 def build_parser() -> argparse.ArgumentParser:

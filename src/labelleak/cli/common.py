@@ -18,7 +18,7 @@ def add_verb(subparsers, name: str, *, help: str, description: str, handler) -> 
 
 def add_data_options(parser: argparse.ArgumentParser, *, default: str | None = "digits") -> None:
     parser.add_argument("--dataset", default=default, required=default is None, metavar="NAME",
-                        help=f"dataset name: {', '.join(dataset_names())} (default: {default})")
+                        help=f"dataset name: {', '.join(dataset_names())} " + (f"(default: {default})" if default else "(required)"))
     parser.add_argument("--data-root", metavar="DIR",
                         help="directory holding the dataset files (default: $LABELLEAK_DATA, then known offline copies)")
     parser.add_argument("--download", action="store_true",

@@ -75,15 +75,15 @@ def run_epochs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: in
                optimizer: torch.optim.Optimizer, seed: int,
                loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                max_grad_norm: float | None = None, stop: Callable[[], bool] | None = None,
-               verbose: bool = False, desc: str = "unlearn") -> int:
+               check_every: int | None = None, verbose: bool = False, desc: str = "unlearn") -> int:
     """Mini-batch training of ``model`` on (x, y) for ``epochs`` shuffled epochs; returns the steps taken.
 
     Args:
         loss_fn: ``loss_fn(logits, y_batch, x_batch) -> scalar`` to *minimise*; default cross-entropy.
             Gradient ascent passes the negated loss.
         max_grad_norm: clip the global gradient norm (guards unbounded objectives).
-        stop: checked after every epoch; training ends early when it returns True (e.g. once the
-            forget-train accuracy reaches a target).
+        stop: checked after every epoch (and every ``check_every`` steps when given); training
+            ends early when it returns True (e.g. once the forget-train accuracy reaches a target).
     """
     loss_fn = loss_fn or (lambda logits, yb, xb: F.cross_entropy(logits, yb))
     generator = torch.Generator().manual_seed(seed)
@@ -102,6 +102,9 @@ def run_epochs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: in
                 steps += 1
                 bar.update()
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                if stop is not None and check_every is not None and steps % check_every == 0 and stop():
+                    model.eval()
+                    return steps
             if stop is not None and stop():
                 break
     model.eval()

@@ -1,0 +1,90 @@
+"""ASR of the black-box inversion attack as a function of its query budget: table and PNG plot.
+
+Reads the per-target records written by ``benchmarks/inversion_attacks.py --out`` (one or more
+files, e.g. a run over all targets at 10²–10⁴ queries and a smaller one at 10⁵), pools them per
+(budget, criterion, calibration) and prints a Markdown table — ASR with n and Wilson 95%
+interval, mean seconds and queries per target — then plots ASR against queries per target.
+
+Example (the commands behind docs/inversion_attacks.md):
+    python benchmarks/inversion_attacks.py --dataset fashion-mnist --budgets 100 1000 10000 --out /tmp/I_qb.json
+    python benchmarks/query_budget.py /tmp/I_qb.json --plot docs/figures/query_budget.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from labelleak.metrics import summarize
+
+_NAME = re.compile(r"^invert-bb@(\d+)/(threshold|entropy)(/shadow)?$")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("records", nargs="+", type=Path, help="JSON files from inversion_attacks.py --out")
+    parser.add_argument("--plot", type=Path, help="write the ASR-vs-queries plot here (PNG)")
+    args = parser.parse_args(argv)
+
+    pooled: dict[tuple[str, int], list[tuple[list[float], list[int], list[int], float, int]]] = defaultdict(list)
+    datasets, num_classes = set(), None
+    for path in args.records:
+        data = json.loads(path.read_text())
+        datasets.add(data["dataset"])
+        for record in data["records"]:
+            num_classes = len(next(iter(record["attacks"].values()))["scores"])
+            for name, outcome in record["attacks"].items():
+                match = _NAME.match(name)
+                if match is None:
+                    continue
+                budget, criterion, shadow = int(match[1]), match[2], bool(match[3])
+                variant = criterion + (" (shadow-calibrated)" if shadow else " (fixed)")
+                pooled[(variant, budget)].append((outcome["scores"], outcome["predicted"], record["forget"],
+                                                  outcome["seconds"], outcome["queries"]))
+    if not pooled:
+        print("no invert-bb records found")
+        return 1
+    print(f"# black-box inversion ASR vs query budget; datasets: {', '.join(sorted(datasets))}\n")
+    print("| criterion | budget (queries/target) | n | ASR | 95% CI | chance | AUC | s/target | queries used |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    curves: dict[str, list[tuple[int, float, float, float]]] = defaultdict(list)
+    for variant, budget in sorted(pooled, key=lambda vb: (vb[0], vb[1])):
+        rows = pooled[(variant, budget)]
+        s = summarize(scores=[r[0] for r in rows], predicted=[r[1] for r in rows], truths=[r[2] for r in rows],
+                      num_classes=num_classes)
+        curves[variant].append((budget, s["asr"], s["asr_low"], s["asr_high"]))
+        print(f"| {variant} | {budget} | {s['n']} | {s['asr']:.3f} | [{s['asr_low']:.3f}, {s['asr_high']:.3f}] | "
+              f"{s['chance']:.3f} | {s['auc']:.3f} | {np.mean([r[3] for r in rows]):.1f} | "
+              f"{np.mean([r[4] for r in rows]):.0f} |")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        for variant, points in curves.items():
+            b, asr, low, high = map(np.asarray, zip(*points))
+            ax.errorbar(b, asr, yerr=[asr - low, high - asr], marker="o", capsize=3, label=variant)
+        ax.axhline(1 / num_classes, color="0.5", ls=":", label="chance")
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("queries per target")
+        ax.set_ylabel("ASR (Wilson 95% CI)")
+        ax.set_title(f"invert-bb: {', '.join(sorted(datasets))}", fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.plot, dpi=120)
+        print(f"\nplot: {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Utility of every unlearning method: forget / retain / test accuracy and wall time.
+
+For one dataset, runs each registered method (or ``--methods``) on each forget set and prints a
+Markdown table with a verdict against the targets of issue 3: forget-class test accuracy ≤ 10%
+and retain test accuracy within 5 points of the original model. Every run goes through the
+shared artifact store, so an interrupted benchmark resumes where it stopped and a repeated one
+only reads the stored results (their "seconds" are those of the original run).
+
+    python benchmarks/unlearning.py --dataset fashion-mnist --threads 1
+    python benchmarks/unlearning.py --dataset mnist --methods retrain,finetune --forget-sets "0;3"
+    python benchmarks/unlearning.py --dataset fashion-mnist --cached-only   # table of what exists
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+import torch
+
+from labelleak.data import load_dataset
+from labelleak.experiments.cache import ArtifactStore
+from labelleak.experiments.stages import build_unlearner, train_original, unlearn_original, unlearned_config
+from labelleak.unlearning import UNLEARNERS, utility_metrics
+
+FORGET_TARGET = 0.10
+RETAIN_TOLERANCE = 0.05
+
+
+def parse_forget_sets(text: str) -> list[list[int]]:
+    """"0;3;7;0,3" -> [[0], [3], [7], [0, 3]]."""
+    return [[int(c) for c in part.split(",")] for part in text.split(";") if part.strip()]
+
+
+def verdict(metrics: dict, before: dict) -> str:
+    misses = []
+    if metrics["forget_test_acc"] > FORGET_TARGET:
+        misses.append(f"forget {metrics['forget_test_acc']:.1%} > {FORGET_TARGET:.0%}")
+    drop = before["retain_test_acc"] - metrics["retain_test_acc"]
+    if drop > RETAIN_TOLERANCE:
+        misses.append(f"retain −{drop * 100:.1f} pts")
+    return "ok" if not misses else "MISS: " + "; ".join(misses)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--methods", help="comma-separated methods, run in this order (default: all, retrain last)")
+    parser.add_argument("--forget-sets", default="0;3;7;0,3", help='forget sets separated by ";" (default "0;3;7;0,3")')
+    parser.add_argument("--seed", type=int, default=0, help="seed of the original model and of the unlearning")
+    parser.add_argument("--cache", help="artifact store root (default: the shared store)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cached-only", action="store_true", help="only report runs already in the store")
+    parser.add_argument("--output", help="also write the table to this Markdown file")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+
+    if args.methods:
+        methods = [m for m in args.methods.split(",") if m]
+        for method in methods:
+            UNLEARNERS.get(method)
+    else:
+        methods = [m for m in UNLEARNERS.names() if m != "retrain"] + ["retrain"]
+    forget_sets = parse_forget_sets(args.forget_sets)
+    store = ArtifactStore(args.cache)
+    dataset = load_dataset(args.dataset)
+    original = train_original(dataset, seed=args.seed, store=store)
+
+    lines = [
+        f"{dataset.name}: original {original.config['spec']['arch']} (seed {args.seed}), test accuracy "
+        f"{original.metrics['test_accuracy']:.2%}, recorded training time "
+        f"{original.metrics['seconds_per_epoch']:.1f} s/epoch",
+        "",
+        "| method | forget set | forget acc | retain acc (original) | test acc | forget-train acc | seconds | CPU s | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    print("\n".join(lines), flush=True)
+    start = time.perf_counter()
+    # forget-set-major, so an interrupted run already has every method on the first forget set
+    for classes in forget_sets:
+        for method in methods:
+            before = utility_metrics(original.model, dataset, classes)
+            if args.cached_only:
+                config = unlearned_config(original, method=method, params=build_unlearner(method).params(),
+                                          forget_classes=classes, seed=args.seed)
+                if store.load_model("unlearned", config) is None:
+                    continue
+            result = unlearn_original(original, dataset, method=method, forget_classes=classes, seed=args.seed,
+                                      store=store)
+            m = result.metrics
+            cpu = f"{m['cpu_seconds']:.1f}" if "cpu_seconds" in m else "n/a"
+            row = (f"| {method} | {{{', '.join(map(str, result.forget_classes))}}} | {m['forget_test_acc']:.1%} | "
+                   f"{m['retain_test_acc']:.1%} ({before['retain_test_acc']:.1%}) | {m['test_acc']:.1%} | "
+                   f"{m['forget_train_acc']:.1%} | {m['seconds']:.1f} | {cpu} | {verdict(m, before)} |")
+            lines.append(row)
+            print(row, flush=True)
+    logging.getLogger("benchmark").warning("done in %.0f s", time.perf_counter() - start)
+    header, rows = lines[:4], sorted(lines[4:], key=lambda row: methods.index(row.split(" | ")[0][2:]))
+    print("\nby method:\n" + "\n".join(header + rows))
+    if args.output:
+        with open(args.output, "w") as handle:
+            handle.write("\n".join(header + rows) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

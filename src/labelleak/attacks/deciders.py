@@ -1,0 +1,189 @@
+"""Deciders: turn one target's per-class feature vectors into scores s ∈ R^K and a decided set Ĉ.
+
+Every decider receives ``features`` (K × m, already z-scored across the K classes of the target)
+and ``primary`` (K,), a fixed signed scalar summary of the features (higher = more likely
+forgotten) defined by the feature family. All of them return ``(scores, predicted)`` and let the
+data choose |Ĉ| (multi-class unlearning is never told how many classes were forgotten).
+
+* :class:`KMeansDecider` — unsupervised, k = 2 on the feature vectors; the smaller cluster is Ĉ.
+* :class:`YoudenDecider` — a threshold on ``primary`` maximising J = TPR − FPR on shadow
+  experiments; classes above it form Ĉ (the argmax when none is).
+* :class:`TreeDecider` — a shallow decision tree fit on shadow per-class feature vectors labelled
+  forgotten / retained; Ĉ = classes it predicts forgotten (the most probable one when none is).
+
+Youden and the tree must be fit on shadow experiments only, never on the targets they report.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+# imported here, not on first use, so the one-off import cost is not timed as part of an attack
+from sklearn.tree import DecisionTreeClassifier
+
+from labelleak import LabelleakError
+from labelleak.validation import check_number
+
+
+class NotCalibratedError(LabelleakError):
+    """A decider that needs shadow calibration was used before being fit."""
+
+
+def _as_inputs(features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    features = np.asarray(features, dtype=np.float64)
+    primary = np.asarray(primary, dtype=np.float64)
+    if features.ndim != 2 or primary.shape != (features.shape[0],):
+        raise ValueError(f"features must be (K, m) and primary (K,), got {features.shape} and {primary.shape}")
+    return features, primary
+
+
+class Decider(ABC):
+    """Base class: ``decide(features, primary) -> (scores, predicted)``."""
+
+    name: ClassVar[str]
+    needs_calibration: ClassVar[bool] = False
+
+    @abstractmethod
+    def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        """Scores (K,) and the decided forgotten set for one target."""
+
+    def describe(self) -> dict[str, Any]:
+        """The fitted state in JSON-able form (reported in attack artifacts)."""
+        return {"decider": self.name}
+
+
+def two_means(points: np.ndarray, *, iterations: int = 100) -> np.ndarray:
+    """Labels (0/1) of a 2-means clustering of ``points`` (n, m), deterministic.
+
+    Lloyd's algorithm started from every point paired with the point farthest from it; the run
+    with the lowest within-cluster sum of squares wins. For the K ≤ a few dozen class vectors of
+    one target this costs microseconds (sklearn's KMeans spends seconds on thread-pool start-up).
+    """
+    best_labels, best_inertia = None, np.inf
+    dist = ((points[:, None, :] - points[None, :, :]) ** 2).sum(-1)
+    for i in range(len(points)):
+        centres = points[[i, int(np.argmax(dist[i]))]].copy()
+        labels = None
+        for _ in range(iterations):
+            new = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+            if (labels is not None and np.array_equal(new, labels)) or (new == new[0]).all():
+                break
+            labels = new
+            centres = np.stack([points[labels == c].mean(0) for c in (0, 1)])
+        if labels is None:
+            continue
+        inertia = sum(((points[labels == c] - points[labels == c].mean(0)) ** 2).sum() for c in (0, 1))
+        if inertia < best_inertia - 1e-12:
+            best_labels, best_inertia = labels, inertia
+    return best_labels if best_labels is not None else np.zeros(len(points), dtype=int)
+
+
+class KMeansDecider(Decider):
+    """k-means with k = 2 on the per-class feature vectors; the smaller cluster is Ĉ.
+
+    Degenerate cases: identical feature vectors (one cluster) give Ĉ = {argmax primary}; two
+    clusters of equal size are broken by the higher mean primary score. Scores are ``primary``.
+    """
+
+    name = "kmeans"
+
+    def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        features, primary = _as_inputs(features, primary)
+        labels = two_means(features)
+        sizes = np.bincount(labels, minlength=2)
+        if sizes.min() == 0:
+            return primary, (int(np.argmax(primary)),)
+        if sizes[0] != sizes[1]:
+            chosen = int(np.argmin(sizes))
+        else:
+            chosen = int(np.argmax([primary[labels == c].mean() for c in (0, 1)]))
+        return primary, tuple(int(k) for k in np.flatnonzero(labels == chosen))
+
+
+class YoudenDecider(Decider):
+    """Threshold τ on the primary score fit on shadow per-class scores to maximise J = TPR − FPR."""
+
+    name = "youden"
+    needs_calibration = True
+
+    def __init__(self) -> None:
+        self.threshold: float | None = None
+        self.j: float | None = None
+
+    def fit(self, primary: np.ndarray, forgotten: np.ndarray) -> "YoudenDecider":
+        """Fit τ on pooled shadow scores ``primary`` (n,) with boolean labels ``forgotten`` (n,)."""
+        scores = np.asarray(primary, dtype=np.float64).ravel()
+        labels = np.asarray(forgotten, dtype=bool).ravel()
+        if scores.shape != labels.shape or labels.all() or not labels.any():
+            raise ValueError("Youden calibration needs scores of both forgotten and retained shadow classes")
+        values = np.unique(scores)
+        # candidate thresholds between consecutive distinct scores (plus one below all of them)
+        candidates = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2])
+        tpr = np.array([(scores[labels] > t).mean() for t in candidates])
+        fpr = np.array([(scores[~labels] > t).mean() for t in candidates])
+        j = tpr - fpr
+        best = np.flatnonzero(j == j.max())
+        # the middle of a run of equally good thresholds generalises better than its edge
+        index = int(best[len(best) // 2])
+        self.threshold, self.j = float(candidates[index]), float(j[index])
+        return self
+
+    def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        if self.threshold is None:
+            raise NotCalibratedError("the youden decider needs a threshold fit on shadow experiments (calibration=)")
+        _, primary = _as_inputs(features, primary)
+        above = np.flatnonzero(primary > self.threshold)
+        predicted = tuple(int(k) for k in above) if len(above) else (int(np.argmax(primary)),)
+        return primary, predicted
+
+    def describe(self) -> dict[str, Any]:
+        return {"decider": self.name, "threshold": self.threshold, "youden_j": self.j}
+
+
+class TreeDecider(Decider):
+    """A shallow decision tree on per-class feature vectors (forgotten = 1, retained = 0).
+
+    Scores are the tree's probability of "forgotten" plus 1e-6·tanh(primary), which only breaks
+    ties between classes falling into the same leaf.
+    """
+
+    name = "tree"
+    needs_calibration = True
+
+    def __init__(self, *, max_depth: int = 3, min_samples_leaf: int = 3, seed: int = 0) -> None:
+        self.max_depth = check_number("max_depth", max_depth, low=1, high=32, integer=True)
+        self.min_samples_leaf = check_number("min_samples_leaf", min_samples_leaf, low=1, integer=True)
+        self.seed = check_number("seed", seed, low=0, integer=True)
+        self._tree = None
+
+    def fit(self, features: np.ndarray, forgotten: np.ndarray) -> "TreeDecider":
+        """Fit on pooled shadow per-class vectors ``features`` (n, m) with boolean labels (n,)."""
+        x = np.asarray(features, dtype=np.float64)
+        y = np.asarray(forgotten, dtype=bool).ravel()
+        if x.ndim != 2 or len(x) != len(y) or y.all() or not y.any():
+            raise ValueError("tree calibration needs (n, m) features of both forgotten and retained shadow classes")
+        self._tree = DecisionTreeClassifier(max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+                                            random_state=self.seed).fit(x, y.astype(int))
+        return self
+
+    def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        if self._tree is None:
+            raise NotCalibratedError("the tree decider needs a tree fit on shadow experiments (calibration=)")
+        features, primary = _as_inputs(features, primary)
+        if features.shape[1] != self._tree.n_features_in_:
+            raise ValueError(f"the tree was fit on {self._tree.n_features_in_} features, got {features.shape[1]}")
+        proba = self._tree.predict_proba(features)[:, 1]
+        scores = proba + 1e-6 * np.tanh(primary)
+        flagged = np.flatnonzero(proba > 0.5)
+        predicted = tuple(int(k) for k in flagged) if len(flagged) else (int(np.argmax(scores)),)
+        return scores, predicted
+
+    def describe(self) -> dict[str, Any]:
+        if self._tree is None:
+            return {"decider": self.name, "fitted": False}
+        return {"decider": self.name, "depth": int(self._tree.get_depth()), "leaves": int(self._tree.get_n_leaves())}
+
+
+DECIDERS: dict[str, type[Decider]] = {cls.name: cls for cls in (KMeansDecider, YoudenDecider, TreeDecider)}

@@ -1,0 +1,322 @@
+"""Parameter-based label-leakage attacks (DESIGN §5.1–5.2): compare the target's last layer with
+reference models, row by row, and decide which class rows moved like a forgotten class's.
+
+Reference models (built from θ_u by the attacker):
+
+* R — θ_u fine-tuned on the auxiliary set A ("relearning": a forgotten class's row moves far
+  towards its class mean, retained rows little);
+* U — θ_u fine-tuned on the unrelated set N labelled by θ_u's own predictions (a control for
+  the drift any fine-tuning causes);
+* θ_o — in the two-version setting.
+
+The fast default fine-tunes the head only, on features φ_u(·) computed once: a convex problem
+solved with ``steps`` full-batch gradient-descent steps (deterministic). ``full_finetune=True`` fine-tunes the
+whole network instead (seeded mini-batches; much slower).
+
+Per-class features, z-scored across the K classes of one target so they transfer between models:
+
+* family ``dot`` (attack ``param-dot``): ⟨w_k^u, w_k^R⟩, ⟨w_k^u, w_k^U⟩, cos(w_k^u, w_k^R), cos(w_k^u, w_k^U);
+* family ``diff`` (attack ``param-diff``): ‖w_k^R − w_k^u‖, ‖w_k^U − w_k^u‖, their ratio,
+  b_k^R − b_k^u, b_k^U − b_k^u;
+* family ``orig`` (attack ``param-diff-orig``, the two-version variant, a separate name because it
+  needs θ_o and no data at all): ‖w_k^o − w_k^u‖, cos(w_k^o, w_k^u), b_k^o − b_k^u.
+
+Each family also defines a signed scalar ``primary`` score (higher = more likely forgotten) that
+Youden's threshold, AUC and tie-breaking use: see :data:`PRIMARY`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from labelleak import LabelleakError
+from labelleak.access import WeightsAccess
+from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge
+from labelleak.attacks.deciders import DECIDERS, Decider, KMeansDecider, TreeDecider, YoudenDecider
+from labelleak.models.training import batches
+from labelleak.seeding import derive_seed, torch_generator
+from labelleak.validation import check_choice, check_number
+
+
+FEATURE_NAMES: dict[str, tuple[str, ...]] = {
+    "dot": ("dot_R", "dot_U", "cos_R", "cos_U"),
+    "diff": ("dist_R", "dist_U", "ratio_RU", "bias_R", "bias_U"),
+    "orig": ("dist_O", "cos_O", "bias_O"),
+}
+
+#: the primary score of each family: ("signed" | "abs", weights on its z-scored features).
+#: diff (signed): relearning moves a forgotten row farthest, also relative to the control U.
+#: dot and orig ("abs": how much of an outlier the row is, in either direction): which way a
+#: forgotten row deviates depends on the unlearning method (measured on digits: retraining
+#: leaves it with the *lowest* ⟨w^u, w^R⟩ and the smallest distance to θ_o, relabelling with
+#: the highest and the largest), but it deviates.
+PRIMARY: dict[str, tuple[str, dict[str, float]]] = {
+    "dot": ("abs", {"dot_R": 0.5, "cos_R": 0.5}),
+    "diff": ("signed", {"dist_R": 0.5, "ratio_RU": 0.5}),
+    "orig": ("abs", {"dist_O": 0.5, "cos_O": 0.5}),
+}
+
+
+class CalibrationError(LabelleakError):
+    """A decider needs shadow calibration that is missing or was built with other settings."""
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    """How the reference models R and U are built (part of every shadow-calibration cache key)."""
+
+    steps: int = 100
+    lr: float = 1.0
+    full_finetune: bool = False
+    finetune_epochs: int = 5
+    finetune_lr: float = 1e-3
+    batch_size: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_number("steps", self.steps, low=1, high=100_000, integer=True)
+        check_number("lr", self.lr, low=0, low_inclusive=False)
+        check_number("finetune_epochs", self.finetune_epochs, low=1, high=1000, integer=True)
+        check_number("finetune_lr", self.finetune_lr, low=0, low_inclusive=False)
+        check_number("batch_size", self.batch_size, low=1, integer=True)
+        check_number("seed", self.seed, low=0, integer=True)
+        if not isinstance(self.full_finetune, bool):
+            raise TypeError(f"full_finetune must be a bool, got {self.full_finetune!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Head:
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+
+def finetune_head(head: Head, features: torch.Tensor, labels: torch.Tensor, *, steps: int, lr: float) -> Head:
+    """Cross-entropy fine-tuning of a linear head on fixed features by full-batch gradient descent.
+
+    Plain gradient descent, not Adam: how far a row moves must reflect how large its gradient is
+    (a forgotten class's row gets the largest), which Adam's per-coordinate normalisation erases.
+    The step is ``lr`` divided by the mean squared feature norm (about the curvature of the
+    loss), so one ``lr`` suits features of any scale. Deterministic.
+    """
+    step = lr / float((features.pow(2).sum(1).mean() + 1.0))
+    weight = head.weight.clone().requires_grad_(True)
+    bias = head.bias.clone().requires_grad_(True)
+    for _ in range(steps):
+        loss = F.cross_entropy(features @ weight.T + bias, labels)
+        grad_w, grad_b = torch.autograd.grad(loss, (weight, bias))
+        with torch.no_grad():
+            weight -= step * grad_w
+            bias -= step * grad_b
+    return Head(weight.detach(), bias.detach())
+
+
+def finetune_full(target: WeightsAccess, x: torch.Tensor, y: torch.Tensor, *, config: ReferenceConfig,
+                  label: str) -> Head:
+    """Fine-tune a copy of the whole target on (x, y) with seeded mini-batch Adam; return its head."""
+    model, head = target.copy_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr)
+    gen = torch_generator(derive_seed(config.seed, "full-finetune", label))
+    model.train()
+    with torch.random.fork_rng():
+        torch.manual_seed(derive_seed(config.seed, "full-finetune-dropout", label))
+        for _ in range(config.finetune_epochs):
+            for idx in batches(len(x), config.batch_size, generator=gen):
+                loss = F.cross_entropy(model(x[idx]), y[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    model.eval()
+    return Head(head.weight.detach().clone(), head.bias.detach().clone())
+
+
+def reference_heads(target: WeightsAccess, knowledge: AttackerKnowledge, config: ReferenceConfig, *,
+                    families: tuple[str, ...]) -> dict[str, Head]:
+    """Heads of θ_u ("u") and the references the families need: R, U (from A and N) and θ_o ("O")."""
+    heads = {"u": Head(target.head_weight, target.head_bias)}
+    if any(f in ("dot", "diff") for f in families):
+        aux_x, aux_y, unrelated_x = knowledge.aux_x, knowledge.aux_y, knowledge.unrelated_x
+        if aux_x is None or unrelated_x is None or len(aux_x) == 0 or len(unrelated_x) == 0:
+            raise CalibrationError("the dot/diff features need a non-empty auxiliary set A and unrelated set N")
+        unrelated_features = target.features(unrelated_x)
+        # θ_u's own predictions on N, from the features already computed (one forward pass fewer)
+        pseudo = (unrelated_features @ heads["u"].weight.T + heads["u"].bias).argmax(1)
+        if config.full_finetune:
+            heads["R"] = finetune_full(target, aux_x, aux_y, config=config, label="R")
+            heads["U"] = finetune_full(target, unrelated_x, pseudo, config=config, label="U")
+        else:
+            heads["R"] = finetune_head(heads["u"], target.features(aux_x), aux_y, steps=config.steps, lr=config.lr)
+            heads["U"] = finetune_head(heads["u"], unrelated_features, pseudo, steps=config.steps, lr=config.lr)
+    if "orig" in families:
+        if knowledge.original is None:
+            raise CalibrationError("the orig features need the original model θ_o (two-version setting)")
+        original = knowledge.original
+        if original.head_weight.shape != heads["u"].weight.shape:
+            raise CalibrationError(f"θ_o's head {tuple(original.head_weight.shape)} does not match θ_u's "
+                                   f"{tuple(heads['u'].weight.shape)}")
+        heads["O"] = Head(original.head_weight, original.head_bias)
+    return heads
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.cosine_similarity(a, b, dim=1, eps=1e-12)
+
+
+def raw_features(heads: dict[str, Head], family: str) -> np.ndarray:
+    """The un-normalised (K, m) feature matrix of ``family`` (columns as in :data:`FEATURE_NAMES`)."""
+    u = heads["u"]
+    if family == "dot":
+        r, c = heads["R"], heads["U"]
+        cols = [(u.weight * r.weight).sum(1), (u.weight * c.weight).sum(1), _cos(u.weight, r.weight), _cos(u.weight, c.weight)]
+    elif family == "diff":
+        r, c = heads["R"], heads["U"]
+        dist_r = (r.weight - u.weight).norm(dim=1)
+        dist_u = (c.weight - u.weight).norm(dim=1)
+        cols = [dist_r, dist_u, dist_r / dist_u.clamp_min(1e-12), r.bias - u.bias, c.bias - u.bias]
+    elif family == "orig":
+        o = heads["O"]
+        cols = [(o.weight - u.weight).norm(dim=1), _cos(u.weight, o.weight), o.bias - u.bias]
+    else:
+        raise ValueError(f"unknown feature family {family!r}")
+    return torch.stack(cols, dim=1).double().numpy()
+
+
+def zscore(matrix: np.ndarray) -> np.ndarray:
+    """Standardise each column across the K classes of one target (constant columns become 0)."""
+    mean = matrix.mean(axis=0, keepdims=True)
+    std = matrix.std(axis=0, keepdims=True)
+    return np.where(std > 1e-12, (matrix - mean) / np.where(std > 1e-12, std, 1.0), 0.0)
+
+
+def primary_score(z: np.ndarray, family: str) -> np.ndarray:
+    """The family's scalar score per class from its z-scored features (see :data:`PRIMARY`)."""
+    names = FEATURE_NAMES[family]
+    mode, weights = PRIMARY[family]
+    columns = [weight * z[:, names.index(name)] for name, weight in weights.items()]
+    return sum(np.abs(c) for c in columns) if mode == "abs" else sum(columns)
+
+
+def extract_features(target: WeightsAccess, knowledge: AttackerKnowledge, *, config: ReferenceConfig,
+                     families: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """z-scored (K, m) features per family for one target (reference models built once)."""
+    heads = reference_heads(target, knowledge, config, families=families)
+    return {family: zscore(raw_features(heads, family)) for family in families}
+
+
+@dataclass
+class Calibration:
+    """Per-class features of shadow targets with their known forgotten classes.
+
+    Built by :mod:`labelleak.attacks.shadow`; a decider fit from it never sees an evaluation target.
+
+    Attributes:
+        reference: the :class:`ReferenceConfig` (as a dict) the features were extracted with.
+        features: family -> array (n_shadow_targets, K, m) of z-scored features.
+        forgotten: (n_shadow_targets, K) booleans, True for each shadow's forgotten classes.
+        methods: the unlearning method of each shadow target (for transfer reports).
+        description: what the shadows were (methods, data, knowledge setting).
+    """
+
+    reference: dict[str, Any]
+    features: dict[str, np.ndarray]
+    forgotten: np.ndarray
+    methods: list[str] = field(default_factory=list)
+    description: str = ""
+
+    def select(self, *, exclude_methods: tuple[str, ...] = ()) -> "Calibration":
+        """The shadow targets of other methods only (to measure transfer: calibrate on M1, attack M2)."""
+        keep = np.array([m not in exclude_methods for m in self.methods], dtype=bool)
+        if not keep.any():
+            raise CalibrationError(f"no shadow target is left after excluding methods {list(exclude_methods)}")
+        kept = sorted({m for m, k in zip(self.methods, keep) if k})
+        return Calibration(reference=self.reference, features={f: v[keep] for f, v in self.features.items()},
+                           forgotten=self.forgotten[keep], methods=[m for m, k in zip(self.methods, keep) if k],
+                           description=f"{self.description}; restricted to methods {kept}")
+
+    def fit(self, decider: str, family: str, *, seed: int = 0) -> Decider:
+        """A Youden or tree decider fit on the shadow features of ``family``."""
+        if family not in self.features:
+            raise CalibrationError(f"the calibration holds no {family!r} features (it has {sorted(self.features)})")
+        z = self.features[family]
+        labels = self.forgotten.reshape(-1)
+        if decider == "youden":
+            primary = np.stack([primary_score(t, family) for t in z]).reshape(-1)
+            return YoudenDecider().fit(primary, labels)
+        if decider == "tree":
+            return TreeDecider(seed=seed).fit(z.reshape(-1, z.shape[-1]), labels)
+        raise CalibrationError(f"decider {decider!r} is not calibrated on shadows")
+
+
+class ParameterAttack(Attack):
+    """Shared machinery of the parameter attacks; subclasses fix the feature ``family``."""
+
+    family: ClassVar[str]
+    requires = "weights"
+
+    def __init__(self, *, decider: str = "kmeans", calibration: Calibration | None = None, steps: int = 100,
+                 lr: float = 1.0, full_finetune: bool = False, finetune_epochs: int = 5, seed: int = 0) -> None:
+        self.decider = check_choice("decider", decider, DECIDERS)
+        self.reference = ReferenceConfig(steps=steps, lr=lr, full_finetune=full_finetune,
+                                         finetune_epochs=finetune_epochs, seed=seed)
+        self._decider = self._build_decider(calibration, seed)
+
+    def _build_decider(self, calibration: Calibration | None, seed: int) -> Decider:
+        if not DECIDERS[self.decider].needs_calibration:
+            return KMeansDecider()
+        if calibration is None:
+            raise CalibrationError(
+                f"decider {self.decider!r} needs calibration= (shadow features from "
+                f"labelleak.attacks.shadow.calibrate); use decider='kmeans' for an uncalibrated attack")
+        if not isinstance(calibration, Calibration):
+            raise CalibrationError(f"calibration must be a labelleak.attacks.parameter.Calibration, got {type(calibration).__name__}")
+        if self.family != "orig" and calibration.reference != self.reference.to_dict():
+            raise CalibrationError(f"the calibration was built with reference settings {calibration.reference}, "
+                                   f"but this attack uses {self.reference.to_dict()}")
+        return calibration.fit(self.decider, self.family, seed=seed)
+
+    def _infer(self, target: WeightsAccess, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
+        z = extract_features(target, knowledge, config=self.reference, families=(self.family,))[self.family]
+        primary = primary_score(z, self.family)
+        scores, predicted = self._decider.decide(z, primary)
+        artifacts = {"features": z, "feature_names": FEATURE_NAMES[self.family], "primary": primary,
+                     "decider": self._decider.describe()}
+        return scores, predicted, artifacts
+
+
+@ATTACKS.register("param-dot")
+class DotProductAttack(ParameterAttack):
+    """Dot-product features of θ_u's head rows against relearned (R) and control (U) references."""
+
+    name = "param-dot"
+    family = "dot"
+    needs_aux = True
+    needs_unrelated = True
+
+
+@ATTACKS.register("param-diff")
+class DifferenceAttack(ParameterAttack):
+    """Difference features: how far each head row moves under relearning (R) versus the control (U)."""
+
+    name = "param-diff"
+    family = "diff"
+    needs_aux = True
+    needs_unrelated = True
+
+
+@ATTACKS.register("param-diff-orig")
+class OriginalDifferenceAttack(ParameterAttack):
+    """Two-version variant: how far each head row of θ_u moved from θ_o (needs θ_o, no data)."""
+
+    name = "param-diff-orig"
+    family = "orig"
+    needs_original = True
+
+
+ATTACK_FAMILIES: dict[str, str] = {cls.name: cls.family for cls in (DotProductAttack, DifferenceAttack, OriginalDifferenceAttack)}

@@ -1,0 +1,244 @@
+"""Shadow experiments: the attacker's own unlearned models, used to calibrate deciders.
+
+The attacker knows the target's architecture (A-weights) and holds data disjoint from the target's
+training set: the shadow pool of :func:`labelleak.attacks.knowledge.draw_knowledge` (the test split
+minus A). It splits that pool into a shadow training set and a shadow test set, trains its own
+θ_o' on the former, unlearns known classes with chosen methods (``unlearn_original`` and the
+unlearning registry), draws its own A' and N' from the shadow test set with the same knowledge
+settings as the real attack, and extracts the same per-class features. Youden thresholds and
+decision trees are fit on those features only.
+
+Two leaks are refused in code (:class:`ShadowLeakError`): a shadow image identical to an image
+of the target's training set, and a shadow seed equal to one of the evaluation seeds.
+
+Transfer is measurable: calibrate with ``methods=("finetune",)`` and attack targets unlearned by
+another method.
+
+Other attacks reuse the shadow targets through :func:`shadow_targets`, which yields
+:class:`ShadowTarget` tuples (unlearned model, original model, forget classes, knowledge, ...).
+All models are cached in the :class:`ArtifactStore`; the extracted features too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from labelleak import LabelleakError
+from labelleak.access import WeightsAccess
+from labelleak.attacks.base import AttackerKnowledge
+from labelleak.attacks.knowledge import DEFAULT_AUX_FRACTION, KnowledgeDraw, draw_knowledge, image_hashes
+from labelleak.attacks.parameter import Calibration, CalibrationError, ReferenceConfig, extract_features
+from labelleak.data import ImageDataset
+from labelleak.experiments.cache import ArtifactStore, dataset_fingerprint
+from labelleak.models import DEFAULT_RECIPES, Classifier, TrainConfig, resolve_arch
+from labelleak.seeding import derive_seed, torch_generator
+from labelleak.validation import ParameterError, check_classes, check_number
+
+logger = logging.getLogger(__name__)
+
+FAMILIES = ("dot", "diff", "orig")
+
+
+class ShadowLeakError(LabelleakError):
+    """Shadow calibration would touch the target's training data or reuse an evaluation seed."""
+
+
+@dataclass
+class ShadowTarget:
+    """One shadow experiment: an attacker-made unlearned model with known forgotten classes."""
+
+    unlearned: Classifier
+    original: Classifier
+    forget_classes: tuple[int, ...]
+    knowledge: AttackerKnowledge
+    """A' and N' drawn from the shadow test set (θ_o' set as ``original``)"""
+    method: str
+    seed: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShadowConfig:
+    """What the attacker's shadow experiments are.
+
+    Attributes:
+        methods: unlearning methods (registry names, default parameters) applied to shadows.
+        forget_sets: forgotten class sets; default every class singly.
+        n_models: shadow originals θ_o', each unlearned with every method and forget set.
+        seed: the first shadow seed; shadow i uses ``seed + i`` (must avoid the evaluation seeds).
+        train_fraction: share of the shadow pool used to train θ_o' (the rest holds A', N').
+        epochs: epochs of θ_o' (default: the dataset's recipe).
+        aux_per_class: |A'| per class (default: the target's default, |D_train|·1%/K).
+        exclude_forgotten: A' holds no sample of the shadow's forgotten classes (mirrors the
+            "A without the forgotten class" setting).
+        unrelated: N' kind ("noise" or a dataset name), as for the target.
+        max_forget_accuracy: :func:`calibrate` skips shadow targets whose forgotten classes still
+            reach this test accuracy (on the shadow test split): a shadow where unlearning did not
+            take effect would teach the deciders that unmoved rows are "forgotten". None keeps all.
+    """
+
+    methods: tuple[str, ...] = ("finetune",)
+    forget_sets: tuple[tuple[int, ...], ...] | None = None
+    n_models: int = 1
+    seed: int = 1000
+    train_fraction: float = 0.8
+    epochs: int | None = None
+    aux_per_class: int | None = None
+    exclude_forgotten: bool = False
+    unrelated: str = "noise"
+    max_forget_accuracy: float | None = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.methods:
+            raise ParameterError("methods must name at least one unlearning method, got none")
+        check_number("n_models", self.n_models, low=1, high=100, integer=True)
+        check_number("seed", self.seed, low=0, integer=True)
+        check_number("train_fraction", self.train_fraction, low=0.1, high=0.95)
+        if self.epochs is not None:
+            check_number("epochs", self.epochs, low=1, integer=True)
+        if self.aux_per_class is not None:
+            check_number("aux_per_class", self.aux_per_class, low=1, integer=True)
+        if self.max_forget_accuracy is not None:
+            check_number("max_forget_accuracy", self.max_forget_accuracy, low=0, high=1)
+
+    def seeds(self) -> list[int]:
+        return [self.seed + i for i in range(self.n_models)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"methods": list(self.methods), "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
+                "n_models": self.n_models, "seed": self.seed, "train_fraction": self.train_fraction, "epochs": self.epochs,
+                "aux_per_class": self.aux_per_class, "exclude_forgotten": self.exclude_forgotten, "unrelated": self.unrelated,
+                "max_forget_accuracy": self.max_forget_accuracy}
+
+
+def shadow_dataset(dataset: ImageDataset, draw: KnowledgeDraw, *, train_fraction: float, seed: int) -> ImageDataset:
+    """The attacker's own dataset: its shadow pool split into shadow train / shadow test.
+
+    Raises :class:`ShadowLeakError` if any shadow image also occurs in the target's training set.
+    """
+    train_hashes = set(image_hashes(dataset.x_train))
+    if any(h in train_hashes for h in image_hashes(draw.shadow_x)):
+        raise ShadowLeakError("the shadow pool contains images of the target's training set")
+    gen = torch_generator(derive_seed(seed, "shadow-split"))
+    order = torch.randperm(len(draw.shadow_y), generator=gen)
+    cut = int(round(train_fraction * len(order)))
+    train_idx, test_idx = order[:cut], order[cut:]
+    return ImageDataset(name=f"{dataset.name}-shadow", x_train=draw.shadow_x[train_idx], y_train=draw.shadow_y[train_idx],
+                        x_test=draw.shadow_x[test_idx], y_test=draw.shadow_y[test_idx], class_names=dataset.class_names,
+                        source=f"attacker shadow pool from the test split of {dataset.name}")
+
+
+def _check_seeds(config: ShadowConfig, eval_seeds: Sequence[int]) -> None:
+    clash = sorted(set(config.seeds()) & {int(s) for s in eval_seeds})
+    if clash:
+        raise ShadowLeakError(f"shadow seeds {config.seeds()} overlap the evaluation seeds {sorted(set(eval_seeds))} "
+                              f"at {clash}; choose another shadow seed")
+
+
+def shadow_targets(dataset: ImageDataset, draw: KnowledgeDraw, *, config: ShadowConfig, eval_seeds: Sequence[int],
+                   arch: str = "auto", store: ArtifactStore | None = None,
+                   verbose: bool = False) -> Iterator[ShadowTarget]:
+    """Yield the shadow experiments of ``config`` (models trained/unlearned or loaded from ``store``).
+
+    Args:
+        dataset: the target's dataset (its training split is only read to prove disjointness).
+        draw: the attacker's knowledge draw for the target; its shadow pool is the shadow data.
+        config: which methods, forget sets and shadow seeds.
+        eval_seeds: every seed used by the evaluated targets (θ_o and unlearning); shadow seeds
+            must differ from all of them.
+        arch: the target's architecture (``auto`` resolves by the *target* dataset's name).
+    """
+    from labelleak.experiments.stages import train_original, unlearn_original
+
+    _check_seeds(config, eval_seeds)
+    k = dataset.num_classes
+    forget_sets = config.forget_sets or tuple((c,) for c in range(k))
+    forget_sets = tuple(check_classes("forget_sets", s, k) for s in forget_sets)
+    recipe = DEFAULT_RECIPES.get(dataset.name, TrainConfig())
+    if config.epochs is not None:
+        recipe = TrainConfig(**{**recipe.to_dict(), "epochs": config.epochs})
+    arch = resolve_arch(arch, dataset.name)
+    aux_per_class = config.aux_per_class or max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
+    for seed in config.seeds():
+        shadow = shadow_dataset(dataset, draw, train_fraction=config.train_fraction, seed=seed)
+        original = train_original(shadow, arch=arch, seed=seed, train_config=recipe, store=store, verbose=verbose)
+        original_view = WeightsAccess.of_classifier(original.model)
+        available = int(torch.bincount(shadow.y_test, minlength=k).min())
+        if available < aux_per_class:
+            logger.warning("shadow test set holds only %d samples of its rarest class: A' gets %d per class, not %d",
+                           available, available, aux_per_class)
+        shadow_aux = min(aux_per_class, available)
+        logger.info("shadow θ_o' seed %d: test accuracy %.4f", seed, original.metrics["test_accuracy"])
+        for method in config.methods:
+            for classes in forget_sets:
+                result = unlearn_original(original, shadow, method=method, forget_classes=classes, seed=seed,
+                                          store=store, verbose=verbose)
+                knowledge = draw_knowledge(shadow, aux_per_class=shadow_aux,
+                                           exclude_classes=classes if config.exclude_forgotten else (),
+                                           unrelated=config.unrelated, original=original_view,
+                                           seed=derive_seed(seed, "shadow-knowledge", method, *classes)).knowledge
+                yield ShadowTarget(unlearned=result.model, original=original.model, forget_classes=classes,
+                                   knowledge=knowledge, method=method, seed=seed, metrics=dict(result.metrics))
+
+
+def calibrate(dataset: ImageDataset, draw: KnowledgeDraw, *, config: ShadowConfig, eval_seeds: Sequence[int],
+              reference: ReferenceConfig | None = None, arch: str = "auto", store: ArtifactStore | None = None,
+              verbose: bool = False) -> Calibration:
+    """Shadow features of every family, ready for ``Calibration.fit`` (cached as one JSON result)."""
+    reference = reference or ReferenceConfig()
+    _check_seeds(config, eval_seeds)
+    key = {"stage": "shadow-calibration", "dataset": dataset.name, "data": dataset_fingerprint(dataset),
+           "aux": [int(i) for i in draw.aux_indices], "arch": resolve_arch(arch, dataset.name),
+           "shadow": config.to_dict(), "reference": reference.to_dict(), "families": list(FAMILIES), "version": 1}
+    if store is not None:
+        hit = store.load_json("shadow-calibration", key)
+        if hit is not None:
+            logger.info("loaded cached shadow calibration %s", store.path("shadow-calibration", key))
+            return _calibration_from_json(hit)
+    features: dict[str, list[np.ndarray]] = {f: [] for f in FAMILIES}
+    forgotten, methods, utility = [], [], []
+    skipped = 0
+    for shadow in shadow_targets(dataset, draw, config=config, eval_seeds=eval_seeds, arch=arch, store=store,
+                                 verbose=verbose):
+        if config.max_forget_accuracy is not None and shadow.metrics["forget_test_acc"] > config.max_forget_accuracy:
+            skipped += 1
+            continue
+        z = extract_features(WeightsAccess.of_classifier(shadow.unlearned), shadow.knowledge, config=reference,
+                             families=FAMILIES)
+        for family in FAMILIES:
+            features[family].append(z[family])
+        mask = np.zeros(dataset.num_classes, dtype=bool)
+        mask[list(shadow.forget_classes)] = True
+        forgotten.append(mask)
+        methods.append(shadow.method)
+        utility.append(shadow.metrics.get("forget_test_acc", float("nan")))
+    if not methods:
+        raise CalibrationError(f"unlearning took effect on none of the {skipped} shadow targets (forget accuracy above "
+                               f"max_forget_accuracy={config.max_forget_accuracy}); choose other shadow methods")
+    kept = sorted(set(methods))
+    description = (f"{len(methods)} shadow targets: methods {kept}, seeds {config.seeds()}, "
+                   f"{'A without the forgotten classes' if config.exclude_forgotten else 'A of every class'}, "
+                   f"N {config.unrelated}; mean shadow forget accuracy {np.nanmean(utility):.3f}"
+                   + (f"; {skipped} shadows skipped (forget accuracy > {config.max_forget_accuracy})" if skipped else ""))
+    calibration = Calibration(reference=reference.to_dict(), features={f: np.stack(v) for f, v in features.items()},
+                              forgotten=np.stack(forgotten), methods=methods, description=description)
+    if store is not None:
+        store.save_json("shadow-calibration", key, _calibration_to_json(calibration))
+    return calibration
+
+
+def _calibration_to_json(calibration: Calibration) -> dict[str, Any]:
+    return {"reference": calibration.reference, "features": {f: v.tolist() for f, v in calibration.features.items()},
+            "forgotten": calibration.forgotten.tolist(), "methods": calibration.methods,
+            "description": calibration.description}
+
+
+def _calibration_from_json(data: dict[str, Any]) -> Calibration:
+    return Calibration(reference=data["reference"], features={f: np.asarray(v, dtype=np.float64) for f, v in data["features"].items()},
+                       forgotten=np.asarray(data["forgotten"], dtype=bool), methods=list(data["methods"]),
+                       description=data["description"])

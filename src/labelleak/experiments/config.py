@@ -1,0 +1,448 @@
+"""Experiment files: TOML, parsed into validated dataclasses (configs are data, never code).
+
+A config names datasets (with their forget sets), unlearning methods and their parameters, the
+attacker's knowledge settings, the shadow experiments used for calibration, the attacks with the
+options to vary, and the seeds. Every key is checked: an unknown key, a value of the wrong type or
+out of range, an unregistered method or attack, and an attack option its constructor does not
+accept are all :class:`ConfigError` s of one line that name the key, e.g.
+``datasets[0].pairs must be an integer in [0, 45], got 99``.
+
+Layout (all tables optional unless marked)::
+
+    name = "quick"                 # required: names the results
+    seeds = [0]                    # replicate seeds: θ_o, unlearning and knowledge draws derive from each
+
+    [[datasets]]                   # required, one table per dataset
+    name = "digits"
+    arch = "auto"                  # model architecture (default: the dataset's default)
+    epochs = 40                    # override θ_o's training epochs (default: the dataset's recipe)
+    singles = "all"                # "all", a list of classes, or [] for none
+    pairs = 2                      # random distinct pairs (drawn with forget_seed)
+    triples = 1                    # random distinct triples
+    sets = [[1, 7]]                # further explicit forget sets
+    forget_seed = 0
+    data_root = "/path"            # where the files are (default: known offline locations)
+    optional = false               # true: skip this dataset (with a message) when its files are missing
+    [datasets.params.retrain]      # method parameters for this dataset only (over [unlearning.params])
+    epochs = 2
+
+    [unlearning]
+    methods = ["retrain", "finetune"]   # or "all" (every registered method)
+    [unlearning.params.finetune]        # keyword arguments of one method
+    epochs = 2
+
+    [[knowledge]]                  # attacker-knowledge settings (default: one, named "default")
+    name = "default"
+    aux_per_class = 5              # |A| per class (default: 1% of |D_train| over K)
+    unrelated = "noise"            # N: "noise" or another dataset's name
+    unrelated_size = 64            # |N| (default: |A|)
+    exclude_forgotten = false      # A holds no sample of the forgotten classes
+    original = true                # the two-version setting: the attacker also holds θ_o
+
+    [shadow]                       # attacker's shadow experiments (for Youden / tree / calibrated inversion)
+    methods = ["finetune"]
+    n_models = 1
+    seed = 1000                    # must differ from every evaluation seed
+    train_fraction = 0.8
+    epochs = 20                    # (default: the dataset's recipe)
+
+    [[attacks]]                    # one table per attack; at least one
+    name = "param-diff"
+    params = { steps = 200 }       # fixed constructor options
+    vary = { decider = ["kmeans", "youden", "tree"] }   # options expanded into variants
+    calibrate = false              # inversion attacks: fit their criterion on shadow runs
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from labelleak import LabelleakError
+from labelleak.attacks import ATTACKS
+from labelleak.registry import UnknownNameError
+from labelleak.validation import ParameterError
+
+#: attack-constructor options the runner supplies itself (from the shadow experiments)
+RUNNER_OPTIONS = frozenset({"calibration", "verbose"})
+
+
+class ConfigError(LabelleakError):
+    """An experiment file is malformed: one line naming the offending key."""
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    name: str
+    arch: str = "auto"
+    epochs: int | None = None
+    singles: str | tuple[int, ...] = "all"
+    pairs: int = 0
+    triples: int = 0
+    sets: tuple[tuple[int, ...], ...] = ()
+    forget_seed: int = 0
+    data_root: str | None = None
+    optional: bool = False
+    method_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    name: str = "default"
+    aux_per_class: int | None = None
+    unrelated: str = "noise"
+    unrelated_size: int | None = None
+    exclude_forgotten: bool = False
+    original: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "aux_per_class": self.aux_per_class, "unrelated": self.unrelated,
+                "unrelated_size": self.unrelated_size, "exclude_forgotten": self.exclude_forgotten,
+                "original": self.original}
+
+
+@dataclass(frozen=True)
+class ShadowSettings:
+    methods: tuple[str, ...] = ("finetune",)
+    n_models: int = 1
+    seed: int = 1000
+    train_fraction: float = 0.8
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    vary: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    calibrate: bool = False
+
+    def variants(self) -> list[dict[str, Any]]:
+        """Every combination of the varied options, each merged over the fixed ``params``."""
+        keys = sorted(self.vary)
+        return [{**self.params, **dict(zip(keys, values))} for values in itertools.product(*(self.vary[k] for k in keys))]
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str
+    seeds: tuple[int, ...]
+    datasets: tuple[DatasetConfig, ...]
+    methods: tuple[str, ...]
+    method_params: Mapping[str, Mapping[str, Any]]
+    knowledge: tuple[KnowledgeConfig, ...]
+    shadow: ShadowSettings
+    attacks: tuple[AttackConfig, ...]
+    source: str = ""
+
+    def params_for(self, dataset: str, method: str) -> dict[str, Any]:
+        """``method``'s parameters on ``dataset``: the dataset's own over the global ones."""
+        own = next((d.method_params.get(method, {}) for d in self.datasets if d.name == dataset), {})
+        return {**self.method_params.get(method, {}), **own}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (stored next to the results)."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# small typed readers: each error names the key path
+
+
+def _fail(key: str, message: str) -> ConfigError:
+    return ConfigError(f"{key} {message}")
+
+
+def _table(value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(key, f"must be a table, got {value!r}")
+    return value
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], key: str, required: set[str] = frozenset()) -> None:
+    for name in table:
+        if name not in allowed:
+            where = f"{key}." if key else ""
+            raise ConfigError(f"unknown key {where}{name!r}; valid keys: {', '.join(sorted(allowed))}")
+    for name in sorted(required):
+        if name not in table:
+            raise ConfigError(f"missing required key {f'{key}.' if key else ''}{name}")
+
+
+def _int(value: Any, key: str, *, low: int | None = None, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low) or (
+            high is not None and value > high):
+        bounds = f" in [{low}, {high}]" if low is not None and high is not None else (f" >= {low}" if low is not None else "")
+        raise _fail(key, f"must be an integer{bounds}, got {value!r}")
+    return value
+
+
+def _float(value: Any, key: str, *, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+        raise _fail(key, f"must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def _str(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(key, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(key, f"must be true or false, got {value!r}")
+    return value
+
+
+def _list(value: Any, key: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _fail(key, f"must be a list, got {value!r}")
+    return value
+
+
+def _classes(value: Any, key: str, num_classes: int) -> tuple[int, ...]:
+    items = _list(value, key)
+    classes = tuple(_int(c, f"{key}[{i}]", low=0, high=num_classes - 1) for i, c in enumerate(items))
+    if len(set(classes)) != len(classes):
+        raise _fail(key, f"must not repeat a class, got {list(classes)}")
+    return classes
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _dataset(table: Any, key: str) -> DatasetConfig:
+    from labelleak.data import DATASETS
+
+    table = _table(table, key)
+    _check_keys(table, {"name", "arch", "epochs", "singles", "pairs", "triples", "sets", "forget_seed", "data_root",
+                        "optional", "params"},
+                key, required={"name"})
+    name = _str(table["name"], f"{key}.name")
+    if name not in DATASETS:
+        raise _fail(f"{key}.name", f"must be a known dataset ({', '.join(DATASETS.names())}), got {name!r}")
+    arch = _str(table.get("arch", "auto"), f"{key}.arch")
+    if arch != "auto":
+        from labelleak.models import ARCHITECTURES
+
+        if arch not in ARCHITECTURES:
+            raise _fail(f"{key}.arch", f"must be 'auto' or one of {', '.join(ARCHITECTURES.names())}, got {arch!r}")
+    # every dataset labelleak reads has 10 classes; the true K is checked again at run time
+    k = 10
+    singles = table.get("singles", "all")
+    if singles != "all":
+        singles = tuple(sorted(_classes(singles, f"{key}.singles", k)))
+    sets = []
+    for i, entry in enumerate(_list(table.get("sets", []), f"{key}.sets")):
+        classes = _classes(entry, f"{key}.sets[{i}]", k)
+        if not 1 <= len(classes) < k:
+            raise _fail(f"{key}.sets[{i}]", f"must name between 1 and {k - 1} classes, got {list(classes)}")
+        sets.append(tuple(sorted(classes)))
+    epochs = table.get("epochs")
+    return DatasetConfig(
+        name=name, arch=arch,
+        epochs=None if epochs is None else _int(epochs, f"{key}.epochs", low=1, high=10_000),
+        singles=singles,
+        pairs=_int(table.get("pairs", 0), f"{key}.pairs", low=0, high=math.comb(k, 2)),
+        triples=_int(table.get("triples", 0), f"{key}.triples", low=0, high=math.comb(k, 3)),
+        sets=tuple(sets),
+        forget_seed=_int(table.get("forget_seed", 0), f"{key}.forget_seed", low=0),
+        data_root=None if table.get("data_root") is None else _str(table["data_root"], f"{key}.data_root"),
+        optional=_bool(table.get("optional", False), f"{key}.optional"),
+        method_params={m: dict(_table(p, f"{key}.params.{m}")) for m, p in _table(table.get("params", {}),
+                                                                                    f"{key}.params").items()},
+    )
+
+
+def _knowledge(table: Any, key: str) -> KnowledgeConfig:
+    table = _table(table, key)
+    _check_keys(table, {"name", "aux_per_class", "unrelated", "unrelated_size", "exclude_forgotten", "original"}, key)
+    aux = table.get("aux_per_class")
+    size = table.get("unrelated_size")
+    return KnowledgeConfig(
+        name=_str(table.get("name", "default"), f"{key}.name"),
+        aux_per_class=None if aux is None else _int(aux, f"{key}.aux_per_class", low=1, high=100_000),
+        unrelated=_str(table.get("unrelated", "noise"), f"{key}.unrelated"),
+        unrelated_size=None if size is None else _int(size, f"{key}.unrelated_size", low=1, high=1_000_000),
+        exclude_forgotten=_bool(table.get("exclude_forgotten", False), f"{key}.exclude_forgotten"),
+        original=_bool(table.get("original", True), f"{key}.original"),
+    )
+
+
+def _methods(table: Any, key: str) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
+    import labelleak.unlearning  # noqa: F401  (fills the registry)
+    from labelleak.experiments.stages import build_unlearner
+    from labelleak.unlearning import UNLEARNERS
+
+    table = _table(table, key)
+    _check_keys(table, {"methods", "params"}, key, required={"methods"})
+    raw = table["methods"]
+    if raw == "all":
+        methods = tuple(UNLEARNERS.names())
+    else:
+        methods = tuple(_str(m, f"{key}.methods[{i}]") for i, m in enumerate(_list(raw, f"{key}.methods")))
+        if not methods:
+            raise _fail(f"{key}.methods", "must name at least one method")
+        for i, method in enumerate(methods):
+            if method not in UNLEARNERS:
+                raise _fail(f"{key}.methods[{i}]", f"names no registered unlearning method: {method!r}; valid: "
+                                                   f"{', '.join(sorted(UNLEARNERS.names()))}")
+        if len(set(methods)) != len(methods):
+            raise _fail(f"{key}.methods", f"must not repeat a method, got {list(methods)}")
+    params = {}
+    for method, options in _table(table.get("params", {}), f"{key}.params").items():
+        if method not in methods:
+            raise _fail(f"{key}.params.{method}", f"sets parameters of a method not in {key}.methods ({', '.join(methods)})")
+        options = _table(options, f"{key}.params.{method}")
+        try:
+            build_unlearner(method, options)
+        except (ParameterError, TypeError, ValueError) as err:
+            raise _fail(f"{key}.params.{method}:", str(err)) from None
+        params[method] = dict(options)
+    return methods, params
+
+
+def _shadow(table: Any, key: str) -> ShadowSettings:
+    from labelleak.unlearning import UNLEARNERS
+
+    table = _table(table, key)
+    _check_keys(table, {"methods", "n_models", "seed", "train_fraction", "epochs"}, key)
+    methods = tuple(_str(m, f"{key}.methods[{i}]") for i, m in enumerate(_list(table.get("methods", ["finetune"]),
+                                                                                    f"{key}.methods")))
+    if not methods:
+        raise _fail(f"{key}.methods", "must name at least one method")
+    for i, method in enumerate(methods):
+        if method not in UNLEARNERS:
+            raise _fail(f"{key}.methods[{i}]", f"names no registered unlearning method: {method!r}; valid: "
+                                               f"{', '.join(sorted(UNLEARNERS.names()))}")
+    epochs = table.get("epochs")
+    return ShadowSettings(
+        methods=methods,
+        n_models=_int(table.get("n_models", 1), f"{key}.n_models", low=1, high=100),
+        seed=_int(table.get("seed", 1000), f"{key}.seed", low=0),
+        train_fraction=_float(table.get("train_fraction", 0.8), f"{key}.train_fraction", low=0.1, high=0.95),
+        epochs=None if epochs is None else _int(epochs, f"{key}.epochs", low=1, high=10_000),
+    )
+
+
+def attack_options(cls: type) -> list[str]:
+    """The keyword-only constructor options of an attack class."""
+    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def build_attack(name: str, options: Mapping[str, Any], *, calibration: Any = None):
+    """Construct a registered attack; the runner passes ``calibration`` when the attack needs it."""
+    registry = ATTACKS
+    cls = registry.get(name)
+    extra = {"calibration": calibration} if calibration is not None else {}
+    return cls(**options, **extra)
+
+
+def _attack(table: Any, key: str) -> AttackConfig:
+    from labelleak.attacks.parameter import CalibrationError
+
+    table = _table(table, key)
+    _check_keys(table, {"name", "params", "vary", "calibrate"}, key, required={"name"})
+    registry = ATTACKS
+    name = _str(table["name"], f"{key}.name")
+    try:
+        cls = registry.get(name)
+    except UnknownNameError as err:
+        raise _fail(f"{key}.name:", str(err)) from None
+    valid = [o for o in attack_options(cls) if o not in RUNNER_OPTIONS]
+    params = dict(_table(table.get("params", {}), f"{key}.params"))
+    vary = {}
+    for option, values in _table(table.get("vary", {}), f"{key}.vary").items():
+        values = _list(values, f"{key}.vary.{option}")
+        if not values:
+            raise _fail(f"{key}.vary.{option}", "must list at least one value")
+        vary[option] = tuple(values)
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+    for where, options in (("params", params), ("vary", vary)):
+        for option in options:
+            if option in RUNNER_OPTIONS or (option not in valid and not open_ended):
+                raise ConfigError(f"unknown key {key}.{where}.{option!r} for attack {name!r}; valid: {', '.join(valid)}")
+    both = sorted(set(params) & set(vary))
+    if both:
+        raise _fail(f"{key}.vary.{both[0]}", f"is also fixed in {key}.params; give it in one place")
+    calibrate = _bool(table.get("calibrate", False), f"{key}.calibrate")
+    config = AttackConfig(name=name, params=params, vary=vary, calibrate=calibrate)
+    if calibrate and not hasattr(cls, "run"):
+        raise _fail(f"{key}.calibrate", f"applies to inversion attacks only; {name!r} is calibrated through its decider")
+    for options in config.variants():
+        try:
+            cls(**options)
+        except CalibrationError:
+            # the options are valid; the decider only waits for the runner's shadow calibration
+            continue
+        except (ParameterError, TypeError, ValueError) as err:
+            raise _fail(f"{key} ({name} {options}):", str(err)) from None
+    return config
+
+
+def parse_config(data: Mapping[str, Any], *, source: str = "") -> ExperimentConfig:
+    """Validate a config already read from TOML (or built in code) and return it."""
+    from labelleak.experiments.stages import build_unlearner
+
+    _check_keys(data, {"name", "seeds", "datasets", "unlearning", "knowledge", "shadow", "attacks"}, "",
+                required={"name", "datasets", "unlearning", "attacks"})
+    name = _str(data["name"], "name")
+    seeds = tuple(_int(s, f"seeds[{i}]", low=0) for i, s in enumerate(_list(data.get("seeds", [0]), "seeds")))
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise _fail("seeds", f"must list at least one seed, without repeats, got {list(seeds)}")
+    datasets = tuple(_dataset(t, f"datasets[{i}]") for i, t in enumerate(_list(data["datasets"], "datasets")))
+    if not datasets:
+        raise _fail("datasets", "must list at least one dataset")
+    methods, method_params = _methods(data["unlearning"], "unlearning")
+    for i, d in enumerate(datasets):
+        for method, options in d.method_params.items():
+            where = f"datasets[{i}].params.{method}"
+            if method not in methods:
+                raise _fail(where, f"sets parameters of a method not in unlearning.methods ({', '.join(methods)})")
+            try:
+                build_unlearner(method, {**method_params.get(method, {}), **options})
+            except (ParameterError, TypeError, ValueError) as err:
+                raise _fail(f"{where}:", str(err)) from None
+    raw_knowledge = data.get("knowledge", [{}])
+    if isinstance(raw_knowledge, dict):
+        raw_knowledge = [raw_knowledge]
+    knowledge = tuple(_knowledge(t, f"knowledge[{i}]") for i, t in enumerate(_list(raw_knowledge, "knowledge")))
+    names = [k.name for k in knowledge]
+    if not knowledge or len(set(names)) != len(names):
+        raise _fail("knowledge", f"must list at least one setting, with distinct names, got {names}")
+    shadow = _shadow(data.get("shadow", {}), "shadow")
+    clash = sorted(set(range(shadow.seed, shadow.seed + shadow.n_models)) & set(seeds))
+    if clash:
+        raise _fail("shadow.seed", f"gives shadow seeds {list(range(shadow.seed, shadow.seed + shadow.n_models))} that "
+                                   f"overlap the evaluation seeds {list(seeds)}")
+    attacks = tuple(_attack(t, f"attacks[{i}]") for i, t in enumerate(_list(data["attacks"], "attacks")))
+    if not attacks:
+        raise _fail("attacks", "must list at least one attack")
+    return ExperimentConfig(name=name, seeds=seeds, datasets=datasets, methods=methods, method_params=method_params,
+                            knowledge=knowledge, shadow=shadow, attacks=attacks, source=source)
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a TOML experiment file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read experiment file {path}: {err.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from None
+    try:
+        return parse_config(data, source=str(path))
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None

@@ -1,0 +1,127 @@
+"""Grid expansion: an :class:`ExperimentConfig` becomes cells and attack variants.
+
+A **cell** is one target: (dataset, seed, unlearning method, forget set). Cells are independent
+(the runner may run them in parallel); inside a cell every attack variant runs under every
+knowledge setting it depends on. An **attack variant** is one attack with one combination of its
+varied options (e.g. ``param-diff`` with ``decider="youden"``).
+
+Forget sets per dataset: the singles (``"all"`` or a list), ``pairs`` and ``triples`` random
+distinct sets drawn without replacement from all C(K, 2) / C(K, 3) with ``forget_seed``, then the
+explicit ``sets``; duplicates are dropped, order is stable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from labelleak.experiments.config import ExperimentConfig, KnowledgeConfig
+from labelleak.seeding import derive_seed, numpy_generator
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One target θ_u = method(θ_o(dataset, seed), forget) and the attacks run on it."""
+
+    dataset: str
+    seed: int
+    method: str
+    forget: tuple[int, ...]
+
+    @property
+    def id(self) -> str:
+        """A file-name-safe identifier, unique within an experiment."""
+        return f"{self.dataset}_s{self.seed}_{self.method}_f{'-'.join(map(str, self.forget))}"
+
+
+@dataclass(frozen=True)
+class AttackVariant:
+    """One attack with fixed options; ``label`` names it in tables."""
+
+    name: str
+    options_json: str
+    varied: tuple[str, ...]
+    calibrate: bool = False
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return json.loads(self.options_json)
+
+    @property
+    def label(self) -> str:
+        options = self.options
+        parts = [str(options[k]) if isinstance(options[k], str) else f"{k}={options[k]}" for k in self.varied]
+        if self.calibrate:
+            parts.append("calibrated")
+        return f"{self.name} ({', '.join(parts)})" if parts else self.name
+
+
+def random_sets(num_classes: int, size: int, count: int, *, seed: int) -> list[tuple[int, ...]]:
+    """``count`` distinct sets of ``size`` classes, drawn without replacement (sorted tuples)."""
+    if count == 0:
+        return []
+    combos = list(itertools.combinations(range(num_classes), size))
+    rng = numpy_generator(derive_seed(seed, "forget-sets", size))
+    chosen = rng.choice(len(combos), size=min(count, len(combos)), replace=False)
+    return [combos[i] for i in chosen]
+
+
+def forget_sets(dataset: Any, *, num_classes: int) -> list[tuple[int, ...]]:
+    """The forget sets of one :class:`~labelleak.experiments.config.DatasetConfig`."""
+    singles = range(num_classes) if dataset.singles == "all" else dataset.singles
+    sets = [(int(c),) for c in singles]
+    sets += random_sets(num_classes, 2, dataset.pairs, seed=dataset.forget_seed)
+    sets += random_sets(num_classes, 3, dataset.triples, seed=dataset.forget_seed)
+    sets += [tuple(s) for s in dataset.sets]
+    return list(dict.fromkeys(sets))
+
+
+def cells(config: ExperimentConfig, *, num_classes: dict[str, int] | None = None,
+          pilot: int | None = None) -> list[Cell]:
+    """Every cell of the experiment, ordered dataset → seed → forget set → method.
+
+    ``num_classes`` maps dataset names to K (default 10, the class count of every bundled dataset);
+    ``pilot`` keeps only the first ``pilot`` forget sets of each dataset (a timing run).
+    """
+    out = []
+    for dataset in config.datasets:
+        k = (num_classes or {}).get(dataset.name, 10)
+        for seed in config.seeds:
+            for forget in forget_sets(dataset, num_classes=k)[:pilot]:
+                for method in config.methods:
+                    out.append(Cell(dataset=dataset.name, seed=seed, method=method, forget=forget))
+    return out
+
+
+def attack_variants(config: ExperimentConfig) -> list[AttackVariant]:
+    """Every attack variant, in config order; identical variants listed twice are kept once."""
+    out = []
+    for attack in config.attacks:
+        for options in attack.variants():
+            out.append(AttackVariant(name=attack.name, options_json=json.dumps(options, sort_keys=True),
+                                     varied=tuple(sorted(attack.vary)), calibrate=attack.calibrate))
+    return list(dict.fromkeys(out))
+
+
+def knowledge_settings_for(attack: Any, settings: tuple[KnowledgeConfig, ...]) -> list[KnowledgeConfig]:
+    """The knowledge settings an attack instance runs under.
+
+    An attack that reads nothing from the knowledge (no A, no N, no θ_o) runs once, under the first
+    setting: its result cannot depend on it. Others run under every setting that holds what they
+    need (a setting without θ_o cannot serve a two-version attack).
+    """
+    uses = attack.needs_aux or attack.needs_unrelated or attack.needs_original
+    if not uses:
+        return [settings[0]]
+    return [s for s in settings if s.original or not attack.needs_original]
+
+
+def describe(config: ExperimentConfig, *, num_classes: dict[str, int] | None = None) -> str:
+    """One line summarising the grid's size."""
+    n_cells = len(cells(config, num_classes=num_classes))
+    variants = attack_variants(config)
+    return (f"{n_cells} targets ({len(config.datasets)} datasets x {len(config.seeds)} seeds x forget sets x "
+            f"{len(config.methods)} methods), {len(variants)} attack variants, {len(config.knowledge)} knowledge settings")
+

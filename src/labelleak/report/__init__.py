@@ -1,0 +1,1 @@
+"""Reports of experiment results: tidy tables (CSV/Markdown), figures and the Markdown/HTML report."""

@@ -1,0 +1,174 @@
+"""The report of a results directory: ``report.md`` and ``report.html`` with figures under ``figures/``.
+
+Sections, per dataset: single-class ASR in the paper's shape (attack × unlearning method, each
+cell ``ASR [95% Wilson interval] n``, chance level in the caption), the attack summary (ASR, top-1,
+top-3, AUC, mean rank, queries, seconds), the multi-class table (exact-set ASR, precision,
+recall, F1 per forget-set size), the ASR heatmap, ASR against the query budget when a budget was
+varied, and prototype grids of the inversion attacks; then the utility of every unlearning method.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+
+from labelleak.metrics import random_guess_rate
+from labelleak.models.io import atomic_write_bytes
+from labelleak.report import figures
+from labelleak.report.tables import (
+    asr_matrix,
+    fmt_asr,
+    load_results,
+    markdown_table,
+    row_label,
+    summary_table,
+    utility_table,
+)
+
+Block = tuple  # ("h1"|"h2"|"h3"|"p"|"code", text) | ("table", headers, rows) | ("img", path, caption)
+
+
+def _pct(value: float) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.0f}%"
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def build_blocks(results_dir: Path) -> list[Block]:
+    rows, utility = load_results(results_dir)
+    run = json.loads((results_dir / "run.json").read_text()) if (results_dir / "run.json").is_file() else {}
+    fig_dir = results_dir / "figures"
+    blocks: list[Block] = [("h1", f"labelleak results: {run.get('experiment', rows['experiment'].iloc[0])}")]
+    if run:
+        blocks.append(("p", "Regenerate with:"))
+        blocks.append(("code", run.get("command") or f"labelleak run {run.get('config_source', 'CONFIG')}"))
+        minutes = run.get("wall_seconds", float("nan")) / 60
+        blocks.append(("p", f"git revision `{run.get('git_revision') or 'unknown'}`; machine: {run.get('machine', '')}; "
+                            f"{run.get('jobs', 1)} job(s); finished {run.get('finished_utc', '')}; "
+                            f"wall time of this invocation {minutes:.1f} min "
+                            f"({run.get('cells_skipped', 0)} of {run.get('cells_total', 0)} cells were already finished)."))
+    blocks.append(("p", "ASR = share of targets whose decided set Ĉ equals the forgotten set C exactly, with the "
+                        "95% Wilson interval and n (targets). Chance = the exact-match rate of a uniformly random "
+                        "guess of the right size. Youden and tree deciders and calibrated inversion criteria were "
+                        "fit on the attacker's shadow models only, never on the reported targets."))
+    knowledge = rows.drop_duplicates("knowledge")[["knowledge", "knowledge_description"]]
+    blocks.append(("table", ["knowledge setting", "what the attacker held (first target)"],
+                   [[k, d] for k, d in knowledge.itertuples(index=False)]))
+
+    for dataset, part in rows.groupby("dataset", sort=False):
+        k = len(json.loads(part["scores"].iloc[0]))
+        blocks.append(("h2", f"Dataset: {dataset}"))
+        singles = part[part["n_forget"] == 1]
+        if not singles.empty:
+            labels, methods, cells = asr_matrix(singles)
+            chance = random_guess_rate(k, 1)
+            blocks.append(("h3", "Single-class unlearning: ASR (attack × unlearning method)"))
+            blocks.append(("p", f"Chance level {_pct(chance)} (1/{k}). Each cell: ASR [95% interval] n."))
+            blocks.append(("table", ["attack"] + methods,
+                           [[label] + [fmt_asr(cells[(label, m)]) if (label, m) in cells else "–" for m in methods]
+                            for label in labels]))
+            detail = summary_table(singles.assign(label=row_label(singles)), ["label"])
+            order = {label: i for i, label in enumerate(labels)}
+            detail = detail.sort_values("label", key=lambda c: c.map(order))
+            blocks.append(("h3", "Single-class unlearning: attack summary over all methods"))
+            blocks.append(("table", ["attack", "n", "ASR [95%]", "top-1", "top-3", "AUC", "mean rank", "queries", "s/target"],
+                           [[r["label"], int(r["n"]), fmt_asr(r).rsplit(" n=", 1)[0], _pct(r["top1"]), _pct(r["top3"]),
+                             _num(r["auc"]), _num(r["mean_rank"], 1), _num(r["queries"], 0), _num(r["seconds"], 2)]
+                            for r in detail.to_dict("records")]))
+            png = figures.asr_heatmap(fig_dir / f"asr_heatmap_{dataset}.png", labels=labels, methods=methods,
+                                      cells=cells, title=f"{dataset}: single-class ASR (%)", chance=chance)
+            blocks.append(("img", png, f"{dataset}: ASR heatmap, single-class targets"))
+            budget_png = figures.asr_vs_budget(fig_dir / f"asr_vs_budget_{dataset}.png", singles,
+                                               title=f"{dataset}: ASR vs query budget (single-class)", chance=chance)
+            if budget_png is not None:
+                blocks.append(("img", budget_png, f"{dataset}: ASR against the black-box query budget"))
+        multi = part[part["n_forget"] > 1]
+        if not multi.empty:
+            blocks.append(("h3", "Multi-class unlearning"))
+            blocks.append(("p", "Exact-set ASR (Ĉ = C), micro-averaged precision / recall / F1 of Ĉ, per forget-set "
+                                "size, over all methods. Chance: " + ", ".join(
+                                    f"|C|={s}: {100 * random_guess_rate(k, s):.2f}%" for s in sorted(multi['n_forget'].unique()))))
+            table = summary_table(multi.assign(label=row_label(multi)), ["label", "n_forget"])
+            order = {label: i for i, label in enumerate(asr_matrix(multi)[0])}
+            table = table.sort_values(["n_forget", "label"], key=lambda c: c.map(order) if c.name == "label" else c)
+            blocks.append(("table", ["attack", "|C|", "n", "exact-set ASR [95%]", "precision", "recall", "F1", "AUC"],
+                           [[r["label"], int(r["n_forget"]), int(r["n"]), fmt_asr(r).rsplit(" n=", 1)[0],
+                             _pct(r["precision"]), _pct(r["recall"]), _pct(r["f1"]), _num(r["auc"])]
+                            for r in table.to_dict("records")]))
+        grids = figures.prototype_grids(results_dir, fig_dir, dataset=dataset)
+        if grids:
+            blocks.append(("h3", "Inversion prototypes"))
+            for png, caption in grids:
+                blocks.append(("img", png, caption))
+
+    table = utility_table(utility)
+    if not table.empty:
+        blocks.append(("h2", "Utility of the unlearning methods"))
+        blocks.append(("p", "Mean over targets of θ_u's test accuracy on the forgotten classes (forget), on the "
+                            "retained classes (retain), overall, and the unlearning wall time. A method works when "
+                            "forget accuracy is near Retrain's and retain accuracy stays within a few points of θ_o."))
+        blocks.append(("table", ["dataset", "method", "n", "θ_o test", "forget test", "retain test", "test", "forget train", "seconds"],
+                       [[r["dataset"], r["method"], int(r["n"]), _pct(r["original_test_acc"]), _pct(r["forget_test_acc"]),
+                         _pct(r["retain_test_acc"]), _pct(r["test_acc"]), _pct(r.get("forget_train_acc", float("nan"))),
+                         _num(r["seconds"], 1)] for r in table.to_dict("records")]))
+    return blocks
+
+
+def to_markdown(blocks: list[Block], base: Path) -> str:
+    out = []
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "h3"):
+            out.append("#" * int(kind[1]) + " " + block[1])
+        elif kind == "p":
+            out.append(block[1])
+        elif kind == "code":
+            out.append(f"```\n{block[1]}\n```")
+        elif kind == "table":
+            out.append(markdown_table(block[1], block[2]))
+        elif kind == "img":
+            out.append(f"![{block[2]}]({Path(block[1]).relative_to(base).as_posix()})")
+    return "\n\n".join(out) + "\n"
+
+
+def to_html(blocks: list[Block], base: Path, title: str) -> str:
+    body = []
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "h3"):
+            body.append(f"<{kind}>{html.escape(block[1])}</{kind}>")
+        elif kind == "p":
+            body.append(f"<p>{html.escape(block[1])}</p>")
+        elif kind == "code":
+            body.append(f"<pre>{html.escape(block[1])}</pre>")
+        elif kind == "table":
+            head = "".join(f"<th>{html.escape(str(h))}</th>" for h in block[1])
+            rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in block[2])
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif kind == "img":
+            src = html.escape(Path(block[1]).relative_to(base).as_posix())
+            body.append(f'<figure><img src="{src}" alt="{html.escape(block[2])}"><figcaption>'
+                        f"{html.escape(block[2])}</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
+             "th{background:#f3f3f3}img{max-width:100%}pre{background:#f6f6f6;padding:.5em}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_report(results_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` (and ``figures/``) into ``results_dir``; return their paths."""
+    results_dir = Path(results_dir)
+    # figures/ belongs to the report: drop the previous report's figures so none goes stale
+    for old in (results_dir / "figures").glob("*.png"):
+        old.unlink()
+    blocks = build_blocks(results_dir)
+    md, page = results_dir / "report.md", results_dir / "report.html"
+    atomic_write_bytes(md, to_markdown(blocks, results_dir).encode())
+    atomic_write_bytes(page, to_html(blocks, results_dir, blocks[0][1]).encode())
+    return md, page
+

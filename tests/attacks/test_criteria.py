@@ -1,0 +1,114 @@
+"""Threshold and entropy criteria, and their shadow calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelleak.attacks.criteria import (
+    EntropyCriterion,
+    InversionCalibration,
+    InversionReading,
+    ThresholdCriterion,
+    entropy,
+    fit_calibration,
+    make_criterion,
+    robust_z,
+)
+from labelleak.validation import ParameterError
+
+K = 5
+
+
+def _reading(confidence, flat=()):
+    """Prototypes that reach their class with ``confidence``; classes in ``flat`` get uniform profiles."""
+    confidence = np.asarray(confidence, dtype=float)
+    profiles = np.zeros((K, K))
+    for k in range(K):
+        profiles[k] = (1 - confidence[k]) / (K - 1)
+        profiles[k, k] = confidence[k]
+        if k in flat:
+            profiles[k] = 1 / K
+    return InversionReading(confidence=confidence, profiles=profiles)
+
+
+def test_threshold_flags_every_class_below_tau():
+    scores, predicted = ThresholdCriterion(tau=0.5).decide(_reading([0.99, 0.2, 0.98, 0.4, 0.97]))
+    assert predicted == (1, 3)
+    assert np.allclose(scores, [-0.99, -0.2, -0.98, -0.4, -0.97])
+
+
+def test_threshold_falls_back_to_argmax_when_nothing_is_flagged():
+    _, predicted = ThresholdCriterion(tau=0.5).decide(_reading([0.99, 0.95, 0.98, 0.97, 0.99]))
+    assert predicted == (1,)
+
+
+def test_entropy_flags_the_outlying_profile():
+    scores, predicted = EntropyCriterion(z=3.5).decide(_reading([0.99, 0.98, 0.97, 0.99, 0.3], flat=(4,)))
+    assert predicted == (4,)
+    assert np.argmax(scores) == 4
+    assert scores[4] == pytest.approx(np.log(K))
+
+
+def test_entropy_and_robust_z():
+    assert entropy(np.full((1, 4), 0.25))[0] == pytest.approx(np.log(4))
+    assert entropy(np.eye(3))[0] == pytest.approx(0.0, abs=1e-9)
+    z = robust_z(np.array([1.0, 1.1, 0.9, 1.0, 10.0]))
+    assert np.argmax(z) == 4 and z[4] > 3.5 and abs(z[0]) < 1
+
+
+@pytest.mark.parametrize("kwargs", [{"tau": 0.0}, {"tau": 1.0}, {"tau": "x"}])
+def test_threshold_validates_tau(kwargs):
+    with pytest.raises(ParameterError, match="tau"):
+        ThresholdCriterion(**kwargs)
+
+
+def test_make_criterion_refuses_unknown_names():
+    with pytest.raises(ParameterError, match="criterion"):
+        make_criterion("median")
+
+
+def test_calibration_removes_per_class_difficulty():
+    """Class 0 is intrinsically hard (low confidence even when retained); a fixed τ blames it,
+    the shadow-calibrated threshold blames the class that is low *relative to itself*."""
+    rng = np.random.default_rng(0)
+    base = np.array([0.05, 0.9, 0.9, 0.9, 0.9])
+    runs, forgotten = [], []
+    for i in range(20):
+        c = i % K
+        conf = base * np.exp(rng.normal(0, 0.05, K))
+        conf[c] *= 0.2
+        runs.append([_reading(conf)])
+        forgotten.append((c,))
+    cal = fit_calibration(runs, forgotten, criterion="threshold")
+    assert cal.shadow_asr > 0.9 and cal.n_shadow == 20
+    target = base.copy()
+    target[3] *= 0.2
+    _, fixed = ThresholdCriterion().decide(_reading(target))
+    _, calibrated = ThresholdCriterion().decide(_reading(target), calibration=cal)
+    assert 0 in fixed
+    assert calibrated == (3,)
+    assert InversionCalibration.from_dict(cal.to_dict()).threshold == pytest.approx(cal.threshold)
+
+
+def test_calibration_picks_the_informative_checkpoint():
+    runs, forgotten = [], []
+    for i in range(10):
+        c = i % K
+        late = np.full(K, 0.99)
+        early = np.full(K, 0.9)
+        early[c] = 0.1
+        runs.append([_reading(early), _reading(late)])
+        forgotten.append((c,))
+    assert fit_calibration(runs, forgotten, criterion="threshold").checkpoint == 0
+
+
+def test_calibration_validates_its_inputs():
+    with pytest.raises(ParameterError):
+        fit_calibration([], [], criterion="threshold")
+    with pytest.raises(ParameterError, match="retain"):
+        fit_calibration([[_reading(np.full(K, 0.5))]], [tuple(range(K))], criterion="threshold")
+    cal = fit_calibration([[_reading([0.1, .9, .9, .9, .9])], [_reading([.9, 0.1, .9, .9, .9])]], [(0,), (1,)],
+                          criterion="entropy")
+    with pytest.raises(ParameterError, match="entropy"):
+        ThresholdCriterion().decide(_reading(np.full(K, 0.5)), calibration=cal)

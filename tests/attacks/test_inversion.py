@@ -1,0 +1,112 @@
+"""White-box inversion: access enforcement, determinism, batching, recorded trajectories."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from labelleak.access import GradientAccess, InsufficientAccessError, QueryAccess, WeightsAccess
+from labelleak.attacks.criteria import InversionCalibration
+from labelleak.attacks.inversion import WhiteBoxInversion, invert_gradients, total_variation
+from labelleak.models import TrainConfig, build_model, train
+from labelleak.validation import ParameterError
+
+
+def _views(model):
+    spec = model.spec
+    shape = (spec.in_channels, spec.image_size, spec.image_size)
+    return (QueryAccess.from_model(model, num_classes=spec.num_classes, input_shape=shape),
+            GradientAccess(model, num_classes=spec.num_classes, input_shape=shape))
+
+
+@pytest.fixture(scope="module")
+def retrained(digits, digits_model):
+    """θ_u = a model retrained without class 3 (exact unlearning), a couple of seconds on digits."""
+    keep = digits.y_train != 3
+    model = build_model(digits_model.model.spec, seed=1)
+    train(model, digits.x_train[keep], digits.y_train[keep], config=TrainConfig(epochs=40, batch_size=64), seed=1)
+    return model
+
+
+def test_queries_only_view_is_refused(digits_model):
+    queries, _ = _views(digits_model.model)
+    with pytest.raises(InsufficientAccessError, match="gradients"):
+        WhiteBoxInversion(steps=5).infer(queries)
+
+
+def test_weights_view_is_accepted(digits_model):
+    result = WhiteBoxInversion(steps=3, read_step=3).infer(WeightsAccess.of_classifier(digits_model.model))
+    assert result.access == "gradients" and result.queries == 3 * 10
+
+
+def test_finds_the_class_a_retrained_model_never_saw(retrained):
+    _, grads = _views(retrained)
+    for criterion in ("threshold", "entropy"):
+        result = WhiteBoxInversion(criterion=criterion, steps=30).infer(grads)
+        assert result.predicted == (3,), (criterion, result.artifacts["confidence"])
+    run = result.artifacts["run"]
+    assert result.artifacts["prototypes"].shape == (10, 1, 8, 8)
+    assert run.confidence.shape == (len(run.checkpoints), 10) and run.profiles.shape == (len(run.checkpoints), 10, 10)
+    assert np.all(np.diff(run.confidence, axis=0) >= 0), "best-so-far confidence never decreases"
+    assert np.allclose(run.profiles.sum(-1), 1, atol=1e-4)
+    crossed = run.first_crossing[0.9]
+    assert crossed[3] == -1 and (crossed[np.arange(10) != 3] > 0).all()
+
+
+def test_same_seed_same_result_and_noise_start_depends_on_seed(digits_model):
+    _, grads = _views(digits_model.model)
+    a = WhiteBoxInversion(steps=10, start="noise", seed=4).infer(grads)
+    b = WhiteBoxInversion(steps=10, start="noise", seed=4).infer(grads)
+    c = WhiteBoxInversion(steps=10, start="noise", seed=5).infer(grads)
+    assert torch.equal(a.artifacts["prototypes"], b.artifacts["prototypes"])
+    assert np.array_equal(a.scores, b.scores)
+    assert not torch.equal(a.artifacts["prototypes"], c.artifacts["prototypes"])
+
+
+def test_batched_run_equals_a_per_class_loop(digits_model):
+    _, grads = _views(digits_model.model)
+    batched = invert_gradients(grads, steps=15, restarts=2, start="noise", seed=3)
+    for k in (0, 4, 9):
+        alone = invert_gradients(grads, classes=[k], steps=15, restarts=2, start="noise", seed=3)
+        assert np.allclose(alone.confidence[:, 0], batched.confidence[:, k], atol=1e-5)
+        assert np.allclose(alone.profiles[:, 0], batched.profiles[:, k], atol=1e-5)
+        assert torch.allclose(alone.prototypes[0], batched.prototypes[k], atol=1e-5)
+
+
+def test_one_forward_per_step_for_all_classes(digits_model):
+    calls = []
+    _, grads = _views(digits_model.model)
+    original = grads.log_probs
+    grads.log_probs = lambda x: calls.append(len(x)) or original(x)
+    invert_gradients(grads, steps=7, restarts=3)
+    assert calls == [30] * 7
+
+
+def test_total_variation_of_constant_image_is_zero():
+    assert total_variation(torch.full((2, 1, 5, 5), 0.3)).abs().max() == 0
+    assert total_variation(torch.rand(1, 1, 5, 5)).item() > 0
+
+
+@pytest.mark.parametrize("kwargs, name", [({"steps": 0}, "steps"), ({"read_step": 200}, "read_step"),
+                                          ({"start": "ones"}, "start"), ({"criterion": "x"}, "criterion"),
+                                          ({"lr": -1.0}, "lr"), ({"restarts": 0}, "restarts"),
+                                          ({"tv": -0.1}, "tv"), ({"tau": 1.5}, "tau")])
+def test_parameters_are_validated(kwargs, name):
+    with pytest.raises(ParameterError, match=name):
+        WhiteBoxInversion(**kwargs)
+
+
+def test_calibration_must_match_the_criterion():
+    cal = InversionCalibration(criterion="entropy", checkpoint=0, reference=np.zeros(10), threshold=0.0,
+                               shadow_asr=1.0, n_shadow=1)
+    with pytest.raises(ParameterError, match="calibration"):
+        WhiteBoxInversion(criterion="threshold", calibration=cal)
+
+
+def test_mixed_start_cycles_grey_zeros_noise():
+    from labelleak.attacks.inversion import start_inputs
+
+    x = start_inputs("mixed", classes=[0, 1], restarts=4, input_shape=(1, 4, 4), seed=0, salt="t").view(2, 4, 1, 4, 4)
+    assert torch.all(x[:, 0] == 0.5) and torch.all(x[:, 1] < 0.05)
+    assert x[:, 2].std() > 0.1 and not torch.equal(x[:, 2], x[:, 3])

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import torch
+
+from labelleak.attacks.base import ATTACKS
+from labelleak.attacks.knowledge import draw_knowledge, image_hashes
+from labelleak.attacks.shadow import ShadowConfig, ShadowLeakError, calibrate, shadow_dataset, shadow_targets
+from labelleak.validation import ParameterError
+
+CONFIG = ShadowConfig(methods=("retrain",), forget_sets=((1,), (4,), (2, 6)), epochs=5, aux_per_class=3)
+
+
+@pytest.fixture(scope="module")
+def draw(digits):
+    return draw_knowledge(digits, aux_per_class=3, seed=0)
+
+
+def test_shadow_seeds_must_differ_from_evaluation_seeds(digits, draw, store):
+    with pytest.raises(ShadowLeakError, match="overlap"):
+        next(shadow_targets(digits, draw, config=CONFIG, eval_seeds=[0, 1000], store=store))
+    with pytest.raises(ShadowLeakError, match="overlap"):
+        calibrate(digits, draw, config=ShadowConfig(n_models=2, seed=5), eval_seeds=[6], store=store)
+
+
+def test_shadow_data_must_not_contain_training_images(digits, draw):
+    leaky = type(draw)(knowledge=draw.knowledge, shadow_x=torch.cat([draw.shadow_x, digits.x_train[:1]]),
+                       shadow_y=torch.cat([draw.shadow_y, digits.y_train[:1]]), aux_indices=draw.aux_indices,
+                       shadow_indices=draw.shadow_indices, dropped_duplicates=0)
+    with pytest.raises(ShadowLeakError, match="training set"):
+        shadow_dataset(digits, leaky, train_fraction=0.8, seed=1000)
+
+
+def test_shadow_dataset_splits_the_pool(digits, draw):
+    shadow = shadow_dataset(digits, draw, train_fraction=0.8, seed=1000)
+    assert len(shadow.y_train) + len(shadow.y_test) == len(draw.shadow_y)
+    train = set(image_hashes(digits.x_train))
+    assert not any(h in train for h in image_hashes(shadow.x_train))
+
+
+def test_shadow_targets_yield_unlearned_models_with_their_own_knowledge(digits, draw, store):
+    targets = list(shadow_targets(digits, draw, config=CONFIG, eval_seeds=[0], store=store))
+    assert [t.forget_classes for t in targets] == [(1,), (4,), (2, 6)]
+    t = targets[0]
+    assert t.method == "retrain" and t.seed == 1000 and t.metrics["forget_test_acc"] == 0.0
+    assert t.knowledge.original is not None and len(t.knowledge.aux_y) == 30
+    pool = set(image_hashes(draw.shadow_x))
+    assert all(h in pool for h in image_hashes(t.knowledge.aux_x))
+
+
+def test_calibration_is_cached_and_calibrates_attacks(digits, draw, store):
+    calibration = calibrate(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
+    assert calibration.features["diff"].shape == (3, 10, 5)
+    assert calibration.forgotten.sum(1).tolist() == [1, 1, 2]
+    again = calibrate(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
+    assert np.allclose(again.features["dot"], calibration.features["dot"])
+    assert list(store.root.glob("shadow-calibration/*/result.json"))
+    attack = ATTACKS.get("param-diff")(decider="youden", calibration=calibration)
+    assert attack._decider.threshold is not None
+
+
+def test_shadow_config_validation():
+    with pytest.raises(ParameterError, match="methods"):
+        ShadowConfig(methods=())
+    with pytest.raises(ParameterError, match="train_fraction"):
+        ShadowConfig(train_fraction=1.0)
+    assert ShadowConfig(n_models=3, seed=7).seeds() == [7, 8, 9]
+
+
+def test_calibration_skips_shadows_where_unlearning_failed(digits, draw, store, monkeypatch):
+    import labelleak.attacks.shadow as shadow_module
+    from labelleak.attacks.parameter import CalibrationError
+
+    real = list(shadow_targets(digits, draw, config=CONFIG, eval_seeds=[0], store=store))
+    for t in real:
+        t.metrics["forget_test_acc"] = 0.9
+    monkeypatch.setattr(shadow_module, "shadow_targets", lambda *a, **k: iter(real))
+    with pytest.raises(CalibrationError, match="none of the 3 shadow targets"):
+        calibrate(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
+    kept = calibrate(digits, draw, config=ShadowConfig(**{**vars(CONFIG), "max_forget_accuracy": None}),
+                     eval_seeds=[0], store=store)
+    assert kept.forgotten.shape[0] == 3 and "skipped" not in kept.description

@@ -1,0 +1,192 @@
+"""End to end: ``labelleak audit`` on a model trained and unlearned outside labelleak (conftest.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from labelleak.attacks import ATTACKS
+from labelleak.cli import main
+from tests.audit.conftest import FORGOTTEN, USER_MODEL
+
+JSON_KEYS = {"num_classes", "verdict", "attacks"}
+ATTACK_KEYS = {"name", "access", "scores", "predicted", "queries", "seconds"}
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    """One artifact store for the session, so the shadow calibration is built once."""
+    return tmp_path_factory.mktemp("audit_cache")
+
+
+def audit(args, capsys):
+    code = main(["audit", "--dataset", "digits", "--quiet", "--threads", "1", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_owner_model_really_forgot(owner_files):
+    # the premise of the tests below: plain-PyTorch unlearning removed class 3 and kept the rest
+    assert owner_files.forget_test_acc < 0.05
+    assert owner_files.retain_test_acc > 0.9
+
+
+def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_path, capsys):
+    out_json, out_md = tmp_path / "audit.json", tmp_path / "audit.md"
+    code, out, err = audit(["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned,
+                            "--original", owner_files.original, "--cache", cache_dir, "--json", out_json,
+                            "--report", out_md], capsys)
+    assert code == 0, err
+    assert "head: classifier.3" in out
+    result = json.loads(out_json.read_text())
+    assert set(result) == JSON_KEYS
+    assert set(result["verdict"]) == {"forgotten", "agreeing_attacks", "attacks_run"}
+    assert result["num_classes"] == 10
+    expected = set(ATTACKS.names())  # weights + θ_o: every registered attack is permitted
+    assert {a["name"] for a in result["attacks"]} == expected
+    for entry in result["attacks"]:
+        assert set(entry) == ATTACK_KEYS
+        assert len(entry["scores"]) == 10 and entry["seconds"] >= 0
+        assert entry["access"] == ATTACKS.get(entry["name"]).requires
+    assert result["verdict"]["forgotten"] == [FORGOTTEN]
+    assert result["verdict"]["attacks_run"] == len(expected)
+    assert result["verdict"]["agreeing_attacks"] > len(expected) / 2
+    assert f"verdict: class {FORGOTTEN}" in out
+    report = out_md.read_text()
+    assert "| param-diff | weights |" in report and f"verdict: class {FORGOTTEN}" in report
+    for name in ("invert-wb", "invert-bb"):  # the prototype grids are written beside the report, linked
+        assert f"![{name} prototypes](audit_{name}.png)" in report
+        assert (tmp_path / f"audit_{name}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_onnx_audit_runs_queries_only(owner_files, cache_dir, tmp_path, capsys):
+    out_json = tmp_path / "onnx.json"
+    code, out, err = audit(["--onnx", owner_files.onnx, "--cache", cache_dir, "--json", out_json], capsys)
+    assert code == 0, err
+    result = json.loads(out_json.read_text())
+    black_box = {n for n in ATTACKS.names() if ATTACKS.get(n).requires == "queries"
+                 and not ATTACKS.get(n).needs_original}
+    assert {a["name"] for a in result["attacks"]} == black_box
+    assert all(a["access"] == "queries" and isinstance(a["queries"], int) for a in result["attacks"])
+    assert FORGOTTEN in result["verdict"]["forgotten"]
+
+
+def _one_line_error(code, out, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("labelleak: error:")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_missing_weights_file(tmp_path, capsys):
+    code, out, err = audit(["--model-factory", f"{USER_MODEL}:build", "--weights", tmp_path / "nope.pt"], capsys)
+    _one_line_error(code, out, err, "not found", "nope.pt")
+
+
+def test_missing_factory_file(owner_files, tmp_path, capsys):
+    code, out, err = audit(["--model-factory", f"{tmp_path / 'absent.py'}:build", "--weights", owner_files.unlearned],
+                           capsys)
+    _one_line_error(code, out, err, "model factory file not found")
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    (f"{USER_MODEL}:no_such_callable", "no callable named 'no_such_callable'"),
+    ("no_such_package.models:build", "cannot import module 'no_such_package.models'"),
+    (f"{USER_MODEL}:not_a_model", "returned str"),
+    (f"{USER_MODEL}", "FILE.py:CALLABLE"),
+])
+def test_wrong_factory(owner_files, capsys, spec, fragment):
+    code, out, err = audit(["--model-factory", spec, "--weights", owner_files.unlearned], capsys)
+    _one_line_error(code, out, err, fragment)
+
+
+def test_weights_of_another_architecture(owner_files, capsys):
+    code, out, err = audit(["--model-factory", f"{USER_MODEL}:build_wider", "--weights", owner_files.unlearned], capsys)
+    _one_line_error(code, out, err, "do not fit the architecture", "shape mismatch")
+
+
+@pytest.mark.parametrize("content", ["whole module", "training checkpoint"])
+def test_pickle_that_is_not_a_plain_state_dict(owner_files, tmp_path, capsys, content):
+    path = tmp_path / "checkpoint.pt"
+    if content == "whole module":  # a pickled nn.Module: weights_only loading refuses to unpickle it
+        torch.save(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)), path)
+    else:  # a dict holding more than tensors
+        torch.save({"model": torch.load(owner_files.unlearned, weights_only=True), "epoch": 3}, path)
+    code, out, err = audit(["--model-factory", f"{USER_MODEL}:build", "--weights", path], capsys)
+    _one_line_error(code, out, err, "refusing to load")
+
+
+def test_nan_weights(owner_files, tmp_path, capsys):
+    state = torch.load(owner_files.unlearned, weights_only=True)
+    state["classifier.3.weight"][0, 0] = float("nan")
+    bad = tmp_path / "nan.pt"
+    torch.save(state, bad)
+    code, out, err = audit(["--model-factory", f"{USER_MODEL}:build", "--weights", bad], capsys)
+    _one_line_error(code, out, err, "NaN")
+
+
+def test_onnx_with_wrong_input_shape(tmp_path, capsys):
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10))
+    path = tmp_path / "mnist_shaped.onnx"
+    _export(net, torch.zeros(1, 1, 28, 28), path)
+    code, out, err = audit(["--onnx", path], capsys)
+    _one_line_error(code, out, err, "expects inputs of shape (N, 1, 28, 28)", "(N, 1, 8, 8)")
+
+
+def test_onnx_with_wrong_number_of_classes(tmp_path, capsys):
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 7))
+    path = tmp_path / "seven.onnx"
+    _export(net, torch.zeros(1, 1, 8, 8), path)
+    code, out, err = audit(["--onnx", path], capsys)
+    _one_line_error(code, out, err, "7 outputs", "K=10")
+
+
+def test_torch_model_with_wrong_number_of_classes(tmp_path, capsys):
+    from tests.audit.conftest import load_user_module
+
+    model = load_user_module().DigitsCNN(num_classes=7)
+    path = tmp_path / "seven.pt"
+    torch.save(model.state_dict(), path)
+    factory = tmp_path / "seven_classes.py"
+    factory.write_text(f"import importlib.util\nspec = importlib.util.spec_from_file_location('u', {str(USER_MODEL)!r})\n"
+                       "u = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(u)\n"
+                       "def build():\n    return u.DigitsCNN(num_classes=7)\n")
+    code, out, err = audit(["--model-factory", f"{factory}:build", "--weights", path], capsys)
+    _one_line_error(code, out, err, "7 outputs", "K=10")
+
+
+def test_num_classes_option_must_match_the_dataset(owner_files, capsys):
+    code, out, err = audit(["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned,
+                            "--num-classes", "7"], capsys)
+    _one_line_error(code, out, err, "--num-classes 7")
+
+
+def _export(net, example, path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (example,), str(path), dynamo=False, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}})
+
+
+def test_named_attacks_and_query_budget(owner_files, cache_dir, tmp_path, capsys):
+    # noise-logprob needs 64 queries: over a budget of 50 it fails alone, the audit still runs
+    out_json = tmp_path / "budget.json"
+    code, out, err = audit(["--onnx", owner_files.onnx, "--cache", cache_dir, "--json", out_json, "--query-budget", "50",
+                            "--attacks", "invert-bb,noise-logprob,accuracy-probe"], capsys)
+    assert code == 0, err
+    result = json.loads(out_json.read_text())
+    assert [a["name"] for a in result["attacks"]] == ["invert-bb", "accuracy-probe"]
+    assert all(a["queries"] <= 50 for a in result["attacks"])
+    assert "attack noise-logprob failed: QueryBudgetExceeded" in out
+    assert result["verdict"]["attacks_run"] == 2
+
+
+def test_naming_a_white_box_attack_for_an_onnx_file(owner_files, capsys):
+    code, out, err = audit(["--onnx", owner_files.onnx, "--attacks", "invert-wb"], capsys)
+    _one_line_error(code, out, err, "'invert-wb' cannot run in this audit: needs gradients access")

@@ -1,0 +1,207 @@
+"""Loading an owner's model for an audit: factories, head detection, normalisation, ONNX access."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from labelleak.access import QueryBudgetExceeded
+from labelleak.attacks.base import AttackResult
+from labelleak.audit import (
+    AuditedModel,
+    AuditError,
+    OnnxModel,
+    find_head,
+    load_factory,
+    load_user_model,
+    looks_like_probabilities,
+    onnx_target,
+    permitted,
+    score_margin,
+    select_attacks,
+    verdict,
+    weights_target,
+)
+from tests.audit.conftest import USER_MODEL, load_user_module
+
+SAMPLE = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+
+
+def test_factory_from_file_and_from_module():
+    model = load_factory(f"{USER_MODEL}:build")()
+    assert isinstance(model, nn.Module) and model(SAMPLE).shape == (4, 10)
+    assert load_factory("torch.nn:Identity") is nn.Identity
+
+
+def test_head_is_found_by_outputs_not_by_name():
+    model = load_user_module().build()
+    assert find_head(model, num_classes=10, sample=SAMPLE) == "classifier.3"
+    assert find_head(model, num_classes=10, sample=SAMPLE, head="classifier.3") == "classifier.3"
+
+
+def test_of_several_k_output_layers_the_one_producing_the_output_is_the_head():
+    class AuxHead(nn.Module):  # an auxiliary 10-way classifier that does not produce the output
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU())
+            self.main = nn.Linear(32, 10)
+            self.aux = nn.Linear(32, 10)
+
+        def forward(self, x):
+            z = self.body(x)
+            self.aux(z)
+            return self.main(z)
+
+    assert find_head(AuxHead(), num_classes=10, sample=SAMPLE) == "main"
+
+
+def test_ambiguous_head_lists_the_candidates():
+    model = load_user_module().build_two_heads()
+    with pytest.raises(AuditError, match="name one with --head: head_a, head_b"):
+        find_head(model, num_classes=10, sample=SAMPLE)
+    assert find_head(model, num_classes=10, sample=SAMPLE, head="head_b") == "head_b"
+
+
+@pytest.mark.parametrize("head, message", [
+    ("classifier.9", "names no module"),
+    ("conv.0", "not an nn.Linear"),
+    ("classifier.1", "has 64 outputs"),
+])
+def test_bad_head_option(head, message):
+    with pytest.raises(AuditError, match=message):
+        find_head(load_user_module().build(), num_classes=10, sample=SAMPLE, head=head)
+
+
+def test_no_linear_with_k_outputs():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 7))
+    with pytest.raises(AuditError, match="no nn.Linear with 10 outputs"):
+        find_head(model, num_classes=10, sample=SAMPLE)
+
+
+def test_normalisation_wrapper_feeds_the_user_model_normalised_inputs():
+    seen = []
+    probe = nn.Identity()
+    probe.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0]))
+    wrapped = AuditedModel(probe, mean=[0.5], std=[0.25])
+    wrapped(torch.ones(1, 1, 2, 2))
+    assert torch.allclose(seen[0], torch.full((1, 1, 2, 2), 2.0))
+
+
+def test_probability_outputs_become_log_probabilities(owner_files, digits):
+    loaded = load_user_model(load_factory(f"{USER_MODEL}:build_softmax"), spec="softmax model",
+                             weights=_prefixed(owner_files.unlearned, "0."), num_classes=10, sample=digits.x_test[:16])
+    assert loaded.outputs == "probabilities" and loaded.user_head_name == "0.classifier.3"
+    plain = load_user_model(load_factory(f"{USER_MODEL}:build"), spec="plain model", weights=owner_files.unlearned,
+                            num_classes=10, sample=digits.x_test[:16])
+    x = digits.x_test[:32]
+    with torch.no_grad():
+        assert torch.allclose(torch.softmax(loaded.model(x), 1), torch.softmax(plain.model(x), 1), atol=1e-5)
+
+
+def test_weights_view_exposes_the_users_head(owner_files, digits):
+    loaded = load_user_model(load_factory(f"{USER_MODEL}:build"), spec="m", weights=owner_files.unlearned,
+                             num_classes=10, sample=digits.x_test[:16])
+    target = weights_target(loaded, num_classes=10, input_shape=(1, 8, 8), description="m")
+    view = target.view()
+    state = torch.load(owner_files.unlearned, weights_only=True)
+    assert torch.equal(view.head_weight, state["classifier.3.weight"])
+    assert view.features(digits.x_test[:5]).shape == (5, 64)
+
+
+@pytest.mark.parametrize("mean, std, message", [
+    ([0.5], None, "together"),
+    ([0.5, 0.5], [0.2, 0.2], "needs 1 value"),
+    ([0.5], [0.0], "positive"),
+])
+def test_bad_normalisation(owner_files, digits, mean, std, message):
+    with pytest.raises(AuditError, match=message):
+        load_user_model(load_factory(f"{USER_MODEL}:build"), spec="m", weights=owner_files.unlearned,
+                        num_classes=10, sample=digits.x_test[:16], mean=mean, std=std)
+
+
+def test_onnx_logits_are_softmaxed_and_counted(owner_files, digits):
+    onnx = OnnxModel(owner_files.onnx, num_classes=10, input_shape=(1, 8, 8), sample=digits.x_test[:16])
+    assert onnx.outputs == "logits"
+    plain = load_user_model(load_factory(f"{USER_MODEL}:build"), spec="m", weights=owner_files.unlearned,
+                            num_classes=10, sample=digits.x_test[:16])
+    view = onnx_target(onnx, num_classes=10, input_shape=(1, 8, 8)).view(budget=40)
+    probs = view.query(digits.x_test[:30])
+    with torch.no_grad():
+        assert torch.allclose(probs, torch.softmax(plain.model(digits.x_test[:30]), 1), atol=1e-4)
+    assert view.queries_used == 30
+    with pytest.raises(QueryBudgetExceeded):
+        view.query(digits.x_test[:11])
+
+
+def test_onnx_with_fixed_batch_and_probability_outputs(tmp_path, digits):
+    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10), nn.Softmax(dim=1))
+    path = tmp_path / "fixed.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.zeros(4, 1, 8, 8),), str(path), dynamo=False)  # batch fixed at 4
+    onnx = OnnxModel(path, num_classes=10, input_shape=(1, 8, 8), sample=digits.x_test[:16])
+    assert onnx.outputs == "probabilities"
+    with torch.no_grad():
+        assert torch.allclose(onnx.predict_proba(digits.x_test[:7]), net(digits.x_test[:7]), atol=1e-5)
+
+
+def test_missing_onnx_file(tmp_path):
+    with pytest.raises(AuditError, match="ONNX file not found"):
+        OnnxModel(tmp_path / "x.onnx", num_classes=10, input_shape=(1, 8, 8), sample=SAMPLE)
+
+
+def test_probability_detection():
+    logits = torch.randn(5, 10, generator=torch.Generator().manual_seed(0))
+    assert looks_like_probabilities(torch.softmax(logits, 1))
+    assert not looks_like_probabilities(logits)
+    assert not looks_like_probabilities(torch.log_softmax(logits, 1))
+
+
+def test_attack_selection_follows_declared_access():
+    class NeedsWeights:
+        requires = "weights"
+        needs_original = False
+
+    class NeedsOriginal:
+        requires = "queries"
+        needs_original = True
+
+    assert permitted(NeedsWeights, level="weights", has_original=False) is None
+    assert "needs weights access" in permitted(NeedsWeights, level="queries", has_original=False)
+    assert "--original" in permitted(NeedsOriginal, level="weights", has_original=False)
+    assert permitted(NeedsOriginal, level="queries", has_original=True) is None
+
+
+def test_naming_an_attack_the_access_does_not_permit(digits):
+    with pytest.raises(AuditError, match="'param-diff' cannot run in this audit: needs weights access"):
+        select_attacks("param-diff,noise-logprob", level="queries", has_original=False)
+    assert select_attacks("noise-logprob", level="queries", has_original=False) == ["noise-logprob"]
+
+
+def test_score_margin_and_verdict():
+    assert score_margin(np.array([0.0, 3.0, 1.0]), (1,)) == pytest.approx(2.0 / np.std([0.0, 3.0, 1.0]))
+    assert score_margin(np.array([0.0, 3.0, 1.0]), (0,)) < 0
+    assert score_margin(np.zeros(4), (2,)) == 0.0
+
+    def result(name, predicted, access="weights", queries=None):
+        return AttackResult(attack=name, access=access, scores=np.zeros(4), predicted=predicted, queries=queries,
+                            seconds=0.0)
+
+    results = [result("a", (1,)), result("b", (1, 2)), result("c", (2,)),
+               result("chance", (3,), access="queries", queries=0), result("d", (1,), access="queries", queries=5)]
+    v = verdict(results, num_classes=4)
+    assert (v.forgotten, v.agreeing_attacks, v.attacks_run) == ([1], 3, 5)
+    tie = verdict(results[:3], num_classes=4)
+    assert (tie.forgotten, tie.agreeing_attacks) == ([1, 2], 2)
+
+
+def _prefixed(path, prefix):
+    """The owner's state dict with keys renamed for a model wrapped in nn.Sequential."""
+    state = torch.load(path, weights_only=True)
+    out = path.with_name(f"prefixed_{path.name}")
+    torch.save({prefix + k: v for k, v in state.items()}, out)
+    return out

@@ -1,0 +1,55 @@
+"""Grid expansion: forget sets, cells, attack variants and knowledge settings."""
+
+from __future__ import annotations
+
+import math
+
+from labelleak.attacks.baselines import AccuracyProbe, HuProbe, NoiseLogProb
+from labelleak.experiments.config import DatasetConfig, KnowledgeConfig, parse_config
+from labelleak.experiments.grid import attack_variants, cells, forget_sets, knowledge_settings_for, random_sets
+
+
+def test_forget_sets_singles_pairs_triples_and_explicit():
+    d = DatasetConfig(name="digits", singles="all", pairs=4, triples=3, sets=((1, 2), (0, 5, 9)), forget_seed=7)
+    sets = forget_sets(d, num_classes=10)
+    assert sets[:10] == [(c,) for c in range(10)]
+    pairs = [s for s in sets if len(s) == 2]
+    triples = [s for s in sets if len(s) == 3]
+    # the explicit pair is dropped if the draw already holds it, never listed twice
+    assert len(set(sets)) == len(sets)
+    assert 4 <= len(pairs) <= 5 and 3 <= len(triples) <= 4
+    assert all(list(s) == sorted(s) and len(set(s)) == len(s) for s in sets)
+    assert forget_sets(d, num_classes=10) == sets  # seeded
+
+
+def test_random_sets_are_distinct_seeded_and_capped():
+    assert random_sets(10, 2, 5, seed=0) == random_sets(10, 2, 5, seed=0)
+    assert random_sets(10, 2, 5, seed=0) != random_sets(10, 2, 5, seed=1)
+    everything = random_sets(5, 2, 100, seed=0)
+    assert len(everything) == math.comb(5, 2) == len(set(everything))
+    assert random_sets(10, 3, 0, seed=0) == []
+
+
+def test_cells_cover_datasets_seeds_sets_methods():
+    config = parse_config({
+        "name": "g", "seeds": [0, 1],
+        "datasets": [{"name": "digits", "singles": [0, 4], "pairs": 2}],
+        "unlearning": {"methods": ["retrain", "finetune", "gradient_ascent"]},
+        "attacks": [{"name": "param-diff", "vary": {"decider": ["kmeans", "tree"]}, "params": {"steps": 50}},
+                    {"name": "random-guess"}],
+    })
+    grid = cells(config)
+    assert len(grid) == 2 * (2 + 2) * 3
+    assert len({c.id for c in grid}) == len(grid)
+    assert {c.method for c in grid} == {"retrain", "finetune", "gradient_ascent"}
+    variants = attack_variants(config)
+    assert [v.label for v in variants] == ["param-diff (kmeans)", "param-diff (tree)", "random-guess"]
+    assert variants[0].options == {"decider": "kmeans", "steps": 50}
+
+
+def test_knowledge_settings_only_multiply_attacks_that_use_knowledge():
+    settings = (KnowledgeConfig(name="full"), KnowledgeConfig(name="no-forgotten", exclude_forgotten=True),
+                KnowledgeConfig(name="one-version", original=False))
+    assert [s.name for s in knowledge_settings_for(NoiseLogProb(), settings)] == ["full"]
+    assert [s.name for s in knowledge_settings_for(AccuracyProbe(), settings)] == ["full", "no-forgotten", "one-version"]
+    assert [s.name for s in knowledge_settings_for(HuProbe(), settings)] == ["full", "no-forgotten"]

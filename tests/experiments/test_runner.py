@@ -1,0 +1,150 @@
+"""The runner: caching, resume after a kill, exact invalidation, tidy results."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pandas as pd
+import pytest
+
+from labelleak.experiments import runner as runner_module
+from labelleak.experiments.config import parse_config
+from labelleak.experiments.runner import run_experiment
+
+TINY = {
+    "name": "tiny",
+    "seeds": [0],
+    "datasets": [{"name": "digits", "epochs": 5, "singles": [0, 1, 2]}],
+    "unlearning": {"methods": ["retrain", "finetune"],
+                   "params": {"retrain": {"epochs": 3}, "finetune": {"epochs": 1}}},
+    "knowledge": [{"name": "default", "aux_per_class": 3, "unrelated_size": 16}],
+    "attacks": [{"name": "param-diff-orig"}, {"name": "noise-logprob", "params": {"n_queries": 16}},
+                {"name": "random-guess"}, {"name": "accuracy-probe"}],
+}
+ATTACKS_PER_CELL = 4
+
+
+def config_with(**changes):
+    data = copy.deepcopy(TINY)
+    data.update(changes)
+    return parse_config(data)
+
+
+def counts(summary, stage):
+    return dict(summary.counts.get(stage, {}))
+
+
+def test_run_writes_tidy_results_and_a_rerun_skips_everything(tmp_path, store):
+    out = tmp_path / "results"
+    first = run_experiment(config_with(), results_dir=out, store=store)
+    assert first.cells_total == 6 and first.cells_skipped == 0
+    assert counts(first, "original") == {"computed": 1}
+    assert counts(first, "unlearned") == {"computed": 6}
+    assert counts(first, "row")["computed"] == 6 * ATTACKS_PER_CELL
+
+    rows = pd.read_csv(out / "results.csv")
+    assert len(rows) == 6 * ATTACKS_PER_CELL
+    for column in ("experiment", "dataset", "seed", "method", "method_params", "forget", "attack", "attack_label",
+                   "attack_options", "knowledge", "scores", "predicted", "truth", "success", "queries", "seconds"):
+        assert column in rows, column
+    assert all(len(json.loads(s)) == 10 for s in rows["scores"])
+    utility = pd.read_csv(out / "utility.csv")
+    assert len(utility) == 6 and {"forget_test_acc", "retain_test_acc", "test_acc"} <= set(utility)
+    run = json.loads((out / "run.json").read_text())
+    assert run["cells_total"] == 6 and "machine" in run
+
+    again = run_experiment(config_with(), results_dir=out, store=store)
+    assert again.cells_skipped == 6
+    assert counts(again, "unlearned") == {} and counts(again, "row") == {}
+    assert len(pd.read_csv(out / "results.csv")) == 6 * ATTACKS_PER_CELL
+
+
+def test_kill_midway_then_rerun_recomputes_nothing_finished(tmp_path, store, monkeypatch, caplog):
+    out = tmp_path / "results"
+    real = runner_module.run_cell
+    calls = []
+
+    def killed_after_two(ctx, cell):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # what Ctrl-C / a kill looks like to the loop
+        calls.append(cell.id)
+        return real(ctx, cell)
+
+    monkeypatch.setattr(runner_module, "run_cell", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config_with(), results_dir=out, store=store)
+    assert len(list((out / "cells").glob("*.json"))) == 2
+    monkeypatch.setattr(runner_module, "run_cell", real)
+
+    with caplog.at_level("INFO", logger="labelleak.experiments.runner"):
+        resumed = run_experiment(config_with(), results_dir=out, store=store)
+    assert resumed.cells_skipped == 2
+    assert "2 of 6 cells finished earlier are skipped, 4 to run" in caplog.text
+    assert counts(resumed, "unlearned") == {"computed": 4}
+    assert counts(resumed, "row") == {"computed": 4 * ATTACKS_PER_CELL, "cached": 0}
+    assert counts(resumed, "original") == {"cached": 1}
+    assert len(pd.read_csv(out / "results.csv")) == 6 * ATTACKS_PER_CELL
+
+
+def test_subset_then_full_run_reuses_the_subset(tmp_path, store):
+    out = tmp_path / "results"
+    subset = copy.deepcopy(TINY)
+    subset["datasets"][0]["singles"] = [0]
+    run_experiment(parse_config(subset), results_dir=out, store=store)
+    full = run_experiment(config_with(), results_dir=out, store=store)
+    assert full.cells_skipped == 2
+    assert counts(full, "unlearned") == {"computed": 4}
+
+
+def test_changed_parameter_invalidates_exactly_what_it_touches(tmp_path, store):
+    out = tmp_path / "results"
+    run_experiment(config_with(), results_dir=out, store=store)
+
+    # an unlearning parameter: only that method's targets and their rows
+    unlearning = copy.deepcopy(TINY["unlearning"])
+    unlearning["params"]["finetune"]["epochs"] = 2
+    changed = run_experiment(config_with(unlearning=unlearning), results_dir=out, store=store)
+    assert counts(changed, "original") == {"cached": 1}
+    assert counts(changed, "unlearned") == {"computed": 3}
+    assert changed.cells_skipped == 3
+    assert counts(changed, "row")["computed"] == 3 * ATTACKS_PER_CELL
+
+    # an attack option: only that attack's rows; every target is loaded, none retrained
+    attacks = copy.deepcopy(TINY["attacks"])
+    attacks[1]["params"]["n_queries"] = 32
+    changed = run_experiment(config_with(unlearning=unlearning, attacks=attacks), results_dir=out, store=store)
+    assert counts(changed, "unlearned") == {"cached": 6}
+    assert counts(changed, "row") == {"computed": 6, "cached": 6 * (ATTACKS_PER_CELL - 1)}
+
+    # θ_o's recipe: everything downstream
+    datasets = copy.deepcopy(TINY["datasets"])
+    datasets[0]["epochs"] = 6
+    changed = run_experiment(config_with(datasets=datasets), results_dir=out, store=store)
+    assert counts(changed, "original") == {"computed": 1}
+    assert counts(changed, "unlearned") == {"computed": 6}
+
+
+def test_shadow_calibration_is_computed_once_and_shared(tmp_path, store):
+    attacks = [{"name": "param-diff", "params": {"steps": 50}, "vary": {"decider": ["youden", "tree"]}}]
+    config = config_with(attacks=attacks, shadow={"methods": ["random_labels"], "epochs": 5, "seed": 1000})
+    summary = run_experiment(config, results_dir=tmp_path / "r", store=store)
+    assert counts(summary, "calibration") == {"computed": 1}
+    rows = pd.read_csv(tmp_path / "r" / "results.csv")
+    assert len(rows) == 12 and rows["calibration"].str.contains("shadow targets").all()
+    again = run_experiment(config, results_dir=tmp_path / "r2", store=store)
+    assert counts(again, "calibration") == {"cached": 1} and counts(again, "row") == {"cached": 12}
+
+
+def test_parallel_jobs_match_the_serial_run(tmp_path, store):
+    datasets = copy.deepcopy(TINY["datasets"])
+    datasets[0]["singles"] = [0]
+    serial = tmp_path / "serial"
+    run_experiment(config_with(datasets=datasets), results_dir=serial, store=store)
+    parallel = tmp_path / "parallel"
+    other_store = type(store)(tmp_path / "other-cache")
+    summary = run_experiment(config_with(datasets=datasets), results_dir=parallel, store=other_store, jobs=2)
+    assert counts(summary, "unlearned") == {"computed": 2}
+    a = pd.read_csv(serial / "results.csv").drop(columns=["seconds", "cpu_seconds"]).sort_values(["cell", "attack"]).reset_index(drop=True)
+    b = pd.read_csv(parallel / "results.csv").drop(columns=["seconds", "cpu_seconds"]).sort_values(["cell", "attack"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)

@@ -1,0 +1,108 @@
+"""Tables and the report, on synthetic results with known answers."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from labelleak.metrics import wilson_interval
+from labelleak.models.io import atomic_write_json
+from labelleak.report.document import write_report
+from labelleak.report.tables import (
+    ResultsError,
+    asr_matrix,
+    fmt_asr,
+    load_results,
+    summary_table,
+    utility_table,
+    write_results,
+)
+
+
+def one_hot_scores(k: int, top: int) -> str:
+    return json.dumps([1.0 if c == top else 0.0 for c in range(k)])
+
+
+def make_rows():
+    """digits: 'good' attack right on every target, 'bad' only on retrain's class 0; one pair target."""
+    rows = []
+    for method in ("retrain", "finetune"):
+        for forget in range(4):
+            for attack, guess in (("good", forget), ("bad", 0)):
+                rows.append({"experiment": "synthetic", "cell": f"{method}-{forget}", "dataset": "digits",
+                             "method": method, "forget": str(forget), "n_forget": 1, "attack": attack,
+                             "attack_label": attack, "knowledge": "default", "knowledge_description": "A: none",
+                             "scores": one_hot_scores(10, guess), "predicted": str(guess), "truth": str(forget),
+                             "success": guess == forget, "queries": 5 if attack == "good" else "", "seconds": 0.1})
+    for attack, predicted in (("good", "1+2"), ("bad", "1")):
+        rows.append({"experiment": "synthetic", "cell": "retrain-1+2", "dataset": "digits", "method": "retrain",
+                     "forget": "1+2", "n_forget": 2, "attack": attack, "attack_label": attack, "knowledge": "default",
+                     "knowledge_description": "A: none", "scores": json.dumps([0, 1, 0.9] + [0] * 7),
+                     "predicted": predicted, "truth": "1+2", "success": predicted == "1+2", "queries": "",
+                     "seconds": 0.1})
+    return rows
+
+
+def make_results_dir(tmp_path):
+    rows = make_rows()
+    cells = {}
+    for row in rows:
+        cells.setdefault(row["cell"], []).append(row)
+    paths = []
+    for cell, cell_rows in cells.items():
+        path = tmp_path / "cells" / f"{cell}.json"
+        method = cell_rows[0]["method"]
+        atomic_write_json(path, {"key": "k", "cell": cell, "rows": cell_rows, "utility": {
+            "dataset": "digits", "method": method, "forget": cell_rows[0]["forget"], "original_test_acc": 0.97,
+            "forget_test_acc": 0.0 if method == "retrain" else 0.9, "retain_test_acc": 0.95, "test_acc": 0.9,
+            "forget_train_acc": 0.0, "seconds": 1.5}})
+        paths.append(path)
+    write_results(tmp_path, paths)
+    return tmp_path
+
+
+def test_summary_table_asr_interval_and_chance():
+    rows = pd.DataFrame(make_rows())
+    singles = rows[rows["n_forget"] == 1]
+    table = summary_table(singles, ["attack_label"]).set_index("attack_label")
+    assert table.loc["good", "asr"] == 1.0 and table.loc["good", "n"] == 8
+    assert table.loc["bad", "asr"] == pytest.approx(2 / 8)
+    low, high = wilson_interval(2, 8)
+    assert (table.loc["bad", "asr_low"], table.loc["bad", "asr_high"]) == pytest.approx((low, high))
+    assert table.loc["good", "chance"] == pytest.approx(0.1)
+    assert table.loc["good", "queries"] == 5
+
+
+def test_asr_matrix_has_paper_shape():
+    rows = pd.DataFrame(make_rows())
+    labels, methods, cells = asr_matrix(rows[rows["n_forget"] == 1])
+    assert labels == ["good", "bad"] and methods == ["retrain", "finetune", "all methods"]
+    assert cells[("bad", "retrain")]["asr"] == 0.25 and cells[("bad", "finetune")]["asr"] == 0.25
+    assert fmt_asr(cells[("good", "all methods")]).startswith("100% [") and "n=8" in fmt_asr(cells[("good", "all methods")])
+
+
+def test_results_and_utility_csv_round_trip(tmp_path):
+    make_results_dir(tmp_path)
+    rows, utility = load_results(tmp_path)
+    assert len(rows) == 18 and len(utility) == 9
+    table = utility_table(utility).set_index("method")
+    assert table.loc["retrain", "n"] == 5 and table.loc["finetune", "forget_test_acc"] == pytest.approx(0.9)
+
+
+def test_report_has_every_section_and_figure(tmp_path):
+    make_results_dir(tmp_path)
+    md, page = write_report(tmp_path)
+    text = md.read_text()
+    assert "## Dataset: digits" in text and "| attack | retrain | finetune | all methods |" in text
+    assert "Chance level 10%" in text and "### Multi-class unlearning" in text
+    assert "| good | 2 | 1 | 100% [" in text
+    assert "## Utility of the unlearning methods" in text
+    assert (tmp_path / "figures" / "asr_heatmap_digits.png").stat().st_size > 1000
+    assert "<table>" in page.read_text() and "asr_heatmap_digits.png" in page.read_text()
+
+
+def test_missing_results_are_a_clear_error(tmp_path):
+    with pytest.raises(ResultsError, match="holds no results.csv"):
+        load_results(tmp_path)

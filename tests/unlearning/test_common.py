@@ -1,0 +1,76 @@
+"""The helpers shared by the unlearning methods."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from labelleak.unlearning import ForgetSplit
+from labelleak.unlearning.common import (
+    cycled_batches,
+    make_unlearn_optimizer,
+    random_other_labels,
+    retain_subset,
+    run_epochs,
+    soft_kl,
+)
+from labelleak.validation import ParameterError
+
+
+def test_cycled_batches_cover_the_main_set_once_and_give_full_side_batches():
+    generator = torch.Generator().manual_seed(0)
+    pairs = list(cycled_batches(100, 7, batch_size=8, side_batch_size=3, generator=generator))
+    main = torch.cat([m for m, _ in pairs])
+    assert sorted(main.tolist()) == list(range(100))
+    assert all(len(s) == 3 and s.max() < 7 for _, s in pairs)
+    # the side set is cycled: every side sample appears
+    assert set(torch.cat([s for _, s in pairs]).tolist()) == set(range(7))
+
+
+def test_cycled_batches_with_a_side_set_smaller_than_its_batch():
+    pairs = list(cycled_batches(10, 2, batch_size=5, side_batch_size=4, generator=torch.Generator().manual_seed(1)))
+    assert [len(s) for _, s in pairs] == [2, 2]
+
+
+def test_retain_subset_is_per_class_and_seeded(digits):
+    split = ForgetSplit.from_dataset(digits, [3])
+    x, y = retain_subset(split, per_class=10, seed=0)
+    assert len(y) == 90 and torch.bincount(y, minlength=10).tolist() == [10, 10, 10, 0, 10, 10, 10, 10, 10, 10]
+    x2, _ = retain_subset(split, per_class=10, seed=0)
+    x3, _ = retain_subset(split, per_class=10, seed=1)
+    assert torch.equal(x, x2) and not torch.equal(x, x3)
+    assert retain_subset(split, per_class=None, seed=0)[1] is split.y_retain
+
+
+def test_soft_kl_is_zero_for_equal_logits_and_positive_otherwise():
+    logits = torch.randn(4, 10, generator=torch.Generator().manual_seed(0))
+    assert soft_kl(logits, logits, temperature=2.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert soft_kl(logits, logits.flip(1)).item() > 0
+
+
+def test_random_other_labels_avoid_excluded_classes():
+    y = torch.zeros(500, dtype=torch.long)
+    labels = random_other_labels(y, 10, exclude=(0, 4), generator=torch.Generator().manual_seed(0))
+    assert set(labels.tolist()) == set(range(10)) - {0, 4}
+
+
+def test_run_epochs_stops_when_asked_and_is_deterministic():
+    def fit(seed, stop=None, check_every=None):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 2)
+        x = torch.randn(40, 3, generator=torch.Generator().manual_seed(5))
+        y = (x[:, 0] > 0).long()
+        opt = make_unlearn_optimizer(model.parameters(), name="sgd", lr=0.1)
+        steps = run_epochs(model, x, y, epochs=3, batch_size=8, optimizer=opt, seed=seed, stop=stop,
+                           check_every=check_every)
+        return model, steps
+
+    (a, steps_a), (b, _) = fit(0), fit(0)
+    assert steps_a == 15 and torch.equal(a.weight, b.weight)
+    assert fit(0, stop=lambda: True)[1] == 5
+    assert fit(0, stop=lambda: True, check_every=2)[1] == 2
+
+
+def test_unknown_optimizer():
+    with pytest.raises(ParameterError, match="optimizer must be one of 'sgd', 'adam', got 'lbfgs'"):
+        make_unlearn_optimizer([torch.nn.Parameter(torch.zeros(1))], name="lbfgs", lr=0.1)

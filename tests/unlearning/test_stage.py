@@ -1,0 +1,68 @@
+"""The cached ``unlearn_original`` stage."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from labelleak.experiments.stages import train_original, unlearn_original
+from labelleak.validation import ParameterError
+
+
+@pytest.fixture(scope="module")
+def small_original(digits):
+    from labelleak.models import TrainConfig
+
+    return train_original(digits, seed=0, train_config=TrainConfig(epochs=15, lr=1e-3, batch_size=64))
+
+
+def test_second_call_loads_the_stored_result(digits, small_original, store):
+    first = unlearn_original(small_original, digits, method="retrain", params={"epochs": 2}, forget_classes=[3],
+                             seed=0, store=store)
+    assert not first.cached and first.path.startswith(str(store.root / "unlearned"))
+    second = unlearn_original(small_original, digits, method="retrain", params={"epochs": 2}, forget_classes=[3],
+                              seed=0, store=store)
+    assert second.cached and second.path == first.path
+    assert second.metrics == pytest.approx(first.metrics)
+    assert second.params == first.params == {"epochs": 2} and second.forget_classes == (3,)
+    assert all(torch.equal(v, second.model.state_dict()[k]) for k, v in first.model.state_dict().items())
+
+
+def test_cache_key_uses_resolved_parameters_and_sorted_classes(digits, small_original, store):
+    a = unlearn_original(small_original, digits, method="boundary_shrink", forget_classes=[5, 0], store=store)
+    defaults = dict(a.params)
+    b = unlearn_original(small_original, digits, method="boundary_shrink", params=defaults, forget_classes=[0, 5],
+                         store=store)
+    assert b.cached and b.path == a.path and a.forget_classes == (0, 5)
+
+
+@pytest.mark.parametrize("change", [{"seed": 1}, {"params": {"epochs": 3}}, {"forget_classes": [4]},
+                                    {"method": "boundary_expanding"}])
+def test_any_change_in_the_config_misses_the_cache(change, digits, small_original, store):
+    base = {"method": "boundary_shrink", "params": {"epochs": 2}, "forget_classes": [3], "seed": 0}
+    first = unlearn_original(small_original, digits, store=store, **base)
+    other = unlearn_original(small_original, digits, store=store, **{**base, **change})
+    assert not other.cached and other.path != first.path
+
+
+def test_without_a_store_nothing_is_written(digits, small_original, tmp_path):
+    result = unlearn_original(small_original, digits, method="boundary_shrink", params={"epochs": 1},
+                              forget_classes=[3])
+    assert result.path == "" and not result.cached
+
+
+def test_wrong_dataset_is_refused(small_original):
+    class OtherDataset:
+        name = "mnist"
+
+    with pytest.raises(ParameterError, match="trained on 'digits'"):
+        unlearn_original(small_original, OtherDataset(), method="finetune", forget_classes=[3])  # type: ignore[arg-type]
+
+
+def test_unknown_method_and_parameter(digits, small_original):
+    from labelleak.registry import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="unknown unlearning method 'nope'"):
+        unlearn_original(small_original, digits, method="nope", forget_classes=[3])
+    with pytest.raises(ParameterError, match="unknown parameter 'foo' for method 'retrain'; valid: epochs"):
+        unlearn_original(small_original, digits, method="retrain", params={"foo": 1}, forget_classes=[3])
