@@ -224,6 +224,18 @@ class InversionCalibration:
                    n_shadow=int(data["n_shadow"]))
 
 
+def check_calibration(calibration: Any, criterion: str) -> InversionCalibration | None:
+    """An attack's ``calibration`` argument: None, or an :class:`InversionCalibration` for ``criterion``."""
+    if calibration is None:
+        return None
+    if not isinstance(calibration, InversionCalibration):
+        raise ParameterError(f"calibration must be an InversionCalibration or None, got {type(calibration).__name__}")
+    if calibration.criterion != criterion:
+        raise ParameterError(f"calibration was fitted for criterion {calibration.criterion!r}, "
+                             f"not criterion={criterion!r}")
+    return calibration
+
+
 def _statistic(reading: InversionReading, criterion: str) -> np.ndarray:
     if criterion == "threshold":
         return np.log(np.clip(np.asarray(reading.confidence, dtype=np.float64), 1e-12, 1.0))

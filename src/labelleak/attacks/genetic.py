@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from labelleak.access import QueryAccess, QueryBudgetExceeded
 from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge
-from labelleak.attacks.criteria import CRITERIA, InversionCalibration, InversionRun, make_criterion
+from labelleak.attacks.criteria import CRITERIA, InversionCalibration, InversionRun, check_calibration, make_criterion
 from labelleak.attacks.inversion import DEFAULT_LEVELS, total_variation
 from labelleak.seeding import derive_seed
 from labelleak.validation import ParameterError, check_choice, check_number
@@ -260,12 +260,7 @@ class BlackBoxInversion(Attack):
             raise ParameterError(f"unknown GA parameter(s) {sorted(unknown)}; allowed: "
                                  f"{sorted(GeneticSettings().to_dict())}")
         self.settings = GeneticSettings(**ga)
-        if calibration is not None and not isinstance(calibration, InversionCalibration):
-            raise ParameterError(f"calibration must be an InversionCalibration or None, got {type(calibration).__name__}")
-        if calibration is not None and calibration.criterion != criterion:
-            raise ParameterError(f"calibration was fitted for criterion {calibration.criterion!r}, "
-                                 f"not criterion={criterion!r}")
-        self.calibration = calibration
+        self.calibration = check_calibration(calibration, criterion)
         self.verbose = verbose
         self._criterion = make_criterion(criterion, tau=tau, z=z)
         self.tau, self.z = tau, z

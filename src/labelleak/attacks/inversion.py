@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from labelleak.access import GradientAccess
 from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge
-from labelleak.attacks.criteria import CRITERIA, InversionCalibration, InversionRun, make_criterion
+from labelleak.attacks.criteria import CRITERIA, InversionCalibration, InversionRun, check_calibration, make_criterion
 from labelleak.seeding import derive_seed
 from labelleak.validation import ParameterError, check_choice, check_number
 
@@ -210,12 +210,7 @@ class WhiteBoxInversion(Attack):
         for c in self.checkpoints:
             check_number("checkpoints", c, low=1, integer=True)
         self.seed = check_number("seed", seed, low=0, integer=True)
-        if calibration is not None and not isinstance(calibration, InversionCalibration):
-            raise ParameterError(f"calibration must be an InversionCalibration or None, got {type(calibration).__name__}")
-        if calibration is not None and calibration.criterion != criterion:
-            raise ParameterError(f"calibration was fitted for criterion {calibration.criterion!r}, "
-                                 f"not criterion={criterion!r}")
-        self.calibration = calibration
+        self.calibration = check_calibration(calibration, criterion)
         self.verbose = verbose
         self._criterion = make_criterion(criterion, tau=tau, z=z)
         self.tau, self.z = tau, z

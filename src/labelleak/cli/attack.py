@@ -6,8 +6,7 @@ import inspect
 import time
 
 from labelleak.access import GradientAccess, QueryAccess, WeightsAccess
-from labelleak.attacks import parameter as _parameter  # noqa: F401  (registers the parameter attacks)
-from labelleak.attacks.base import ATTACKS
+from labelleak.attacks import ATTACKS
 from labelleak.attacks.knowledge import draw_knowledge
 from labelleak.attacks.parameter import ATTACK_FAMILIES
 from labelleak.attacks.shadow import ShadowConfig, calibrate

@@ -278,7 +278,6 @@ def _knowledge(table: Any, key: str) -> KnowledgeConfig:
 
 
 def _methods(table: Any, key: str) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
-    import labelleak.unlearning  # noqa: F401  (fills the registry)
     from labelleak.experiments.stages import build_unlearner
     from labelleak.unlearning import UNLEARNERS
 
