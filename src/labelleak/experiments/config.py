@@ -287,15 +287,7 @@ def _methods(table: Any, key: str) -> tuple[tuple[str, ...], dict[str, dict[str,
     if raw == "all":
         methods = tuple(UNLEARNERS.names())
     else:
-        methods = tuple(_str(m, f"{key}.methods[{i}]") for i, m in enumerate(_list(raw, f"{key}.methods")))
-        if not methods:
-            raise _fail(f"{key}.methods", "must name at least one method")
-        for i, method in enumerate(methods):
-            if method not in UNLEARNERS:
-                raise _fail(f"{key}.methods[{i}]", f"names no registered unlearning method: {method!r}; valid: "
-                                                   f"{', '.join(sorted(UNLEARNERS.names()))}")
-        if len(set(methods)) != len(methods):
-            raise _fail(f"{key}.methods", f"must not repeat a method, got {list(methods)}")
+        methods = _method_names(raw, f"{key}.methods")
     params = {}
     for method, options in _table(table.get("params", {}), f"{key}.params").items():
         if method not in methods:
@@ -309,19 +301,26 @@ def _methods(table: Any, key: str) -> tuple[tuple[str, ...], dict[str, dict[str,
     return methods, params
 
 
-def _shadow(table: Any, key: str) -> ShadowSettings:
+def _method_names(raw: Any, key: str) -> tuple[str, ...]:
+    """A non-empty list of distinct, registered unlearning-method names."""
     from labelleak.unlearning import UNLEARNERS
 
-    table = _table(table, key)
-    _check_keys(table, {"methods", "n_models", "seed", "train_fraction", "epochs"}, key)
-    methods = tuple(_str(m, f"{key}.methods[{i}]") for i, m in enumerate(_list(table.get("methods", ["finetune"]),
-                                                                                    f"{key}.methods")))
+    methods = tuple(_str(m, f"{key}[{i}]") for i, m in enumerate(_list(raw, key)))
     if not methods:
-        raise _fail(f"{key}.methods", "must name at least one method")
+        raise _fail(key, "must name at least one method")
     for i, method in enumerate(methods):
         if method not in UNLEARNERS:
-            raise _fail(f"{key}.methods[{i}]", f"names no registered unlearning method: {method!r}; valid: "
-                                               f"{', '.join(sorted(UNLEARNERS.names()))}")
+            raise _fail(f"{key}[{i}]", f"names no registered unlearning method: {method!r}; valid: "
+                                       f"{', '.join(sorted(UNLEARNERS.names()))}")
+    if len(set(methods)) != len(methods):
+        raise _fail(key, f"must not repeat a method, got {list(methods)}")
+    return methods
+
+
+def _shadow(table: Any, key: str) -> ShadowSettings:
+    table = _table(table, key)
+    _check_keys(table, {"methods", "n_models", "seed", "train_fraction", "epochs"}, key)
+    methods = _method_names(table.get("methods", ["finetune"]), f"{key}.methods")
     epochs = table.get("epochs")
     return ShadowSettings(
         methods=methods,
