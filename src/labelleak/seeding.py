@@ -20,8 +20,3 @@ def torch_generator(seed: int) -> torch.Generator:
 
 def numpy_generator(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
-
-
-def seed_torch(seed: int) -> None:
-    """Seed torch's global generator, which layer initialisation and dropout draw from."""
-    torch.manual_seed(seed)
