@@ -14,17 +14,16 @@ from labelleak.models import Classifier, TrainConfig, build_model, predict_logit
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
 from labelleak.unlearning.common import (
-    OPTIMIZERS,
-    make_unlearn_optimizer,
+    OptimizerOptions,
     retain_subset,
     run_epochs,
     soft_kl,
 )
-from labelleak.validation import check_choice, check_number
+from labelleak.validation import check_number
 
 
 @UNLEARNERS.register("bad_teacher")
-class BadTeacher(Unlearner):
+class BadTeacher(OptimizerOptions, Unlearner):
     """Distil from a random "incompetent" teacher on D_f and from θ_o on a sample of D_r.
 
     Source defaults (vikram2000b/bad-teaching-unlearning, also the SSD repository's ``blindspot``):
@@ -54,11 +53,10 @@ class BadTeacher(Unlearner):
             optimizer: "adam" (reference) or "sgd".
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer)
         self.temperature = check_number("temperature", temperature, low=0, low_inclusive=False)
         self.retain_fraction = check_number("retain_fraction", retain_fraction, low=0, high=1, low_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
@@ -68,7 +66,7 @@ class BadTeacher(Unlearner):
         incompetent = build_model(original.spec, seed=derive_seed(seed, "bad_teacher", "teacher"))
         x = torch.cat([split.x_forget, x_keep])
         targets = torch.cat([predict_logits(incompetent, split.x_forget), predict_logits(original, x_keep)])
-        optimizer = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr)
+        optimizer = self._build_optimizer(model.parameters())
         run_epochs(model, x, targets, epochs=self.epochs, batch_size=self.batch_size, optimizer=optimizer,
                    seed=derive_seed(seed, "bad_teacher", "order"),
                    loss_fn=lambda logits, t, xb: soft_kl(logits, t, temperature=self.temperature),

@@ -8,12 +8,12 @@ from torch import nn
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OPTIMIZERS, make_unlearn_optimizer, run_epochs
-from labelleak.validation import check_choice, check_number
+from labelleak.unlearning.common import OptimizerOptions, run_epochs
+from labelleak.validation import check_number
 
 
 @UNLEARNERS.register("boundary_expanding")
-class BoundaryExpanding(Unlearner):
+class BoundaryExpanding(OptimizerOptions, Unlearner):
     """Widen the head to K+1 outputs, fine-tune the whole network on D_f labelled K, prune back to K.
 
     The K original rows are copied and the shadow row is freshly (seeded) initialised. Pruning
@@ -40,10 +40,8 @@ class BoundaryExpanding(Unlearner):
             momentum: SGD momentum.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
@@ -57,7 +55,7 @@ class BoundaryExpanding(Unlearner):
             wide.bias[:k] = head.bias
         model.head = wide
         shadow = torch.full_like(split.y_forget, k)
-        optimizer = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr, momentum=self.momentum)
+        optimizer = self._build_optimizer(model.parameters())
         run_epochs(model, split.x_forget, shadow, epochs=self.epochs, batch_size=self.batch_size, optimizer=optimizer,
                    seed=derive_seed(seed, "boundary_expanding"), verbose=verbose, desc="boundary expanding")
         pruned = nn.Linear(dim, k)

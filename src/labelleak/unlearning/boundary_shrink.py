@@ -9,8 +9,8 @@ from labelleak.models import Classifier, TrainConfig
 from labelleak.models.training import predict_logits
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OPTIMIZERS, make_unlearn_optimizer, run_epochs
-from labelleak.validation import check_choice, check_number
+from labelleak.unlearning.common import OptimizerOptions, run_epochs
+from labelleak.validation import check_number
 
 
 def nearest_wrong_labels(original: Classifier, x: torch.Tensor, y: torch.Tensor, *, epsilon: float,
@@ -34,7 +34,7 @@ def nearest_wrong_labels(original: Classifier, x: torch.Tensor, y: torch.Tensor,
 
 
 @UNLEARNERS.register("boundary_shrink")
-class BoundaryShrink(Unlearner):
+class BoundaryShrink(OptimizerOptions, Unlearner):
     """Fine-tune on the clean forget samples labelled with θ_o's prediction on their FGSM neighbours.
 
     Reference (Boundary-Unlearning code): ε = 0.1 in pixel space, SGD lr 1e-5, momentum 0.9,
@@ -62,17 +62,15 @@ class BoundaryShrink(Unlearner):
             momentum: SGD momentum.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum)
         self.epsilon = check_number("epsilon", epsilon, low=0, high=1, low_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
         targets = nearest_wrong_labels(original, split.x_forget, split.y_forget, epsilon=self.epsilon,
                                        forbidden=split.forget_classes)
-        optimizer = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr, momentum=self.momentum)
+        optimizer = self._build_optimizer(model.parameters())
         run_epochs(model, split.x_forget, targets, epochs=self.epochs, batch_size=self.batch_size, optimizer=optimizer,
                    seed=derive_seed(seed, "boundary_shrink"), verbose=verbose, desc="boundary shrink")
         return model

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from labelleak.models.training import accuracy, batches
 from labelleak.unlearning.base import ForgetSplit
-from labelleak.validation import check_choice
+from labelleak.validation import check_choice, check_number
 
 #: optimisers an unlearning method may ask for
 OPTIMIZERS = ("sgd", "adam")
@@ -34,6 +34,31 @@ def make_unlearn_optimizer(params: Iterable[torch.nn.Parameter], *, name: str, l
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+class OptimizerOptions:
+    """Mixin of the methods trained by one optimiser: validates its options and builds it.
+
+    ``lr`` and ``optimizer`` are always parameters; ``momentum`` and ``weight_decay`` only of the
+    methods that expose them (the others get SGD's momentum 0.9 and no weight decay, as their
+    reference code does).
+    """
+
+    lr: float
+    optimizer: str
+
+    def _set_optimizer_options(self, *, lr: float, optimizer: str, momentum: float | None = None,
+                               weight_decay: float | None = None) -> None:
+        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
+        if momentum is not None:
+            self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
+        if weight_decay is not None:
+            self.weight_decay = check_number("weight_decay", weight_decay, low=0)
+
+    def _build_optimizer(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        return make_unlearn_optimizer(params, name=self.optimizer, lr=self.lr, momentum=getattr(self, "momentum", 0.9),
+                                      weight_decay=getattr(self, "weight_decay", 0.0))
 
 
 def retain_subset(split: ForgetSplit, *, per_class: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OPTIMIZERS, make_unlearn_optimizer, run_epochs
-from labelleak.validation import check_choice, check_number
+from labelleak.unlearning.common import OptimizerOptions, run_epochs
+from labelleak.validation import check_number
 
 
 @UNLEARNERS.register("finetune")
-class Finetune(Unlearner):
+class Finetune(OptimizerOptions, Unlearner):
     """Continue minimising cross-entropy on D_r, starting from θ_o.
 
     Reference defaults: 10 epochs of SGD lr 0.01 (SalUn/Sparse code, SCRUB notebooks) or 5 epochs
@@ -36,16 +36,12 @@ class Finetune(Unlearner):
             weight_decay: L2 penalty (5e-4 as in the reference code).
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
-        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
-        optimizer = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr,
-                                           momentum=self.momentum, weight_decay=self.weight_decay)
+        optimizer = self._build_optimizer(model.parameters())
         run_epochs(model, split.x_retain, split.y_retain, epochs=self.epochs, batch_size=self.batch_size,
                    optimizer=optimizer, seed=derive_seed(seed, "finetune"), verbose=verbose, desc="finetune")
         return model

@@ -7,12 +7,12 @@ import torch.nn.functional as F
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OPTIMIZERS, forget_train_accuracy, make_unlearn_optimizer, run_epochs
-from labelleak.validation import check_choice, check_number
+from labelleak.unlearning.common import OptimizerOptions, forget_train_accuracy, run_epochs
+from labelleak.validation import check_number
 
 
 @UNLEARNERS.register("gradient_ascent")
-class GradientAscent(Unlearner):
+class GradientAscent(OptimizerOptions, Unlearner):
     """θ ← θ + η ∇_θ CE(f(x; θ), y) over D_f, stopped once D_f is forgotten.
 
     Reference defaults (SalUn/Sparse code): 5 epochs over D_f, SGD lr 1e-4, momentum 0.9, batch
@@ -46,17 +46,15 @@ class GradientAscent(Unlearner):
             check_every: steps between two checks of the stopping rule.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
         self.max_grad_norm = check_number("max_grad_norm", max_grad_norm, low=0, low_inclusive=False)
         self.stop_below = None if stop_below is None else check_number("stop_below", stop_below, low=0, high=1)
         self.check_every = check_number("check_every", check_every, low=1, integer=True)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
-        optimizer = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr, momentum=self.momentum)
+        optimizer = self._build_optimizer(model.parameters())
         stop = None if self.stop_below is None else (lambda: forget_train_accuracy(model, split) <= self.stop_below)
         run_epochs(model, split.x_forget, split.y_forget, epochs=self.epochs, batch_size=self.batch_size,
                    optimizer=optimizer, seed=derive_seed(seed, "gradient_ascent"),

@@ -15,8 +15,8 @@ from torch import nn
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OPTIMIZERS, make_unlearn_optimizer, run_epochs
-from labelleak.validation import ParameterError, check_choice, check_number
+from labelleak.unlearning.common import OptimizerOptions, run_epochs
+from labelleak.validation import ParameterError, check_number
 
 
 def l1_norm(model: nn.Module) -> torch.Tensor:
@@ -25,7 +25,7 @@ def l1_norm(model: nn.Module) -> torch.Tensor:
 
 
 @UNLEARNERS.register("l1_sparse")
-class L1Sparse(Unlearner):
+class L1Sparse(OptimizerOptions, Unlearner):
     """Fine-tune on D_r minimising CE + γ_e·‖θ‖₁ with a linearly decaying γ_e.
 
     Source defaults (OPTML-Group/Unlearn-Saliency ``FT_l1``, Scissorhands scripts; CIFAR ResNet-18):
@@ -58,20 +58,16 @@ class L1Sparse(Unlearner):
             weight_decay: L2 penalty, as in the reference code.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.gamma = check_number("gamma", gamma, low=0)
         self.no_l1_epochs = check_number("no_l1_epochs", no_l1_epochs, low=0, integer=True)
         if self.no_l1_epochs >= self.epochs:
             raise ParameterError(f"no_l1_epochs must be < epochs ({self.epochs}), got {no_l1_epochs!r}")
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
-        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
-        optimizer = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr,
-                                           momentum=self.momentum, weight_decay=self.weight_decay)
+        optimizer = self._build_optimizer(model.parameters())
         l1_epochs = self.epochs - self.no_l1_epochs
         for epoch in range(self.epochs):
             strength = self.gamma * (1 - epoch / l1_epochs) if epoch < l1_epochs else 0.0

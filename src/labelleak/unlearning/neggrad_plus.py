@@ -10,12 +10,12 @@ from tqdm.auto import tqdm
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OPTIMIZERS, cycled_batches, forget_train_accuracy, make_unlearn_optimizer
-from labelleak.validation import check_choice, check_number
+from labelleak.unlearning.common import OptimizerOptions, cycled_batches, forget_train_accuracy
+from labelleak.validation import check_number
 
 
 @UNLEARNERS.register("neggrad_plus")
-class NegGradPlus(Unlearner):
+class NegGradPlus(OptimizerOptions, Unlearner):
     """Each step minimises β·CE(D_r batch) − (1−β)·CE(D_f batch), D_f cycled alongside one pass over D_r.
 
     Reference (SCRUB repository notebooks): β = 0.95, 10 epochs, SGD lr 0.01, no weight decay, on
@@ -53,21 +53,17 @@ class NegGradPlus(Unlearner):
             check_every: steps between two checks of the stopping rule.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.beta = check_number("beta", beta, low=0, high=1, low_inclusive=False, high_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
         self.forget_batch_size = check_number("forget_batch_size", forget_batch_size, low=1, integer=True)
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
-        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
         self.max_grad_norm = check_number("max_grad_norm", max_grad_norm, low=0, low_inclusive=False)
         self.stop_below = None if stop_below is None else check_number("stop_below", stop_below, low=0, high=1)
         self.check_every = check_number("check_every", check_every, low=1, integer=True)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
-        optimizer = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr,
-                                           momentum=self.momentum, weight_decay=self.weight_decay)
+        optimizer = self._build_optimizer(model.parameters())
         generator = torch.Generator().manual_seed(derive_seed(seed, "neggrad_plus"))
         steps = self.epochs * ((len(split.y_retain) + self.batch_size - 1) // self.batch_size)
         done = 0

@@ -7,12 +7,12 @@ import torch
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OPTIMIZERS, make_unlearn_optimizer, random_other_labels, run_epochs
+from labelleak.unlearning.common import OptimizerOptions, random_other_labels, run_epochs
 from labelleak.validation import check_choice, check_number
 
 
 @UNLEARNERS.register("random_labels")
-class RandomLabels(Unlearner):
+class RandomLabels(OptimizerOptions, Unlearner):
     """Each epoch: one pass over D_f with random labels, then one pass over D_r with true labels.
 
     This is the SalUn code's two-pass form for ten-class datasets (10 epochs, SGD lr 0.01,
@@ -40,11 +40,8 @@ class RandomLabels(Unlearner):
             label_pool: "retained" (random labels avoid the forgotten classes) or "all".
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
-        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
         self.label_pool = check_choice("label_pool", label_pool, ("retained", "all"))
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
@@ -52,8 +49,7 @@ class RandomLabels(Unlearner):
         generator = torch.Generator().manual_seed(derive_seed(seed, "random_labels", "labels"))
         exclude = split.forget_classes if self.label_pool == "retained" else ()
         y_random = random_other_labels(split.y_forget, split.num_classes, exclude=exclude, generator=generator)
-        optimizer = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr,
-                                           momentum=self.momentum, weight_decay=self.weight_decay)
+        optimizer = self._build_optimizer(model.parameters())
         for epoch in range(self.epochs):
             run_epochs(model, split.x_forget, y_random, epochs=1, batch_size=self.batch_size, optimizer=optimizer,
                        seed=derive_seed(seed, "random_labels", "forget", epoch), verbose=verbose,

@@ -16,7 +16,7 @@ from labelleak.models import Classifier, TrainConfig
 from labelleak.models.training import batches
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OPTIMIZERS, make_unlearn_optimizer, random_other_labels, run_epochs
+from labelleak.unlearning.common import OptimizerOptions, random_other_labels, run_epochs
 from labelleak.validation import check_choice, check_number
 
 
@@ -71,7 +71,7 @@ class _MaskedOptimizer:
 
 
 @UNLEARNERS.register("salun")
-class SalUn(Unlearner):
+class SalUn(OptimizerOptions, Unlearner):
     """Random-label unlearning restricted to the weights most salient for the forget set.
 
     Source defaults (OPTML-Group/Unlearn-Saliency ``generate_mask.py`` + ``RL.py``; CIFAR
@@ -106,12 +106,9 @@ class SalUn(Unlearner):
             label_pool: "retained" (random labels avoid the forgotten classes) or "all".
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.sparsity = check_number("sparsity", sparsity, low=0, high=1, low_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
-        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
         self.label_pool = check_choice("label_pool", label_pool, ("retained", "all"))
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
@@ -121,8 +118,7 @@ class SalUn(Unlearner):
         generator = torch.Generator().manual_seed(derive_seed(seed, "salun", "labels"))
         exclude = split.forget_classes if self.label_pool == "retained" else ()
         y_random = random_other_labels(split.y_forget, split.num_classes, exclude=exclude, generator=generator)
-        inner = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr,
-                                       momentum=self.momentum, weight_decay=self.weight_decay)
+        inner = self._build_optimizer(model.parameters())
         optimizer = _MaskedOptimizer(inner, model, masks)
         for epoch in range(self.epochs):
             run_epochs(model, split.x_forget, y_random, epochs=1, batch_size=self.batch_size, optimizer=optimizer,

@@ -15,12 +15,12 @@ import torch.nn.functional as F
 from labelleak.models import Classifier, TrainConfig, predict_logits
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OPTIMIZERS, make_unlearn_optimizer, retain_subset, run_epochs, soft_kl
-from labelleak.validation import ParameterError, check_choice, check_number
+from labelleak.unlearning.common import OptimizerOptions, retain_subset, run_epochs, soft_kl
+from labelleak.validation import ParameterError, check_number
 
 
 @UNLEARNERS.register("scrub")
-class Scrub(Unlearner):
+class Scrub(OptimizerOptions, Unlearner):
     """Alternate max passes on D_f (diverge from θ_o) and min passes on D_r (CE + stay close to θ_o).
 
     Source defaults (meghdadk/SCRUB, large-scale CIFAR-10 ResNet configuration): SGD lr 5e-4,
@@ -65,7 +65,7 @@ class Scrub(Unlearner):
         self.max_steps = check_number("max_steps", max_steps, low=0, integer=True)
         if self.max_steps > self.epochs:
             raise ParameterError(f"max_steps must be <= epochs ({self.epochs}), got {max_steps!r}")
-        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.gamma = check_number("gamma", gamma, low=0)
         self.alpha = check_number("alpha", alpha, low=0)
         self.temperature = check_number("temperature", temperature, low=0, low_inclusive=False)
@@ -74,9 +74,6 @@ class Scrub(Unlearner):
         if retain_per_class is not None:
             check_number("retain_per_class", retain_per_class, low=1, integer=True)
         self.retain_per_class = retain_per_class
-        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-        self.momentum = check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
-        self.weight_decay = check_number("weight_decay", weight_decay, low=0)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
@@ -94,8 +91,7 @@ class Scrub(Unlearner):
             ce = F.cross_entropy(logits, target[:, k].long())
             return self.gamma * ce + self.alpha * soft_kl(logits, target[:, :k], temperature=self.temperature)
 
-        optimizer = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.lr,
-                                           momentum=self.momentum, weight_decay=self.weight_decay)
+        optimizer = self._build_optimizer(model.parameters())
         for epoch in range(self.epochs):
             if epoch < self.max_steps:
                 run_epochs(model, split.x_forget, teacher_forget, epochs=1, batch_size=self.forget_batch_size,
