@@ -25,7 +25,9 @@ import json
 import logging
 import os
 import platform
+import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -448,8 +450,25 @@ def _export_prototypes(ctx: Context, cell: Cell, item: dict[str, Any], artifacts
 _WORKER: Context | None = None
 
 
+def _die_with_parent() -> None:
+    """Have the kernel end this worker when the runner dies (Linux only; elsewhere a no-op).
+
+    Without it, killing the runner (SIGTERM, SIGKILL, the OOM killer) leaves its workers computing
+    their cells to the end, competing with the re-run that resumes the grid.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the runner died before the line above took effect
+        os._exit(1)
+
+
 def _init_worker(config: ExperimentConfig, store_root: str | None, results_dir: str) -> None:
     global _WORKER
+    _die_with_parent()
     torch.set_num_threads(1)
     logging.getLogger("labelleak").setLevel(logging.WARNING)
     _WORKER = Context(config, store_root=store_root, results_dir=results_dir)
