@@ -107,6 +107,15 @@ def test_bundled_profiles_are_valid():
         assert load_config(configs_dir() / PROFILES[name]).name == name
 
 
+def test_every_bundled_config_is_valid():
+    from labelleak.cli.reproduce import configs_dir
+
+    paths = sorted(configs_dir().glob("*.toml"))
+    assert len(paths) >= 4
+    for path in paths:
+        assert load_config(path).name == path.stem
+
+
 def test_dataset_level_method_params_override_the_global_ones():
     data = copy.deepcopy(BASE)
     data["datasets"][0]["params"] = {"finetune": {"lr": 0.05}}
