@@ -7,6 +7,8 @@ import torch
 
 from labelleak.unlearning import ForgetSplit
 from labelleak.unlearning.common import (
+    ForgetTrainStop,
+    OptimizerOptions,
     cycled_batches,
     make_unlearn_optimizer,
     random_other_labels,
@@ -74,3 +76,30 @@ def test_run_epochs_stops_when_asked_and_is_deterministic():
 def test_unknown_optimizer():
     with pytest.raises(ParameterError, match="optimizer must be one of 'sgd', 'adam', got 'lbfgs'"):
         make_unlearn_optimizer([torch.nn.Parameter(torch.zeros(1))], name="lbfgs", lr=0.1)
+
+
+def test_forget_train_stop_measures_a_fixed_seeded_sample(digits, digits_model):
+    split = ForgetSplit.from_dataset(digits, [3])
+    rule = ForgetTrainStop(split, threshold=0.5, sample_size=20, seed=1)
+    again = ForgetTrainStop(split, threshold=0.5, sample_size=20, seed=1)
+    assert len(rule.y) == 20 and torch.equal(rule.x, again.x)
+    assert not rule(digits_model.model)  # θ_o still knows class 3
+    assert ForgetTrainStop(split, threshold=1.0, sample_size=20, seed=1)(digits_model.model)
+    whole = ForgetTrainStop(split, threshold=0.5, sample_size=None, seed=1)
+    assert len(whole.y) == len(split.y_forget)
+
+
+def test_optimizer_options_validate_and_build():
+    class Method(OptimizerOptions):
+        def __init__(self, **kwargs):
+            self._set_optimizer_options(**kwargs)
+
+    sgd = Method(lr=0.1, optimizer="sgd", momentum=0.5, weight_decay=1e-3)._build_optimizer([torch.nn.Parameter(torch.zeros(1))])
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.5 and sgd.defaults["weight_decay"] == 1e-3
+    plain = Method(lr=0.1, optimizer="sgd")
+    assert not hasattr(plain, "momentum")  # not a parameter of this method, so not in its cache key
+    assert plain._build_optimizer([torch.nn.Parameter(torch.zeros(1))]).defaults["momentum"] == 0.9
+    with pytest.raises(ParameterError, match="lr must be"):
+        Method(lr=0, optimizer="sgd")
+    with pytest.raises(ParameterError, match="momentum must be"):
+        Method(lr=0.1, optimizer="sgd", momentum=1.5)

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OptimizerOptions, cycled_batches, forget_train_accuracy
+from labelleak.unlearning.common import ForgetTrainStop, OptimizerOptions, cycled_batches
 from labelleak.validation import check_number
 
 
@@ -37,7 +37,7 @@ class NegGradPlus(OptimizerOptions, Unlearner):
     def __init__(self, *, epochs: int = 1, lr: float = 0.01, beta: float = 0.95, batch_size: int = 128,
                  forget_batch_size: int = 128, optimizer: str = "sgd", momentum: float = 0.9,
                  weight_decay: float = 0.0, max_grad_norm: float = 10.0, stop_below: float | None = 0.05,
-                 check_every: int = 5) -> None:
+                 check_every: int = 5, check_samples: int | None = 1024) -> None:
         """Args:
             epochs: passes over D_r (D_f is cycled alongside).
             lr: learning rate.
@@ -51,6 +51,8 @@ class NegGradPlus(OptimizerOptions, Unlearner):
             stop_below: stop as soon as the forget-train accuracy is at most this value; ``None``
                 runs every epoch.
             check_every: steps between two checks of the stopping rule.
+            check_samples: size of the fixed random sample of D_f the stopping rule is measured on;
+                ``None``: all of D_f.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
@@ -60,6 +62,9 @@ class NegGradPlus(OptimizerOptions, Unlearner):
         self.max_grad_norm = check_number("max_grad_norm", max_grad_norm, low=0, low_inclusive=False)
         self.stop_below = None if stop_below is None else check_number("stop_below", stop_below, low=0, high=1)
         self.check_every = check_number("check_every", check_every, low=1, integer=True)
+        if check_samples is not None:
+            check_number("check_samples", check_samples, low=1, integer=True)
+        self.check_samples = check_samples
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
@@ -67,6 +72,9 @@ class NegGradPlus(OptimizerOptions, Unlearner):
         generator = torch.Generator().manual_seed(derive_seed(seed, "neggrad_plus"))
         steps = self.epochs * ((len(split.y_retain) + self.batch_size - 1) // self.batch_size)
         done = 0
+        stop = None if self.stop_below is None else ForgetTrainStop(
+            split, threshold=self.stop_below, sample_size=self.check_samples,
+            seed=derive_seed(seed, "neggrad_plus", "stop"))
         model.train()
         with tqdm(total=steps, desc="neggrad+", disable=not verbose, leave=False) as bar:
             for _ in range(self.epochs):
@@ -81,7 +89,6 @@ class NegGradPlus(OptimizerOptions, Unlearner):
                     optimizer.step()
                     bar.update()
                     done += 1
-                    if (self.stop_below is not None and done % self.check_every == 0
-                            and forget_train_accuracy(model, split) <= self.stop_below):
+                    if stop is not None and done % self.check_every == 0 and stop(model):
                         return model
         return model
