@@ -79,3 +79,14 @@ def test_calibration_skips_shadows_where_unlearning_failed(digits, draw, store, 
     kept = calibrate(digits, draw, config=ShadowConfig(**{**vars(CONFIG), "max_forget_accuracy": None}),
                      eval_seeds=[0], store=store)
     assert kept.forgotten.shape[0] == 3 and "skipped" not in kept.description
+
+
+def test_shadow_config_key_follows_the_methods_default_parameters(monkeypatch):
+    from labelleak.unlearning import UNLEARNERS
+
+    config = ShadowConfig(methods=("gradient_ascent",))
+    before = config.to_dict()
+    assert before["methods"] == {"gradient_ascent": UNLEARNERS.get("gradient_ascent")().params()}
+    # a release that changes a shadow method's defaults must not reuse calibrations fitted before
+    monkeypatch.setitem(UNLEARNERS.get("gradient_ascent").__init__.__kwdefaults__, "lr", 1e-2)
+    assert config.to_dict() != before

@@ -110,7 +110,15 @@ class ShadowConfig:
         return [self.seed + i for i in range(self.n_models)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"methods": list(self.methods), "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
+        """The configuration as cache-key material.
+
+        Each method appears with its *resolved* default parameters, so a change of a method's
+        defaults invalidates every calibration fitted on shadows unlearned the old way.
+        """
+        from labelleak.unlearning import UNLEARNERS
+
+        methods = {name: UNLEARNERS.get(name)().params() for name in self.methods}
+        return {"methods": methods, "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
                 "n_models": self.n_models, "seed": self.seed, "train_fraction": self.train_fraction, "epochs": self.epochs,
                 "aux_per_class": self.aux_per_class, "exclude_forgotten": self.exclude_forgotten, "unrelated": self.unrelated,
                 "max_forget_accuracy": self.max_forget_accuracy}
