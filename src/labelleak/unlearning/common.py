@@ -16,6 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labelleak.models.training import accuracy, batches
+from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import ForgetSplit
 from labelleak.validation import check_choice, check_number
 
@@ -162,6 +163,32 @@ class ForgetTrainStop:
 
     def __call__(self, model: nn.Module) -> bool:
         return accuracy(model, self.x, self.y) <= self.threshold
+
+
+class AscentStopOptions:
+    """Mixin of the methods that ascend the forget loss (Gradient Ascent, NegGrad+).
+
+    The ascent objective is unbounded, so these methods clip the gradient norm and stop early on
+    the forget-*train* accuracy (:class:`ForgetTrainStop`); this validates those options.
+    """
+
+    name: str
+
+    def _set_stop_options(self, *, max_grad_norm: float, stop_below: float | None, check_every: int,
+                          check_samples: int | None) -> None:
+        self.max_grad_norm = check_number("max_grad_norm", max_grad_norm, low=0, low_inclusive=False)
+        self.stop_below = None if stop_below is None else check_number("stop_below", stop_below, low=0, high=1)
+        self.check_every = check_number("check_every", check_every, low=1, integer=True)
+        if check_samples is not None:
+            check_number("check_samples", check_samples, low=1, integer=True)
+        self.check_samples = check_samples
+
+    def _stop_rule(self, split: ForgetSplit, *, seed: int) -> ForgetTrainStop | None:
+        """The stopping rule of one run (None when ``stop_below`` is None)."""
+        if self.stop_below is None:
+            return None
+        return ForgetTrainStop(split, threshold=self.stop_below, sample_size=self.check_samples,
+                               seed=derive_seed(seed, self.name, "stop"))
 
 
 def random_other_labels(y: torch.Tensor, num_classes: int, *, exclude: Iterable[int],

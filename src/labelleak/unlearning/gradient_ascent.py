@@ -9,12 +9,12 @@ import torch.nn.functional as F
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import ForgetTrainStop, OptimizerOptions, run_epochs
+from labelleak.unlearning.common import AscentStopOptions, OptimizerOptions, run_epochs
 from labelleak.validation import check_number
 
 
 @UNLEARNERS.register("gradient_ascent")
-class GradientAscent(OptimizerOptions, Unlearner):
+class GradientAscent(OptimizerOptions, AscentStopOptions, Unlearner):
     """θ ← θ + η ∇_θ CE(f(x; θ), y) over D_f, stopped once D_f is forgotten.
 
     Reference defaults (SalUn/Sparse code): 5 epochs over D_f, SGD lr 1e-4, momentum 0.9, batch
@@ -57,19 +57,14 @@ class GradientAscent(OptimizerOptions, Unlearner):
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.max_grad_norm = check_number("max_grad_norm", max_grad_norm, low=0, low_inclusive=False)
-        self.stop_below = None if stop_below is None else check_number("stop_below", stop_below, low=0, high=1)
-        self.check_every = check_number("check_every", check_every, low=1, integer=True)
-        if check_samples is not None:
-            check_number("check_samples", check_samples, low=1, integer=True)
-        self.check_samples = check_samples
+        self._set_stop_options(max_grad_norm=max_grad_norm, stop_below=stop_below, check_every=check_every,
+                               check_samples=check_samples)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
         optimizer = self._build_optimizer(model.parameters())
-        stop = None if self.stop_below is None else functools.partial(
-            ForgetTrainStop(split, threshold=self.stop_below, sample_size=self.check_samples,
-                            seed=derive_seed(seed, "gradient_ascent", "stop")), model)
+        rule = self._stop_rule(split, seed=seed)
+        stop = None if rule is None else functools.partial(rule, model)
         run_epochs(model, split.x_forget, split.y_forget, epochs=self.epochs, batch_size=self.batch_size,
                    optimizer=optimizer, seed=derive_seed(seed, "gradient_ascent"),
                    loss_fn=lambda logits, y, x: -F.cross_entropy(logits, y), max_grad_norm=self.max_grad_norm,

@@ -10,12 +10,12 @@ from tqdm.auto import tqdm
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import ForgetTrainStop, OptimizerOptions, cycled_batches
+from labelleak.unlearning.common import AscentStopOptions, OptimizerOptions, cycled_batches
 from labelleak.validation import check_number
 
 
 @UNLEARNERS.register("neggrad_plus")
-class NegGradPlus(OptimizerOptions, Unlearner):
+class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
     """Each step minimises β·CE(D_r batch) − (1−β)·CE(D_f batch), D_f cycled alongside one pass over D_r.
 
     Reference (SCRUB repository notebooks): β = 0.95, 10 epochs, SGD lr 0.01, no weight decay, on
@@ -59,12 +59,8 @@ class NegGradPlus(OptimizerOptions, Unlearner):
         self.beta = check_number("beta", beta, low=0, high=1, low_inclusive=False, high_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
         self.forget_batch_size = check_number("forget_batch_size", forget_batch_size, low=1, integer=True)
-        self.max_grad_norm = check_number("max_grad_norm", max_grad_norm, low=0, low_inclusive=False)
-        self.stop_below = None if stop_below is None else check_number("stop_below", stop_below, low=0, high=1)
-        self.check_every = check_number("check_every", check_every, low=1, integer=True)
-        if check_samples is not None:
-            check_number("check_samples", check_samples, low=1, integer=True)
-        self.check_samples = check_samples
+        self._set_stop_options(max_grad_norm=max_grad_norm, stop_below=stop_below, check_every=check_every,
+                               check_samples=check_samples)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
@@ -72,9 +68,7 @@ class NegGradPlus(OptimizerOptions, Unlearner):
         generator = torch.Generator().manual_seed(derive_seed(seed, "neggrad_plus"))
         steps = self.epochs * ((len(split.y_retain) + self.batch_size - 1) // self.batch_size)
         done = 0
-        stop = None if self.stop_below is None else ForgetTrainStop(
-            split, threshold=self.stop_below, sample_size=self.check_samples,
-            seed=derive_seed(seed, "neggrad_plus", "stop"))
+        stop = self._stop_rule(split, seed=seed)
         model.train()
         with tqdm(total=steps, desc="neggrad+", disable=not verbose, leave=False) as bar:
             for _ in range(self.epochs):
