@@ -90,3 +90,14 @@ def test_shadow_config_key_follows_the_methods_default_parameters(monkeypatch):
     # a release that changes a shadow method's defaults must not reuse calibrations fitted before
     monkeypatch.setitem(UNLEARNERS.get("gradient_ascent").__init__.__kwdefaults__, "lr", 1e-2)
     assert config.to_dict() != before
+
+
+def test_shadow_key_follows_the_shadow_training_recipe(monkeypatch):
+    from labelleak.attacks.shadow import shadow_key
+    from labelleak.models import DEFAULT_RECIPES, TrainConfig
+
+    config = ShadowConfig(methods=("finetune",))
+    before = shadow_key(config, "digits")
+    assert shadow_key(ShadowConfig(methods=("finetune",), epochs=3), "digits") != before
+    monkeypatch.setitem(DEFAULT_RECIPES, "digits", TrainConfig(**{**DEFAULT_RECIPES["digits"].to_dict(), "lr": 0.5}))
+    assert shadow_key(config, "digits") != before

@@ -148,6 +148,19 @@ def _check_seeds(config: ShadowConfig, eval_seeds: Sequence[int]) -> None:
                               f"at {clash}; choose another shadow seed")
 
 
+def shadow_recipe(config: ShadowConfig, dataset_name: str) -> TrainConfig:
+    """How θ_o' is trained: the dataset's default recipe, with ``config.epochs`` when given."""
+    recipe = DEFAULT_RECIPES.get(dataset_name, TrainConfig())
+    if config.epochs is not None:
+        recipe = TrainConfig(**{**recipe.to_dict(), "epochs": config.epochs})
+    return recipe
+
+
+def shadow_key(config: ShadowConfig, dataset_name: str) -> dict[str, Any]:
+    """What shadow experiments on ``dataset_name`` depend on: part of every calibration's cache key."""
+    return {**config.to_dict(), "recipe": shadow_recipe(config, dataset_name).to_dict()}
+
+
 def shadow_targets(dataset: ImageDataset, draw: KnowledgeDraw, *, config: ShadowConfig, eval_seeds: Sequence[int],
                    arch: str = "auto", store: ArtifactStore | None = None,
                    verbose: bool = False) -> Iterator[ShadowTarget]:
@@ -167,9 +180,7 @@ def shadow_targets(dataset: ImageDataset, draw: KnowledgeDraw, *, config: Shadow
     k = dataset.num_classes
     forget_sets = config.forget_sets or tuple((c,) for c in range(k))
     forget_sets = tuple(check_classes("forget_sets", s, k) for s in forget_sets)
-    recipe = DEFAULT_RECIPES.get(dataset.name, TrainConfig())
-    if config.epochs is not None:
-        recipe = TrainConfig(**{**recipe.to_dict(), "epochs": config.epochs})
+    recipe = shadow_recipe(config, dataset.name)
     arch = resolve_arch(arch, dataset.name)
     aux_per_class = config.aux_per_class or max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
     for seed in config.seeds():
@@ -202,7 +213,8 @@ def calibrate(dataset: ImageDataset, draw: KnowledgeDraw, *, config: ShadowConfi
     _check_seeds(config, eval_seeds)
     key = {"stage": "shadow-calibration", "dataset": dataset.name, "data": dataset_fingerprint(dataset),
            "aux": [int(i) for i in draw.aux_indices], "arch": resolve_arch(arch, dataset.name),
-           "shadow": config.to_dict(), "reference": reference.to_dict(), "families": list(FAMILIES), "version": 1}
+           "shadow": shadow_key(config, dataset.name), "reference": reference.to_dict(), "families": list(FAMILIES),
+           "version": 1}
     if store is not None:
         hit = store.load_json("shadow-calibration", key)
         if hit is not None:

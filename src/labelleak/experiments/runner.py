@@ -42,6 +42,7 @@ from labelleak import metrics
 from labelleak.access import GradientAccess, QueryAccess, WeightsAccess
 from labelleak.experiments.cache import ArtifactStore, config_hash, dataset_fingerprint
 from labelleak.attacks import ATTACKS
+from labelleak.attacks.shadow import ShadowConfig, calibrate, shadow_key, shadow_targets
 from labelleak.experiments.config import (
     DatasetConfig,
     ExperimentConfig,
@@ -181,9 +182,7 @@ class Context:
             self._draws[key] = draw
         return self._draws[key]
 
-    def shadow_config(self, setting: KnowledgeConfig):
-        from labelleak.attacks.shadow import ShadowConfig
-
+    def shadow_config(self, setting: KnowledgeConfig) -> ShadowConfig:
         s = self.config.shadow
         return ShadowConfig(methods=s.methods, n_models=s.n_models, seed=s.seed, train_fraction=s.train_fraction,
                             epochs=s.epochs, aux_per_class=setting.aux_per_class,
@@ -203,7 +202,7 @@ class Context:
             return None
         key = {"dataset": name, "data": dataset_fingerprint(self.dataset(name)), "seed": seed,
                "knowledge": _knowledge_key(setting, self.knowledge_seed(seed)),
-               "shadow": self.shadow_config(setting).to_dict(), "arch": self.dataset_config(name).arch}
+               "shadow": shadow_key(self.shadow_config(setting), name), "arch": self.dataset_config(name).arch}
         if variant.calibrate:
             key.update(attack=variant.name, options=variant.options)
         else:
@@ -240,7 +239,6 @@ class Context:
 
     def _parameter_calibration(self, variant, name, draw, setting):
         from labelleak.attacks.parameter import ReferenceConfig
-        from labelleak.attacks.shadow import calibrate
 
         reference = ReferenceConfig(**self._bare_attack(variant).reference.to_dict())
         # the shadow module caches under its own key; probing it first tells computed from cached
@@ -252,7 +250,6 @@ class Context:
 
     def _inversion_calibration(self, variant, name, draw, setting, key):
         from labelleak.attacks.criteria import InversionCalibration, fit_calibration
-        from labelleak.attacks.shadow import shadow_targets
 
         stored = self.store.load_json("inversion-calibration", key)
         if stored is not None:
