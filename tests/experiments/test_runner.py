@@ -148,3 +148,39 @@ def test_parallel_jobs_match_the_serial_run(tmp_path, store):
     a = pd.read_csv(serial / "results.csv").drop(columns=["seconds", "cpu_seconds"]).sort_values(["cell", "attack"]).reset_index(drop=True)
     b = pd.read_csv(parallel / "results.csv").drop(columns=["seconds", "cpu_seconds"]).sort_values(["cell", "attack"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+
+
+def tiny_mnist(root):
+    """A 28×28 stand-in for MNIST: 20 train / 6 test images per class, a bright square per class."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def split(per_class):
+        y = np.repeat(np.arange(10, dtype=np.uint8), per_class)
+        x = rng.integers(0, 60, size=(len(y), 28, 28), dtype=np.uint8)
+        for i, label in enumerate(y):
+            row, col = divmod(int(label), 5)
+            x[i, 4 + 10 * row: 12 + 10 * row, 1 + 5 * col: 5 + 5 * col] = 255
+        return x, y
+
+    (x_train, y_train), (x_test, y_test) = split(20), split(6)
+    np.savez(root / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return str(root)
+
+
+def test_parallel_run_over_two_datasets_prepares_each_once(tmp_path, store):
+    datasets = copy.deepcopy(TINY["datasets"])
+    datasets[0]["singles"] = [0]
+    datasets.append({"name": "mnist", "data_root": tiny_mnist(tmp_path), "epochs": 1, "singles": [1]})
+    config = config_with(datasets=datasets, knowledge=[{"name": "default", "aux_per_class": 2, "unrelated_size": 8}])
+    serial = run_experiment(config, results_dir=tmp_path / "serial", store=store)
+    other_store = type(store)(tmp_path / "other-cache")
+    parallel = run_experiment(config, results_dir=tmp_path / "parallel", store=other_store, jobs=2)
+    # each θ_o is trained exactly once, whichever process prepared its dataset
+    assert counts(parallel, "original") == counts(serial, "original") == {"computed": 2}
+    a = pd.read_csv(tmp_path / "serial" / "results.csv").drop(columns=["seconds", "cpu_seconds"])
+    b = pd.read_csv(tmp_path / "parallel" / "results.csv").drop(columns=["seconds", "cpu_seconds"])
+    key = ["cell", "attack"]
+    pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True))
+    assert set(b["dataset"]) == {"digits", "mnist"}

@@ -463,6 +463,18 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def prepare_dataset(ctx: Context, dataset: str, summary: RunSummary) -> None:
+    """Stages 1-2 of one dataset, once: θ_o of every seed and every calibration its cells use.
+
+    Cells then only load them, so parallel workers never build the same artifact twice.
+    """
+    for seed in ctx.config.seeds:
+        ctx.original(dataset, seed, summary)
+        for variant in ctx.variants:
+            for setting in knowledge_settings_for(_attack_flags(ctx, variant), ctx.config.knowledge):
+                ctx.calibration(variant, dataset, seed, setting, summary)
+
+
 def _init_worker(config: ExperimentConfig, store_root: str | None, results_dir: str) -> None:
     global _WORKER
     _die_with_parent()
@@ -474,6 +486,13 @@ def _init_worker(config: ExperimentConfig, store_root: str | None, results_dir: 
 def _work(cell: Cell) -> dict[str, Any]:
     assert _WORKER is not None
     return run_cell(_WORKER, cell)
+
+
+def _prepare_work(dataset: str) -> dict[str, Any]:
+    assert _WORKER is not None
+    summary = RunSummary(results_dir=_WORKER.results_dir)
+    prepare_dataset(_WORKER, dataset, summary)
+    return summary.to_dict()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,14 +550,6 @@ def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, 
         logger.info("resuming in %s: %d of %d cells finished earlier are skipped, %d to run",
                     results_dir, summary.cells_skipped, len(all_cells), len(todo))
 
-    def prepare(dataset: str) -> None:
-        """Stages 1-2 of one dataset, here, once: cells then only load θ_o and the calibrations."""
-        for seed in config.seeds:
-            ctx.original(dataset, seed, summary)
-            for variant in ctx.variants:
-                for setting in knowledge_settings_for(_attack_flags(ctx, variant), config.knowledge):
-                    ctx.calibration(variant, dataset, seed, setting, summary)
-
     def finish(cell: Cell, out: dict[str, Any]) -> None:
         atomic_write_json(cell_file(results_dir, cell), {"key": keys[cell], "cell": cell.id, "rows": out["rows"],
                                                          "utility": out["utility"]})
@@ -553,7 +564,7 @@ def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, 
     try:
         if jobs == 1 or len(todo) <= 1:
             for dataset in datasets:
-                prepare(dataset)
+                prepare_dataset(ctx, dataset, summary)
                 for cell in (c for c in todo if c.dataset == dataset):
                     finish(cell, run_cell(ctx, cell))
                 # a partial results.csv after every dataset, so a long run can be reported midway
@@ -564,10 +575,15 @@ def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, 
 
             with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                      initializer=_init_worker, initargs=(config, store_root, str(results_dir))) as pool:
+                # the workers prepare the other datasets while this process prepares the first, then
+                # they run one dataset's cells while this process waits for the next preparation
+                preparing = {dataset: pool.submit(_prepare_work, dataset) for dataset in datasets[1:]}
                 pending = {}
-                # workers run one dataset's cells while this process prepares the next dataset
                 for dataset in datasets:
-                    prepare(dataset)
+                    if dataset in preparing:
+                        summary.merge(preparing.pop(dataset).result())
+                    else:
+                        prepare_dataset(ctx, dataset, summary)
                     pending.update({pool.submit(_work, cell): cell for cell in todo if cell.dataset == dataset})
                     for future in [f for f in pending if f.done()]:
                         finish(pending.pop(future), future.result())
