@@ -45,8 +45,8 @@ def make_rows():
     return rows
 
 
-def make_results_dir(tmp_path):
-    rows = make_rows()
+def make_results_dir(tmp_path, datasets=("digits",)):
+    rows = [{**row, "dataset": dataset, "cell": f"{dataset}-{row['cell']}"} for dataset in datasets for row in make_rows()]
     cells = {}
     for row in rows:
         cells.setdefault(row["cell"], []).append(row)
@@ -55,7 +55,7 @@ def make_results_dir(tmp_path):
         path = tmp_path / "cells" / f"{cell}.json"
         method = cell_rows[0]["method"]
         atomic_write_json(path, {"key": "k", "cell": cell, "rows": cell_rows, "utility": {
-            "dataset": "digits", "method": method, "forget": cell_rows[0]["forget"], "original_test_acc": 0.97,
+            "cell": cell, "dataset": cell_rows[0]["dataset"], "method": method, "forget": cell_rows[0]["forget"], "original_test_acc": 0.97,
             "forget_test_acc": 0.0 if method == "retrain" else 0.9, "retain_test_acc": 0.95, "test_acc": 0.9,
             "forget_train_acc": 0.0, "seconds": 1.5}})
         paths.append(path)
@@ -101,6 +101,18 @@ def test_report_has_every_section_and_figure(tmp_path):
     assert "## Utility of the unlearning methods" in text
     assert (tmp_path / "figures" / "asr_heatmap_digits.png").stat().st_size > 1000
     assert "<table>" in page.read_text() and "asr_heatmap_digits.png" in page.read_text()
+
+
+def test_report_overview_over_datasets_on_every_and_on_unlearned_targets(tmp_path):
+    make_results_dir(tmp_path, datasets=("digits", "mnist"))
+    text = write_report(tmp_path)[0].read_text()
+    overview = text.split("## Overview: single-class ASR over all unlearning methods")[1].split("## Dataset:")[0]
+    every, unlearned = overview.split("targets whose forget-class test accuracy is ≤ 10%")
+    assert "| attack | digits | mnist |" in every
+    # every target: 4 retrain + 4 finetune per dataset; finetune kept 90% forget accuracy, so only retrain counts below
+    assert every.count("| good | 100% [") == 1 and "n=8 | 100%" in every
+    assert "| bad | 25% [" in every and "| chance | 10% | 10% |" in every and "| good | 100% [51–100] n=4 | 100% [51–100] n=4 |" in unlearned
+    assert "## Overview" not in write_report(make_results_dir(tmp_path / "one"))[0].read_text()
 
 
 def test_missing_results_are_a_clear_error(tmp_path):

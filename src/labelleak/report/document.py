@@ -14,6 +14,8 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
+
 from labelleak.metrics import random_guess_rate
 from labelleak.models.io import atomic_write_bytes
 from labelleak.report import figures
@@ -58,6 +60,8 @@ def build_blocks(results_dir: Path) -> list[Block]:
     knowledge = rows.drop_duplicates("knowledge")[["knowledge", "knowledge_description"]]
     blocks.append(("table", ["knowledge setting", "what the attacker held (first target)"],
                    [[k, d] for k, d in knowledge.itertuples(index=False)]))
+
+    blocks += _overview(rows, utility)
 
     for dataset, part in rows.groupby("dataset", sort=False):
         k = len(json.loads(part["scores"].iloc[0]))
@@ -115,6 +119,39 @@ def build_blocks(results_dir: Path) -> list[Block]:
                        [[r["dataset"], r["method"], int(r["n"]), _pct(r["original_test_acc"]), _pct(r["forget_test_acc"]),
                          _pct(r["retain_test_acc"]), _pct(r["test_acc"]), _pct(r.get("forget_train_acc", float("nan"))),
                          _num(r["seconds"], 1)] for r in table.to_dict("records")]))
+    return blocks
+
+
+#: a target counts as unlearned when its forget-class test accuracy is at most this
+EFFECTIVE_FORGET_ACC = 0.10
+
+
+def _overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
+    """Single-class ASR per (attack, dataset) over all methods, on every target and on the unlearned ones.
+
+    A target whose method did not forget (the forgotten class is still recognised) says nothing
+    about leakage *after unlearning*, so the second table keeps only targets with forget-class
+    test accuracy ≤ 10%; both are shown because which one matters depends on the question.
+    """
+    singles = rows[rows["n_forget"] == 1]
+    if singles.empty or rows["dataset"].nunique() < 2:
+        return []
+    labels = asr_matrix(singles)[0]
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    forget_acc = dict(zip(utility["cell"], utility["forget_test_acc"])) if "cell" in utility else {}
+    effective = singles[singles["cell"].map(forget_acc).le(EFFECTIVE_FORGET_ACC)]
+    chance = {d: random_guess_rate(len(json.loads(part["scores"].iloc[0])), 1) for d, part in rows.groupby("dataset")}
+    blocks: list[Block] = [("h2", "Overview: single-class ASR over all unlearning methods")]
+    for title, part in (("every target", singles),
+                        (f"targets whose forget-class test accuracy is ≤ {EFFECTIVE_FORGET_ACC:.0%}", effective)):
+        if part.empty:
+            continue
+        table = summary_table(part.assign(label=row_label(part)), ["label", "dataset"])
+        cells = {(r["label"], r["dataset"]): r for r in table.to_dict("records")}
+        blocks.append(("p", f"ASR [95% interval] n, {title}."))
+        blocks.append(("table", ["attack"] + datasets,
+                       [[label] + [fmt_asr(cells[(label, d)]) if (label, d) in cells else "–" for d in datasets]
+                        for label in labels] + [["chance"] + [_pct(chance[d]) for d in datasets]]))
     return blocks
 
 
