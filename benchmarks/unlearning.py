@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     # forget-set-major, so an interrupted run already has every method on the first forget set
     for classes in forget_sets:
+        before = utility_metrics(original.model, dataset, classes)
         for method in methods:
-            before = utility_metrics(original.model, dataset, classes)
             if args.cached_only:
                 config = unlearned_config(original, method=method, params=build_unlearner(method).params(),
                                           forget_classes=classes, seed=args.seed)
