@@ -1,8 +1,7 @@
 """Slow end-to-end checks on real MNIST, run with ``python -m pytest -m slow``.
 
-Each trains into a fresh artifact store (3 tests: 5 min 6 s on this 2-core machine beside other
-jobs, 3 min 50 s of CPU) and skips when
-MNIST is not available on this machine.
+They train into a fresh artifact store (the three took 5 min 6 s on this 2-core machine beside
+other jobs, 3 min 50 s of CPU) and skip when MNIST is not available.
 """
 
 from __future__ import annotations
