@@ -22,6 +22,8 @@ from labelleak.validation import check_choice, check_number
 
 #: optimisers an unlearning method may ask for
 OPTIMIZERS = ("sgd", "adam")
+#: where random labels are drawn from: the retained classes only, or all K
+LABEL_POOLS = ("retained", "all")
 
 
 def make_unlearn_optimizer(params: Iterable[torch.nn.Parameter], *, name: str, lr: float,
@@ -189,6 +191,27 @@ class AscentStopOptions:
             return None
         return ForgetTrainStop(split, threshold=self.stop_below, sample_size=self.check_samples,
                                seed=derive_seed(seed, self.name, "stop"))
+
+
+def random_label_rounds(model: nn.Module, split: ForgetSplit, *, optimizer: torch.optim.Optimizer, epochs: int,
+                        batch_size: int, label_pool: str, seed: int, tag: str, verbose: bool = False) -> None:
+    """Random Labels' training loop, shared with SalUn (which only masks the optimiser's steps).
+
+    D_f gets one fixed draw of random labels (avoiding the forgotten classes when ``label_pool`` is
+    "retained"); every round is one pass over D_f with those labels, then one pass over D_r. All
+    seeds derive from ``seed`` and ``tag`` (the method's name).
+    """
+    generator = torch.Generator().manual_seed(derive_seed(seed, tag, "labels"))
+    exclude = split.forget_classes if label_pool == "retained" else ()
+    y_random = random_other_labels(split.y_forget, split.num_classes, exclude=exclude, generator=generator)
+    label = tag.replace("_", " ")
+    for epoch in range(epochs):
+        run_epochs(model, split.x_forget, y_random, epochs=1, batch_size=batch_size, optimizer=optimizer,
+                   seed=derive_seed(seed, tag, "forget", epoch), verbose=verbose,
+                   desc=f"{label} {epoch + 1}/{epochs} (forget)")
+        run_epochs(model, split.x_retain, split.y_retain, epochs=1, batch_size=batch_size, optimizer=optimizer,
+                   seed=derive_seed(seed, tag, "retain", epoch), verbose=verbose,
+                   desc=f"{label} {epoch + 1}/{epochs} (retain)")
 
 
 def random_other_labels(y: torch.Tensor, num_classes: int, *, exclude: Iterable[int],

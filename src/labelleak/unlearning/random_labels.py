@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import torch
-
 from labelleak.models import Classifier, TrainConfig
-from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OptimizerOptions, random_other_labels, run_epochs
+from labelleak.unlearning.common import LABEL_POOLS, OptimizerOptions, random_label_rounds
 from labelleak.validation import check_choice, check_number
 
 
@@ -42,19 +39,11 @@ class RandomLabels(OptimizerOptions, Unlearner):
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.label_pool = check_choice("label_pool", label_pool, ("retained", "all"))
+        self.label_pool = check_choice("label_pool", label_pool, LABEL_POOLS)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
-        generator = torch.Generator().manual_seed(derive_seed(seed, "random_labels", "labels"))
-        exclude = split.forget_classes if self.label_pool == "retained" else ()
-        y_random = random_other_labels(split.y_forget, split.num_classes, exclude=exclude, generator=generator)
-        optimizer = self._build_optimizer(model.parameters())
-        for epoch in range(self.epochs):
-            run_epochs(model, split.x_forget, y_random, epochs=1, batch_size=self.batch_size, optimizer=optimizer,
-                       seed=derive_seed(seed, "random_labels", "forget", epoch), verbose=verbose,
-                       desc=f"random labels {epoch + 1}/{self.epochs} (forget)")
-            run_epochs(model, split.x_retain, split.y_retain, epochs=1, batch_size=self.batch_size,
-                       optimizer=optimizer, seed=derive_seed(seed, "random_labels", "retain", epoch),
-                       verbose=verbose, desc=f"random labels {epoch + 1}/{self.epochs} (retain)")
+        random_label_rounds(model, split, optimizer=self._build_optimizer(model.parameters()), epochs=self.epochs,
+                            batch_size=self.batch_size, label_pool=self.label_pool, seed=seed, tag=self.name,
+                            verbose=verbose)
         return model

@@ -14,9 +14,8 @@ from torch import nn
 
 from labelleak.models import Classifier, TrainConfig
 from labelleak.models.training import batches
-from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import OptimizerOptions, random_other_labels, run_epochs
+from labelleak.unlearning.common import LABEL_POOLS, OptimizerOptions, random_label_rounds
 from labelleak.validation import check_choice, check_number
 
 
@@ -109,22 +108,13 @@ class SalUn(OptimizerOptions, Unlearner):
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.sparsity = check_number("sparsity", sparsity, low=0, high=1, low_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self.label_pool = check_choice("label_pool", label_pool, ("retained", "all"))
+        self.label_pool = check_choice("label_pool", label_pool, LABEL_POOLS)
 
     def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
                  recipe: TrainConfig, verbose: bool) -> Classifier:
         masks = saliency_mask(model, split.x_forget, split.y_forget, sparsity=self.sparsity,
                               batch_size=self.batch_size)
-        generator = torch.Generator().manual_seed(derive_seed(seed, "salun", "labels"))
-        exclude = split.forget_classes if self.label_pool == "retained" else ()
-        y_random = random_other_labels(split.y_forget, split.num_classes, exclude=exclude, generator=generator)
-        inner = self._build_optimizer(model.parameters())
-        optimizer = _MaskedOptimizer(inner, model, masks)
-        for epoch in range(self.epochs):
-            run_epochs(model, split.x_forget, y_random, epochs=1, batch_size=self.batch_size, optimizer=optimizer,
-                       seed=derive_seed(seed, "salun", "forget", epoch), verbose=verbose,
-                       desc=f"salun {epoch + 1}/{self.epochs} (forget)")
-            run_epochs(model, split.x_retain, split.y_retain, epochs=1, batch_size=self.batch_size,
-                       optimizer=optimizer, seed=derive_seed(seed, "salun", "retain", epoch), verbose=verbose,
-                       desc=f"salun {epoch + 1}/{self.epochs} (retain)")
+        optimizer = _MaskedOptimizer(self._build_optimizer(model.parameters()), model, masks)
+        random_label_rounds(model, split, optimizer=optimizer, epochs=self.epochs, batch_size=self.batch_size,
+                            label_pool=self.label_pool, seed=seed, tag=self.name, verbose=verbose)
         return model
