@@ -24,6 +24,7 @@ from labelleak.report.tables import (
     fmt_asr,
     load_results,
     markdown_table,
+    ordered_labels,
     row_label,
     summary_table,
     utility_table,
@@ -97,7 +98,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
                                 "size, over all methods. Chance: " + ", ".join(
                                     f"|C|={s}: {100 * random_guess_rate(k, s):.2f}%" for s in sorted(multi['n_forget'].unique()))))
             table = summary_table(multi.assign(label=row_label(multi)), ["label", "n_forget"])
-            order = {label: i for i, label in enumerate(asr_matrix(multi)[0])}
+            order = {label: i for i, label in enumerate(ordered_labels(multi))}
             table = table.sort_values(["n_forget", "label"], key=lambda c: c.map(order) if c.name == "label" else c)
             blocks.append(("table", ["attack", "|C|", "n", "exact-set ASR [95%]", "precision", "recall", "F1", "AUC"],
                            [[r["label"], int(r["n_forget"]), int(r["n"]), fmt_asr(r).rsplit(" n=", 1)[0],
@@ -136,7 +137,7 @@ def _overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
     singles = rows[rows["n_forget"] == 1]
     if singles.empty or rows["dataset"].nunique() < 2:
         return []
-    labels = asr_matrix(singles)[0]
+    labels = ordered_labels(singles)
     datasets = list(dict.fromkeys(rows["dataset"]))
     forget_acc = dict(zip(utility["cell"], utility["forget_test_acc"])) if "cell" in utility else {}
     effective = singles[singles["cell"].map(forget_acc).le(EFFECTIVE_FORGET_ACC)]

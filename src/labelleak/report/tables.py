@@ -115,11 +115,17 @@ def fmt_asr(s: dict[str, Any] | pd.Series) -> str:
     return f"{100 * s['asr']:.0f}% [{100 * s['asr_low']:.0f}–{100 * s['asr_high']:.0f}] n={int(s['n'])}"
 
 
+def ordered_labels(rows: pd.DataFrame) -> list[str]:
+    """The row labels (:func:`row_label`) of ``rows`` in :func:`attack_order`."""
+    order = {lab: i for i, lab in enumerate(attack_order(rows))}
+    ranked = rows.assign(label=row_label(rows)).sort_values("attack_label", key=lambda c: c.map(order), kind="stable")
+    return list(dict.fromkeys(ranked["label"]))
+
+
 def asr_matrix(rows: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
     """(row labels, methods, {(label, method): summary}) for the paper-shaped table (attack × method)."""
+    labels = ordered_labels(rows)
     rows = rows.assign(label=row_label(rows))
-    labels = list(dict.fromkeys(rows.sort_values("attack_label", key=lambda c: c.map(
-        {lab: i for i, lab in enumerate(attack_order(rows))}), kind="stable")["label"]))
     methods = list(dict.fromkeys(rows["method"]))
     table = summary_table(rows, ["label", "method"])
     cells = {(r["label"], r["method"]): r for r in table.to_dict("records")}
