@@ -103,6 +103,16 @@ def test_report_has_every_section_and_figure(tmp_path):
     assert "<table>" in page.read_text() and "asr_heatmap_digits.png" in page.read_text()
 
 
+def test_report_has_a_per_method_multi_class_table(tmp_path):
+    make_results_dir(tmp_path)
+    text = write_report(tmp_path)[0].read_text()
+    section = text.split("### Multi-class unlearning, |C| = 2: per unlearning method")[1].split("##")[0]
+    assert "| attack | retrain | all methods |" in section
+    # 'good' decided {1,2} = C; 'bad' decided {1}: precision 1, recall 1/2, not the exact set
+    assert "| good | 100% [21–100] n=1; P 100% R 100% |" in section
+    assert "| bad | 0% [0–79] n=1; P 100% R 50% |" in section
+
+
 def test_report_overview_over_datasets_on_every_and_on_unlearned_targets(tmp_path):
     make_results_dir(tmp_path, datasets=("digits", "mnist"))
     text = write_report(tmp_path)[0].read_text()

@@ -2,8 +2,8 @@
 
 Sections, per dataset: single-class ASR in the paper's shape (attack × unlearning method, each
 cell ``ASR [95% Wilson interval] n``, chance level in the caption), the attack summary (ASR, top-1,
-top-3, AUC, mean rank, queries, seconds), the multi-class table (exact-set ASR, precision,
-recall, F1 per forget-set size), the ASR heatmap, ASR against the query budget when a budget was
+top-3, AUC, mean rank, queries, seconds), the multi-class tables (exact-set ASR, precision,
+recall, F1 per forget-set size; and per unlearning method), the ASR heatmap, ASR against the query budget when a budget was
 varied, and prototype grids of the inversion attacks; then the utility of every unlearning method.
 """
 
@@ -22,6 +22,7 @@ from labelleak.report import figures
 from labelleak.report.tables import (
     asr_matrix,
     fmt_asr,
+    fmt_set,
     load_results,
     markdown_table,
     ordered_labels,
@@ -104,6 +105,14 @@ def build_blocks(results_dir: Path) -> list[Block]:
                            [[r["label"], int(r["n_forget"]), int(r["n"]), fmt_asr(r).rsplit(" n=", 1)[0],
                              _pct(r["precision"]), _pct(r["recall"]), _pct(r["f1"]), _num(r["auc"])]
                             for r in table.to_dict("records")]))
+            for size, group in multi.groupby("n_forget"):
+                labels, methods, cells = asr_matrix(group)
+                blocks.append(("h3", f"Multi-class unlearning, |C| = {size}: per unlearning method"))
+                blocks.append(("p", "Each cell: exact-set ASR [95% interval] n; micro-averaged precision (P) and "
+                                    "recall (R) of Ĉ."))
+                blocks.append(("table", ["attack"] + methods,
+                               [[label] + [fmt_set(cells[(label, m)]) if (label, m) in cells else "–" for m in methods]
+                                for label in labels]))
         grids = figures.prototype_grids(results_dir, fig_dir, dataset=dataset)
         if grids:
             blocks.append(("h3", "Inversion prototypes"))

@@ -115,6 +115,13 @@ def fmt_asr(s: dict[str, Any] | pd.Series) -> str:
     return f"{100 * s['asr']:.0f}% [{100 * s['asr_low']:.0f}–{100 * s['asr_high']:.0f}] n={int(s['n'])}"
 
 
+def fmt_set(s: dict[str, Any] | pd.Series) -> str:
+    """:func:`fmt_asr` plus the precision and recall of the decided sets, for multi-class cells."""
+    if not s["n"]:
+        return "–"
+    return f"{fmt_asr(s)}; P {100 * s['precision']:.0f}% R {100 * s['recall']:.0f}%"
+
+
 def ordered_labels(rows: pd.DataFrame) -> list[str]:
     """The row labels (:func:`row_label`) of ``rows`` in :func:`attack_order`."""
     order = {lab: i for i, lab in enumerate(attack_order(rows))}
