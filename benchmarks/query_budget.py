@@ -30,10 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("records", nargs="+", type=Path, help="JSON files from inversion_attacks.py --out")
     parser.add_argument("--plot", type=Path, help="write the ASR-vs-queries plot here (PNG)")
+    parser.add_argument("--same-targets", action="store_true",
+                        help="keep only the targets attacked at every budget, so each budget's n is the same")
     args = parser.parse_args(argv)
 
-    pooled: dict[tuple[str, int], list[tuple[list[float], list[int], list[int], float, int]]] = defaultdict(list)
+    pooled: dict[tuple[str, int], list[tuple[list[float], list[int], list[int], float, int, tuple]]] = defaultdict(list)
     datasets, num_classes = set(), None
+    budgets_of: dict[tuple, set[int]] = defaultdict(set)
     for path in args.records:
         data = json.loads(path.read_text())
         datasets.add(data["dataset"])
@@ -45,12 +48,20 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 budget, criterion, shadow = int(match[1]), match[2], bool(match[3])
                 variant = criterion + (" (shadow-calibrated)" if shadow else " (fixed)")
+                target = (data["dataset"], record["method"], tuple(record["forget"]))
+                budgets_of[target].add(budget)
                 pooled[(variant, budget)].append((outcome["scores"], outcome["predicted"], record["forget"],
-                                                  outcome["seconds"], outcome["queries"]))
+                                                  outcome["seconds"], outcome["queries"], target))
+    if args.same_targets:
+        every = set().union(*budgets_of.values()) if budgets_of else set()
+        kept = {t for t, b in budgets_of.items() if b == every}
+        pooled = {vb: [r for r in rows if r[5] in kept] for vb, rows in pooled.items()}
+        pooled = {vb: rows for vb, rows in pooled.items() if rows}
     if not pooled:
         print("no invert-bb records found")
         return 1
-    print(f"# black-box inversion ASR vs query budget; datasets: {', '.join(sorted(datasets))}\n")
+    print(f"# black-box inversion ASR vs query budget; datasets: {', '.join(sorted(datasets))}"
+          + (" (only the targets attacked at every budget)" if args.same_targets else "") + "\n")
     print("| criterion | budget (queries/target) | n | ASR | 95% CI | chance | AUC | s/target | queries used |")
     print("|---|---|---|---|---|---|---|---|---|")
     curves: dict[str, list[tuple[int, float, float, float]]] = defaultdict(list)

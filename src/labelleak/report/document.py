@@ -3,8 +3,9 @@
 Sections, per dataset: single-class ASR in the paper's shape (attack × unlearning method, each
 cell ``ASR [95% Wilson interval] n``, chance level in the caption), the attack summary (ASR, top-1,
 top-3, AUC, mean rank, queries, seconds), the multi-class tables (exact-set ASR, precision,
-recall, F1 per forget-set size; and per unlearning method), the ASR heatmap, ASR against the query budget when a budget was
-varied, and prototype grids of the inversion attacks; then the utility of every unlearning method.
+recall, F1 per forget-set size, pooled and per unlearning method), the ASR heatmap, ASR against
+the query budget when a budget was varied, and prototype grids of the inversion attacks; then the
+utility of every unlearning method.
 """
 
 from __future__ import annotations
