@@ -40,11 +40,25 @@ def test_youden_threshold_separates_shadow_scores():
     scores = np.array([0.1, 0.2, 0.3, 2.0, 0.15, 2.5])
     labels = np.array([0, 0, 0, 1, 0, 1], dtype=bool)
     decider = YoudenDecider().fit(scores, labels)
-    assert 0.3 < decider.threshold < 2.0 and decider.j == 1.0
+    assert 0.3 < decider.threshold < 2.0 and decider.j == 1.0 and decider.direction == 1
     primary = np.array([0.0, 3.0, 0.1, 2.5])
     assert decider.decide(np.zeros((4, 2)), primary)[1] == (1, 3)
     # nothing above the threshold: the argmax is still decided
     assert decider.decide(np.zeros((3, 2)), np.array([0.0, 0.2, 0.1]))[1] == (1,)
+
+
+def test_youden_fits_the_direction_the_shadows_show():
+    # forgotten classes score LOWEST on these shadows (A held none of their samples)
+    scores = np.array([1.0, 1.2, 0.9, -2.0, 1.1, -2.5])
+    labels = np.array([0, 0, 0, 1, 0, 1], dtype=bool)
+    decider = YoudenDecider().fit(scores, labels)
+    assert decider.direction == -1 and decider.j == 1.0 and decider.describe()["direction"] == -1
+    oriented, predicted = decider.decide(np.zeros((4, 2)), np.array([1.0, -3.0, 0.8, 1.3]))
+    assert predicted == (1,) and oriented.tolist() == [-1.0, 3.0, -0.8, -1.3]
+    # nothing on the forgotten side: the lowest primary score is decided
+    assert decider.decide(np.zeros((3, 2)), np.array([1.0, 0.2, 0.5]))[1] == (1,)
+    # equally good either way (J = 0 for both): the documented default, forgotten above τ
+    assert YoudenDecider().fit(np.zeros(4), np.array([0, 1, 0, 1], dtype=bool)).direction == 1
 
 
 def test_youden_and_tree_refuse_to_decide_unfitted_or_bad_labels():

@@ -125,6 +125,17 @@ def test_changed_parameter_invalidates_exactly_what_it_touches(tmp_path, store):
     assert counts(changed, "unlearned") == {"computed": 6}
 
 
+def test_revised_attack_algorithm_recomputes_only_its_rows(tmp_path, store, monkeypatch):
+    from labelleak.attacks.base import ATTACKS
+
+    out = tmp_path / "results"
+    run_experiment(config_with(), results_dir=out, store=store)
+    monkeypatch.setattr(ATTACKS.get("accuracy-probe"), "revision", classmethod(lambda cls, options: 2))
+    changed = run_experiment(config_with(), results_dir=tmp_path / "again", store=store)
+    # 6 targets (3 classes x 2 methods): the revised attack's row of each is recomputed, no other
+    assert counts(changed, "row") == {"computed": 6, "cached": 6 * (ATTACKS_PER_CELL - 1)}
+
+
 def test_shadow_calibration_is_computed_once_and_shared(tmp_path, store):
     attacks = [{"name": "param-diff", "params": {"steps": 50}, "vary": {"decider": ["youden", "tree"]}}]
     config = config_with(attacks=attacks, shadow={"methods": ["random_labels"], "epochs": 5, "seed": 1000})

@@ -77,6 +77,12 @@ class Attack(ABC):
     needs_unrelated: ClassVar[bool] = False
     needs_original: ClassVar[bool] = False
 
+    @classmethod
+    def revision(cls, options: dict[str, Any]) -> int:
+        """The revision of the algorithm that ``options`` select; raised whenever its results change,
+        so that results stored under an older revision are never reused (see the runner's row keys)."""
+        return 1
+
     def infer(self, target: Any, *, knowledge: AttackerKnowledge | None = None) -> AttackResult:
         """Run the attack on ``target`` (an access view) and return scores and the decision."""
         require_access(target, self.requires, who=f"attack {self.name!r}")

@@ -7,7 +7,8 @@ data choose |Ĉ| (multi-class unlearning is never told how many classes were for
 
 * :class:`KMeansDecider` — unsupervised, k = 2 on the feature vectors; the smaller cluster is Ĉ.
 * :class:`YoudenDecider` — a threshold on ``primary`` maximising J = TPR − FPR on shadow
-  experiments; classes above it form Ĉ (the argmax when none is).
+  experiments, in whichever direction the shadows show (forgotten classes above the threshold,
+  or below it); classes on the forgotten side form Ĉ (the most extreme one when none is).
 * :class:`TreeDecider` — a shallow decision tree fit on shadow per-class feature vectors labelled
   forgotten / retained; Ĉ = classes it predicts forgotten (the most probable one when none is).
 
@@ -44,6 +45,8 @@ class Decider(ABC):
 
     name: ClassVar[str]
     needs_calibration: ClassVar[bool] = False
+    #: raised when the decision rule changes, so that results stored under the old rule are not reused
+    revision: ClassVar[int] = 1
 
     @abstractmethod
     def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -103,21 +106,26 @@ class KMeansDecider(Decider):
 
 
 class YoudenDecider(Decider):
-    """Threshold τ on the primary score fit on shadow per-class scores to maximise J = TPR − FPR."""
+    """Threshold τ on the primary score fit on shadow per-class scores to maximise J = TPR − FPR.
+
+    The direction is fit too: the primary scores are signed so that a forgotten class scores high
+    when A holds its samples, but when A holds none of them the relearning signal inverts (the
+    forgotten row is the one that does *not* move). The fit therefore tries both "forgotten above
+    τ" and "forgotten below τ" on the shadows and keeps the one with the larger J (above on ties);
+    the decider's scores are the primary scores oriented that way (higher = more likely forgotten).
+    """
 
     name = "youden"
     needs_calibration = True
+    revision = 2  # 1 had no direction: forgotten classes were always the ones above τ
 
     def __init__(self) -> None:
         self.threshold: float | None = None
         self.j: float | None = None
+        self.direction: int = 1
 
-    def fit(self, primary: np.ndarray, forgotten: np.ndarray) -> "YoudenDecider":
-        """Fit τ on pooled shadow scores ``primary`` (n,) with boolean labels ``forgotten`` (n,)."""
-        scores = np.asarray(primary, dtype=np.float64).ravel()
-        labels = np.asarray(forgotten, dtype=bool).ravel()
-        if scores.shape != labels.shape or labels.all() or not labels.any():
-            raise ValueError("Youden calibration needs scores of both forgotten and retained shadow classes")
+    @staticmethod
+    def _best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
         values = np.unique(scores)
         # candidate thresholds between consecutive distinct scores (plus one below all of them)
         candidates = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2])
@@ -127,19 +135,31 @@ class YoudenDecider(Decider):
         best = np.flatnonzero(j == j.max())
         # the middle of a run of equally good thresholds generalises better than its edge
         index = int(best[len(best) // 2])
-        self.threshold, self.j = float(candidates[index]), float(j[index])
+        return float(candidates[index]), float(j[index])
+
+    def fit(self, primary: np.ndarray, forgotten: np.ndarray) -> "YoudenDecider":
+        """Fit τ and the direction on pooled shadow scores ``primary`` (n,) with boolean labels ``forgotten`` (n,)."""
+        scores = np.asarray(primary, dtype=np.float64).ravel()
+        labels = np.asarray(forgotten, dtype=bool).ravel()
+        if scores.shape != labels.shape or labels.all() or not labels.any():
+            raise ValueError("Youden calibration needs scores of both forgotten and retained shadow classes")
+        above = self._best_threshold(scores, labels)
+        below = self._best_threshold(-scores, labels)
+        self.direction = -1 if below[1] > above[1] else 1
+        self.threshold, self.j = below if self.direction == -1 else above
         return self
 
     def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
         if self.threshold is None:
             raise NotCalibratedError("the youden decider needs a threshold fit on shadow experiments (calibration=)")
         _, primary = _as_inputs(features, primary)
-        above = np.flatnonzero(primary > self.threshold)
-        predicted = tuple(int(k) for k in above) if len(above) else (int(np.argmax(primary)),)
-        return primary, predicted
+        oriented = self.direction * primary
+        flagged = np.flatnonzero(oriented > self.threshold)
+        predicted = tuple(int(k) for k in flagged) if len(flagged) else (int(np.argmax(oriented)),)
+        return oriented, predicted
 
     def describe(self) -> dict[str, Any]:
-        return {"decider": self.name, "threshold": self.threshold, "youden_j": self.j}
+        return {"decider": self.name, "threshold": self.threshold, "direction": self.direction, "youden_j": self.j}
 
 
 class TreeDecider(Decider):

@@ -62,6 +62,9 @@ PRIMARY: dict[str, tuple[str, dict[str, float]]] = {
 }
 
 
+DEFAULT_DECIDER = "kmeans"
+
+
 class CalibrationError(LabelleakError):
     """A decider needs shadow calibration that is missing or was built with other settings."""
 
@@ -260,7 +263,11 @@ class ParameterAttack(Attack):
     family: ClassVar[str]
     requires = "weights"
 
-    def __init__(self, *, decider: str = "kmeans", calibration: Calibration | None = None, steps: int = 100,
+    @classmethod
+    def revision(cls, options: dict[str, Any]) -> int:
+        return DECIDERS[options.get("decider", DEFAULT_DECIDER)].revision
+
+    def __init__(self, *, decider: str = DEFAULT_DECIDER, calibration: Calibration | None = None, steps: int = 100,
                  lr: float = 1.0, full_finetune: bool = False, finetune_epochs: int = 5, seed: int = 0) -> None:
         self.decider = check_choice("decider", decider, DECIDERS)
         self.reference = ReferenceConfig(steps=steps, lr=lr, full_finetune=full_finetune,

@@ -318,6 +318,10 @@ def cell_plan(ctx: Context, cell: Cell) -> list[dict[str, Any]]:
             key = {"stage": "attack-row", "version": ROW_VERSION, "target": target, "attack": variant.name,
                    "options": options, "knowledge": _knowledge_key(setting, ctx.knowledge_seed(cell.seed)),
                    "calibration": ctx.calibration_key(variant, cell.dataset, cell.seed, setting)}
+            revision = ctx.registry.get(variant.name).revision(options)
+            if revision > 1:
+                # only revised algorithms carry it, so the rows of every other attack keep their keys
+                key["revision"] = revision
             plan.append({"variant": variant, "setting": setting, "options": options, "key": key})
     return plan
 
