@@ -125,6 +125,19 @@ def test_changed_parameter_invalidates_exactly_what_it_touches(tmp_path, store):
     assert counts(changed, "unlearned") == {"computed": 6}
 
 
+def test_rows_reused_from_another_experiment_carry_this_runs_labels(tmp_path, store):
+    run_experiment(config_with(), results_dir=tmp_path / "first", store=store)
+    knowledge = [{**TINY["knowledge"][0], "name": "renamed"}]
+    # the same options as TINY's noise-logprob, written as a one-value variant: a new label, the same key
+    attacks = [{"name": "noise-logprob", "vary": {"n_queries": [16]}}]
+    again = run_experiment(config_with(name="other", knowledge=knowledge, attacks=attacks),
+                           results_dir=tmp_path / "second", store=store)
+    assert counts(again, "row") == {"cached": 6}
+    rows = pd.read_csv(tmp_path / "second" / "results.csv")
+    assert set(rows["experiment"]) == {"other"} and set(rows["knowledge"]) == {"renamed"}
+    assert set(rows["attack_label"]) == {"noise-logprob (n_queries=16)"} and set(rows["opt_n_queries"]) == {16}
+
+
 def test_revised_attack_algorithm_recomputes_only_its_rows(tmp_path, store, monkeypatch):
     from labelleak.attacks.base import ATTACKS
 

@@ -356,6 +356,8 @@ def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
     draws: dict[KnowledgeConfig, Any] = {}
     for i, item in enumerate(plan):
         if rows[i] is not None:
+            # a stored row may come from another experiment: its labels must be this run's
+            rows[i] = {**rows[i], **_labels(ctx, cell, item)}
             _export_prototypes(ctx, cell, item, None)
             continue
         variant, setting = item["variant"], item["setting"]
@@ -386,6 +388,13 @@ def _cell_fields(ctx: Context, cell: Cell) -> dict[str, Any]:
             "forget": "+".join(map(str, cell.forget)), "n_forget": len(cell.forget)}
 
 
+def _labels(ctx: Context, cell: Cell, item: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a row that name it within this experiment (not part of its cache key)."""
+    variant = item["variant"]
+    return {**_cell_fields(ctx, cell), "attack_label": variant.label,
+            **{f"opt_{k}": item["options"][k] for k in variant.varied}, "knowledge": item["setting"].name}
+
+
 def _row(ctx: Context, cell: Cell, item: dict[str, Any], outcome, params: dict[str, Any], calibration) -> dict[str, Any]:
     variant, setting = item["variant"], item["setting"]
     scores = np.asarray(outcome.scores, dtype=np.float64)
@@ -393,12 +402,11 @@ def _row(ctx: Context, cell: Cell, item: dict[str, Any], outcome, params: dict[s
     precision, recall, f1 = metrics.set_precision_recall_f1(outcome.predicted, truth)
     options = item["options"]
     row = {
-        **_cell_fields(ctx, cell),
+        **_labels(ctx, cell, item),
         "method_params": json.dumps(params, sort_keys=True),
-        "attack": variant.name, "attack_label": variant.label, "access": outcome.access,
+        "attack": variant.name, "access": outcome.access,
         "attack_options": json.dumps(options, sort_keys=True),
-        **{f"opt_{k}": options[k] for k in variant.varied},
-        "knowledge": setting.name, "knowledge_description": outcome.knowledge,
+        "knowledge_description": outcome.knowledge,
         "aux_per_class": setting.aux_per_class, "unrelated": setting.unrelated,
         "exclude_forgotten": setting.exclude_forgotten, "original_given": setting.original,
         "calibration": getattr(calibration, "description", "") or (json.dumps(calibration.to_dict())
