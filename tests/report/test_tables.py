@@ -113,6 +113,16 @@ def test_report_has_a_per_method_multi_class_table(tmp_path):
     assert "| bad | 0% [0–79] n=1; P 100% R 50% |" in section
 
 
+def test_report_has_a_per_method_table_of_the_unlearned_targets_only(tmp_path):
+    make_results_dir(tmp_path)
+    text = write_report(tmp_path)[0].read_text()
+    section = text.split("targets whose forget-class test accuracy is ≤ 10%: ASR (attack × unlearning method)")[1]
+    section = section.split("###")[0]
+    # finetune kept 90% forget accuracy on every target, so only retrain's 4 targets remain
+    assert "| attack | retrain | all methods |" in section
+    assert "| bad | 25% [5–70] n=4 | 25% [5–70] n=4 |" in section
+
+
 def test_report_overview_over_datasets_on_every_and_on_unlearned_targets(tmp_path):
     make_results_dir(tmp_path, datasets=("digits", "mnist"))
     text = write_report(tmp_path)[0].read_text()
