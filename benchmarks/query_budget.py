@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("records", nargs="+", type=Path, help="JSON files from inversion_attacks.py --out")
     parser.add_argument("--plot", type=Path, help="write the ASR-vs-queries plot here (PNG)")
+    parser.add_argument("--max-forget-acc", type=float, default=None,
+                        help="keep only targets whose forget-class test accuracy is at most this (did unlearning work)")
     parser.add_argument("--same-targets", action="store_true",
                         help="keep only the targets attacked at every budget, so each budget's n is the same")
     args = parser.parse_args(argv)
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(path.read_text())
         datasets.add(data["dataset"])
         for record in data["records"]:
+            if args.max_forget_acc is not None and record["utility"]["forget_test_acc"] > args.max_forget_acc:
+                continue
             num_classes = len(next(iter(record["attacks"].values()))["scores"])
             for name, outcome in record["attacks"].items():
                 match = _NAME.match(name)
@@ -61,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         print("no invert-bb records found")
         return 1
     print(f"# black-box inversion ASR vs query budget; datasets: {', '.join(sorted(datasets))}"
-          + (" (only the targets attacked at every budget)" if args.same_targets else "") + "\n")
+          + (" (only the targets attacked at every budget)" if args.same_targets else "")
+          + (f"; targets with forget-class test accuracy ≤ {args.max_forget_acc}" if args.max_forget_acc is not None
+             else "") + "\n")
     print("| criterion | budget (queries/target) | n | ASR | 95% CI | chance | AUC | s/target | queries used |")
     print("|---|---|---|---|---|---|---|---|---|")
     curves: dict[str, list[tuple[int, float, float, float]]] = defaultdict(list)
