@@ -719,13 +719,14 @@ def estimate_seconds(config: ExperimentConfig, pilot_dir: str | os.PathLike, *, 
 
 
 def git_revision() -> str:
-    """The git revision of the labelleak source tree (with ``+dirty`` when it has local changes), or ''."""
+    """The git revision of the labelleak source tree (with ``+dirty`` when ``src/`` or ``pyproject.toml``
+    has local changes; results written into the checkout, e.g. under ``docs/results``, do not count), or ''."""
     root = Path(__file__).resolve().parents[3]
     try:
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                "src", "pyproject.toml"], capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
     return rev + ("+dirty" if dirty else "")
