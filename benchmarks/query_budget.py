@@ -5,9 +5,10 @@ files, e.g. a run over all targets at 10²–10⁴ queries and a smaller one at 
 (budget, criterion, calibration) and prints a Markdown table — ASR with n and Wilson 95%
 interval, mean seconds and queries per target — then plots ASR against queries per target.
 
-Example (the commands behind docs/inversion_attacks.md):
-    python benchmarks/inversion_attacks.py --dataset fashion-mnist --budgets 100 1000 10000 --out /tmp/I_qb.json
-    python benchmarks/query_budget.py /tmp/I_qb.json --plot docs/figures/query_budget.png
+Example (docs/inversion_attacks.md has the full commands behind its tables):
+    python benchmarks/inversion_attacks.py --dataset fashion-mnist --budgets 100 1000 10000 --out /tmp/qb_all.json
+    python benchmarks/inversion_attacks.py --dataset fashion-mnist --classes 0 3 --budgets 100000 --out /tmp/qb_1e5.json
+    python benchmarks/query_budget.py /tmp/qb_all.json /tmp/qb_1e5.json --same-targets --plot /tmp/query_budget.png
 """
 
 from __future__ import annotations
