@@ -138,6 +138,17 @@ def test_rows_reused_from_another_experiment_carry_this_runs_labels(tmp_path, st
     assert set(rows["attack_label"]) == {"noise-logprob (n_queries=16)"} and set(rows["opt_n_queries"]) == {16}
 
 
+def test_a_finished_cell_resumed_under_new_labels_takes_them(tmp_path, store):
+    out = tmp_path / "results"
+    run_experiment(config_with(), results_dir=out, store=store)
+    knowledge = [{**TINY["knowledge"][0], "name": "renamed"}]
+    again = run_experiment(config_with(name="other", knowledge=knowledge), results_dir=out, store=store)
+    assert again.cells_skipped == 6
+    rows, utility = pd.read_csv(out / "results.csv"), pd.read_csv(out / "utility.csv")
+    assert set(rows["experiment"]) == {"other"} and set(rows["knowledge"]) == {"renamed"}
+    assert set(utility["experiment"]) == {"other"}
+
+
 def test_revised_attack_algorithm_recomputes_only_its_rows(tmp_path, store, monkeypatch):
     from labelleak.attacks.base import ATTACKS
 

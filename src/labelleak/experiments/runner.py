@@ -523,6 +523,16 @@ def _finished(path: Path, key: str) -> bool:
         return False
 
 
+def _relabel(ctx: Context, cell: Cell, plan: list[dict[str, Any]], path: Path) -> None:
+    """Give a finished cell's rows this run's labels: a config may rename its experiment, attack
+    variants or knowledge settings without changing any key (rows follow the plan's order)."""
+    data = json.loads(path.read_text())
+    rows = [{**row, **_labels(ctx, cell, item)} for row, item in zip(data["rows"], plan)]
+    utility = {**data["utility"], **_cell_fields(ctx, cell)}
+    if rows != data["rows"] or utility != data["utility"]:
+        atomic_write_json(path, {**data, "rows": rows, "utility": utility})
+
+
 def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, store: ArtifactStore | None = None,
                    jobs: int = 1, verbose: bool = False, command: str = "", pilot: int | None = None) -> RunSummary:
     """Run every cell of ``config`` into ``results_dir`` (resuming a previous run there).
@@ -555,8 +565,11 @@ def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, 
     summary.cells_total = len(all_cells)
     atomic_write_json(results_dir / "config.json", config.to_dict())
 
-    keys = {cell: config_hash({"rows": [p["key"] for p in cell_plan(ctx, cell)]}) for cell in all_cells}
+    plans = {cell: cell_plan(ctx, cell) for cell in all_cells}
+    keys = {cell: config_hash({"rows": [p["key"] for p in plans[cell]]}) for cell in all_cells}
     todo = [c for c in all_cells if not _finished(cell_file(results_dir, c), keys[c])]
+    for cell in set(all_cells) - set(todo):
+        _relabel(ctx, cell, plans[cell], cell_file(results_dir, cell))
     summary.cells_skipped = len(all_cells) - len(todo)
     if summary.cells_skipped:
         logger.info("resuming in %s: %d of %d cells finished earlier are skipped, %d to run",
