@@ -43,6 +43,12 @@ def _num(value: float, digits: int = 2) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def _matrix(labels: list[str], columns: list[str], cells: dict[tuple[str, str], Any], *, fmt=fmt_asr) -> Block:
+    """An attack × ``columns`` table block: one row per label, ``fmt`` of each summary, "–" where none."""
+    return ("table", ["attack"] + columns,
+            [[label] + [fmt(cells[(label, c)]) if (label, c) in cells else "–" for c in columns] for label in labels])
+
+
 def build_blocks(results_dir: Path) -> list[Block]:
     rows, utility = load_results(results_dir)
     run = json.loads((results_dir / "run.json").read_text()) if (results_dir / "run.json").is_file() else {}
@@ -75,9 +81,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
             chance = random_guess_rate(k, 1)
             blocks.append(("h3", "Single-class unlearning: ASR (attack × unlearning method)"))
             blocks.append(("p", f"Chance level {_pct(chance)} (1/{k}). Each cell: ASR [95% interval] n."))
-            blocks.append(("table", ["attack"] + methods,
-                           [[label] + [fmt_asr(cells[(label, m)]) if (label, m) in cells else "–" for m in methods]
-                            for label in labels]))
+            blocks.append(_matrix(labels, methods, cells))
             effective = _unlearned(singles, utility)
             if 0 < len(effective) < len(singles):
                 labels_u, methods_u, cells_u = asr_matrix(effective)
@@ -85,9 +89,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
                                      f"≤ {EFFECTIVE_FORGET_ACC:.0%}: ASR (attack × unlearning method)"))
                 blocks.append(("p", "The same table without the targets whose method did not forget (they say "
                                     "little about leakage after unlearning); n counts the targets kept."))
-                blocks.append(("table", ["attack"] + methods_u,
-                               [[label] + [fmt_asr(cells_u[(label, m)]) if (label, m) in cells_u else "–"
-                                           for m in methods_u] for label in labels_u]))
+                blocks.append(_matrix(labels_u, methods_u, cells_u))
             detail = summary_table(singles.assign(label=row_label(singles)), ["label"])
             order = {label: i for i, label in enumerate(labels)}
             detail = detail.sort_values("label", key=lambda c: c.map(order))
@@ -121,9 +123,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
                 blocks.append(("h3", f"Multi-class unlearning, |C| = {size}: per unlearning method"))
                 blocks.append(("p", "Each cell: exact-set ASR [95% interval] n; micro-averaged precision (P) and "
                                     "recall (R) of Ĉ."))
-                blocks.append(("table", ["attack"] + methods,
-                               [[label] + [fmt_set(cells[(label, m)]) if (label, m) in cells else "–" for m in methods]
-                                for label in labels]))
+                blocks.append(_matrix(labels, methods, cells, fmt=fmt_set))
         grids = figures.prototype_grids(results_dir, fig_dir, dataset=dataset)
         if grids:
             blocks.append(("h3", "Inversion prototypes"))
@@ -175,9 +175,8 @@ def _overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
         table = summary_table(part.assign(label=row_label(part)), ["label", "dataset"])
         cells = {(r["label"], r["dataset"]): r for r in table.to_dict("records")}
         blocks.append(("p", f"ASR [95% interval] n, {title}."))
-        blocks.append(("table", ["attack"] + datasets,
-                       [[label] + [fmt_asr(cells[(label, d)]) if (label, d) in cells else "–" for d in datasets]
-                        for label in labels] + [["chance"] + [_pct(chance[d]) for d in datasets]]))
+        _, headers, body = _matrix(labels, datasets, cells)
+        blocks.append(("table", headers, body + [["chance"] + [_pct(chance[d]) for d in datasets]]))
     return blocks
 
 
