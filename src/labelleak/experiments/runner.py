@@ -514,19 +514,21 @@ def cell_file(results_dir: Path, cell: Cell) -> Path:
     return results_dir / "cells" / f"{cell.id}.json"
 
 
-def _finished(path: Path, key: str) -> bool:
+def _finished(path: Path, key: str) -> dict[str, Any] | None:
+    """The cell file's content when it holds the finished cell of ``key``, else None."""
     if not path.is_file():
-        return False
+        return None
     try:
-        return json.loads(path.read_text()).get("key") == key
+        data = json.loads(path.read_text())
     except ValueError:
-        return False
+        return None
+    return data if data.get("key") == key else None
 
 
-def _relabel(ctx: Context, cell: Cell, plan: list[dict[str, Any]], path: Path) -> None:
-    """Give a finished cell's rows this run's labels: a config may rename its experiment, attack
-    variants or knowledge settings without changing any key (rows follow the plan's order)."""
-    data = json.loads(path.read_text())
+def _relabel(ctx: Context, cell: Cell, plan: list[dict[str, Any]], path: Path, data: dict[str, Any]) -> None:
+    """Give a finished cell's rows (``data``, read from ``path``) this run's labels: a config may rename
+    its experiment, attack variants or knowledge settings without changing any key (rows follow the
+    plan's order)."""
     rows = [{**row, **_labels(ctx, cell, item)} for row, item in zip(data["rows"], plan)]
     utility = {**data["utility"], **_cell_fields(ctx, cell)}
     if rows != data["rows"] or utility != data["utility"]:
@@ -567,9 +569,11 @@ def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, 
 
     plans = {cell: cell_plan(ctx, cell) for cell in all_cells}
     keys = {cell: config_hash({"rows": [p["key"] for p in plans[cell]]}) for cell in all_cells}
-    todo = [c for c in all_cells if not _finished(cell_file(results_dir, c), keys[c])]
-    for cell in set(all_cells) - set(todo):
-        _relabel(ctx, cell, plans[cell], cell_file(results_dir, cell))
+    finished = {cell: _finished(cell_file(results_dir, cell), keys[cell]) for cell in all_cells}
+    todo = [c for c in all_cells if finished[c] is None]
+    for cell, data in finished.items():
+        if data is not None:
+            _relabel(ctx, cell, plans[cell], cell_file(results_dir, cell), data)
     summary.cells_skipped = len(all_cells) - len(todo)
     if summary.cells_skipped:
         logger.info("resuming in %s: %d of %d cells finished earlier are skipped, %d to run",
