@@ -23,7 +23,7 @@ import time
 import torch
 
 from labelleak.access import GradientAccess, QueryAccess, WeightsAccess
-from labelleak.attacks import parameter  # noqa: F401  (registers the parameter attacks)
+from labelleak.attacks import parameter
 from labelleak.attacks.genetic import BlackBoxInversion
 from labelleak.attacks.inversion import WhiteBoxInversion
 from labelleak.attacks.knowledge import draw_knowledge
@@ -39,31 +39,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forget", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--budgets", nargs="+", type=int, default=[1_000, 4_000, 10_000, 100_000],
-                        help="black-box query budgets per target")
+    parser.add_argument(
+        "--budgets",
+        nargs="+",
+        type=int,
+        default=[1_000, 4_000, 10_000, 100_000],
+        help="black-box query budgets per target",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     store = ArtifactStore()
     data = load_dataset(args.dataset)
     original = train_original(data, seed=0, store=store)
-    target = unlearn_original(original, data, method=args.method, forget_classes=(args.forget,), seed=0,
-                              store=store).model
+    target = unlearn_original(
+        original, data, method=args.method, forget_classes=(args.forget,), seed=0, store=store
+    ).model
     draw = draw_knowledge(data, unrelated="noise", seed=0)
     spec = target.spec
     shape = (spec.in_channels, spec.image_size, spec.image_size)
     attacks = [
         ("param-diff (kmeans)", parameter.DifferenceAttack(), lambda: WeightsAccess.of_classifier(target)),
         ("param-dot (kmeans)", parameter.DotProductAttack(), lambda: WeightsAccess.of_classifier(target)),
-        ("invert-wb (100 steps)", WhiteBoxInversion(steps=100),
-         lambda: GradientAccess(target, num_classes=spec.num_classes, input_shape=shape)),
+        (
+            "invert-wb (100 steps)",
+            WhiteBoxInversion(steps=100),
+            lambda: GradientAccess(target, num_classes=spec.num_classes, input_shape=shape),
+        ),
     ]
-    attacks += [(f"invert-bb ({budget} queries)", BlackBoxInversion(query_budget=budget),
-                 lambda: QueryAccess.from_model(target, num_classes=spec.num_classes, input_shape=shape))
-                for budget in args.budgets]
+    attacks += [
+        (
+            f"invert-bb ({budget} queries)",
+            BlackBoxInversion(query_budget=budget),
+            lambda: QueryAccess.from_model(target, num_classes=spec.num_classes, input_shape=shape),
+        )
+        for budget in args.budgets
+    ]
 
-    print(f"# {data.describe()}; θ_u: {args.method} forgot class {args.forget}; torch threads {args.threads}; "
-          f"{args.repeats} timed runs per attack after one warm-up")
+    print(
+        f"# {data.describe()}; θ_u: {args.method} forgot class {args.forget}; torch threads {args.threads}; "
+        f"{args.repeats} timed runs per attack after one warm-up"
+    )
     print("| attack | median s | min s | CPU s per run | queries | Ĉ |")
     print("|---|---|---|---|---|---|")
     for label, attack, view in attacks:
@@ -76,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
             walls.append(time.perf_counter() - wall)
             cpus.append(time.process_time() - cpu)
         queries = "–" if outcome.queries is None else str(outcome.queries)
-        print(f"| {label} | {statistics.median(walls):.2f} | {min(walls):.2f} | {statistics.median(cpus):.2f} | "
-              f"{queries} | {list(outcome.predicted)} |", flush=True)
+        print(
+            f"| {label} | {statistics.median(walls):.2f} | {min(walls):.2f} | {statistics.median(cpus):.2f} | "
+            f"{queries} | {list(outcome.predicted)} |",
+            flush=True,
+        )
     return 0
 
 

@@ -55,24 +55,48 @@ def owner_files(workdir: Path, *, method: str, forget: int, threads: int) -> dic
     dataset = load_dataset("fashion-mnist")
     store = ArtifactStore()
     original = train_original(dataset, seed=0, store=store, verbose=True)
-    unlearned = unlearn_original(original, dataset, method=method, forget_classes=(forget,), seed=0, store=store,
-                                 verbose=True)
-    files = {"original": workdir / "original.pt", "unlearned": workdir / "unlearned.pt",
-             "factory": workdir / "owner_model.py", "onnx": workdir / "unlearned.onnx"}
+    unlearned = unlearn_original(
+        original, dataset, method=method, forget_classes=(forget,), seed=0, store=store, verbose=True
+    )
+    files = {
+        "original": workdir / "original.pt",
+        "unlearned": workdir / "unlearned.pt",
+        "factory": workdir / "owner_model.py",
+        "onnx": workdir / "unlearned.onnx",
+    }
     torch.save(original.model.state_dict(), files["original"])
     torch.save(unlearned.model.state_dict(), files["unlearned"])
     files["factory"].write_text(FACTORY.format(spec=original.model.spec.to_dict()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
-        torch.onnx.export(unlearned.model.eval(), (dataset.x_test[:1],), str(files["onnx"]), dynamo=False,
-                          input_names=["image"], output_names=["logits"], dynamic_axes={"image": {0: "batch"}})
+        torch.onnx.export(
+            unlearned.model.eval(),
+            (dataset.x_test[:1],),
+            str(files["onnx"]),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}},
+        )
     print(f"θ_u ({method}, forgot class {forget}): {unlearned.metrics}")
     return files
 
 
 def timed_audit(args: list[str], *, out_json: Path, threads: int) -> dict:
-    command = [sys.executable, "-c", "import sys; from labelleak.cli import main; sys.exit(main())", "audit", "--dataset", "fashion-mnist", "--threads", str(threads),
-               "--quiet", "--json", str(out_json), *args]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from labelleak.cli import main; sys.exit(main())",
+        "audit",
+        "--dataset",
+        "fashion-mnist",
+        "--threads",
+        str(threads),
+        "--quiet",
+        "--json",
+        str(out_json),
+        *args,
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
@@ -85,8 +109,12 @@ def timed_audit(args: list[str], *, out_json: Path, threads: int) -> dict:
         raise SystemExit(f"audit failed ({proc.returncode}): {proc.stderr.strip()}")
     print(proc.stdout)
     result = json.loads(out_json.read_text())
-    return {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "verdict": result["verdict"],
-            "attacks": {a["name"]: round(a["seconds"], 2) for a in result["attacks"]}}
+    return {
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "verdict": result["verdict"],
+        "attacks": {a["name"]: round(a["seconds"], 2) for a in result["attacks"]},
+    }
 
 
 def main() -> None:
@@ -95,36 +123,60 @@ def main() -> None:
     parser.add_argument("--method", default="gradient_ascent", help="unlearning method of the audited model")
     parser.add_argument("--forget", type=int, default=2, help="the class unlearned from the audited model")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "labelleak_audit_speed")
-    parser.add_argument("--calibration-cache", type=Path,
-                        help="reuse this artifact store for the audits' shadow calibration (default: a fresh, "
-                             "empty one, so that the first audit builds it)")
+    parser.add_argument(
+        "--calibration-cache",
+        type=Path,
+        help="reuse this artifact store for the audits' shadow calibration (default: a fresh, "
+        "empty one, so that the first audit builds it)",
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     files = owner_files(args.workdir, method=args.method, forget=args.forget, threads=args.threads)
     cache = args.calibration_cache or Path(tempfile.mkdtemp(prefix="calibration_", dir=args.workdir))
-    white_box = ["--model-factory", f"{files['factory']}:build", "--weights", str(files["unlearned"]),
-                 "--original", str(files["original"]), "--cache", str(cache)]
-    first = "first white-box audit (builds the shadow calibration)" if args.calibration_cache is None else \
-        f"first white-box audit (calibration store {cache})"
+    white_box = [
+        "--model-factory",
+        f"{files['factory']}:build",
+        "--weights",
+        str(files["unlearned"]),
+        "--original",
+        str(files["original"]),
+        "--cache",
+        str(cache),
+    ]
+    first = (
+        "first white-box audit (builds the shadow calibration)"
+        if args.calibration_cache is None
+        else f"first white-box audit (calibration store {cache})"
+    )
     rows = {
-        first:
-            timed_audit(white_box, out_json=args.workdir / "first.json", threads=args.threads),
-        "white-box audit, calibration cached":
-            timed_audit(white_box, out_json=args.workdir / "second.json", threads=args.threads),
-        "ONNX (black-box) audit":
-            timed_audit(["--onnx", str(files["onnx"]), "--cache", str(cache)], out_json=args.workdir / "onnx.json",
-                        threads=args.threads),
+        first: timed_audit(white_box, out_json=args.workdir / "first.json", threads=args.threads),
+        "white-box audit, calibration cached": timed_audit(
+            white_box, out_json=args.workdir / "second.json", threads=args.threads
+        ),
+        "ONNX (black-box) audit": timed_audit(
+            ["--onnx", str(files["onnx"]), "--cache", str(cache)],
+            out_json=args.workdir / "onnx.json",
+            threads=args.threads,
+        ),
     }
     # the machine may be shared: the load average says how much of the 2 cores the audits really had
-    summary = {"threads": args.threads, "cpu_count": os.cpu_count(), "load_average_1_5_15": os.getloadavg(),
-               "method": args.method, "forget": args.forget, "audits": rows}
+    summary = {
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
+        "load_average_1_5_15": os.getloadavg(),
+        "method": args.method,
+        "forget": args.forget,
+        "audits": rows,
+    }
     (args.workdir / "audit_speed.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"| audit | wall seconds ({args.threads} threads) | CPU seconds | verdict |")
     print("| --- | --- | --- | --- |")
     for name, row in rows.items():
         v = row["verdict"]
-        print(f"| {name} | {row['seconds']} | {row['cpu_seconds']} | {v['forgotten']} by {v['agreeing_attacks']} of "
-              f"{v['attacks_run']} |")
+        print(
+            f"| {name} | {row['seconds']} | {row['cpu_seconds']} | {v['forgotten']} by {v['agreeing_attacks']} of "
+            f"{v['attacks_run']} |"
+        )
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     print(f"wrote {args.workdir / 'audit_speed.json'}")
 

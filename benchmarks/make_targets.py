@@ -25,7 +25,7 @@ from labelleak.unlearning import UNLEARNERS
 
 
 def parse_classes(text: str) -> list[int]:
-    """"0-9" or "0,3,7" (or a mix: "0-2,7")."""
+    """ "0-9" or "0,3,7" (or a mix: "0-2,7")."""
     classes: list[int] = []
     for part in text.split(","):
         if "-" in part:
@@ -39,8 +39,11 @@ def parse_classes(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="fashion-mnist")
-    parser.add_argument("--methods", default="gradient_ascent,random_labels,finetune,retrain",
-                        help="comma-separated registered methods, run in this order (method-major)")
+    parser.add_argument(
+        "--methods",
+        default="gradient_ascent,random_labels,finetune,retrain",
+        help="comma-separated registered methods, run in this order (method-major)",
+    )
     parser.add_argument("--classes", default="0-9", help="classes to forget, one target each (e.g. 0-9 or 0,3,7)")
     parser.add_argument("--seeds", default="0", help="unlearning seeds (e.g. 0 or 0-2)")
     parser.add_argument("--original-seed", type=int, default=0, help="seed of the original model")
@@ -57,16 +60,31 @@ def main(argv: list[str] | None = None) -> int:
     store = ArtifactStore(args.cache)
     dataset = load_dataset(args.dataset)
     original = train_original(dataset, seed=args.original_seed, store=store, verbose=False)
-    log.info("original %s (%s): test accuracy %.4f", args.dataset, "cached" if original.cached else "trained",
-             original.metrics["test_accuracy"])
+    log.info(
+        "original %s (%s): test accuracy %.4f",
+        args.dataset,
+        "cached" if original.cached else "trained",
+        original.metrics["test_accuracy"],
+    )
     jobs = [(m, c, s) for m in methods for c in parse_classes(args.classes) for s in parse_classes(args.seeds)]
     start = time.perf_counter()
     for i, (method, cls, seed) in enumerate(jobs, 1):
         result = unlearn_original(original, dataset, method=method, forget_classes=[cls], seed=seed, store=store)
         m = result.metrics
-        log.info("[%d/%d] %s forget=%d seed=%d %s: forget %.4f retain %.4f test %.4f (%.1f s) %s", i, len(jobs),
-                 method, cls, seed, "cached" if result.cached else "computed", m["forget_test_acc"],
-                 m["retain_test_acc"], m["test_acc"], m["seconds"], result.path)
+        log.info(
+            "[%d/%d] %s forget=%d seed=%d %s: forget %.4f retain %.4f test %.4f (%.1f s) %s",
+            i,
+            len(jobs),
+            method,
+            cls,
+            seed,
+            "cached" if result.cached else "computed",
+            m["forget_test_acc"],
+            m["retain_test_acc"],
+            m["test_acc"],
+            m["seconds"],
+            result.path,
+        )
     log.info("done: %d targets in %.0f s", len(jobs), time.perf_counter() - start)
     return 0
 

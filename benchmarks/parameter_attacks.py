@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from labelleak.access import WeightsAccess
+from labelleak.attacks import parameter  # noqa: F401  (registers the parameter attacks)
 from labelleak.attacks.base import ATTACKS
 from labelleak.attacks.knowledge import draw_knowledge
-from labelleak.attacks import parameter  # noqa: F401  (registers the parameter attacks)
 from labelleak.attacks.parameter import ATTACK_FAMILIES, primary_score
 from labelleak.attacks.shadow import ShadowConfig, calibrate
 from labelleak.data import load_dataset
@@ -50,8 +50,9 @@ def forget_sets(k: int, *, pairs: int, triples: int, seed: int) -> list[tuple[in
 
 
 def is_cached(store: ArtifactStore, original, method: str, classes: tuple[int, ...]) -> bool:
-    config = unlearned_config(original, method=method, params=build_unlearner(method).params(),
-                              forget_classes=classes, seed=EVAL_SEED)
+    config = unlearned_config(
+        original, method=method, params=build_unlearner(method).params(), forget_classes=classes, seed=EVAL_SEED
+    )
     return (store.path("unlearned", config) / "model.json").is_file()
 
 
@@ -67,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shadow-triples", type=int, default=0, help="random forgotten triples per shadow method")
     parser.add_argument("--summarize", type=Path, metavar="JSON", help="only print the table of a (partial) --out file")
     parser.add_argument("--compact", action="store_true", help="with --summarize: one row per method and |C|")
-    parser.add_argument("--multi-methods", nargs="+", default=None, help="methods for pairs/triples (default: --methods)")
+    parser.add_argument(
+        "--multi-methods", nargs="+", default=None, help="methods for pairs/triples (default: --methods)"
+    )
     parser.add_argument("--aux-per-class", type=int, default=None)
     parser.add_argument("--no-aux-of-forgotten", action="store_true", help="A holds no sample of the forgotten classes")
     parser.add_argument("--unrelated", default="noise")
@@ -86,32 +89,54 @@ def main(argv: list[str] | None = None) -> int:
     data = load_dataset(args.dataset)
     original = train_original(data, seed=EVAL_SEED, store=store)
     k = data.num_classes
-    base = draw_knowledge(data, aux_per_class=args.aux_per_class, unrelated=args.unrelated,
-                          original=WeightsAccess.of_classifier(original.model), seed=EVAL_SEED)
+    base = draw_knowledge(
+        data,
+        aux_per_class=args.aux_per_class,
+        unrelated=args.unrelated,
+        original=WeightsAccess.of_classifier(original.model),
+        seed=EVAL_SEED,
+    )
     shadow_sets = tuple(forget_sets(k, pairs=args.shadow_pairs, triples=args.shadow_triples, seed=1))
     start = time.perf_counter()
-    calibration = calibrate(data, base, config=ShadowConfig(methods=tuple(args.shadow_methods), forget_sets=shadow_sets,
-                                                           epochs=args.shadow_epochs, aux_per_class=args.aux_per_class,
-                                                           exclude_forgotten=args.no_aux_of_forgotten,
-                                                           unrelated=args.unrelated),
-                            eval_seeds=[EVAL_SEED], store=store)
-    print(f"# {data.describe()}\n# θ_o test accuracy {original.metrics['test_accuracy']:.4f}\n"
-          f"# knowledge: {base.knowledge.description}{' (forgotten classes removed from A per target)' if args.no_aux_of_forgotten else ''}\n"
-          f"# calibration: {calibration.description} ({time.perf_counter() - start:.1f} s)", flush=True)
+    calibration = calibrate(
+        data,
+        base,
+        config=ShadowConfig(
+            methods=tuple(args.shadow_methods),
+            forget_sets=shadow_sets,
+            epochs=args.shadow_epochs,
+            aux_per_class=args.aux_per_class,
+            exclude_forgotten=args.no_aux_of_forgotten,
+            unrelated=args.unrelated,
+        ),
+        eval_seeds=[EVAL_SEED],
+        store=store,
+    )
+    print(
+        f"# {data.describe()}\n# θ_o test accuracy {original.metrics['test_accuracy']:.4f}\n"
+        f"# knowledge: {base.knowledge.description}{' (forgotten classes removed from A per target)' if args.no_aux_of_forgotten else ''}\n"
+        f"# calibration: {calibration.description} ({time.perf_counter() - start:.1f} s)",
+        flush=True,
+    )
 
     attacks = {name: ATTACKS.get(name)(decider="kmeans") for name in ATTACK_FAMILIES}
     records = []
     multi_methods = args.multi_methods or args.methods
     transfers, deciders = {}, {}
     for method in dict.fromkeys(args.methods + multi_methods):
-        transfers[method] = calibration.select(exclude_methods=(method,)) if set(args.shadow_methods) - {method} else calibration
+        transfers[method] = (
+            calibration.select(exclude_methods=(method,)) if set(args.shadow_methods) - {method} else calibration
+        )
         for name, family in ATTACK_FAMILIES.items():
             for d in ("youden", "tree"):
                 deciders[(method, name, d)] = transfers[method].fit(d, family)
     # method by method (cheapest first on the command line), singles then pairs and triples
-    jobs = [(method, classes) for method in dict.fromkeys(args.methods + multi_methods)
-            for classes in forget_sets(k, pairs=args.pairs, triples=args.triples, seed=0)
-            if (len(classes) == 1 and method in args.methods) or (len(classes) > 1 and method in multi_methods)]
+    jobs = [
+        (method, classes)
+        for method in dict.fromkeys(args.methods + multi_methods)
+        for classes in forget_sets(k, pairs=args.pairs, triples=args.triples, seed=0)
+        if (len(classes) == 1 and method in args.methods) or (len(classes) > 1 and method in multi_methods)
+    ]
     for method, classes in jobs:
         transfer = transfers[method]
         if args.cached_only and not is_cached(store, original, method, classes):
@@ -119,30 +144,54 @@ def main(argv: list[str] | None = None) -> int:
         result = unlearn_original(original, data, method=method, forget_classes=classes, seed=EVAL_SEED, store=store)
         knowledge = base.knowledge
         if args.no_aux_of_forgotten:
-            knowledge = draw_knowledge(data, aux_per_class=args.aux_per_class, exclude_classes=classes,
-                                       unrelated=args.unrelated, original=base.knowledge.original,
-                                       seed=EVAL_SEED).knowledge
+            knowledge = draw_knowledge(
+                data,
+                aux_per_class=args.aux_per_class,
+                exclude_classes=classes,
+                unrelated=args.unrelated,
+                original=base.knowledge.original,
+                seed=EVAL_SEED,
+            ).knowledge
         target = WeightsAccess.of_classifier(result.model)
-        record = {"method": method, "forget": list(classes), "utility": result.metrics,
-                  "calibrated_on": sorted(set(transfer.methods)), "attacks": {}}
+        record = {
+            "method": method,
+            "forget": list(classes),
+            "utility": result.metrics,
+            "calibrated_on": sorted(set(transfer.methods)),
+            "attacks": {},
+        }
         for name, attack in attacks.items():
             outcome = attack.infer(target, knowledge=knowledge)
             z = outcome.artifacts["features"]
             primary = primary_score(z, ATTACK_FAMILIES[name])
-            record["attacks"][f"{name}/kmeans"] = {"scores": outcome.scores.tolist(),
-                                                   "predicted": list(outcome.predicted), "seconds": outcome.seconds}
+            record["attacks"][f"{name}/kmeans"] = {
+                "scores": outcome.scores.tolist(),
+                "predicted": list(outcome.predicted),
+                "seconds": outcome.seconds,
+            }
             for d in ("youden", "tree"):
                 scores, predicted = deciders[(method, name, d)].decide(z, primary)
                 record["attacks"][f"{name}/{d}"] = {"scores": np.asarray(scores).tolist(), "predicted": list(predicted)}
         records.append(record)
         diff = record["attacks"]["param-diff/kmeans"]
-        print(f"{method:16s} C={list(classes)} forget_acc={result.metrics['forget_test_acc']:.3f} "
-              f"param-diff/kmeans Ĉ={diff['predicted']} ({diff['seconds']:.2f} s/attack, "
-              f"dot {record['attacks']['param-dot/kmeans']['seconds']:.2f} s)", flush=True)
+        print(
+            f"{method:16s} C={list(classes)} forget_acc={result.metrics['forget_test_acc']:.3f} "
+            f"param-diff/kmeans Ĉ={diff['predicted']} ({diff['seconds']:.2f} s/attack, "
+            f"dot {record['attacks']['param-dot/kmeans']['seconds']:.2f} s)",
+            flush=True,
+        )
         if args.out:
-            args.out.write_text(json.dumps({"args": {k2: str(v) for k2, v in vars(args).items()},
-                                            "knowledge": base.knowledge.description, "num_classes": k,
-                                            "calibration": calibration.description, "records": records}))
+            args.out.write_text(
+                json.dumps(
+                    {
+                        "args": {k2: str(v) for k2, v in vars(args).items()},
+                        "knowledge": base.knowledge.description,
+                        "num_classes": k,
+                        "calibration": calibration.description,
+                        "records": records,
+                    }
+                )
+            )
     print_summary(records, k)
     return 0
 
@@ -155,13 +204,18 @@ def print_summary(records: list[dict], k: int) -> None:
     for method, size in groups:
         rows = [r for r in records if r["method"] == method and len(r["forget"]) == size]
         for key in keys:
-            s = summarize(scores=[r["attacks"][key]["scores"] for r in rows],
-                          predicted=[r["attacks"][key]["predicted"] for r in rows],
-                          truths=[r["forget"] for r in rows], num_classes=k)
+            s = summarize(
+                scores=[r["attacks"][key]["scores"] for r in rows],
+                predicted=[r["attacks"][key]["predicted"] for r in rows],
+                truths=[r["forget"] for r in rows],
+                num_classes=k,
+            )
             seconds = [r["attacks"][key]["seconds"] for r in rows if "seconds" in r["attacks"][key]]
-            print(f"| {method} | {size} | {key} | {s['n']} | {s['asr']:.1%} | [{s['asr_low']:.1%}, {s['asr_high']:.1%}] | "
-                  f"{s['chance']:.1%} | {s['auc']:.3f} | {s['precision']:.2f} | {s['recall']:.2f} | "
-                  f"{np.mean(seconds) if seconds else float('nan'):.2f} |")
+            print(
+                f"| {method} | {size} | {key} | {s['n']} | {s['asr']:.1%} | [{s['asr_low']:.1%}, {s['asr_high']:.1%}] | "
+                f"{s['chance']:.1%} | {s['auc']:.3f} | {s['precision']:.2f} | {s['recall']:.2f} | "
+                f"{np.mean(seconds) if seconds else float('nan'):.2f} |"
+            )
 
 
 def print_compact(records: list[dict], k: int) -> None:
@@ -173,13 +227,19 @@ def print_compact(records: list[dict], k: int) -> None:
         rows = [r for r in records if r["method"] == method and len(r["forget"]) == size]
         cells = []
         for key in keys:
-            s = summarize(scores=[r["attacks"][key]["scores"] for r in rows],
-                          predicted=[r["attacks"][key]["predicted"] for r in rows],
-                          truths=[r["forget"] for r in rows], num_classes=k)
+            s = summarize(
+                scores=[r["attacks"][key]["scores"] for r in rows],
+                predicted=[r["attacks"][key]["predicted"] for r in rows],
+                truths=[r["forget"] for r in rows],
+                num_classes=k,
+            )
             cells.append(f"{s['asr']:.0%} [{s['asr_low']:.0%}, {s['asr_high']:.0%}]")
         forget_acc = np.mean([r["utility"]["forget_test_acc"] for r in rows])
-        print(f"| {method} (forget acc {forget_acc:.2f}) | {size} | {len(rows)} | {random_guess_rate(k, size):.1%} | "
-              + " | ".join(cells) + " |")
+        print(
+            f"| {method} (forget acc {forget_acc:.2f}) | {size} | {len(rows)} | {random_guess_rate(k, size):.1%} | "
+            + " | ".join(cells)
+            + " |"
+        )
 
 
 if __name__ == "__main__":

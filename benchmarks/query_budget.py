@@ -31,10 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("records", nargs="+", type=Path, help="JSON files from inversion_attacks.py --out")
     parser.add_argument("--plot", type=Path, help="write the ASR-vs-queries plot here (PNG)")
-    parser.add_argument("--max-forget-acc", type=float, default=None,
-                        help="keep only targets whose forget-class test accuracy is at most this (did unlearning work)")
-    parser.add_argument("--same-targets", action="store_true",
-                        help="keep only the targets attacked at every budget, so each budget's n is the same")
+    parser.add_argument(
+        "--max-forget-acc",
+        type=float,
+        default=None,
+        help="keep only targets whose forget-class test accuracy is at most this (did unlearning work)",
+    )
+    parser.add_argument(
+        "--same-targets",
+        action="store_true",
+        help="keep only the targets attacked at every budget, so each budget's n is the same",
+    )
     args = parser.parse_args(argv)
 
     pooled: dict[tuple[str, int], list[tuple[list[float], list[int], list[int], float, int, tuple]]] = defaultdict(list)
@@ -55,8 +62,16 @@ def main(argv: list[str] | None = None) -> int:
                 variant = criterion + (" (shadow-calibrated)" if shadow else " (fixed)")
                 target = (data["dataset"], record["method"], tuple(record["forget"]))
                 budgets_of[target].add(budget)
-                pooled[(variant, budget)].append((outcome["scores"], outcome["predicted"], record["forget"],
-                                                  outcome["seconds"], outcome["queries"], target))
+                pooled[(variant, budget)].append(
+                    (
+                        outcome["scores"],
+                        outcome["predicted"],
+                        record["forget"],
+                        outcome["seconds"],
+                        outcome["queries"],
+                        target,
+                    )
+                )
     if args.same_targets:
         every = set().union(*budgets_of.values()) if budgets_of else set()
         kept = {t for t, b in budgets_of.items() if b == every}
@@ -65,21 +80,33 @@ def main(argv: list[str] | None = None) -> int:
     if not pooled:
         print("no invert-bb records found")
         return 1
-    print(f"# black-box inversion ASR vs query budget; datasets: {', '.join(sorted(datasets))}"
-          + (" (only the targets attacked at every budget)" if args.same_targets else "")
-          + (f"; targets with forget-class test accuracy ≤ {args.max_forget_acc}" if args.max_forget_acc is not None
-             else "") + "\n")
+    print(
+        f"# black-box inversion ASR vs query budget; datasets: {', '.join(sorted(datasets))}"
+        + (" (only the targets attacked at every budget)" if args.same_targets else "")
+        + (
+            f"; targets with forget-class test accuracy ≤ {args.max_forget_acc}"
+            if args.max_forget_acc is not None
+            else ""
+        )
+        + "\n"
+    )
     print("| criterion | budget (queries/target) | n | ASR | 95% CI | chance | AUC | s/target | queries used |")
     print("|---|---|---|---|---|---|---|---|---|")
     curves: dict[str, list[tuple[int, float, float, float]]] = defaultdict(list)
     for variant, budget in sorted(pooled, key=lambda vb: (vb[0], vb[1])):
         rows = pooled[(variant, budget)]
-        s = summarize(scores=[r[0] for r in rows], predicted=[r[1] for r in rows], truths=[r[2] for r in rows],
-                      num_classes=num_classes)
+        s = summarize(
+            scores=[r[0] for r in rows],
+            predicted=[r[1] for r in rows],
+            truths=[r[2] for r in rows],
+            num_classes=num_classes,
+        )
         curves[variant].append((budget, s["asr"], s["asr_low"], s["asr_high"]))
-        print(f"| {variant} | {budget} | {s['n']} | {s['asr']:.3f} | [{s['asr_low']:.3f}, {s['asr_high']:.3f}] | "
-              f"{s['chance']:.3f} | {s['auc']:.3f} | {np.mean([r[3] for r in rows]):.1f} | "
-              f"{np.mean([r[4] for r in rows]):.0f} |")
+        print(
+            f"| {variant} | {budget} | {s['n']} | {s['asr']:.3f} | [{s['asr_low']:.3f}, {s['asr_high']:.3f}] | "
+            f"{s['chance']:.3f} | {s['auc']:.3f} | {np.mean([r[3] for r in rows]):.1f} | "
+            f"{np.mean([r[4] for r in rows]):.0f} |"
+        )
     if args.plot:
         import matplotlib
 

@@ -30,8 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     store = ArtifactStore(tempfile.mkdtemp() if args.fresh else args.cache)
-    print(f"| dataset | arch | epochs | test accuracy | target | s/epoch | cached |")
-    print(f"| --- | --- | --- | --- | --- | --- | --- |")
+    print("| dataset | arch | epochs | test accuracy | target | s/epoch | cached |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.datasets:
         try:
             dataset = load_dataset(name)
@@ -42,8 +42,11 @@ def main() -> None:
         acc = result.metrics["test_accuracy"]
         target = TARGETS.get(name)
         verdict = "" if target is None else (f">= {target:.1%} met" if acc >= target else f">= {target:.1%} MISSED")
-        print(f"| {name} | {result.config['spec']['arch']} | {result.config['train']['epochs']} | {acc:.2%} | "
-              f"{verdict} | {result.metrics['seconds_per_epoch']:.2f} | {result.cached} |", flush=True)
+        print(
+            f"| {name} | {result.config['spec']['arch']} | {result.config['train']['epochs']} | {acc:.2%} | "
+            f"{verdict} | {result.metrics['seconds_per_epoch']:.2f} | {result.cached} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

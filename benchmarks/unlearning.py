@@ -30,7 +30,7 @@ RETAIN_TOLERANCE = 0.05
 
 
 def parse_forget_sets(text: str) -> list[list[int]]:
-    """"0;3;7;0,3" -> [[0], [3], [7], [0, 3]]."""
+    """ "0;3;7;0,3" -> [[0], [3], [7], [0, 3]]."""
     return [[int(c) for c in part.split(",")] for part in text.split(";") if part.strip()]
 
 
@@ -84,17 +84,25 @@ def main(argv: list[str] | None = None) -> int:
         before = utility_metrics(original.model, dataset, classes)
         for method in methods:
             if args.cached_only:
-                config = unlearned_config(original, method=method, params=build_unlearner(method).params(),
-                                          forget_classes=classes, seed=args.seed)
+                config = unlearned_config(
+                    original,
+                    method=method,
+                    params=build_unlearner(method).params(),
+                    forget_classes=classes,
+                    seed=args.seed,
+                )
                 if store.load_model("unlearned", config) is None:
                     continue
-            result = unlearn_original(original, dataset, method=method, forget_classes=classes, seed=args.seed,
-                                      store=store)
+            result = unlearn_original(
+                original, dataset, method=method, forget_classes=classes, seed=args.seed, store=store
+            )
             m = result.metrics
             cpu = f"{m['cpu_seconds']:.1f}" if "cpu_seconds" in m else "n/a"
-            row = (f"| {method} | {{{', '.join(map(str, result.forget_classes))}}} | {m['forget_test_acc']:.1%} | "
-                   f"{m['retain_test_acc']:.1%} ({before['retain_test_acc']:.1%}) | {m['test_acc']:.1%} | "
-                   f"{m['forget_train_acc']:.1%} | {m['seconds']:.1f} | {cpu} | {verdict(m, before)} |")
+            row = (
+                f"| {method} | {{{', '.join(map(str, result.forget_classes))}}} | {m['forget_test_acc']:.1%} | "
+                f"{m['retain_test_acc']:.1%} ({before['retain_test_acc']:.1%}) | {m['test_acc']:.1%} | "
+                f"{m['forget_train_acc']:.1%} | {m['seconds']:.1f} | {cpu} | {verdict(m, before)} |"
+            )
             lines.append(row)
             print(row, flush=True)
     logging.getLogger("benchmark").warning("done in %.0f s", time.perf_counter() - start)

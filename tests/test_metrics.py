@@ -58,8 +58,12 @@ def test_precision_recall_f1():
 
 
 def test_summarize_counts_exact_sets_and_chance():
-    s = summarize(scores=[[0, 1, 0, 0], [1, 0, 0, 0], [0, 1, 1, 0]], predicted=[[1], [1], [1, 2]],
-                  truths=[[1], [0], [1, 2]], num_classes=4)
+    s = summarize(
+        scores=[[0, 1, 0, 0], [1, 0, 0, 0], [0, 1, 1, 0]],
+        predicted=[[1], [1], [1, 2]],
+        truths=[[1], [0], [1, 2]],
+        num_classes=4,
+    )
     assert s["n"] == 3 and s["asr"] == pytest.approx(2 / 3)
     assert s["asr_low"] < 2 / 3 < s["asr_high"]
     assert s["chance"] == pytest.approx((0.25 + 0.25 + 1 / 6) / 3)

@@ -34,11 +34,27 @@ def test_mnist_lenet_reaches_its_documented_accuracy(mnist, cache):
     assert original.metrics["test_accuracy"] >= 0.985
 
 
-@pytest.mark.parametrize("attack", [["--attack", "param-diff", "--decider", "kmeans"],
-                                    ["--attack", "invert-wb", "--criterion", "threshold"]])
+@pytest.mark.parametrize(
+    "attack", [["--attack", "param-diff", "--decider", "kmeans"], ["--attack", "invert-wb", "--criterion", "threshold"]]
+)
 def test_a_class_unlearned_from_mnist_is_named_by_the_attack(mnist, cache, attack, capsys):
-    code = main(["attack", "--dataset", "mnist", "--method", "random_labels", "--forget", "3", *attack,
-                 "--cache", str(cache), "--threads", "2", "--quiet"])
+    code = main(
+        [
+            "attack",
+            "--dataset",
+            "mnist",
+            "--method",
+            "random_labels",
+            "--forget",
+            "3",
+            *attack,
+            "--cache",
+            str(cache),
+            "--threads",
+            "2",
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "Ĉ = [3], truth C = [3]: SUCCESS" in out

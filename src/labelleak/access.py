@@ -16,7 +16,7 @@ An attack declares the level it needs (``Attack.requires``); handing it less rai
 from __future__ import annotations
 
 import copy
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -48,8 +48,15 @@ class QueryAccess:
 
     level = "queries"
 
-    def __init__(self, predict_proba: Callable[[torch.Tensor], torch.Tensor], *, num_classes: int,
-                 input_shape: Sequence[int], budget: int | None = None, batch_size: int = 2048) -> None:
+    def __init__(
+        self,
+        predict_proba: Callable[[torch.Tensor], torch.Tensor],
+        *,
+        num_classes: int,
+        input_shape: Sequence[int],
+        budget: int | None = None,
+        batch_size: int = 2048,
+    ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive integer or None, got {budget!r}")
         self._predict_proba = predict_proba
@@ -60,8 +67,9 @@ class QueryAccess:
         self.queries_used = 0
 
     @classmethod
-    def from_model(cls, model: nn.Module, *, num_classes: int, input_shape: Sequence[int],
-                   budget: int | None = None) -> "QueryAccess":
+    def from_model(
+        cls, model: nn.Module, *, num_classes: int, input_shape: Sequence[int], budget: int | None = None
+    ) -> QueryAccess:
         frozen = _frozen_copy(model)
 
         @torch.no_grad()
@@ -83,14 +91,18 @@ class QueryAccess:
 
     def _check_inputs(self, x: torch.Tensor) -> None:
         if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"inputs must have shape (N, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"inputs must have shape (N, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}"
+            )
 
     def query(self, x: torch.Tensor) -> torch.Tensor:
         """Probabilities for a batch of inputs in [0, 1]; charges ``len(x)`` queries first."""
         self._check_inputs(x)
         self._charge(len(x))
         with torch.no_grad():
-            return torch.cat([self._predict_proba(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+            return torch.cat(
+                [self._predict_proba(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
+            )
 
 
 class GradientAccess(QueryAccess):
@@ -98,8 +110,9 @@ class GradientAccess(QueryAccess):
 
     level = "gradients"
 
-    def __init__(self, model: nn.Module, *, num_classes: int, input_shape: Sequence[int],
-                 budget: int | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, *, num_classes: int, input_shape: Sequence[int], budget: int | None = None
+    ) -> None:
         self._model = _frozen_copy(model)
 
         @torch.no_grad()
@@ -126,8 +139,15 @@ class WeightsAccess(GradientAccess):
 
     level = "weights"
 
-    def __init__(self, model: nn.Module, *, num_classes: int, input_shape: Sequence[int],
-                 head_name: str = "head", budget: int | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        num_classes: int,
+        input_shape: Sequence[int],
+        head_name: str = "head",
+        budget: int | None = None,
+    ) -> None:
         super().__init__(model, num_classes=num_classes, input_shape=input_shape, budget=budget)
         modules = dict(self._model.named_modules())
         head = modules.get(head_name)
@@ -138,11 +158,15 @@ class WeightsAccess(GradientAccess):
         self.head_name = head_name
 
     @classmethod
-    def of_classifier(cls, model: nn.Module, *, budget: int | None = None) -> "WeightsAccess":
+    def of_classifier(cls, model: nn.Module, *, budget: int | None = None) -> WeightsAccess:
         """A view of a labelleak :class:`~labelleak.models.Classifier` (head named ``head``)."""
         spec = model.spec
-        return cls(model, num_classes=spec.num_classes, input_shape=(spec.in_channels, spec.image_size, spec.image_size),
-                   budget=budget)
+        return cls(
+            model,
+            num_classes=spec.num_classes,
+            input_shape=(spec.in_channels, spec.image_size, spec.image_size),
+            budget=budget,
+        )
 
     @property
     def model(self) -> nn.Module:

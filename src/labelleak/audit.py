@@ -37,9 +37,10 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -132,8 +133,14 @@ class AuditedModel(nn.Module):
     inputs; ``log_outputs`` turns probability outputs back into log-probabilities (valid logits).
     """
 
-    def __init__(self, net: nn.Module, *, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 log_outputs: bool = False) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        *,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        log_outputs: bool = False,
+    ) -> None:
         super().__init__()
         self.net = net
         self.normalise = mean is not None
@@ -187,33 +194,44 @@ def find_head(model: nn.Module, *, num_classes: int, sample: torch.Tensor, head:
         module = modules.get(head)
         if module is None:
             linears = [n for n, m in modules.items() if isinstance(m, nn.Linear)]
-            raise AuditError(f"--head {head!r} names no module of the model; its nn.Linear layers are: "
-                             f"{', '.join(linears) or 'none'}")
+            raise AuditError(
+                f"--head {head!r} names no module of the model; its nn.Linear layers are: "
+                f"{', '.join(linears) or 'none'}"
+            )
         if not isinstance(module, nn.Linear):
             raise AuditError(f"--head {head!r} is a {type(module).__name__}, not an nn.Linear")
         if module.out_features != num_classes:
-            raise AuditError(f"--head {head!r} has {module.out_features} outputs, but the audit expects K={num_classes}")
+            raise AuditError(
+                f"--head {head!r} has {module.out_features} outputs, but the audit expects K={num_classes}"
+            )
         return head
     candidates = linear_candidates(model, num_classes)
     if not candidates:
-        raise AuditError(f"the model has no nn.Linear with {num_classes} outputs to use as the head; "
-                         f"name the last layer with --head")
+        raise AuditError(
+            f"the model has no nn.Linear with {num_classes} outputs to use as the head; name the last layer with --head"
+        )
     if len(candidates) == 1:
         return candidates[0]
     outputs: dict[str, torch.Tensor] = {}
-    handles = [modules[n].register_forward_hook(lambda _m, _i, out, n=n: outputs.__setitem__(n, out.detach()))
-               for n in candidates]
+    handles = [
+        modules[n].register_forward_hook(lambda _m, _i, out, n=n: outputs.__setitem__(n, out.detach()))
+        for n in candidates
+    ]
     try:
         with torch.no_grad():
             final = model(sample)
     finally:
         for handle in handles:
             handle.remove()
-    producing = [n for n in candidates if n in outputs and outputs[n].shape == final.shape and torch.equal(outputs[n], final)]
+    producing = [
+        n for n in candidates if n in outputs and outputs[n].shape == final.shape and torch.equal(outputs[n], final)
+    ]
     if len(producing) == 1:
         return producing[0]
-    raise AuditError(f"cannot tell which nn.Linear with {num_classes} outputs is the head; "
-                     f"name one with --head: {', '.join(candidates)}")
+    raise AuditError(
+        f"cannot tell which nn.Linear with {num_classes} outputs is the head; "
+        f"name one with --head: {', '.join(candidates)}"
+    )
 
 
 def _probe(model: nn.Module, sample: torch.Tensor, *, what: str) -> torch.Tensor:
@@ -221,8 +239,9 @@ def _probe(model: nn.Module, sample: torch.Tensor, *, what: str) -> torch.Tensor
         with torch.no_grad():
             out = model(sample)
     except Exception as err:
-        raise AuditError(f"{what} does not accept the dataset's inputs of shape {tuple(sample.shape[1:])}: "
-                         f"{_one_line(err)}") from None
+        raise AuditError(
+            f"{what} does not accept the dataset's inputs of shape {tuple(sample.shape[1:])}: {_one_line(err)}"
+        ) from None
     if not isinstance(out, torch.Tensor):
         raise AuditError(f"{what} returned {type(out).__name__}, expected a tensor of shape (N, K)")
     return out
@@ -250,9 +269,17 @@ class LoadedModel:
         return self.head_name.removeprefix("net.")
 
 
-def load_user_model(factory: Callable[[], nn.Module], *, spec: str, weights: Path, num_classes: int,
-                    sample: torch.Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                    head: str | None = None) -> LoadedModel:
+def load_user_model(
+    factory: Callable[[], nn.Module],
+    *,
+    spec: str,
+    weights: Path,
+    num_classes: int,
+    sample: torch.Tensor,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    head: str | None = None,
+) -> LoadedModel:
     """Build the factory's model, load ``weights`` safely, wrap and check it on ``sample``."""
     net = build_user_model(factory, spec=spec)
     load_into(net, read_state_dict(Path(weights)), source=str(weights))
@@ -296,8 +323,9 @@ class OnnxModel:
         options.intra_op_num_threads = max(1, torch.get_num_threads())
         options.inter_op_num_threads = 1
         try:
-            self._session = onnxruntime.InferenceSession(str(path), sess_options=options,
-                                                         providers=["CPUExecutionProvider"])
+            self._session = onnxruntime.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
         except Exception as err:
             raise AuditError(f"onnxruntime cannot load {path}: {_one_line(err)}") from None
         inputs = self._session.get_inputs()
@@ -307,11 +335,14 @@ class OnnxModel:
         declared = list(inputs[0].shape)
         expected = [None, *input_shape]
         fits = len(declared) == len(expected) and all(
-            not isinstance(d, int) or e is None or d == e for d, e in zip(declared, expected))
+            not isinstance(d, int) or e is None or d == e for d, e in zip(declared, expected)
+        )
         if not fits:
             shown = ", ".join(str(d) if isinstance(d, int) else "N" for d in declared)
-            raise AuditError(f"{path} expects inputs of shape ({shown}), but the dataset's images are "
-                             f"(N, {', '.join(map(str, input_shape))})")
+            raise AuditError(
+                f"{path} expects inputs of shape ({shown}), but the dataset's images are "
+                f"(N, {', '.join(map(str, input_shape))})"
+            )
         # A graph exported with a fixed batch size gets exactly that many rows per call.
         self._fixed_batch = declared[0] if isinstance(declared[0], int) and declared[0] > 0 else None
         self.path = path
@@ -334,7 +365,9 @@ class OnnxModel:
                 pad = self._fixed_batch - len(chunk)
                 if pad:
                     chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), dtype=np.float32)])
-                parts.append(np.asarray(self._session.run(None, {self._input: chunk})[0], dtype=np.float32)[: len(chunk) - pad])
+                parts.append(
+                    np.asarray(self._session.run(None, {self._input: chunk})[0], dtype=np.float32)[: len(chunk) - pad]
+                )
             return torch.from_numpy(np.concatenate(parts))
         except Exception as err:
             raise AuditError(f"onnxruntime failed on {self.path}: {_one_line(err)}") from None
@@ -364,21 +397,36 @@ class AuditTarget:
         return self.make_view(budget)
 
 
-def weights_target(loaded: LoadedModel, *, num_classes: int, input_shape: Sequence[int], description: str,
-                   original: LoadedModel | None = None) -> AuditTarget:
+def weights_target(
+    loaded: LoadedModel,
+    *,
+    num_classes: int,
+    input_shape: Sequence[int],
+    description: str,
+    original: LoadedModel | None = None,
+) -> AuditTarget:
     """White-box target (A-weights); with ``original`` the two-version setting (A-weights+orig)."""
     shape = tuple(input_shape)
 
     def make(budget: int | None) -> WeightsAccess:
-        return WeightsAccess(loaded.model, num_classes=num_classes, input_shape=shape, head_name=loaded.head_name,
-                             budget=budget)
+        return WeightsAccess(
+            loaded.model, num_classes=num_classes, input_shape=shape, head_name=loaded.head_name, budget=budget
+        )
 
     theta_o = None
     if original is not None:
-        theta_o = WeightsAccess(original.model, num_classes=num_classes, input_shape=shape,
-                                head_name=original.head_name)
-    return AuditTarget(level="weights", num_classes=num_classes, input_shape=shape, description=description,
-                       make_view=make, original=theta_o, head_name=loaded.user_head_name)
+        theta_o = WeightsAccess(
+            original.model, num_classes=num_classes, input_shape=shape, head_name=original.head_name
+        )
+    return AuditTarget(
+        level="weights",
+        num_classes=num_classes,
+        input_shape=shape,
+        description=description,
+        make_view=make,
+        original=theta_o,
+        head_name=loaded.user_head_name,
+    )
 
 
 def onnx_target(onnx: OnnxModel, *, num_classes: int, input_shape: Sequence[int]) -> AuditTarget:
@@ -388,8 +436,13 @@ def onnx_target(onnx: OnnxModel, *, num_classes: int, input_shape: Sequence[int]
     def make(budget: int | None) -> QueryAccess:
         return QueryAccess(onnx.predict_proba, num_classes=num_classes, input_shape=shape, budget=budget)
 
-    return AuditTarget(level="queries", num_classes=num_classes, input_shape=shape,
-                       description=f"ONNX model {onnx.path} (queries only; outputs {onnx.outputs})", make_view=make)
+    return AuditTarget(
+        level="queries",
+        num_classes=num_classes,
+        input_shape=shape,
+        description=f"ONNX model {onnx.path} (queries only; outputs {onnx.outputs})",
+        make_view=make,
+    )
 
 
 # ----------------------------------------------------------------------------------------- attacks
@@ -415,7 +468,9 @@ def select_attacks(names: str | Sequence[str], *, level: str, has_original: bool
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()] if names != "all" else ["all"]
     if list(names) == ["all"]:
-        chosen = [n for n in ATTACKS.names() if permitted(ATTACKS.get(n), level=level, has_original=has_original) is None]
+        chosen = [
+            n for n in ATTACKS.names() if permitted(ATTACKS.get(n), level=level, has_original=has_original) is None
+        ]
         if not chosen:
             raise AuditError(f"no registered attack can run with {level} access")
         return chosen
@@ -481,8 +536,9 @@ def verdict(results: Sequence[Any], *, num_classes: int) -> AuditVerdict:
     if votes.max(initial=0) == 0:
         return AuditVerdict(forgotten=[], agreeing_attacks=0, attacks_run=len(results))
     top = int(votes.max())
-    return AuditVerdict(forgotten=[int(c) for c in np.flatnonzero(votes == top)], agreeing_attacks=top,
-                        attacks_run=len(results))
+    return AuditVerdict(
+        forgotten=[int(c) for c in np.flatnonzero(votes == top)], agreeing_attacks=top, attacks_run=len(results)
+    )
 
 
 @dataclass
@@ -510,20 +566,42 @@ class AuditReport:
         return {
             "num_classes": self.num_classes,
             "verdict": {"forgotten": v.forgotten, "agreeing_attacks": v.agreeing_attacks, "attacks_run": v.attacks_run},
-            "attacks": [{"name": r.attack, "access": r.access, "scores": [float(s) for s in r.scores],
-                         "predicted": [int(c) for c in r.predicted], "queries": r.queries, "seconds": float(r.seconds)}
-                        for r in self.results],
+            "attacks": [
+                {
+                    "name": r.attack,
+                    "access": r.access,
+                    "scores": [float(s) for s in r.scores],
+                    "predicted": [int(c) for c in r.predicted],
+                    "queries": r.queries,
+                    "seconds": float(r.seconds),
+                }
+                for r in self.results
+            ],
         }
 
     def table_rows(self) -> list[list[str]]:
         rows = []
         for r in self.results:
-            rows.append([r.attack, r.access, ", ".join(self._class_label(c) for c in r.predicted),
-                         f"{score_margin(r.scores, r.predicted):+.2f}", "-" if r.queries is None else str(r.queries),
-                         f"{r.seconds:.2f}"])
+            rows.append(
+                [
+                    r.attack,
+                    r.access,
+                    ", ".join(self._class_label(c) for c in r.predicted),
+                    f"{score_margin(r.scores, r.predicted):+.2f}",
+                    "-" if r.queries is None else str(r.queries),
+                    f"{r.seconds:.2f}",
+                ]
+            )
         return rows
 
-    TABLE_HEADERS = ["attack", "access", "predicted forgotten", "score margin", "queries", "seconds"]
+    TABLE_HEADERS: ClassVar[tuple[str, ...]] = (
+        "attack",
+        "access",
+        "predicted forgotten",
+        "score margin",
+        "queries",
+        "seconds",
+    )
 
     def _class_label(self, c: int) -> str:
         name = self.class_names[c] if c < len(self.class_names) else ""
@@ -534,9 +612,11 @@ class AuditReport:
         if not v.forgotten:
             return f"verdict: no attack named a class ({v.attacks_run} attacks run)"
         classes = ", ".join(self._class_label(c) for c in v.forgotten)
-        return (f"verdict: class {classes} — named by {v.agreeing_attacks} of {v.attacks_run} attacks"
-                if len(v.forgotten) == 1 else
-                f"verdict: classes {classes} — each named by {v.agreeing_attacks} of {v.attacks_run} attacks")
+        return (
+            f"verdict: class {classes} — named by {v.agreeing_attacks} of {v.attacks_run} attacks"
+            if len(v.forgotten) == 1
+            else f"verdict: classes {classes} — each named by {v.agreeing_attacks} of {v.attacks_run} attacks"
+        )
 
 
 def _one_line(err: BaseException) -> str:
@@ -555,8 +635,9 @@ class AttackCalibration:
     description: str = ""
 
 
-def shadow_calibrations(names: Sequence[str], *, dataset: ImageDataset, draw: Any, store: ArtifactStore | None,
-                        seed: int, verbose: bool) -> dict[str, AttackCalibration]:
+def shadow_calibrations(
+    names: Sequence[str], *, dataset: ImageDataset, draw: Any, store: ArtifactStore | None, seed: int, verbose: bool
+) -> dict[str, AttackCalibration]:
     """Shadow calibration for the parameter attacks among ``names`` (cached in ``store``).
 
     The shadows are labelleak's default architecture for ``dataset``, trained on the attacker's
@@ -573,19 +654,35 @@ def shadow_calibrations(names: Sequence[str], *, dataset: ImageDataset, draw: An
     parametric = [n for n in names if issubclass(ATTACKS.get(n), ParameterAttack)]
     if not parametric:
         return {}
-    calibration = calibrate(dataset, draw, config=ShadowConfig(methods=SHADOW_METHODS), eval_seeds=(),
-                            reference=ReferenceConfig(seed=seed), store=store, verbose=verbose)
-    found = AttackCalibration(options={"decider": PARAMETER_DECIDER, "calibration": calibration},
-                              description=calibration.description)
-    return {name: found for name in parametric}
+    calibration = calibrate(
+        dataset,
+        draw,
+        config=ShadowConfig(methods=SHADOW_METHODS),
+        eval_seeds=(),
+        reference=ReferenceConfig(seed=seed),
+        store=store,
+        verbose=verbose,
+    )
+    found = AttackCalibration(
+        options={"decider": PARAMETER_DECIDER, "calibration": calibration}, description=calibration.description
+    )
+    return dict.fromkeys(parametric, found)
 
 
 # ------------------------------------------------------------------------------------------- run
 
 
-def run_audit(target: AuditTarget, *, dataset: ImageDataset, attacks: str | Sequence[str] = "all",
-              query_budget: int | None = None, seed: int = 0, store: ArtifactStore | None = None,
-              data_root: str | None = None, verbose: bool = False) -> AuditReport:
+def run_audit(
+    target: AuditTarget,
+    *,
+    dataset: ImageDataset,
+    attacks: str | Sequence[str] = "all",
+    query_budget: int | None = None,
+    seed: int = 0,
+    store: ArtifactStore | None = None,
+    data_root: str | None = None,
+    verbose: bool = False,
+) -> AuditReport:
     """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
 
     Args:
@@ -608,19 +705,30 @@ def run_audit(target: AuditTarget, *, dataset: ImageDataset, attacks: str | Sequ
     if query_budget is not None:
         check_number("query_budget", query_budget, low=1, integer=True)
     if tuple(dataset.input_shape) != tuple(target.input_shape):
-        raise AuditError(f"the model takes inputs of shape {target.input_shape}, dataset {dataset.name!r} has "
-                         f"{tuple(dataset.input_shape)}")
+        raise AuditError(
+            f"the model takes inputs of shape {target.input_shape}, dataset {dataset.name!r} has "
+            f"{tuple(dataset.input_shape)}"
+        )
     if dataset.num_classes != target.num_classes:
-        raise AuditError(f"the model has K={target.num_classes} classes, dataset {dataset.name!r} has {dataset.num_classes}")
+        raise AuditError(
+            f"the model has K={target.num_classes} classes, dataset {dataset.name!r} has {dataset.num_classes}"
+        )
     names = select_attacks(attacks, level=target.level, has_original=target.original is not None)
     start = time.perf_counter()
     draw = draw_knowledge(dataset, original=target.original, seed=seed, data_root=data_root)
     calibrations = shadow_calibrations(names, dataset=dataset, draw=draw, store=store, seed=seed, verbose=verbose)
     setup_seconds = time.perf_counter() - start
-    report = AuditReport(num_classes=target.num_classes, class_names=tuple(dataset.class_names),
-                         target=target.description, level=target.level, dataset=dataset.describe(),
-                         knowledge=draw.knowledge.description, results=[], setup_seconds=setup_seconds,
-                         calibration=next((c.description for c in calibrations.values() if c.description), ""))
+    report = AuditReport(
+        num_classes=target.num_classes,
+        class_names=tuple(dataset.class_names),
+        target=target.description,
+        level=target.level,
+        dataset=dataset.describe(),
+        knowledge=draw.knowledge.description,
+        results=[],
+        setup_seconds=setup_seconds,
+        calibration=next((c.description for c in calibrations.values() if c.description), ""),
+    )
     for name in tqdm(names, desc="audit", disable=not verbose):
         cls = ATTACKS.get(name)
         calibration = calibrations.get(name)
@@ -653,32 +761,56 @@ def write_json(report: AuditReport, path: Path) -> None:
 def markdown(report: AuditReport, *, images: dict[str, str] | None = None) -> str:
     """The audit as Markdown: setting, per-attack table, verdict and the prototype image grids
     (``images`` maps an attack name to an image path relative to the report)."""
-    lines = ["# labelleak audit", "",
-             f"- target: {report.target}",
-             f"- access: {report.level}",
-             f"- dataset (attacker's data): {report.dataset}",
-             f"- attacker knowledge: {report.knowledge}"]
+    lines = [
+        "# labelleak audit",
+        "",
+        f"- target: {report.target}",
+        f"- access: {report.level}",
+        f"- dataset (attacker's data): {report.dataset}",
+        f"- attacker knowledge: {report.knowledge}",
+    ]
     if report.calibration:
         lines.append(f"- calibration: {report.calibration}")
-    lines += ["", "## Verdict", "", report.verdict_line(), "",
-              "Every attack that looked at the model votes for the classes it predicts; a chance reference "
-              "that made no query (random-guess) is listed but does not vote.", "",
-              "## Attacks", "",
-              "Score margin: (lowest score inside the predicted set − highest score outside it) / standard "
-              "deviation of the K scores; positive means the predicted classes stand clear of the rest.", "",
-              "| " + " | ".join(report.TABLE_HEADERS) + " |", "|" + " --- |" * len(report.TABLE_HEADERS)]
+    lines += [
+        "",
+        "## Verdict",
+        "",
+        report.verdict_line(),
+        "",
+        "Every attack that looked at the model votes for the classes it predicts; a chance reference "
+        "that made no query (random-guess) is listed but does not vote.",
+        "",
+        "## Attacks",
+        "",
+        "Score margin: (lowest score inside the predicted set − highest score outside it) / standard "
+        "deviation of the K scores; positive means the predicted classes stand clear of the rest.",
+        "",
+        "| " + " | ".join(report.TABLE_HEADERS) + " |",
+        "|" + " --- |" * len(report.TABLE_HEADERS),
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in report.table_rows()]
     if report.failures:
         lines += ["", "Attacks that failed:", ""] + [f"- {name}: {reason}" for name, reason in report.failures.items()]
-    lines += ["", "## Per-class scores", "", "Higher = more likely forgotten, on each attack's own scale.", "",
-              "| attack | " + " | ".join(str(k) for k in range(report.num_classes)) + " |",
-              "|" + " --- |" * (report.num_classes + 1)]
+    lines += [
+        "",
+        "## Per-class scores",
+        "",
+        "Higher = more likely forgotten, on each attack's own scale.",
+        "",
+        "| attack | " + " | ".join(str(k) for k in range(report.num_classes)) + " |",
+        "|" + " --- |" * (report.num_classes + 1),
+    ]
     lines += ["| " + r.attack + " | " + " | ".join(f"{s:.3g}" for s in r.scores) + " |" for r in report.results]
     if images:
-        lines += ["", "## Prototypes", "",
-                  "One synthesised input per class (rows), with its achieved confidence p_k(x_k) and its "
-                  "prediction profile p(x_k); a class the model cannot be driven to predict is a candidate "
-                  "for the forgotten one.", ""]
+        lines += [
+            "",
+            "## Prototypes",
+            "",
+            "One synthesised input per class (rows), with its achieved confidence p_k(x_k) and its "
+            "prediction profile p(x_k); a class the model cannot be driven to predict is a candidate "
+            "for the forgotten one.",
+            "",
+        ]
         for name, image in images.items():
             lines += [f"### {name}", "", f"![{name} prototypes]({image})", ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -696,8 +828,14 @@ def write_markdown(report: AuditReport, path: Path) -> None:
         if prototypes is None or confidence is None:
             continue
         image = path.with_name(f"{path.stem}_{result.attack}.png")
-        save_prototype_grid(image, prototypes=prototypes, confidence=confidence,
-                            profiles=result.artifacts.get("profiles"), class_names=report.class_names,
-                            highlight=result.predicted, title=f"{result.attack}: prototypes (predicted forgotten in red)")
+        save_prototype_grid(
+            image,
+            prototypes=prototypes,
+            confidence=confidence,
+            profiles=result.artifacts.get("profiles"),
+            class_names=report.class_names,
+            highlight=result.predicted,
+            title=f"{result.attack}: prototypes (predicted forgotten in red)",
+        )
         images[result.attack] = image.name
     atomic_write_bytes(path, markdown(report, images=images).encode())

@@ -13,7 +13,7 @@ decided set Ĉ; the truth is the forgotten set C. Over many targets we report:
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -78,8 +78,13 @@ def set_precision_recall_f1(predicted: Iterable[int], truth: Iterable[int]) -> t
     return precision, recall, f1
 
 
-def summarize(*, scores: Sequence[Sequence[float]], predicted: Sequence[Iterable[int]],
-              truths: Sequence[Iterable[int]], num_classes: int) -> dict[str, float]:
+def summarize(
+    *,
+    scores: Sequence[Sequence[float]],
+    predicted: Sequence[Iterable[int]],
+    truths: Sequence[Iterable[int]],
+    num_classes: int,
+) -> dict[str, float]:
     """All metrics over a list of targets (one entry of each argument per target).
 
     Precision/recall/F1 are micro-averaged (pooled hits over pooled set sizes). ``chance`` is the
@@ -87,8 +92,9 @@ def summarize(*, scores: Sequence[Sequence[float]], predicted: Sequence[Iterable
     """
     n = len(truths)
     if not n == len(scores) == len(predicted):
-        raise ValueError(f"scores, predicted and truths must have one entry per target, got "
-                         f"{len(scores)}, {len(predicted)}, {n}")
+        raise ValueError(
+            f"scores, predicted and truths must have one entry per target, got {len(scores)}, {len(predicted)}, {n}"
+        )
     hits = sum(exact_match(p, t) for p, t in zip(predicted, truths))
     low, high = wilson_interval(hits, n)
     ranks = [max(true_class_ranks(s, t)) for s, t in zip(scores, truths)]
@@ -105,8 +111,12 @@ def summarize(*, scores: Sequence[Sequence[float]], predicted: Sequence[Iterable
         "asr_low": low,
         "asr_high": high,
         "chance": float(np.mean([random_guess_rate(num_classes, len(t)) for t in true_sets])) if n else float("nan"),
-        "top1": float(np.mean([r == 1 for r in (min(true_class_ranks(s, t)) for s, t in zip(scores, truths))])) if n else float("nan"),
-        "top3": float(np.mean([top_k_hit(s, t, max(3, len(t))) for s, t in zip(scores, truths)])) if n else float("nan"),
+        "top1": float(np.mean([r == 1 for r in (min(true_class_ranks(s, t)) for s, t in zip(scores, truths))]))
+        if n
+        else float("nan"),
+        "top3": float(np.mean([top_k_hit(s, t, max(3, len(t))) for s, t in zip(scores, truths)]))
+        if n
+        else float("nan"),
         "mean_rank": float(np.mean(ranks)) if n else float("nan"),
         "auc": auc(scores, truths),
         "precision": precision,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from labelleak import LabelleakError
 
@@ -25,13 +26,17 @@ def check_number(
     """Check that ``value`` is a real number (an int when ``integer``) within [low, high]."""
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-        raise ParameterError(f"{name} must be {kind}{_range_text(low, high, low_inclusive, high_inclusive)}, got {value!r}")
+        raise ParameterError(
+            f"{name} must be {kind}{_range_text(low, high, low_inclusive, high_inclusive)}, got {value!r}"
+        )
     if not integer and not math.isfinite(value):
         raise ParameterError(f"{name} must be finite, got {value!r}")
     too_low = low is not None and (value < low or (not low_inclusive and value == low))
     too_high = high is not None and (value > high or (not high_inclusive and value == high))
     if too_low or too_high:
-        raise ParameterError(f"{name} must be {kind}{_range_text(low, high, low_inclusive, high_inclusive)}, got {value!r}")
+        raise ParameterError(
+            f"{name} must be {kind}{_range_text(low, high, low_inclusive, high_inclusive)}, got {value!r}"
+        )
     return value
 
 

@@ -25,14 +25,16 @@ def forgetting(model, classes):
 
 def queries_view(model):
     spec = model.spec
-    return QueryAccess.from_model(model, num_classes=spec.num_classes,
-                                  input_shape=(spec.in_channels, spec.image_size, spec.image_size))
+    return QueryAccess.from_model(
+        model, num_classes=spec.num_classes, input_shape=(spec.in_channels, spec.image_size, spec.image_size)
+    )
 
 
 @pytest.fixture(scope="module")
 def knowledge(digits, digits_model):
-    return draw_knowledge(digits, aux_per_class=5, original=WeightsAccess.of_classifier(digits_model.model),
-                          seed=0).knowledge
+    return draw_knowledge(
+        digits, aux_per_class=5, original=WeightsAccess.of_classifier(digits_model.model), seed=0
+    ).knowledge
 
 
 def test_all_baselines_are_registered():
@@ -60,8 +62,9 @@ def test_queries_are_counted(digits_model, knowledge):
 def test_threshold_baselines_decide_several_classes(digits_model, knowledge):
     target = queries_view(forgetting(digits_model.model, [1, 6]))
     assert AccuracyProbe().infer(target, knowledge=knowledge).predicted == (1, 6)
-    assert HuProbe(steps=30).infer(queries_view(forgetting(digits_model.model, [1, 6])),
-                                   knowledge=knowledge).predicted == (1, 6)
+    assert HuProbe(steps=30).infer(
+        queries_view(forgetting(digits_model.model, [1, 6])), knowledge=knowledge
+    ).predicted == (1, 6)
 
 
 def test_unrelated_source_uses_the_attackers_set(digits_model, knowledge):
@@ -90,13 +93,16 @@ def test_missing_knowledge_is_refused(digits_model):
         HuProbe().infer(view, knowledge=AttackerKnowledge())
 
 
-@pytest.mark.parametrize("factory, match", [
-    (lambda: NoiseLogProb(n_queries=0), "n_queries"),
-    (lambda: NoiseFrequency(source="mnist"), "source"),
-    (lambda: AccuracyProbe(max_accuracy=1.5), "max_accuracy"),
-    (lambda: HuProbe(probes_per_class=0), "probes_per_class"),
-    (lambda: RandomGuess(seed=-1), "seed"),
-])
+@pytest.mark.parametrize(
+    "factory, match",
+    [
+        (lambda: NoiseLogProb(n_queries=0), "n_queries"),
+        (lambda: NoiseFrequency(source="mnist"), "source"),
+        (lambda: AccuracyProbe(max_accuracy=1.5), "max_accuracy"),
+        (lambda: HuProbe(probes_per_class=0), "probes_per_class"),
+        (lambda: RandomGuess(seed=-1), "seed"),
+    ],
+)
 def test_bad_parameters_name_themselves(factory, match):
     with pytest.raises(ParameterError, match=match):
         factory()

@@ -108,7 +108,10 @@ def test_calibration_validates_its_inputs():
         fit_calibration([], [], criterion="threshold")
     with pytest.raises(ParameterError, match="retain"):
         fit_calibration([[_reading(np.full(K, 0.5))]], [tuple(range(K))], criterion="threshold")
-    cal = fit_calibration([[_reading([0.1, .9, .9, .9, .9])], [_reading([.9, 0.1, .9, .9, .9])]], [(0,), (1,)],
-                          criterion="entropy")
+    cal = fit_calibration(
+        [[_reading([0.1, 0.9, 0.9, 0.9, 0.9])], [_reading([0.9, 0.1, 0.9, 0.9, 0.9])]],
+        [(0,), (1,)],
+        criterion="entropy",
+    )
     with pytest.raises(ParameterError, match="entropy"):
         ThresholdCriterion().decide(_reading(np.full(K, 0.5)), calibration=cal)

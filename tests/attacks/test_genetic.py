@@ -13,8 +13,12 @@ from labelleak.validation import ParameterError
 
 def _queries(model, budget=None):
     spec = model.spec
-    return QueryAccess.from_model(model, num_classes=spec.num_classes,
-                                  input_shape=(spec.in_channels, spec.image_size, spec.image_size), budget=budget)
+    return QueryAccess.from_model(
+        model,
+        num_classes=spec.num_classes,
+        input_shape=(spec.in_channels, spec.image_size, spec.image_size),
+        budget=budget,
+    )
 
 
 def test_reaches_high_confidence_and_reports_queries(digits_model):
@@ -86,7 +90,9 @@ def test_batched_run_equals_a_per_class_loop(digits_model, crossover):
     settings = GeneticSettings(population=12, crossover=crossover)
     batched = invert_genetic(_queries(digits_model.model), query_budget=12 * 10 * 6, settings=settings, seed=1)
     for k in (0, 5, 9):
-        alone = invert_genetic(_queries(digits_model.model), classes=[k], query_budget=12 * 6, settings=settings, seed=1)
+        alone = invert_genetic(
+            _queries(digits_model.model), classes=[k], query_budget=12 * 6, settings=settings, seed=1
+        )
         assert np.allclose(alone.confidence[:, 0], batched.confidence[:, k], atol=1e-5)
         assert torch.allclose(alone.prototypes[0], batched.prototypes[k], atol=1e-5)
 
@@ -105,12 +111,20 @@ def test_upsample_keeps_the_box():
     assert x.shape == (3, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
 
 
-@pytest.mark.parametrize("kwargs, name", [({"population": 1}, "population"), ({"elite": 40}, "elite"),
-                                          ({"tournament": 0}, "tournament"), ({"crossover": "x"}, "crossover"),
-                                          ({"mutation_rate": 2.0}, "mutation_rate"),
-                                          ({"sigma_start": 0.1, "sigma_end": 0.2}, "sigma_end"),
-                                          ({"query_budget": 1}, "query_budget"), ({"criterion": "x"}, "criterion"),
-                                          ({"generations": 3}, "unknown GA parameter")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"population": 1}, "population"),
+        ({"elite": 40}, "elite"),
+        ({"tournament": 0}, "tournament"),
+        ({"crossover": "x"}, "crossover"),
+        ({"mutation_rate": 2.0}, "mutation_rate"),
+        ({"sigma_start": 0.1, "sigma_end": 0.2}, "sigma_end"),
+        ({"query_budget": 1}, "query_budget"),
+        ({"criterion": "x"}, "criterion"),
+        ({"generations": 3}, "unknown GA parameter"),
+    ],
+)
 def test_parameters_are_validated(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         BlackBoxInversion(**kwargs)

@@ -16,8 +16,10 @@ from labelleak.validation import ParameterError
 def _views(model):
     spec = model.spec
     shape = (spec.in_channels, spec.image_size, spec.image_size)
-    return (QueryAccess.from_model(model, num_classes=spec.num_classes, input_shape=shape),
-            GradientAccess(model, num_classes=spec.num_classes, input_shape=shape))
+    return (
+        QueryAccess.from_model(model, num_classes=spec.num_classes, input_shape=shape),
+        GradientAccess(model, num_classes=spec.num_classes, input_shape=shape),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,18 +90,28 @@ def test_total_variation_of_constant_image_is_zero():
     assert total_variation(torch.rand(1, 1, 5, 5)).item() > 0
 
 
-@pytest.mark.parametrize("kwargs, name", [({"steps": 0}, "steps"), ({"read_step": 200}, "read_step"),
-                                          ({"start": "ones"}, "start"), ({"criterion": "x"}, "criterion"),
-                                          ({"lr": -1.0}, "lr"), ({"restarts": 0}, "restarts"),
-                                          ({"tv": -0.1}, "tv"), ({"tau": 1.5}, "tau")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"steps": 0}, "steps"),
+        ({"read_step": 200}, "read_step"),
+        ({"start": "ones"}, "start"),
+        ({"criterion": "x"}, "criterion"),
+        ({"lr": -1.0}, "lr"),
+        ({"restarts": 0}, "restarts"),
+        ({"tv": -0.1}, "tv"),
+        ({"tau": 1.5}, "tau"),
+    ],
+)
 def test_parameters_are_validated(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         WhiteBoxInversion(**kwargs)
 
 
 def test_calibration_must_match_the_criterion():
-    cal = InversionCalibration(criterion="entropy", checkpoint=0, reference=np.zeros(10), threshold=0.0,
-                               shadow_asr=1.0, n_shadow=1)
+    cal = InversionCalibration(
+        criterion="entropy", checkpoint=0, reference=np.zeros(10), threshold=0.0, shadow_asr=1.0, n_shadow=1
+    )
     with pytest.raises(ParameterError, match="calibration"):
         WhiteBoxInversion(criterion="threshold", calibration=cal)
 

@@ -52,8 +52,15 @@ def test_draw_is_seeded(digits):
 def test_test_images_duplicating_training_images_are_excluded(digits):
     x_test = digits.x_test.clone()
     x_test[:5] = digits.x_train[:5]
-    data = ImageDataset(name="dup", x_train=digits.x_train, y_train=digits.y_train, x_test=x_test,
-                        y_test=digits.y_test, class_names=digits.class_names, source="test")
+    data = ImageDataset(
+        name="dup",
+        x_train=digits.x_train,
+        y_train=digits.y_train,
+        x_test=x_test,
+        y_test=digits.y_test,
+        class_names=digits.class_names,
+        source="test",
+    )
     assert duplicates_of_train(data)[:5].all()
     draw = draw_knowledge(data, aux_per_class=2, seed=0)
     assert draw.dropped_duplicates >= 5

@@ -31,8 +31,9 @@ def retrained(digits, digits_model):
 
 @pytest.fixture(scope="module")
 def knowledge(digits, digits_model):
-    return draw_knowledge(digits, aux_per_class=5, original=WeightsAccess.of_classifier(digits_model.model),
-                          seed=0).knowledge
+    return draw_knowledge(
+        digits, aux_per_class=5, original=WeightsAccess.of_classifier(digits_model.model), seed=0
+    ).knowledge
 
 
 def test_finetune_head_lowers_the_loss_and_is_deterministic():
@@ -102,8 +103,9 @@ def test_calibrated_deciders_need_a_matching_calibration():
     rng = np.random.default_rng(0)
     forgotten = np.eye(10, dtype=bool)
     features = {f: rng.normal(size=(10, 10, len(n))) + forgotten[..., None] * 3 for f, n in FEATURE_NAMES.items()}
-    calibration = Calibration(reference=ReferenceConfig().to_dict(), features=features, forgotten=forgotten,
-                              methods=["a"] * 5 + ["b"] * 5)
+    calibration = Calibration(
+        reference=ReferenceConfig().to_dict(), features=features, forgotten=forgotten, methods=["a"] * 5 + ["b"] * 5
+    )
     assert ATTACKS.get("param-diff")(decider="tree", calibration=calibration)._decider.describe()["depth"] >= 1
     with pytest.raises(CalibrationError, match="reference settings"):
         ATTACKS.get("param-diff")(decider="youden", calibration=calibration, steps=7)

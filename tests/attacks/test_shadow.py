@@ -23,9 +23,14 @@ def test_shadow_seeds_must_differ_from_evaluation_seeds(digits, draw, store):
 
 
 def test_shadow_data_must_not_contain_training_images(digits, draw):
-    leaky = type(draw)(knowledge=draw.knowledge, shadow_x=torch.cat([draw.shadow_x, digits.x_train[:1]]),
-                       shadow_y=torch.cat([draw.shadow_y, digits.y_train[:1]]), aux_indices=draw.aux_indices,
-                       shadow_indices=draw.shadow_indices, dropped_duplicates=0)
+    leaky = type(draw)(
+        knowledge=draw.knowledge,
+        shadow_x=torch.cat([draw.shadow_x, digits.x_train[:1]]),
+        shadow_y=torch.cat([draw.shadow_y, digits.y_train[:1]]),
+        aux_indices=draw.aux_indices,
+        shadow_indices=draw.shadow_indices,
+        dropped_duplicates=0,
+    )
     with pytest.raises(ShadowLeakError, match="training set"):
         shadow_dataset(digits, leaky, train_fraction=0.8, seed=1000)
 
@@ -76,8 +81,9 @@ def test_calibration_skips_shadows_where_unlearning_failed(digits, draw, store, 
     monkeypatch.setattr(shadow_module, "shadow_targets", lambda *a, **k: iter(real))
     with pytest.raises(CalibrationError, match="none of the 3 shadow targets"):
         calibrate(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
-    kept = calibrate(digits, draw, config=ShadowConfig(**{**vars(CONFIG), "max_forget_accuracy": None}),
-                     eval_seeds=[0], store=store)
+    kept = calibrate(
+        digits, draw, config=ShadowConfig(**{**vars(CONFIG), "max_forget_accuracy": None}), eval_seeds=[0], store=store
+    )
     assert kept.forgotten.shape[0] == 3 and "skipped" not in kept.description
 
 

@@ -68,8 +68,19 @@ def owner_files(tmp_path_factory, digits) -> OwnerFiles:
     test_forget = digits.y_test == FORGOTTEN
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
-        torch.onnx.export(model, (digits.x_test[:1],), str(out / "unlearned.onnx"), dynamo=False,
-                          input_names=["image"], output_names=["logits"], dynamic_axes={"image": {0: "batch"}})
-    return OwnerFiles(original=out / "original.pt", unlearned=out / "unlearned.pt", onnx=out / "unlearned.onnx",
-                      forget_test_acc=float((pred[test_forget] == FORGOTTEN).float().mean()),
-                      retain_test_acc=float((pred[~test_forget] == digits.y_test[~test_forget]).float().mean()))
+        torch.onnx.export(
+            model,
+            (digits.x_test[:1],),
+            str(out / "unlearned.onnx"),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}},
+        )
+    return OwnerFiles(
+        original=out / "original.pt",
+        unlearned=out / "unlearned.pt",
+        onnx=out / "unlearned.onnx",
+        forget_test_acc=float((pred[test_forget] == FORGOTTEN).float().mean()),
+        retain_test_acc=float((pred[~test_forget] == digits.y_test[~test_forget]).float().mean()),
+    )

@@ -35,9 +35,23 @@ def test_owner_model_really_forgot(owner_files):
 
 def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_path, capsys):
     out_json, out_md = tmp_path / "audit.json", tmp_path / "audit.md"
-    code, out, err = audit(["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned,
-                            "--original", owner_files.original, "--cache", cache_dir, "--json", out_json,
-                            "--report", out_md], capsys)
+    code, out, err = audit(
+        [
+            "--model-factory",
+            f"{USER_MODEL}:build",
+            "--weights",
+            owner_files.unlearned,
+            "--original",
+            owner_files.original,
+            "--cache",
+            cache_dir,
+            "--json",
+            out_json,
+            "--report",
+            out_md,
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "head: classifier.3" in out
     result = json.loads(out_json.read_text())
@@ -63,11 +77,12 @@ def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_p
 
 def test_onnx_audit_runs_queries_only(owner_files, cache_dir, tmp_path, capsys):
     out_json = tmp_path / "onnx.json"
-    code, out, err = audit(["--onnx", owner_files.onnx, "--cache", cache_dir, "--json", out_json], capsys)
+    code, _out, err = audit(["--onnx", owner_files.onnx, "--cache", cache_dir, "--json", out_json], capsys)
     assert code == 0, err
     result = json.loads(out_json.read_text())
-    black_box = {n for n in ATTACKS.names() if ATTACKS.get(n).requires == "queries"
-                 and not ATTACKS.get(n).needs_original}
+    black_box = {
+        n for n in ATTACKS.names() if ATTACKS.get(n).requires == "queries" and not ATTACKS.get(n).needs_original
+    }
     assert {a["name"] for a in result["attacks"]} == black_box
     assert all(a["access"] == "queries" and isinstance(a["queries"], int) for a in result["attacks"])
     assert FORGOTTEN in result["verdict"]["forgotten"]
@@ -88,17 +103,21 @@ def test_missing_weights_file(tmp_path, capsys):
 
 
 def test_missing_factory_file(owner_files, tmp_path, capsys):
-    code, out, err = audit(["--model-factory", f"{tmp_path / 'absent.py'}:build", "--weights", owner_files.unlearned],
-                           capsys)
+    code, out, err = audit(
+        ["--model-factory", f"{tmp_path / 'absent.py'}:build", "--weights", owner_files.unlearned], capsys
+    )
     _one_line_error(code, out, err, "model factory file not found")
 
 
-@pytest.mark.parametrize("spec, fragment", [
-    (f"{USER_MODEL}:no_such_callable", "no callable named 'no_such_callable'"),
-    ("no_such_package.models:build", "cannot import module 'no_such_package.models'"),
-    (f"{USER_MODEL}:not_a_model", "returned str"),
-    (f"{USER_MODEL}", "FILE.py:CALLABLE"),
-])
+@pytest.mark.parametrize(
+    "spec, fragment",
+    [
+        (f"{USER_MODEL}:no_such_callable", "no callable named 'no_such_callable'"),
+        ("no_such_package.models:build", "cannot import module 'no_such_package.models'"),
+        (f"{USER_MODEL}:not_a_model", "returned str"),
+        (f"{USER_MODEL}", "FILE.py:CALLABLE"),
+    ],
+)
 def test_wrong_factory(owner_files, capsys, spec, fragment):
     code, out, err = audit(["--model-factory", spec, "--weights", owner_files.unlearned], capsys)
     _one_line_error(code, out, err, fragment)
@@ -152,16 +171,19 @@ def test_torch_model_with_wrong_number_of_classes(tmp_path, capsys):
     path = tmp_path / "seven.pt"
     torch.save(model.state_dict(), path)
     factory = tmp_path / "seven_classes.py"
-    factory.write_text(f"import importlib.util\nspec = importlib.util.spec_from_file_location('u', {str(USER_MODEL)!r})\n"
-                       "u = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(u)\n"
-                       "def build():\n    return u.DigitsCNN(num_classes=7)\n")
+    factory.write_text(
+        f"import importlib.util\nspec = importlib.util.spec_from_file_location('u', {str(USER_MODEL)!r})\n"
+        "u = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(u)\n"
+        "def build():\n    return u.DigitsCNN(num_classes=7)\n"
+    )
     code, out, err = audit(["--model-factory", f"{factory}:build", "--weights", path], capsys)
     _one_line_error(code, out, err, "7 outputs", "K=10")
 
 
 def test_num_classes_option_must_match_the_dataset(owner_files, capsys):
-    code, out, err = audit(["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned,
-                            "--num-classes", "7"], capsys)
+    code, out, err = audit(
+        ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned, "--num-classes", "7"], capsys
+    )
     _one_line_error(code, out, err, "--num-classes 7")
 
 
@@ -170,15 +192,35 @@ def _export(net, example, path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (example,), str(path), dynamo=False, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch"}})
+        torch.onnx.export(
+            net,
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "batch"}},
+        )
 
 
 def test_named_attacks_and_query_budget(owner_files, cache_dir, tmp_path, capsys):
     # noise-logprob needs 64 queries: over a budget of 50 it fails alone, the audit still runs
     out_json = tmp_path / "budget.json"
-    code, out, err = audit(["--onnx", owner_files.onnx, "--cache", cache_dir, "--json", out_json, "--query-budget", "50",
-                            "--attacks", "invert-bb,noise-logprob,accuracy-probe"], capsys)
+    code, out, err = audit(
+        [
+            "--onnx",
+            owner_files.onnx,
+            "--cache",
+            cache_dir,
+            "--json",
+            out_json,
+            "--query-budget",
+            "50",
+            "--attacks",
+            "invert-bb,noise-logprob,accuracy-probe",
+        ],
+        capsys,
+    )
     assert code == 0, err
     result = json.loads(out_json.read_text())
     assert [a["name"] for a in result["attacks"]] == ["invert-bb", "accuracy-probe"]

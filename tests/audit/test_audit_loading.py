@@ -61,16 +61,19 @@ def test_of_several_k_output_layers_the_one_producing_the_output_is_the_head():
 
 def test_ambiguous_head_lists_the_candidates():
     model = load_user_module().build_two_heads()
-    with pytest.raises(AuditError, match="name one with --head: head_a, head_b"):
+    with pytest.raises(AuditError, match=r"name one with --head: head_a, head_b"):
         find_head(model, num_classes=10, sample=SAMPLE)
     assert find_head(model, num_classes=10, sample=SAMPLE, head="head_b") == "head_b"
 
 
-@pytest.mark.parametrize("head, message", [
-    ("classifier.9", "names no module"),
-    ("conv.0", "not an nn.Linear"),
-    ("classifier.1", "has 64 outputs"),
-])
+@pytest.mark.parametrize(
+    "head, message",
+    [
+        ("classifier.9", "names no module"),
+        ("conv.0", "not an nn.Linear"),
+        ("classifier.1", "has 64 outputs"),
+    ],
+)
 def test_bad_head_option(head, message):
     with pytest.raises(AuditError, match=message):
         find_head(load_user_module().build(), num_classes=10, sample=SAMPLE, head=head)
@@ -78,7 +81,7 @@ def test_bad_head_option(head, message):
 
 def test_no_linear_with_k_outputs():
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 7))
-    with pytest.raises(AuditError, match="no nn.Linear with 10 outputs"):
+    with pytest.raises(AuditError, match=r"no nn.Linear with 10 outputs"):
         find_head(model, num_classes=10, sample=SAMPLE)
 
 
@@ -92,19 +95,34 @@ def test_normalisation_wrapper_feeds_the_user_model_normalised_inputs():
 
 
 def test_probability_outputs_become_log_probabilities(owner_files, digits):
-    loaded = load_user_model(load_factory(f"{USER_MODEL}:build_softmax"), spec="softmax model",
-                             weights=_prefixed(owner_files.unlearned, "0."), num_classes=10, sample=digits.x_test[:16])
+    loaded = load_user_model(
+        load_factory(f"{USER_MODEL}:build_softmax"),
+        spec="softmax model",
+        weights=_prefixed(owner_files.unlearned, "0."),
+        num_classes=10,
+        sample=digits.x_test[:16],
+    )
     assert loaded.outputs == "probabilities" and loaded.user_head_name == "0.classifier.3"
-    plain = load_user_model(load_factory(f"{USER_MODEL}:build"), spec="plain model", weights=owner_files.unlearned,
-                            num_classes=10, sample=digits.x_test[:16])
+    plain = load_user_model(
+        load_factory(f"{USER_MODEL}:build"),
+        spec="plain model",
+        weights=owner_files.unlearned,
+        num_classes=10,
+        sample=digits.x_test[:16],
+    )
     x = digits.x_test[:32]
     with torch.no_grad():
         assert torch.allclose(torch.softmax(loaded.model(x), 1), torch.softmax(plain.model(x), 1), atol=1e-5)
 
 
 def test_weights_view_exposes_the_users_head(owner_files, digits):
-    loaded = load_user_model(load_factory(f"{USER_MODEL}:build"), spec="m", weights=owner_files.unlearned,
-                             num_classes=10, sample=digits.x_test[:16])
+    loaded = load_user_model(
+        load_factory(f"{USER_MODEL}:build"),
+        spec="m",
+        weights=owner_files.unlearned,
+        num_classes=10,
+        sample=digits.x_test[:16],
+    )
     target = weights_target(loaded, num_classes=10, input_shape=(1, 8, 8), description="m")
     view = target.view()
     state = torch.load(owner_files.unlearned, weights_only=True)
@@ -112,22 +130,37 @@ def test_weights_view_exposes_the_users_head(owner_files, digits):
     assert view.features(digits.x_test[:5]).shape == (5, 64)
 
 
-@pytest.mark.parametrize("mean, std, message", [
-    ([0.5], None, "together"),
-    ([0.5, 0.5], [0.2, 0.2], "needs 1 value"),
-    ([0.5], [0.0], "positive"),
-])
+@pytest.mark.parametrize(
+    "mean, std, message",
+    [
+        ([0.5], None, "together"),
+        ([0.5, 0.5], [0.2, 0.2], "needs 1 value"),
+        ([0.5], [0.0], "positive"),
+    ],
+)
 def test_bad_normalisation(owner_files, digits, mean, std, message):
     with pytest.raises(AuditError, match=message):
-        load_user_model(load_factory(f"{USER_MODEL}:build"), spec="m", weights=owner_files.unlearned,
-                        num_classes=10, sample=digits.x_test[:16], mean=mean, std=std)
+        load_user_model(
+            load_factory(f"{USER_MODEL}:build"),
+            spec="m",
+            weights=owner_files.unlearned,
+            num_classes=10,
+            sample=digits.x_test[:16],
+            mean=mean,
+            std=std,
+        )
 
 
 def test_onnx_logits_are_softmaxed_and_counted(owner_files, digits):
     onnx = OnnxModel(owner_files.onnx, num_classes=10, input_shape=(1, 8, 8), sample=digits.x_test[:16])
     assert onnx.outputs == "logits"
-    plain = load_user_model(load_factory(f"{USER_MODEL}:build"), spec="m", weights=owner_files.unlearned,
-                            num_classes=10, sample=digits.x_test[:16])
+    plain = load_user_model(
+        load_factory(f"{USER_MODEL}:build"),
+        spec="m",
+        weights=owner_files.unlearned,
+        num_classes=10,
+        sample=digits.x_test[:16],
+    )
     view = onnx_target(onnx, num_classes=10, input_shape=(1, 8, 8)).view(budget=40)
     probs = view.query(digits.x_test[:30])
     with torch.no_grad():
@@ -150,7 +183,7 @@ def test_onnx_with_fixed_batch_and_probability_outputs(tmp_path, digits):
 
 
 def test_missing_onnx_file(tmp_path):
-    with pytest.raises(AuditError, match="ONNX file not found"):
+    with pytest.raises(AuditError, match=r"ONNX file not found"):
         OnnxModel(tmp_path / "x.onnx", num_classes=10, input_shape=(1, 8, 8), sample=SAMPLE)
 
 
@@ -177,7 +210,7 @@ def test_attack_selection_follows_declared_access():
 
 
 def test_naming_an_attack_the_access_does_not_permit(digits):
-    with pytest.raises(AuditError, match="'param-diff' cannot run in this audit: needs weights access"):
+    with pytest.raises(AuditError, match=r"'param-diff' cannot run in this audit: needs weights access"):
         select_attacks("param-diff,noise-logprob", level="queries", has_original=False)
     assert select_attacks("noise-logprob", level="queries", has_original=False) == ["noise-logprob"]
 
@@ -188,11 +221,17 @@ def test_score_margin_and_verdict():
     assert score_margin(np.zeros(4), (2,)) == 0.0
 
     def result(name, predicted, access="weights", queries=None):
-        return AttackResult(attack=name, access=access, scores=np.zeros(4), predicted=predicted, queries=queries,
-                            seconds=0.0)
+        return AttackResult(
+            attack=name, access=access, scores=np.zeros(4), predicted=predicted, queries=queries, seconds=0.0
+        )
 
-    results = [result("a", (1,)), result("b", (1, 2)), result("c", (2,)),
-               result("chance", (3,), access="queries", queries=0), result("d", (1,), access="queries", queries=5)]
+    results = [
+        result("a", (1,)),
+        result("b", (1, 2)),
+        result("c", (2,)),
+        result("chance", (3,), access="queries", queries=0),
+        result("d", (1,), access="queries", queries=5),
+    ]
     v = verdict(results, num_classes=4)
     assert (v.forgotten, v.agreeing_attacks, v.attacks_run) == ([1], 3, 5)
     tie = verdict(results[:3], num_classes=4)

@@ -1,7 +1,6 @@
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from labelleak.cli import main
@@ -33,14 +32,17 @@ def test_train_on_digits_then_cached(capsys, tmp_path):
     assert code == 0 and "loaded from cache" in out
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["train", "--dataset", "nope"], "unknown dataset 'nope'"),
-    (["train", "--dataset", "mnist", "--data-root", "/nonexistent/dir"], "dataset 'mnist' not found"),
-    (["train", "--dataset", "digits", "--arch", "vgg99"], "unknown architecture 'vgg99'"),
-    (["train", "--dataset", "digits", "--epochs", "0"], "epochs must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["train", "--dataset", "nope"], "unknown dataset 'nope'"),
+        (["train", "--dataset", "mnist", "--data-root", "/nonexistent/dir"], "dataset 'mnist' not found"),
+        (["train", "--dataset", "digits", "--arch", "vgg99"], "unknown architecture 'vgg99'"),
+        (["train", "--dataset", "digits", "--epochs", "0"], "epochs must be an integer >= 1"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, needle):
-    code, out, err = _run(capsys, *argv, "--cache", str(tmp_path), "--quiet")
+    code, _out, err = _run(capsys, *argv, "--cache", str(tmp_path), "--quiet")
     assert code == 2 and needle in err and err.count("\n") == 1
 
 

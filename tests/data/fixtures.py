@@ -23,8 +23,12 @@ def write_mnist_idx(directory: Path, *, gz: bool = True, n_train: int = 20, n_te
     directory.mkdir(parents=True, exist_ok=True)
     x_train, y_train = tiny_images(n_train, (28, 28), 1)
     x_test, y_test = tiny_images(n_test, (28, 28), 2)
-    for stem, array in (("train-images-idx3-ubyte", x_train), ("train-labels-idx1-ubyte", y_train),
-                        ("t10k-images-idx3-ubyte", x_test), ("t10k-labels-idx1-ubyte", y_test)):
+    for stem, array in (
+        ("train-images-idx3-ubyte", x_train),
+        ("train-labels-idx1-ubyte", y_train),
+        ("t10k-images-idx3-ubyte", x_test),
+        ("t10k-labels-idx1-ubyte", y_test),
+    ):
         data = idx_bytes(array)
         if gz:
             (directory / f"{stem}.gz").write_bytes(gzip.compress(data))

@@ -33,18 +33,18 @@ def test_truncated_idx_is_rejected(tmp_path):
     x = np.zeros((5, 28, 28), dtype=np.uint8)
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(idx_bytes(x)[:-100]))
-    with pytest.raises(DataError, match="truncated or corrupt"):
+    with pytest.raises(DataError, match=r"truncated or corrupt"):
         read_idx(path)
 
 
 def test_corrupt_gzip_and_bad_magic_are_rejected(tmp_path):
     bad_gz = tmp_path / "a.gz"
     bad_gz.write_bytes(b"\x1f\x8b not really gzip")
-    with pytest.raises(DataError, match="cannot read IDX"):
+    with pytest.raises(DataError, match=r"cannot read IDX"):
         read_idx(bad_gz)
     bad_magic = tmp_path / "b"
     bad_magic.write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01\x00")
-    with pytest.raises(DataError, match="bad magic"):
+    with pytest.raises(DataError, match=r"bad magic"):
         read_idx(bad_magic)
 
 
@@ -60,7 +60,7 @@ def test_cifar_pickle_with_foreign_global_is_refused_without_running_it(tmp_path
     write_cifar_batches(directory)
     marker = tmp_path / "pwned"
     write_malicious_batch(directory / "data_batch_3", marker)
-    with pytest.raises(DataError, match="refusing global posix.system|refusing global os.system"):
+    with pytest.raises(DataError, match=r"refusing global posix.system|refusing global os.system"):
         load_dataset("cifar10", root=tmp_path)
     assert not marker.exists()
 
@@ -68,7 +68,7 @@ def test_cifar_pickle_with_foreign_global_is_refused_without_running_it(tmp_path
 def test_safe_unpickle_refuses_arbitrary_classes(tmp_path):
     path = tmp_path / "obj"
     path.write_bytes(pickle.dumps({"x": pytest.raises}))
-    with pytest.raises(DataError, match="refusing global"):
+    with pytest.raises(DataError, match=r"refusing global"):
         safe_unpickle(path)
 
 
@@ -82,7 +82,7 @@ def test_svhn_mat_round_trip_maps_label_10_to_0(tmp_path):
 def test_svhn_corrupt_file(tmp_path):
     (tmp_path / "train_32x32.mat").write_bytes(b"garbage")
     (tmp_path / "test_32x32.mat").write_bytes(b"garbage")
-    with pytest.raises(DataError, match="cannot read SVHN"):
+    with pytest.raises(DataError, match=r"cannot read SVHN"):
         load_dataset("svhn", root=tmp_path)
 
 
@@ -98,7 +98,7 @@ def test_npz_in_each_layout(tmp_path):
 
 def test_npz_missing_array(tmp_path):
     np.savez(tmp_path / "mnist.npz", x_train=np.zeros((2, 28, 28), np.uint8))
-    with pytest.raises(DataError, match="lacks array"):
+    with pytest.raises(DataError, match=r"lacks array"):
         load_dataset("mnist", root=tmp_path)
 
 
@@ -135,6 +135,6 @@ def test_download_checks_md5_and_writes_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setitem(discovery.DOWNLOADS, "svhn", [("http://example.invalid/f.mat", "f.mat", "0" * 32)])
     fake = lambda url: io.BytesIO(b"not the real file")  # noqa: E731
-    with pytest.raises(DataError, match="md5"):
+    with pytest.raises(DataError, match=r"md5"):
         discovery.download("svhn", tmp_path, fetch=fake)
     assert not any((tmp_path / "svhn").iterdir())

@@ -15,8 +15,10 @@ BASE = {
     "unlearning": {"methods": ["retrain", "finetune"], "params": {"finetune": {"epochs": 1}}},
     "knowledge": [{"name": "default", "aux_per_class": 2}],
     "shadow": {"methods": ["finetune"], "seed": 1000},
-    "attacks": [{"name": "param-diff", "vary": {"decider": ["kmeans", "youden"]}},
-                {"name": "noise-logprob", "params": {"n_queries": 8}}],
+    "attacks": [
+        {"name": "param-diff", "vary": {"decider": ["kmeans", "youden"]}},
+        {"name": "noise-logprob", "params": {"n_queries": 8}},
+    ],
 }
 
 
@@ -41,32 +43,51 @@ def test_valid_config_parses():
     assert config.knowledge[0].aux_per_class == 2 and config.knowledge[0].original
 
 
-@pytest.mark.parametrize("path, value, message", [
-    (("colour",), "red", "unknown key 'colour'"),
-    (("datasets", 0, "pairz"), 1, "unknown key datasets[0].'pairz'"),
-    (("datasets", 0, "pairs"), -1, "datasets[0].pairs must be an integer in [0, 45], got -1"),
-    (("datasets", 0, "singles"), [0, 10], "datasets[0].singles[1] must be an integer in [0, 9], got 10"),
-    (("datasets", 0, "singles"), [3, 3], "datasets[0].singles must not repeat a class"),
-    (("datasets", 0, "name"), "imagenet", "datasets[0].name must be a known dataset"),
-    (("seeds",), [0, 0], "seeds must list at least one seed, without repeats"),
-    (("seeds",), "0", "seeds must be a list"),
-    (("unlearning", "methods"), ["retrain", "forget-it"], "unlearning.methods[1] names no registered unlearning method: 'forget-it'; valid: "),
-    (("unlearning", "params"), {"finetune": {"epochs": 0}}, "unlearning.params.finetune: epochs"),
-    (("unlearning", "params"), {"finetune": {"epochz": 2}}, "unknown parameter 'epochz' for method 'finetune'"),
-    (("unlearning", "params"), {"gradient_ascent": {}}, "unlearning.params.gradient_ascent sets parameters of a method not in"),
-    (("knowledge", 0, "exclude_forgotten"), "yes", "knowledge[0].exclude_forgotten must be true or false"),
-    (("shadow", "seed"), 0, "shadow.seed gives shadow seeds [0] that overlap the evaluation seeds [0]"),
-    (("shadow", "train_fraction"), 2, "shadow.train_fraction must be a number in [0.1, 0.95], got 2"),
-    (("attacks", 0, "name"), "param-magic", "attacks[0].name: unknown attack 'param-magic'; choose one of: "),
-    (("attacks", 0, "vary"), {"decider": ["kmeans", "oracle"]}, "attacks[0] (param-diff {'decider': 'oracle'}): decider must be one of"),
-    (("attacks", 0, "vary"), {"decider": []}, "attacks[0].vary.decider must list at least one value"),
-    (("attacks", 1, "params"), {"n_querys": 8}, "unknown key attacks[1].params.'n_querys' for attack 'noise-logprob'; valid: n_queries, source, seed"),
-    (("attacks", 1, "params"), {"n_queries": 0}, "n_queries must be an integer"),
-    (("attacks", 1, "params"), {"calibration": 1}, "unknown key attacks[1].params.'calibration'"),
-    (("attacks", 1, "calibrate"), True, "attacks[1].calibrate applies to inversion attacks only"),
-    (("attacks",), [], "attacks must list at least one attack"),
-    (("name",), ..., "missing required key name"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("colour",), "red", "unknown key 'colour'"),
+        (("datasets", 0, "pairz"), 1, "unknown key datasets[0].'pairz'"),
+        (("datasets", 0, "pairs"), -1, "datasets[0].pairs must be an integer in [0, 45], got -1"),
+        (("datasets", 0, "singles"), [0, 10], "datasets[0].singles[1] must be an integer in [0, 9], got 10"),
+        (("datasets", 0, "singles"), [3, 3], "datasets[0].singles must not repeat a class"),
+        (("datasets", 0, "name"), "imagenet", "datasets[0].name must be a known dataset"),
+        (("seeds",), [0, 0], "seeds must list at least one seed, without repeats"),
+        (("seeds",), "0", "seeds must be a list"),
+        (
+            ("unlearning", "methods"),
+            ["retrain", "forget-it"],
+            "unlearning.methods[1] names no registered unlearning method: 'forget-it'; valid: ",
+        ),
+        (("unlearning", "params"), {"finetune": {"epochs": 0}}, "unlearning.params.finetune: epochs"),
+        (("unlearning", "params"), {"finetune": {"epochz": 2}}, "unknown parameter 'epochz' for method 'finetune'"),
+        (
+            ("unlearning", "params"),
+            {"gradient_ascent": {}},
+            "unlearning.params.gradient_ascent sets parameters of a method not in",
+        ),
+        (("knowledge", 0, "exclude_forgotten"), "yes", "knowledge[0].exclude_forgotten must be true or false"),
+        (("shadow", "seed"), 0, "shadow.seed gives shadow seeds [0] that overlap the evaluation seeds [0]"),
+        (("shadow", "train_fraction"), 2, "shadow.train_fraction must be a number in [0.1, 0.95], got 2"),
+        (("attacks", 0, "name"), "param-magic", "attacks[0].name: unknown attack 'param-magic'; choose one of: "),
+        (
+            ("attacks", 0, "vary"),
+            {"decider": ["kmeans", "oracle"]},
+            "attacks[0] (param-diff {'decider': 'oracle'}): decider must be one of",
+        ),
+        (("attacks", 0, "vary"), {"decider": []}, "attacks[0].vary.decider must list at least one value"),
+        (
+            ("attacks", 1, "params"),
+            {"n_querys": 8},
+            "unknown key attacks[1].params.'n_querys' for attack 'noise-logprob'; valid: n_queries, source, seed",
+        ),
+        (("attacks", 1, "params"), {"n_queries": 0}, "n_queries must be an integer"),
+        (("attacks", 1, "params"), {"calibration": 1}, "unknown key attacks[1].params.'calibration'"),
+        (("attacks", 1, "calibrate"), True, "attacks[1].calibrate applies to inversion attacks only"),
+        (("attacks",), [], "attacks must list at least one attack"),
+        (("name",), ..., "missing required key name"),
+    ],
+)
 def test_mistakes_are_one_line_errors_naming_the_key(path, value, message):
     with pytest.raises(ConfigError) as err:
         parse_config(with_change(path, value))
@@ -89,13 +110,15 @@ def test_methods_all_means_every_registered_method():
 def test_load_config_reports_file_and_toml_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("name = \n")
-    with pytest.raises(ConfigError, match="bad.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"bad.toml is not valid TOML"):
         load_config(bad)
-    with pytest.raises(ConfigError, match="cannot read experiment file"):
+    with pytest.raises(ConfigError, match=r"cannot read experiment file"):
         load_config(tmp_path / "missing.toml")
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text('name = "x"\ndatasets = [{name = "digits"}]\nunlearning = {methods = ["retrain"]}\n'
-                     'attacks = [{name = "random-guess", params = {seed = "one"}}]\n')
+    wrong.write_text(
+        'name = "x"\ndatasets = [{name = "digits"}]\nunlearning = {methods = ["retrain"]}\n'
+        'attacks = [{name = "random-guess", params = {seed = "one"}}]\n'
+    )
     with pytest.raises(ConfigError, match=r"wrong.toml: attacks\[0\] \(random-guess .*seed must be an integer"):
         load_config(wrong)
 

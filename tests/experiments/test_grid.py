@@ -31,13 +31,18 @@ def test_random_sets_are_distinct_seeded_and_capped():
 
 
 def test_cells_cover_datasets_seeds_sets_methods():
-    config = parse_config({
-        "name": "g", "seeds": [0, 1],
-        "datasets": [{"name": "digits", "singles": [0, 4], "pairs": 2}],
-        "unlearning": {"methods": ["retrain", "finetune", "gradient_ascent"]},
-        "attacks": [{"name": "param-diff", "vary": {"decider": ["kmeans", "tree"]}, "params": {"steps": 50}},
-                    {"name": "random-guess"}],
-    })
+    config = parse_config(
+        {
+            "name": "g",
+            "seeds": [0, 1],
+            "datasets": [{"name": "digits", "singles": [0, 4], "pairs": 2}],
+            "unlearning": {"methods": ["retrain", "finetune", "gradient_ascent"]},
+            "attacks": [
+                {"name": "param-diff", "vary": {"decider": ["kmeans", "tree"]}, "params": {"steps": 50}},
+                {"name": "random-guess"},
+            ],
+        }
+    )
     grid = cells(config)
     assert len(grid) == 2 * (2 + 2) * 3
     assert len({c.id for c in grid}) == len(grid)
@@ -48,8 +53,15 @@ def test_cells_cover_datasets_seeds_sets_methods():
 
 
 def test_knowledge_settings_only_multiply_attacks_that_use_knowledge():
-    settings = (KnowledgeConfig(name="full"), KnowledgeConfig(name="no-forgotten", exclude_forgotten=True),
-                KnowledgeConfig(name="one-version", original=False))
+    settings = (
+        KnowledgeConfig(name="full"),
+        KnowledgeConfig(name="no-forgotten", exclude_forgotten=True),
+        KnowledgeConfig(name="one-version", original=False),
+    )
     assert [s.name for s in knowledge_settings_for(NoiseLogProb(), settings)] == ["full"]
-    assert [s.name for s in knowledge_settings_for(AccuracyProbe(), settings)] == ["full", "no-forgotten", "one-version"]
+    assert [s.name for s in knowledge_settings_for(AccuracyProbe(), settings)] == [
+        "full",
+        "no-forgotten",
+        "one-version",
+    ]
     assert [s.name for s in knowledge_settings_for(HuProbe(), settings)] == ["full", "no-forgotten"]

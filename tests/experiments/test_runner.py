@@ -16,11 +16,14 @@ TINY = {
     "name": "tiny",
     "seeds": [0],
     "datasets": [{"name": "digits", "epochs": 5, "singles": [0, 1, 2]}],
-    "unlearning": {"methods": ["retrain", "finetune"],
-                   "params": {"retrain": {"epochs": 3}, "finetune": {"epochs": 1}}},
+    "unlearning": {"methods": ["retrain", "finetune"], "params": {"retrain": {"epochs": 3}, "finetune": {"epochs": 1}}},
     "knowledge": [{"name": "default", "aux_per_class": 3, "unrelated_size": 16}],
-    "attacks": [{"name": "param-diff-orig"}, {"name": "noise-logprob", "params": {"n_queries": 16}},
-                {"name": "random-guess"}, {"name": "accuracy-probe"}],
+    "attacks": [
+        {"name": "param-diff-orig"},
+        {"name": "noise-logprob", "params": {"n_queries": 16}},
+        {"name": "random-guess"},
+        {"name": "accuracy-probe"},
+    ],
 }
 ATTACKS_PER_CELL = 4
 
@@ -45,8 +48,24 @@ def test_run_writes_tidy_results_and_a_rerun_skips_everything(tmp_path, store):
 
     rows = pd.read_csv(out / "results.csv")
     assert len(rows) == 6 * ATTACKS_PER_CELL
-    for column in ("experiment", "dataset", "seed", "method", "method_params", "forget", "attack", "attack_label",
-                   "attack_options", "knowledge", "scores", "predicted", "truth", "success", "queries", "seconds"):
+    for column in (
+        "experiment",
+        "dataset",
+        "seed",
+        "method",
+        "method_params",
+        "forget",
+        "attack",
+        "attack_label",
+        "attack_options",
+        "knowledge",
+        "scores",
+        "predicted",
+        "truth",
+        "success",
+        "queries",
+        "seconds",
+    ):
         assert column in rows, column
     assert all(len(json.loads(s)) == 10 for s in rows["scores"])
     utility = pd.read_csv(out / "utility.csv")
@@ -130,8 +149,9 @@ def test_rows_reused_from_another_experiment_carry_this_runs_labels(tmp_path, st
     knowledge = [{**TINY["knowledge"][0], "name": "renamed"}]
     # the same options as TINY's noise-logprob, written as a one-value variant: a new label, the same key
     attacks = [{"name": "noise-logprob", "vary": {"n_queries": [16]}}]
-    again = run_experiment(config_with(name="other", knowledge=knowledge, attacks=attacks),
-                           results_dir=tmp_path / "second", store=store)
+    again = run_experiment(
+        config_with(name="other", knowledge=knowledge, attacks=attacks), results_dir=tmp_path / "second", store=store
+    )
     assert counts(again, "row") == {"cached": 6}
     rows = pd.read_csv(tmp_path / "second" / "results.csv")
     assert set(rows["experiment"]) == {"other"} and set(rows["knowledge"]) == {"renamed"}
@@ -180,8 +200,18 @@ def test_parallel_jobs_match_the_serial_run(tmp_path, store):
     other_store = type(store)(tmp_path / "other-cache")
     summary = run_experiment(config_with(datasets=datasets), results_dir=parallel, store=other_store, jobs=2)
     assert counts(summary, "unlearned") == {"computed": 2}
-    a = pd.read_csv(serial / "results.csv").drop(columns=["seconds", "cpu_seconds"]).sort_values(["cell", "attack"]).reset_index(drop=True)
-    b = pd.read_csv(parallel / "results.csv").drop(columns=["seconds", "cpu_seconds"]).sort_values(["cell", "attack"]).reset_index(drop=True)
+    a = (
+        pd.read_csv(serial / "results.csv")
+        .drop(columns=["seconds", "cpu_seconds"])
+        .sort_values(["cell", "attack"])
+        .reset_index(drop=True)
+    )
+    b = (
+        pd.read_csv(parallel / "results.csv")
+        .drop(columns=["seconds", "cpu_seconds"])
+        .sort_values(["cell", "attack"])
+        .reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -196,7 +226,7 @@ def tiny_mnist(root):
         x = rng.integers(0, 60, size=(len(y), 28, 28), dtype=np.uint8)
         for i, label in enumerate(y):
             row, col = divmod(int(label), 5)
-            x[i, 4 + 10 * row: 12 + 10 * row, 1 + 5 * col: 5 + 5 * col] = 255
+            x[i, 4 + 10 * row : 12 + 10 * row, 1 + 5 * col : 5 + 5 * col] = 255
         return x, y
 
     (x_train, y_train), (x_test, y_test) = split(20), split(6)

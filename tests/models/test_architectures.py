@@ -11,8 +11,17 @@ SHAPES = {"mlp": (1, 8), "lenet": (1, 28), "smallcnn": (3, 32), "resnet18": (3, 
 @pytest.mark.parametrize("arch", ARCHITECTURES.names())
 def test_every_architecture_has_features_and_linear_head(arch):
     channels, size = SHAPES[arch]
-    model = build_model(ModelSpec(arch=arch, in_channels=channels, image_size=size, num_classes=7,
-                                  mean=(0.5,) * channels, std=(0.25,) * channels), seed=0).eval()
+    model = build_model(
+        ModelSpec(
+            arch=arch,
+            in_channels=channels,
+            image_size=size,
+            num_classes=7,
+            mean=(0.5,) * channels,
+            std=(0.25,) * channels,
+        ),
+        seed=0,
+    ).eval()
     x = torch.rand(2, channels, size, size)
     assert isinstance(model.head, nn.Linear) and model.head.out_features == 7
     features = model.features(x)

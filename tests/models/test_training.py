@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from labelleak.models import TrainConfig, accuracy, build_model, per_class_accuracy, train
 from labelleak.experiments.stages import model_spec_for
+from labelleak.models import TrainConfig, accuracy, build_model, per_class_accuracy, train
 from labelleak.validation import ParameterError
 
 
@@ -22,7 +22,9 @@ def test_trained_digits_model_is_accurate(digits_model, digits):
     assert digits_model.metrics["test_accuracy"] >= 0.95
     per_class = per_class_accuracy(digits_model.model, digits.x_test, digits.y_test, 10)
     assert min(per_class) > 0.8
-    assert accuracy(digits_model.model, digits.x_test[:0], digits.y_test[:0]) != accuracy(digits_model.model, digits.x_test, digits.y_test)
+    assert accuracy(digits_model.model, digits.x_test[:0], digits.y_test[:0]) != accuracy(
+        digits_model.model, digits.x_test, digits.y_test
+    )
 
 
 def test_augmented_training_runs_and_is_seeded():
@@ -36,11 +38,14 @@ def test_augmented_training_runs_and_is_seeded():
     assert torch.equal(a.head.weight, b.head.weight)
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("epochs", 0, "epochs must be an integer >= 1, got 0"),
-    ("lr", -1.0, "lr must be a number > 0, got -1.0"),
-    ("optimizer", "rmsprop", "optimizer must be one of 'adam', 'sgd', got 'rmsprop'"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("epochs", 0, "epochs must be an integer >= 1, got 0"),
+        ("lr", -1.0, "lr must be a number > 0, got -1.0"),
+        ("optimizer", "rmsprop", "optimizer must be one of 'adam', 'sgd', got 'rmsprop'"),
+    ],
+)
 def test_train_config_validation(field, value, message):
     with pytest.raises(ParameterError, match=message):
         TrainConfig(**{field: value})

@@ -31,22 +31,54 @@ def make_rows():
     for method in ("retrain", "finetune"):
         for forget in range(4):
             for attack, guess in (("good", forget), ("bad", 0)):
-                rows.append({"experiment": "synthetic", "cell": f"{method}-{forget}", "dataset": "digits",
-                             "method": method, "forget": str(forget), "n_forget": 1, "attack": attack,
-                             "attack_label": attack, "knowledge": "default", "knowledge_description": "A: none",
-                             "scores": one_hot_scores(10, guess), "predicted": str(guess), "truth": str(forget),
-                             "success": guess == forget, "queries": 5 if attack == "good" else "", "seconds": 0.1})
+                rows.append(
+                    {
+                        "experiment": "synthetic",
+                        "cell": f"{method}-{forget}",
+                        "dataset": "digits",
+                        "method": method,
+                        "forget": str(forget),
+                        "n_forget": 1,
+                        "attack": attack,
+                        "attack_label": attack,
+                        "knowledge": "default",
+                        "knowledge_description": "A: none",
+                        "scores": one_hot_scores(10, guess),
+                        "predicted": str(guess),
+                        "truth": str(forget),
+                        "success": guess == forget,
+                        "queries": 5 if attack == "good" else "",
+                        "seconds": 0.1,
+                    }
+                )
     for attack, predicted in (("good", "1+2"), ("bad", "1")):
-        rows.append({"experiment": "synthetic", "cell": "retrain-1+2", "dataset": "digits", "method": "retrain",
-                     "forget": "1+2", "n_forget": 2, "attack": attack, "attack_label": attack, "knowledge": "default",
-                     "knowledge_description": "A: none", "scores": json.dumps([0, 1, 0.9] + [0] * 7),
-                     "predicted": predicted, "truth": "1+2", "success": predicted == "1+2", "queries": "",
-                     "seconds": 0.1})
+        rows.append(
+            {
+                "experiment": "synthetic",
+                "cell": "retrain-1+2",
+                "dataset": "digits",
+                "method": "retrain",
+                "forget": "1+2",
+                "n_forget": 2,
+                "attack": attack,
+                "attack_label": attack,
+                "knowledge": "default",
+                "knowledge_description": "A: none",
+                "scores": json.dumps([0, 1, 0.9] + [0] * 7),
+                "predicted": predicted,
+                "truth": "1+2",
+                "success": predicted == "1+2",
+                "queries": "",
+                "seconds": 0.1,
+            }
+        )
     return rows
 
 
 def make_results_dir(tmp_path, datasets=("digits",)):
-    rows = [{**row, "dataset": dataset, "cell": f"{dataset}-{row['cell']}"} for dataset in datasets for row in make_rows()]
+    rows = [
+        {**row, "dataset": dataset, "cell": f"{dataset}-{row['cell']}"} for dataset in datasets for row in make_rows()
+    ]
     cells = {}
     for row in rows:
         cells.setdefault(row["cell"], []).append(row)
@@ -54,10 +86,26 @@ def make_results_dir(tmp_path, datasets=("digits",)):
     for cell, cell_rows in cells.items():
         path = tmp_path / "cells" / f"{cell}.json"
         method = cell_rows[0]["method"]
-        atomic_write_json(path, {"key": "k", "cell": cell, "rows": cell_rows, "utility": {
-            "cell": cell, "dataset": cell_rows[0]["dataset"], "method": method, "forget": cell_rows[0]["forget"], "original_test_acc": 0.97,
-            "forget_test_acc": 0.0 if method == "retrain" else 0.9, "retain_test_acc": 0.95, "test_acc": 0.9,
-            "forget_train_acc": 0.0, "seconds": 1.5}})
+        atomic_write_json(
+            path,
+            {
+                "key": "k",
+                "cell": cell,
+                "rows": cell_rows,
+                "utility": {
+                    "cell": cell,
+                    "dataset": cell_rows[0]["dataset"],
+                    "method": method,
+                    "forget": cell_rows[0]["forget"],
+                    "original_test_acc": 0.97,
+                    "forget_test_acc": 0.0 if method == "retrain" else 0.9,
+                    "retain_test_acc": 0.95,
+                    "test_acc": 0.9,
+                    "forget_train_acc": 0.0,
+                    "seconds": 1.5,
+                },
+            },
+        )
         paths.append(path)
     write_results(tmp_path, paths)
     return tmp_path
@@ -80,7 +128,9 @@ def test_asr_matrix_has_paper_shape():
     labels, methods, cells = asr_matrix(rows[rows["n_forget"] == 1])
     assert labels == ["good", "bad"] and methods == ["retrain", "finetune", "all methods"]
     assert cells[("bad", "retrain")]["asr"] == 0.25 and cells[("bad", "finetune")]["asr"] == 0.25
-    assert fmt_asr(cells[("good", "all methods")]).startswith("100% [") and "n=8" in fmt_asr(cells[("good", "all methods")])
+    assert fmt_asr(cells[("good", "all methods")]).startswith("100% [") and "n=8" in fmt_asr(
+        cells[("good", "all methods")]
+    )
 
 
 def test_results_and_utility_csv_round_trip(tmp_path):
@@ -131,10 +181,14 @@ def test_report_overview_over_datasets_on_every_and_on_unlearned_targets(tmp_pat
     assert "| attack | digits | mnist |" in every
     # every target: 4 retrain + 4 finetune per dataset; finetune kept 90% forget accuracy, so only retrain counts below
     assert every.count("| good | 100% [") == 1 and "n=8 | 100%" in every
-    assert "| bad | 25% [" in every and "| chance | 10% | 10% |" in every and "| good | 100% [51–100] n=4 | 100% [51–100] n=4 |" in unlearned
+    assert (
+        "| bad | 25% [" in every
+        and "| chance | 10% | 10% |" in every
+        and "| good | 100% [51–100] n=4 | 100% [51–100] n=4 |" in unlearned
+    )
     assert "## Overview" not in write_report(make_results_dir(tmp_path / "one"))[0].read_text()
 
 
 def test_missing_results_are_a_clear_error(tmp_path):
-    with pytest.raises(ResultsError, match="holds no results.csv"):
+    with pytest.raises(ResultsError, match=r"holds no results.csv"):
         load_results(tmp_path)

@@ -10,9 +10,16 @@ from labelleak.validation import ParameterError
 DIGITS = dict(epochs=20, batch_size=64)
 
 
-@pytest.mark.parametrize("kwargs, name", [({"temperature": 0}, "temperature"), ({"retain_fraction": 0.0}, "retain_fraction"),
-                                          ({"retain_fraction": 1.2}, "retain_fraction"), ({"lr": -1e-3}, "lr"),
-                                          ({"optimizer": "lbfgs"}, "optimizer")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"temperature": 0}, "temperature"),
+        ({"retain_fraction": 0.0}, "retain_fraction"),
+        ({"retain_fraction": 1.2}, "retain_fraction"),
+        ({"lr": -1e-3}, "lr"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+    ],
+)
 def test_bad_parameters_name_themselves(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         BadTeacher(**kwargs)

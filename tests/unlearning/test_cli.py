@@ -27,8 +27,24 @@ def test_methods_lists_every_registered_method(capsys):
 
 
 def test_unlearn_prints_before_and_after_then_loads_from_cache(capsys, tmp_path):
-    argv = ["unlearn", "--dataset", "digits", "--method", "boundary_shrink", "--forget", "3", "--forget", "5",
-            "--param", "epochs=5", "--cache", str(tmp_path), "--quiet", "--threads", "1"]
+    argv = [
+        "unlearn",
+        "--dataset",
+        "digits",
+        "--method",
+        "boundary_shrink",
+        "--forget",
+        "3",
+        "--forget",
+        "5",
+        "--param",
+        "epochs=5",
+        "--cache",
+        str(tmp_path),
+        "--quiet",
+        "--threads",
+        "1",
+    ]
     code, out, _ = _run(capsys, *argv)
     assert code == 0, out
     assert "boundary_shrink forgetting 3 (3), 5 (5): computed" in out and "epochs=5" in out
@@ -38,16 +54,21 @@ def test_unlearn_prints_before_and_after_then_loads_from_cache(capsys, tmp_path)
     assert code == 0 and ": loaded from cache:" in out
 
 
-@pytest.mark.parametrize("extra,needle", [
-    (["--method", "nope", "--forget", "3"], "unknown unlearning method 'nope'"),
-    (["--method", "finetune", "--forget", "10"], "forget_classes must be class indices in [0, 9], got 10"),
-    (["--method", "finetune", "--forget", "3", "--param", "epocs=3"],
-     "unknown parameter 'epocs' for method 'finetune'; valid: epochs, lr"),
-    (["--method", "finetune", "--forget", "3", "--param", "epochs"], "--param must look like KEY=VALUE"),
-    (["--method", "finetune", "--forget", "3", "--param", "epochs=0"], "epochs must be an integer >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (["--method", "nope", "--forget", "3"], "unknown unlearning method 'nope'"),
+        (["--method", "finetune", "--forget", "10"], "forget_classes must be class indices in [0, 9], got 10"),
+        (
+            ["--method", "finetune", "--forget", "3", "--param", "epocs=3"],
+            "unknown parameter 'epocs' for method 'finetune'; valid: epochs, lr",
+        ),
+        (["--method", "finetune", "--forget", "3", "--param", "epochs"], "--param must look like KEY=VALUE"),
+        (["--method", "finetune", "--forget", "3", "--param", "epochs=0"], "epochs must be an integer >= 1, got 0"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(extra, needle, capsys, tmp_path):
-    code, out, err = _run(capsys, "unlearn", "--dataset", "digits", "--cache", str(tmp_path), "--quiet", *extra)
+    code, _out, err = _run(capsys, "unlearn", "--dataset", "digits", "--cache", str(tmp_path), "--quiet", *extra)
     assert code == 2
     lines = [line for line in err.splitlines() if line.startswith("labelleak: error:")]
     assert len(lines) == 1 and needle in lines[0]

@@ -63,8 +63,9 @@ def test_run_epochs_stops_when_asked_and_is_deterministic():
         x = torch.randn(40, 3, generator=torch.Generator().manual_seed(5))
         y = (x[:, 0] > 0).long()
         opt = make_unlearn_optimizer(model.parameters(), name="sgd", lr=0.1)
-        steps = run_epochs(model, x, y, epochs=3, batch_size=8, optimizer=opt, seed=seed, stop=stop,
-                           check_every=check_every)
+        steps = run_epochs(
+            model, x, y, epochs=3, batch_size=8, optimizer=opt, seed=seed, stop=stop, check_every=check_every
+        )
         return model, steps
 
     (a, steps_a), (b, _) = fit(0), fit(0)
@@ -94,7 +95,9 @@ def test_optimizer_options_validate_and_build():
         def __init__(self, **kwargs):
             self._set_optimizer_options(**kwargs)
 
-    sgd = Method(lr=0.1, optimizer="sgd", momentum=0.5, weight_decay=1e-3)._build_optimizer([torch.nn.Parameter(torch.zeros(1))])
+    sgd = Method(lr=0.1, optimizer="sgd", momentum=0.5, weight_decay=1e-3)._build_optimizer(
+        [torch.nn.Parameter(torch.zeros(1))]
+    )
     assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.5 and sgd.defaults["weight_decay"] == 1e-3
     plain = Method(lr=0.1, optimizer="sgd")
     assert not hasattr(plain, "momentum")  # not a parameter of this method, so not in its cache key

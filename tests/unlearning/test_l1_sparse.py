@@ -8,8 +8,15 @@ from labelleak.validation import ParameterError
 DIGITS = dict(epochs=20, lr=0.05)
 
 
-@pytest.mark.parametrize("kwargs, name", [({"gamma": -1e-4}, "gamma"), ({"no_l1_epochs": 2, "epochs": 2}, "no_l1_epochs"),
-                                          ({"epochs": 0}, "epochs"), ({"momentum": 1.0}, "momentum")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"gamma": -1e-4}, "gamma"),
+        ({"no_l1_epochs": 2, "epochs": 2}, "no_l1_epochs"),
+        ({"epochs": 0}, "epochs"),
+        ({"momentum": 1.0}, "momentum"),
+    ],
+)
 def test_bad_parameters_name_themselves(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         L1Sparse(**kwargs)

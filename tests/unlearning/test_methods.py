@@ -30,10 +30,13 @@ def test_method_forgets_one_class_and_keeps_the_rest(method, digits, digits_mode
     assert result.params == unlearner.params()
 
 
-@pytest.mark.parametrize("method", ["retrain", "random_labels", "boundary_shrink", "boundary_expanding", "neggrad_plus"])
+@pytest.mark.parametrize(
+    "method", ["retrain", "random_labels", "boundary_shrink", "boundary_expanding", "neggrad_plus"]
+)
 def test_method_forgets_two_classes_at_once(method, digits, digits_model, before):
     result = build_unlearner(method, digits_params(method)).unlearn(
-        digits_model.model, forget_classes=[5, 0], data=digits, seed=0)
+        digits_model.model, forget_classes=[5, 0], data=digits, seed=0
+    )
     assert result.forget_classes == (0, 5)
     assert result.metrics["forget_test_acc"] <= 0.3
     assert result.metrics["retain_test_acc"] >= before[(0, 5)]["retain_test_acc"] - 0.1
@@ -42,20 +45,26 @@ def test_method_forgets_two_classes_at_once(method, digits, digits_model, before
         assert (pred[digits.y_test == c] == c).float().mean() <= 0.35
 
 
-@pytest.mark.parametrize("method", ["finetune", "gradient_ascent", "random_labels", "boundary_shrink",
-                                    "boundary_expanding", "neggrad_plus"])
+@pytest.mark.parametrize(
+    "method", ["finetune", "gradient_ascent", "random_labels", "boundary_shrink", "boundary_expanding", "neggrad_plus"]
+)
 def test_same_seed_gives_identical_weights(method, digits, digits_model):
     def run(seed):
-        return build_unlearner(method, digits_params(method)).unlearn(
-            digits_model.model, forget_classes=[3], data=digits, seed=seed).model.state_dict()
+        return (
+            build_unlearner(method, digits_params(method))
+            .unlearn(digits_model.model, forget_classes=[3], data=digits, seed=seed)
+            .model.state_dict()
+        )
 
     first, second = run(0), run(0)
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_different_seeds_differ_for_retrain(digits, digits_model):
-    a, b = (UNLEARNERS.get("retrain")(epochs=2).unlearn(digits_model.model, forget_classes=[3], data=digits, seed=s)
-            for s in (0, 1))
+    a, b = (
+        UNLEARNERS.get("retrain")(epochs=2).unlearn(digits_model.model, forget_classes=[3], data=digits, seed=s)
+        for s in (0, 1)
+    )
     assert not torch.equal(a.model.head.weight, b.model.head.weight)
 
 
@@ -80,8 +89,9 @@ def test_boundary_shrink_labels_avoid_every_forgotten_class(digits, digits_model
     from labelleak.unlearning.boundary_shrink import nearest_wrong_labels
 
     mask = torch.isin(digits.y_train, torch.tensor([0, 5]))
-    labels = nearest_wrong_labels(digits_model.model, digits.x_train[mask], digits.y_train[mask], epsilon=0.1,
-                                  forbidden=(0, 5))
+    labels = nearest_wrong_labels(
+        digits_model.model, digits.x_train[mask], digits.y_train[mask], epsilon=0.1, forbidden=(0, 5)
+    )
     assert not torch.isin(labels, torch.tensor([0, 5])).any()
 
 
@@ -95,7 +105,9 @@ def test_random_labels_pool_choice_changes_the_result(digits, digits_model):
 
 def test_gradient_ascent_stops_early_on_forget_train_accuracy(digits, digits_model):
     cls = UNLEARNERS.get("gradient_ascent")
-    early = cls(epochs=200, lr=0.01, stop_below=0.5).unlearn(digits_model.model, forget_classes=[3], data=digits, seed=0)
+    early = cls(epochs=200, lr=0.01, stop_below=0.5).unlearn(
+        digits_model.model, forget_classes=[3], data=digits, seed=0
+    )
     assert early.metrics["forget_train_acc"] <= 0.5
     # it stopped near the threshold instead of running all 200 epochs into a collapse
     assert early.metrics["retain_test_acc"] > 0.8

@@ -5,9 +5,17 @@ from labelleak.unlearning.salun import SalUn, saliency_mask
 from labelleak.validation import ParameterError
 
 
-@pytest.mark.parametrize("kwargs, name", [({"sparsity": 0.0}, "sparsity"), ({"sparsity": 1.5}, "sparsity"),
-                                          ({"lr": 0}, "lr"), ({"label_pool": "some"}, "label_pool"),
-                                          ({"optimizer": "rmsprop"}, "optimizer"), ({"epochs": 0}, "epochs")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"sparsity": 0.0}, "sparsity"),
+        ({"sparsity": 1.5}, "sparsity"),
+        ({"lr": 0}, "lr"),
+        ({"label_pool": "some"}, "label_pool"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"epochs": 0}, "epochs"),
+    ],
+)
 def test_bad_parameters_name_themselves(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         SalUn(**kwargs)
@@ -15,8 +23,7 @@ def test_bad_parameters_name_themselves(kwargs, name):
 
 def test_mask_is_global_top_fraction(digits, digits_model):
     mask = torch.isin(digits.y_train, torch.tensor([4]))
-    masks = saliency_mask(digits_model.model, digits.x_train[mask], digits.y_train[mask], sparsity=0.3,
-                          batch_size=128)
+    masks = saliency_mask(digits_model.model, digits.x_train[mask], digits.y_train[mask], sparsity=0.3, batch_size=128)
     total = sum(m.numel() for m in masks.values())
     assert sum(int(m.sum()) for m in masks.values()) == round(0.3 * total)
     # ranked across layers, not per layer: the layers' kept fractions differ

@@ -8,10 +8,17 @@ from labelleak.validation import ParameterError
 DIGITS = dict(lr=0.003, forget_batch_size=32, batch_size=32)
 
 
-@pytest.mark.parametrize("kwargs, name", [({"max_steps": 4, "epochs": 3}, "max_steps"), ({"temperature": 0}, "temperature"),
-                                          ({"alpha": -1}, "alpha"), ({"gamma": -0.5}, "gamma"),
-                                          ({"retain_per_class": 0}, "retain_per_class"),
-                                          ({"forget_batch_size": 0}, "forget_batch_size")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"max_steps": 4, "epochs": 3}, "max_steps"),
+        ({"temperature": 0}, "temperature"),
+        ({"alpha": -1}, "alpha"),
+        ({"gamma": -0.5}, "gamma"),
+        ({"retain_per_class": 0}, "retain_per_class"),
+        ({"forget_batch_size": 0}, "forget_batch_size"),
+    ],
+)
 def test_bad_parameters_name_themselves(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         Scrub(**kwargs)

@@ -9,8 +9,15 @@ from labelleak.validation import ParameterError
 DIGITS = SelectiveSynapticDampening(alpha=3.0)
 
 
-@pytest.mark.parametrize("kwargs, name", [({"alpha": 0}, "alpha"), ({"lam": -1.0}, "lam"),
-                                          ({"batch_size": 0}, "batch_size"), ({"max_samples": 0}, "max_samples")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"alpha": 0}, "alpha"),
+        ({"lam": -1.0}, "lam"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_samples": 0}, "max_samples"),
+    ],
+)
 def test_bad_parameters_name_themselves(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         SelectiveSynapticDampening(**kwargs)
@@ -37,8 +44,12 @@ def test_selection_and_dampening_follow_the_fisher_ratio(digits, digits_model):
     split = ForgetSplit.from_dataset(digits, [3])
     # the same importances the method computes: D_f, then D = D_r ∪ D_f (smaller than max_samples)
     imp_f = fisher_diagonal(original, split.x_forget, split.y_forget, batch_size=64)
-    imp_d = fisher_diagonal(original, torch.cat([split.x_retain, split.x_forget]),
-                            torch.cat([split.y_retain, split.y_forget]), batch_size=64)
+    imp_d = fisher_diagonal(
+        original,
+        torch.cat([split.x_retain, split.x_forget]),
+        torch.cat([split.y_retain, split.y_forget]),
+        batch_size=64,
+    )
     for (name, before), after in zip(original.named_parameters(), result.model.parameters()):
         selected = imp_f[name] > 5.0 * imp_d[name]
         factor = (0.5 * imp_d[name] / imp_f[name]).clamp(max=1.0)

@@ -17,11 +17,13 @@ def small_original(digits):
 
 
 def test_second_call_loads_the_stored_result(digits, small_original, store):
-    first = unlearn_original(small_original, digits, method="retrain", params={"epochs": 2}, forget_classes=[3],
-                             seed=0, store=store)
+    first = unlearn_original(
+        small_original, digits, method="retrain", params={"epochs": 2}, forget_classes=[3], seed=0, store=store
+    )
     assert not first.cached and first.path.startswith(str(store.root / "unlearned"))
-    second = unlearn_original(small_original, digits, method="retrain", params={"epochs": 2}, forget_classes=[3],
-                              seed=0, store=store)
+    second = unlearn_original(
+        small_original, digits, method="retrain", params={"epochs": 2}, forget_classes=[3], seed=0, store=store
+    )
     assert second.cached and second.path == first.path
     assert second.metrics == pytest.approx(first.metrics)
     assert second.params == first.params == {"epochs": 2} and second.forget_classes == (3,)
@@ -31,13 +33,15 @@ def test_second_call_loads_the_stored_result(digits, small_original, store):
 def test_cache_key_uses_resolved_parameters_and_sorted_classes(digits, small_original, store):
     a = unlearn_original(small_original, digits, method="boundary_shrink", forget_classes=[5, 0], store=store)
     defaults = dict(a.params)
-    b = unlearn_original(small_original, digits, method="boundary_shrink", params=defaults, forget_classes=[0, 5],
-                         store=store)
+    b = unlearn_original(
+        small_original, digits, method="boundary_shrink", params=defaults, forget_classes=[0, 5], store=store
+    )
     assert b.cached and b.path == a.path and a.forget_classes == (0, 5)
 
 
-@pytest.mark.parametrize("change", [{"seed": 1}, {"params": {"epochs": 3}}, {"forget_classes": [4]},
-                                    {"method": "boundary_expanding"}])
+@pytest.mark.parametrize(
+    "change", [{"seed": 1}, {"params": {"epochs": 3}}, {"forget_classes": [4]}, {"method": "boundary_expanding"}]
+)
 def test_any_change_in_the_config_misses_the_cache(change, digits, small_original, store):
     base = {"method": "boundary_shrink", "params": {"epochs": 2}, "forget_classes": [3], "seed": 0}
     first = unlearn_original(small_original, digits, store=store, **base)
@@ -46,8 +50,9 @@ def test_any_change_in_the_config_misses_the_cache(change, digits, small_origina
 
 
 def test_without_a_store_nothing_is_written(digits, small_original, tmp_path):
-    result = unlearn_original(small_original, digits, method="boundary_shrink", params={"epochs": 1},
-                              forget_classes=[3])
+    result = unlearn_original(
+        small_original, digits, method="boundary_shrink", params={"epochs": 1}, forget_classes=[3]
+    )
     assert result.path == "" and not result.cached
 
 

@@ -9,10 +9,17 @@ from labelleak.validation import ParameterError
 DIGITS = dict(noise_copies=2, impair_lr=0.005, repair_lr=0.005)
 
 
-@pytest.mark.parametrize("kwargs, name", [({"noise_size": 0}, "noise_size"), ({"noise_lambda": -0.1}, "noise_lambda"),
-                                          ({"impair_lr": 0.0}, "impair_lr"), ({"repair_lr": -1}, "repair_lr"),
-                                          ({"retain_per_class": 0}, "retain_per_class"),
-                                          ({"noise_copies": 1.5}, "noise_copies")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"noise_size": 0}, "noise_size"),
+        ({"noise_lambda": -0.1}, "noise_lambda"),
+        ({"impair_lr": 0.0}, "impair_lr"),
+        ({"repair_lr": -1}, "repair_lr"),
+        ({"retain_per_class": 0}, "retain_per_class"),
+        ({"noise_copies": 1.5}, "noise_copies"),
+    ],
+)
 def test_bad_parameters_name_themselves(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         Unsir(**kwargs)

@@ -3,7 +3,7 @@
 Importing this package registers every attack in :data:`ATTACKS`.
 """
 
-from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge, AttackResult, MissingKnowledgeError
 from labelleak.attacks import baselines, genetic, inversion, parameter  # noqa: F401  (registration)
+from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge, AttackResult, MissingKnowledgeError
 
-__all__ = ["ATTACKS", "Attack", "AttackerKnowledge", "AttackResult", "MissingKnowledgeError"]
+__all__ = ["ATTACKS", "Attack", "AttackResult", "AttackerKnowledge", "MissingKnowledgeError"]

@@ -96,9 +96,16 @@ class Attack(ABC):
         if scores.shape != (target.num_classes,):
             raise RuntimeError(f"attack {self.name!r} returned {scores.shape} scores for {target.num_classes} classes")
         queries = target.queries_used - used_before if self.requires == "queries" or self.counts_queries else None
-        return AttackResult(attack=self.name, access=self.requires, scores=scores,
-                            predicted=tuple(sorted(int(c) for c in predicted)), queries=queries,
-                            seconds=seconds, knowledge=knowledge.description, artifacts=artifacts)
+        return AttackResult(
+            attack=self.name,
+            access=self.requires,
+            scores=scores,
+            predicted=tuple(sorted(int(c) for c in predicted)),
+            queries=queries,
+            seconds=seconds,
+            knowledge=knowledge.description,
+            artifacts=artifacts,
+        )
 
     #: report the number of forward passes as queries even above the queries level
     counts_queries: ClassVar[bool] = False

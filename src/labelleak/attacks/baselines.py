@@ -171,8 +171,9 @@ class HuProbe(Attack):
     counts_queries = True
     needs_original = True
 
-    def __init__(self, *, probes_per_class: int = 10, steps: int = 50, lr: float = 0.1, min_drop: float = 0.5,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, *, probes_per_class: int = 10, steps: int = 50, lr: float = 0.1, min_drop: float = 0.5, seed: int = 0
+    ) -> None:
         self.probes_per_class = check_number("probes_per_class", probes_per_class, low=1, high=10_000, integer=True)
         self.steps = check_number("steps", steps, low=1, high=100_000, integer=True)
         self.lr = check_number("lr", lr, low=0.0, low_inclusive=False, high=10.0)
@@ -182,7 +183,9 @@ class HuProbe(Attack):
     def build_probes(self, original: Any) -> torch.Tensor:
         """(K · probes_per_class, C, H, W) probes, class-major, optimised on θ_o's gradients."""
         k, n = original.num_classes, self.probes_per_class
-        start = torch.rand((k * n, *original.input_shape), generator=torch_generator(derive_seed(self.seed, "hu-probe")))
+        start = torch.rand(
+            (k * n, *original.input_shape), generator=torch_generator(derive_seed(self.seed, "hu-probe"))
+        )
         z = torch.logit(start.clamp(0.02, 0.98)).requires_grad_(True)
         target = torch.arange(k).repeat_interleave(n)
         optimizer = torch.optim.Adam([z], lr=self.lr)
@@ -209,5 +212,8 @@ class HuProbe(Attack):
         flagged = np.flatnonzero(scores > self.min_drop)
         predicted = tuple(int(c) for c in flagged) if 0 < len(flagged) < k else _argmax_decision(scores)
         confident = float(p_o[rows, torch.arange(k).repeat_interleave(self.probes_per_class)].mean())
-        return scores, predicted, {"delta": delta, "probes_per_group": size.numpy(),
-                                   "mean_probe_confidence_original": confident}
+        return (
+            scores,
+            predicted,
+            {"delta": delta, "probes_per_group": size.numpy(), "mean_probe_confidence_original": confident},
+        )

@@ -26,8 +26,9 @@ It is never fitted on the targets being reported.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -116,21 +117,30 @@ class InversionRun:
         return int(reached[0]) if len(reached) else len(self.checkpoints) - 1
 
     @classmethod
-    def from_summary(cls, summary: dict[str, Any], prototypes: Any) -> "InversionRun":
+    def from_summary(cls, summary: dict[str, Any], prototypes: Any) -> InversionRun:
         """Rebuild a run from :meth:`summary` and its prototypes (e.g. from an artifact store)."""
-        return cls(unit=summary["unit"], checkpoints=np.asarray(summary["checkpoints"], dtype=np.int64),
-                   confidence=np.asarray(summary["confidence"], dtype=np.float64),
-                   profiles=np.asarray(summary["profiles"], dtype=np.float64), prototypes=prototypes,
-                   first_crossing={float(level): np.asarray(v, dtype=np.int64)
-                                   for level, v in summary["first_crossing"].items()},
-                   queries=int(summary["queries"]))
+        return cls(
+            unit=summary["unit"],
+            checkpoints=np.asarray(summary["checkpoints"], dtype=np.int64),
+            confidence=np.asarray(summary["confidence"], dtype=np.float64),
+            profiles=np.asarray(summary["profiles"], dtype=np.float64),
+            prototypes=prototypes,
+            first_crossing={
+                float(level): np.asarray(v, dtype=np.int64) for level, v in summary["first_crossing"].items()
+            },
+            queries=int(summary["queries"]),
+        )
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready trajectories (prototypes excluded)."""
-        return {"unit": self.unit, "checkpoints": [int(c) for c in self.checkpoints],
-                "confidence": self.confidence.tolist(), "profiles": self.profiles.tolist(),
-                "first_crossing": {str(level): [int(v) for v in steps] for level, steps in self.first_crossing.items()},
-                "queries": int(self.queries)}
+        return {
+            "unit": self.unit,
+            "checkpoints": [int(c) for c in self.checkpoints],
+            "confidence": self.confidence.tolist(),
+            "profiles": self.profiles.tolist(),
+            "first_crossing": {str(level): [int(v) for v in steps] for level, steps in self.first_crossing.items()},
+            "queries": int(self.queries),
+        }
 
 
 class ThresholdCriterion:
@@ -146,8 +156,9 @@ class ThresholdCriterion:
     def __init__(self, *, tau: float = 0.5) -> None:
         self.tau = check_number("tau", tau, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
 
-    def decide(self, reading: InversionReading, *,
-               calibration: "InversionCalibration | None" = None) -> tuple[np.ndarray, tuple[int, ...]]:
+    def decide(
+        self, reading: InversionReading, *, calibration: InversionCalibration | None = None
+    ) -> tuple[np.ndarray, tuple[int, ...]]:
         confidence = np.asarray(reading.confidence, dtype=np.float64)
         if calibration is None:
             scores = -confidence
@@ -164,8 +175,9 @@ class EntropyCriterion:
     def __init__(self, *, z: float = 3.5) -> None:
         self.z = check_number("z", z, low=0.0, low_inclusive=False)
 
-    def decide(self, reading: InversionReading, *,
-               calibration: "InversionCalibration | None" = None) -> tuple[np.ndarray, tuple[int, ...]]:
+    def decide(
+        self, reading: InversionReading, *, calibration: InversionCalibration | None = None
+    ) -> tuple[np.ndarray, tuple[int, ...]]:
         if calibration is None:
             scores = entropy(reading.profiles)
             return scores, _decide(scores, robust_z(scores) > self.z)
@@ -212,16 +224,25 @@ class InversionCalibration:
         return entropy(reading.profiles) - reference
 
     def to_dict(self) -> dict[str, Any]:
-        return {"criterion": self.criterion, "checkpoint": int(self.checkpoint),
-                "reference": [float(r) for r in self.reference], "threshold": float(self.threshold),
-                "shadow_asr": float(self.shadow_asr), "n_shadow": int(self.n_shadow)}
+        return {
+            "criterion": self.criterion,
+            "checkpoint": int(self.checkpoint),
+            "reference": [float(r) for r in self.reference],
+            "threshold": float(self.threshold),
+            "shadow_asr": float(self.shadow_asr),
+            "n_shadow": int(self.n_shadow),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "InversionCalibration":
-        return cls(criterion=check_choice("criterion", data["criterion"], CRITERIA),
-                   checkpoint=int(data["checkpoint"]), reference=np.asarray(data["reference"], dtype=np.float64),
-                   threshold=float(data["threshold"]), shadow_asr=float(data["shadow_asr"]),
-                   n_shadow=int(data["n_shadow"]))
+    def from_dict(cls, data: dict[str, Any]) -> InversionCalibration:
+        return cls(
+            criterion=check_choice("criterion", data["criterion"], CRITERIA),
+            checkpoint=int(data["checkpoint"]),
+            reference=np.asarray(data["reference"], dtype=np.float64),
+            threshold=float(data["threshold"]),
+            shadow_asr=float(data["shadow_asr"]),
+            n_shadow=int(data["n_shadow"]),
+        )
 
 
 def check_calibration(calibration: Any, criterion: str) -> InversionCalibration | None:
@@ -231,8 +252,9 @@ def check_calibration(calibration: Any, criterion: str) -> InversionCalibration 
     if not isinstance(calibration, InversionCalibration):
         raise ParameterError(f"calibration must be an InversionCalibration or None, got {type(calibration).__name__}")
     if calibration.criterion != criterion:
-        raise ParameterError(f"calibration was fitted for criterion {calibration.criterion!r}, "
-                             f"not criterion={criterion!r}")
+        raise ParameterError(
+            f"calibration was fitted for criterion {calibration.criterion!r}, not criterion={criterion!r}"
+        )
     return calibration
 
 
@@ -266,8 +288,13 @@ def _margin(normalised: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean([z[i, labels[i]].min() - z[i, ~labels[i]].max() for i in range(len(z))]))
 
 
-def fit_calibration(readings: Sequence[Sequence[InversionReading]], forgotten: Sequence[Sequence[int]], *,
-                    criterion: str, checkpoints: Sequence[int] | None = None) -> InversionCalibration:
+def fit_calibration(
+    readings: Sequence[Sequence[InversionReading]],
+    forgotten: Sequence[Sequence[int]],
+    *,
+    criterion: str,
+    checkpoints: Sequence[int] | None = None,
+) -> InversionCalibration:
     """Fit an :class:`InversionCalibration` on shadow runs.
 
     Args:
@@ -285,8 +312,9 @@ def fit_calibration(readings: Sequence[Sequence[InversionReading]], forgotten: S
     """
     check_choice("criterion", criterion, CRITERIA)
     if not readings or len(readings) != len(forgotten):
-        raise ParameterError(f"readings and forgotten must be non-empty and of equal length, got {len(readings)} "
-                             f"and {len(forgotten)}")
+        raise ParameterError(
+            f"readings and forgotten must be non-empty and of equal length, got {len(readings)} and {len(forgotten)}"
+        )
     n_checkpoints = len(readings[0])
     if any(len(r) != n_checkpoints for r in readings):
         raise ParameterError("every shadow run must have the same number of checkpoints")
@@ -314,7 +342,13 @@ def fit_calibration(readings: Sequence[Sequence[InversionReading]], forgotten: S
         key = (rate, _margin(normalised, labels))
         if key > best_key:
             best_key = key
-            best = InversionCalibration(criterion=criterion, checkpoint=c, reference=reference,
-                                        threshold=threshold, shadow_asr=rate, n_shadow=len(readings))
+            best = InversionCalibration(
+                criterion=criterion,
+                checkpoint=c,
+                reference=reference,
+                threshold=threshold,
+                shadow_asr=rate,
+                n_shadow=len(readings),
+            )
     assert best is not None
     return best

@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
+
 # imported here, not on first use, so the one-off import cost is not timed as part of an attack
 from sklearn.tree import DecisionTreeClassifier
 
@@ -137,7 +138,7 @@ class YoudenDecider(Decider):
         index = int(best[len(best) // 2])
         return float(candidates[index]), float(j[index])
 
-    def fit(self, primary: np.ndarray, forgotten: np.ndarray) -> "YoudenDecider":
+    def fit(self, primary: np.ndarray, forgotten: np.ndarray) -> YoudenDecider:
         """Fit τ and the direction on pooled shadow scores ``primary`` (n,) with boolean labels ``forgotten`` (n,)."""
         scores = np.asarray(primary, dtype=np.float64).ravel()
         labels = np.asarray(forgotten, dtype=bool).ravel()
@@ -178,14 +179,15 @@ class TreeDecider(Decider):
         self.seed = check_number("seed", seed, low=0, integer=True)
         self._tree = None
 
-    def fit(self, features: np.ndarray, forgotten: np.ndarray) -> "TreeDecider":
+    def fit(self, features: np.ndarray, forgotten: np.ndarray) -> TreeDecider:
         """Fit on pooled shadow per-class vectors ``features`` (n, m) with boolean labels (n,)."""
         x = np.asarray(features, dtype=np.float64)
         y = np.asarray(forgotten, dtype=bool).ravel()
         if x.ndim != 2 or len(x) != len(y) or y.all() or not y.any():
             raise ValueError("tree calibration needs (n, m) features of both forgotten and retained shadow classes")
-        self._tree = DecisionTreeClassifier(max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
-                                            random_state=self.seed).fit(x, y.astype(int))
+        self._tree = DecisionTreeClassifier(
+            max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf, random_state=self.seed
+        ).fit(x, y.astype(int))
         return self
 
     def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:

@@ -21,7 +21,8 @@ generation. Results always carry the queries used.
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,10 +45,22 @@ READS = ("final", "auto")
 class GeneticSettings:
     """Validated GA hyper-parameters (shared by the attack and :func:`invert_genetic`)."""
 
-    def __init__(self, *, population: int = 32, genome: int = 7, elite: int = 2, tournament: int = 3,
-                 crossover: str = "uniform", crossover_rate: float = 0.9, blend_alpha: float = 0.5,
-                 mutation_rate: float = 0.1, sigma_start: float = 0.2, sigma_end: float = 0.02, tv: float = 0.0,
-                 init: str = "uniform") -> None:
+    def __init__(
+        self,
+        *,
+        population: int = 32,
+        genome: int = 7,
+        elite: int = 2,
+        tournament: int = 3,
+        crossover: str = "uniform",
+        crossover_rate: float = 0.9,
+        blend_alpha: float = 0.5,
+        mutation_rate: float = 0.1,
+        sigma_start: float = 0.2,
+        sigma_end: float = 0.02,
+        tv: float = 0.0,
+        init: str = "uniform",
+    ) -> None:
         self.population = check_number("population", population, low=2, high=100_000, integer=True)
         self.genome = check_number("genome", genome, low=1, high=256, integer=True)
         self.elite = check_number("elite", elite, low=0, high=population - 1, integer=True)
@@ -108,8 +121,9 @@ class _ClassPopulation:
         noise = torch.randn(child.shape, generator=self.generator) * sigma
         return (child + mutate * noise).clamp(0.0, 1.0)
 
-    def replace(self, children: torch.Tensor, fitness: torch.Tensor, log_prob: torch.Tensor,
-                profiles: torch.Tensor) -> None:
+    def replace(
+        self, children: torch.Tensor, fitness: torch.Tensor, log_prob: torch.Tensor, profiles: torch.Tensor
+    ) -> None:
         """Keep the elite, append the evaluated children."""
         keep = self.fitness.argsort(descending=True)[: self.s.elite]
         self.genomes = torch.cat([self.genomes[keep], children])
@@ -118,9 +132,16 @@ class _ClassPopulation:
         self.profiles = torch.cat([self.profiles[keep], profiles])
 
 
-def invert_genetic(access: QueryAccess, *, classes: Sequence[int] | None = None, query_budget: int = 10_000,
-                   settings: GeneticSettings | None = None, seed: int = 0, levels: Sequence[float] = DEFAULT_LEVELS,
-                   verbose: bool = False) -> InversionRun:
+def invert_genetic(
+    access: QueryAccess,
+    *,
+    classes: Sequence[int] | None = None,
+    query_budget: int = 10_000,
+    settings: GeneticSettings | None = None,
+    seed: int = 0,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    verbose: bool = False,
+) -> InversionRun:
     """Evolve one prototype per class in ``classes`` (default all) within ``query_budget`` queries.
 
     Args:
@@ -146,13 +167,21 @@ def invert_genetic(access: QueryAccess, *, classes: Sequence[int] | None = None,
     n = len(classes)
     budget = query_budget if access.remaining is None else min(query_budget, access.remaining)
     if budget < 2 * n:
-        raise ParameterError(f"query_budget must allow at least 2 queries per class ({2 * n} for {n} classes), "
-                             f"got {budget} (query_budget={query_budget}, target remaining={access.remaining})")
+        raise ParameterError(
+            f"query_budget must allow at least 2 queries per class ({2 * n} for {n} classes), "
+            f"got {budget} (query_budget={query_budget}, target remaining={access.remaining})"
+        )
     if budget < n * s.population:
         # a budget below one full population per class: shrink the population, keep the rest
         population = budget // n
-        s = GeneticSettings(**{**s.to_dict(), "population": population, "elite": min(s.elite, population - 1),
-                               "tournament": min(s.tournament, population)})
+        s = GeneticSettings(
+            **{
+                **s.to_dict(),
+                "population": population,
+                "elite": min(s.elite, population - 1),
+                "tournament": min(s.tournament, population),
+            }
+        )
         logger.info("query budget %d < %d classes x population: population reduced to %d", budget, n, population)
     per_generation = n * (s.population - s.elite)
     generations = 1 + (budget - n * s.population) // per_generation
@@ -209,9 +238,15 @@ def invert_genetic(access: QueryAccess, *, classes: Sequence[int] | None = None,
         profiles.append(best_profile.numpy().copy())
     if not marks:
         raise ParameterError(f"the target's query budget allowed no generation (remaining={access.remaining})")
-    return InversionRun(unit="queries", checkpoints=np.asarray(marks, dtype=np.int64), confidence=np.stack(confidence),
-                        profiles=np.stack(profiles), prototypes=upsample(best_genome, access.input_shape),
-                        first_crossing=first, queries=spent)
+    return InversionRun(
+        unit="queries",
+        checkpoints=np.asarray(marks, dtype=np.int64),
+        confidence=np.stack(confidence),
+        profiles=np.stack(profiles),
+        prototypes=upsample(best_genome, access.input_shape),
+        first_crossing=first,
+        queries=spent,
+    )
 
 
 @ATTACKS.register("invert-bb")
@@ -227,10 +262,21 @@ class BlackBoxInversion(Attack):
     name = "invert-bb"
     requires = "queries"
 
-    def __init__(self, *, criterion: str = "threshold", query_budget: int = 10_000, read: str = "final",
-                 read_level: float = 0.9, tau: float = 0.5, z: float = 3.5, seed: int = 0,
-                 levels: Sequence[float] = DEFAULT_LEVELS, calibration: InversionCalibration | None = None,
-                 verbose: bool = False, **ga: Any) -> None:
+    def __init__(
+        self,
+        *,
+        criterion: str = "threshold",
+        query_budget: int = 10_000,
+        read: str = "final",
+        read_level: float = 0.9,
+        tau: float = 0.5,
+        z: float = 3.5,
+        seed: int = 0,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+        calibration: InversionCalibration | None = None,
+        verbose: bool = False,
+        **ga: Any,
+    ) -> None:
         """
         Args:
             criterion: "threshold" or "entropy" (see :mod:`labelleak.attacks.criteria`).
@@ -253,12 +299,12 @@ class BlackBoxInversion(Attack):
         self.read = check_choice("read", read, READS)
         self.read_level = check_number("read_level", read_level, low=0.0, high=1.0, low_inclusive=False)
         self.seed = check_number("seed", seed, low=0, integer=True)
-        self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False)
-                            for v in levels)
+        self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False) for v in levels)
         unknown = set(ga) - set(GeneticSettings().to_dict())
         if unknown:
-            raise ParameterError(f"unknown GA parameter(s) {sorted(unknown)}; allowed: "
-                                 f"{sorted(GeneticSettings().to_dict())}")
+            raise ParameterError(
+                f"unknown GA parameter(s) {sorted(unknown)}; allowed: {sorted(GeneticSettings().to_dict())}"
+            )
         self.settings = GeneticSettings(**ga)
         self.calibration = check_calibration(calibration, criterion)
         self.verbose = verbose
@@ -267,8 +313,14 @@ class BlackBoxInversion(Attack):
 
     def run(self, target: QueryAccess) -> InversionRun:
         """The genetic search alone (no criterion), e.g. for shadow calibration."""
-        return invert_genetic(target, query_budget=self.query_budget, settings=self.settings, seed=self.seed,
-                              levels=self.levels, verbose=self.verbose)
+        return invert_genetic(
+            target,
+            query_budget=self.query_budget,
+            settings=self.settings,
+            seed=self.seed,
+            levels=self.levels,
+            verbose=self.verbose,
+        )
 
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         run = self.run(target)
@@ -280,8 +332,16 @@ class BlackBoxInversion(Attack):
             index = len(run.checkpoints) - 1
         reading = run.reading(index)
         scores, predicted = self._criterion.decide(reading, calibration=self.calibration)
-        return scores, predicted, {
-            "prototypes": run.prototypes, "run": run, "trajectory": run.summary(),
-            "read_queries": int(run.checkpoints[index]), "confidence": reading.confidence,
-            "profiles": reading.profiles, "settings": self.settings.to_dict(),
-        }
+        return (
+            scores,
+            predicted,
+            {
+                "prototypes": run.prototypes,
+                "run": run,
+                "trajectory": run.summary(),
+                "read_queries": int(run.checkpoints[index]),
+                "confidence": reading.confidence,
+                "profiles": reading.profiles,
+                "settings": self.settings.to_dict(),
+            },
+        )

@@ -23,7 +23,8 @@ them). Per-class difficulty is handled instead by shadow calibration.
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,14 +55,24 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return dh + dw
 
 
-def start_inputs(start: str, *, classes: Sequence[int], restarts: int, input_shape: Sequence[int],
-                 seed: int, salt: str) -> torch.Tensor:
+def start_inputs(
+    start: str, *, classes: Sequence[int], restarts: int, input_shape: Sequence[int], seed: int, salt: str
+) -> torch.Tensor:
     """Initial inputs for (class, restart) pairs, class-major; noise is seeded per pair so that a
     class gets the same start whether it is optimised alone or in a batch."""
     shape = tuple(input_shape)
     if start == "mixed":
-        per_restart = [start_inputs(_MIXED[r % len(_MIXED)], classes=classes, restarts=1, input_shape=shape,
-                                    seed=derive_seed(seed, r), salt=salt) for r in range(restarts)]
+        per_restart = [
+            start_inputs(
+                _MIXED[r % len(_MIXED)],
+                classes=classes,
+                restarts=1,
+                input_shape=shape,
+                seed=derive_seed(seed, r),
+                salt=salt,
+            )
+            for r in range(restarts)
+        ]
         return torch.stack(per_restart, dim=1).flatten(0, 1)
     if start == "zeros":
         return torch.full((len(classes) * restarts, *shape), _EDGE)
@@ -80,10 +91,21 @@ def _checkpoints_within(checkpoints: Sequence[int] | None, budget: int) -> np.nd
     return np.asarray(chosen, dtype=np.int64)
 
 
-def invert_gradients(access: GradientAccess, *, classes: Sequence[int] | None = None, steps: int = 100,
-                     lr: float = 0.1, restarts: int = 1, start: str = "grey", tv: float = 0.01, l2: float = 0.001,
-                     seed: int = 0, checkpoints: Sequence[int] | None = None,
-                     levels: Sequence[float] = DEFAULT_LEVELS, verbose: bool = False) -> InversionRun:
+def invert_gradients(
+    access: GradientAccess,
+    *,
+    classes: Sequence[int] | None = None,
+    steps: int = 100,
+    lr: float = 0.1,
+    restarts: int = 1,
+    start: str = "grey",
+    tv: float = 0.01,
+    l2: float = 0.001,
+    seed: int = 0,
+    checkpoints: Sequence[int] | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    verbose: bool = False,
+) -> InversionRun:
     """Optimise one prototype per class in ``classes`` (default: all) through ``access``.
 
     Args:
@@ -107,8 +129,9 @@ def invert_gradients(access: GradientAccess, *, classes: Sequence[int] | None = 
     classes = list(range(num_classes)) if classes is None else [int(c) for c in classes]
     n = len(classes)
     marks = _checkpoints_within(checkpoints, steps)
-    x0 = start_inputs(start, classes=classes, restarts=restarts, input_shape=access.input_shape, seed=seed,
-                      salt="invert-wb")
+    x0 = start_inputs(
+        start, classes=classes, restarts=restarts, input_shape=access.input_shape, seed=seed, salt="invert-wb"
+    )
     z = torch.logit(x0).requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=lr)
     target = torch.tensor(classes).repeat_interleave(restarts)
@@ -147,8 +170,15 @@ def invert_gradients(access: GradientAccess, *, classes: Sequence[int] | None = 
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return InversionRun(unit="steps", checkpoints=marks, confidence=confidence, profiles=profiles,
-                        prototypes=best_x, first_crossing=first, queries=access.queries_used - queries_before)
+    return InversionRun(
+        unit="steps",
+        checkpoints=marks,
+        confidence=confidence,
+        profiles=profiles,
+        prototypes=best_x,
+        first_crossing=first,
+        queries=access.queries_used - queries_before,
+    )
 
 
 @ATTACKS.register("invert-wb")
@@ -166,12 +196,26 @@ class WhiteBoxInversion(Attack):
     requires = "gradients"
     counts_queries = True
 
-    def __init__(self, *, criterion: str = "threshold", steps: int = 100, read_step: int | str = "auto",
-                 read_level: float = 0.9, lr: float = 0.1,
-                 restarts: int = 1, start: str = "grey", tv: float = 0.01, l2: float = 0.001, tau: float = 0.5,
-                 z: float = 3.5, levels: Sequence[float] = DEFAULT_LEVELS,
-                 checkpoints: Sequence[int] | None = None, seed: int = 0,
-                 calibration: InversionCalibration | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        criterion: str = "threshold",
+        steps: int = 100,
+        read_step: int | str = "auto",
+        read_level: float = 0.9,
+        lr: float = 0.1,
+        restarts: int = 1,
+        start: str = "grey",
+        tv: float = 0.01,
+        l2: float = 0.001,
+        tau: float = 0.5,
+        z: float = 3.5,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+        checkpoints: Sequence[int] | None = None,
+        seed: int = 0,
+        calibration: InversionCalibration | None = None,
+        verbose: bool = False,
+    ) -> None:
         """
         Args:
             criterion: "threshold" (best p_k < ``tau`` ⇒ forgotten) or "entropy" (robust z-score
@@ -203,8 +247,7 @@ class WhiteBoxInversion(Attack):
         self.start = check_choice("start", start, STARTS)
         self.tv = check_number("tv", tv, low=0.0)
         self.l2 = check_number("l2", l2, low=0.0)
-        self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False)
-                            for v in levels)
+        self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False) for v in levels)
         extra = () if read_step == "auto" else (read_step,)
         self.checkpoints = tuple(sorted({*(checkpoints or DEFAULT_CHECKPOINTS), *extra}))
         for c in self.checkpoints:
@@ -217,16 +260,28 @@ class WhiteBoxInversion(Attack):
 
     def run(self, target: GradientAccess) -> InversionRun:
         """The optimisation alone (no criterion), e.g. for shadow calibration."""
-        return invert_gradients(target, steps=self.steps, lr=self.lr, restarts=self.restarts, start=self.start,
-                                tv=self.tv, l2=self.l2, seed=self.seed, checkpoints=self.checkpoints,
-                                levels=self.levels, verbose=self.verbose)
+        return invert_gradients(
+            target,
+            steps=self.steps,
+            lr=self.lr,
+            restarts=self.restarts,
+            start=self.start,
+            tv=self.tv,
+            l2=self.l2,
+            seed=self.seed,
+            checkpoints=self.checkpoints,
+            levels=self.levels,
+            verbose=self.verbose,
+        )
 
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         run = self.run(target)
         if self.calibration is not None:
             if self.calibration.checkpoint >= len(run.checkpoints):
-                raise ParameterError(f"calibration checkpoint {self.calibration.checkpoint} is beyond this run's "
-                                     f"{len(run.checkpoints)} checkpoints; calibrate with the same attack settings")
+                raise ParameterError(
+                    f"calibration checkpoint {self.calibration.checkpoint} is beyond this run's "
+                    f"{len(run.checkpoints)} checkpoints; calibrate with the same attack settings"
+                )
             index = self.calibration.checkpoint
         elif self.read_step == "auto":
             index = run.auto_index(self.read_level)
@@ -235,7 +290,15 @@ class WhiteBoxInversion(Attack):
         reading = run.reading(index)
         scores, predicted = self._criterion.decide(reading, calibration=self.calibration)
         logger.debug("invert-wb read at step %d: confidence %s", run.checkpoints[index], reading.confidence)
-        return scores, predicted, {
-            "prototypes": run.prototypes, "run": run, "trajectory": run.summary(),
-            "read_step": int(run.checkpoints[index]), "confidence": reading.confidence, "profiles": reading.profiles,
-        }
+        return (
+            scores,
+            predicted,
+            {
+                "prototypes": run.prototypes,
+                "run": run,
+                "trajectory": run.summary(),
+                "read_step": int(run.checkpoints[index]),
+                "confidence": reading.confidence,
+                "profiles": reading.profiles,
+            },
+        )

@@ -19,8 +19,8 @@ shadow pool ever contains a sample of D (the count is reported in the descriptio
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -105,24 +105,36 @@ def convert_images(x: torch.Tensor, input_shape: Sequence[int]) -> torch.Tensor:
     return x.clamp(0, 1).contiguous()
 
 
-def unrelated_images(kind: str, *, n: int, input_shape: Sequence[int], seed: int, exclude_dataset: str,
-                     data_root: str | None = None) -> tuple[torch.Tensor, str]:
+def unrelated_images(
+    kind: str, *, n: int, input_shape: Sequence[int], seed: int, exclude_dataset: str, data_root: str | None = None
+) -> tuple[torch.Tensor, str]:
     """The unrelated set N: ``"noise"`` or another dataset's name; returns (images, description)."""
     if kind == "noise":
         return structured_noise(n, input_shape, seed=seed), f"{n} structured-noise images"
     if kind == exclude_dataset:
-        raise ParameterError(f"unrelated must be 'noise' or a dataset other than the target's ({exclude_dataset!r}), got {kind!r}")
+        raise ParameterError(
+            f"unrelated must be 'noise' or a dataset other than the target's ({exclude_dataset!r}), got {kind!r}"
+        )
     other = load_dataset(kind, root=data_root)
     gen = torch_generator(seed)
     idx = torch.randperm(len(other.x_test), generator=gen)[:n]
-    return convert_images(other.x_test[idx], input_shape), f"{len(idx)} {kind} test images resized to {tuple(input_shape)}"
+    return convert_images(
+        other.x_test[idx], input_shape
+    ), f"{len(idx)} {kind} test images resized to {tuple(input_shape)}"
 
 
-def draw_knowledge(dataset: ImageDataset, *, aux_per_class: int | None = None,
-                   exclude_classes: Sequence[int] = (), only_classes: Sequence[int] | None = None,
-                   unrelated: str | None = "noise", unrelated_size: int | None = None,
-                   original: WeightsAccess | None = None, seed: int = 0,
-                   data_root: str | None = None) -> KnowledgeDraw:
+def draw_knowledge(
+    dataset: ImageDataset,
+    *,
+    aux_per_class: int | None = None,
+    exclude_classes: Sequence[int] = (),
+    only_classes: Sequence[int] | None = None,
+    unrelated: str | None = "noise",
+    unrelated_size: int | None = None,
+    original: WeightsAccess | None = None,
+    seed: int = 0,
+    data_root: str | None = None,
+) -> KnowledgeDraw:
     """Draw A (and N) from ``dataset``'s test split; the rest of the test split is the shadow pool.
 
     Args:
@@ -137,10 +149,17 @@ def draw_knowledge(dataset: ImageDataset, *, aux_per_class: int | None = None,
     """
     k = dataset.num_classes
     per_class_default = max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
-    per_class = per_class_default if aux_per_class is None else check_number(
-        "aux_per_class", aux_per_class, low=0, integer=True)
+    per_class = (
+        per_class_default
+        if aux_per_class is None
+        else check_number("aux_per_class", aux_per_class, low=0, integer=True)
+    )
     excluded = set(check_classes("exclude_classes", exclude_classes, k)) if len(exclude_classes) else set()
-    allowed = set(check_classes("only_classes", only_classes, k, allow_all=True)) if only_classes is not None else set(range(k))
+    allowed = (
+        set(check_classes("only_classes", only_classes, k, allow_all=True))
+        if only_classes is not None
+        else set(range(k))
+    )
     classes = sorted(allowed - excluded)
 
     usable = ~duplicates_of_train(dataset)
@@ -149,7 +168,9 @@ def draw_knowledge(dataset: ImageDataset, *, aux_per_class: int | None = None,
     for c in classes:
         pool = torch.nonzero(usable & (dataset.y_test == c)).flatten()
         if per_class > len(pool):
-            raise ParameterError(f"aux_per_class must be at most {len(pool)} (test samples of class {c}), got {per_class}")
+            raise ParameterError(
+                f"aux_per_class must be at most {len(pool)} (test samples of class {c}), got {per_class}"
+            )
         aux_parts.append(pool[torch.randperm(len(pool), generator=gen)[:per_class]])
     aux_idx = torch.sort(torch.cat(aux_parts)).values if aux_parts else torch.empty(0, dtype=torch.long)
     in_aux = torch.zeros(len(dataset.y_test), dtype=torch.bool)
@@ -164,16 +185,32 @@ def draw_knowledge(dataset: ImageDataset, *, aux_per_class: int | None = None,
     if unrelated is not None:
         n_unrelated = unrelated_size if unrelated_size is not None else (len(aux_idx) or per_class_default * k)
         check_number("unrelated_size", n_unrelated, low=1, integer=True)
-        unrelated_x, text = unrelated_images(unrelated, n=n_unrelated, input_shape=dataset.input_shape,
-                                             seed=derive_seed(seed, "unrelated"), exclude_dataset=dataset.name,
-                                             data_root=data_root)
+        unrelated_x, text = unrelated_images(
+            unrelated,
+            n=n_unrelated,
+            input_shape=dataset.input_shape,
+            seed=derive_seed(seed, "unrelated"),
+            exclude_dataset=dataset.name,
+            data_root=data_root,
+        )
         parts.append(f"N: {text}")
     if original is not None:
         parts.append("θ_o: given")
     dropped = int((~usable).sum())
     if dropped:
         parts.append(f"{dropped} test images identical to training images excluded")
-    knowledge = AttackerKnowledge(aux_x=dataset.x_test[aux_idx], aux_y=dataset.y_test[aux_idx],
-                                  unrelated_x=unrelated_x, original=original, description="; ".join(parts))
-    return KnowledgeDraw(knowledge=knowledge, shadow_x=dataset.x_test[shadow_idx], shadow_y=dataset.y_test[shadow_idx],
-                         aux_indices=aux_idx, shadow_indices=shadow_idx, dropped_duplicates=dropped)
+    knowledge = AttackerKnowledge(
+        aux_x=dataset.x_test[aux_idx],
+        aux_y=dataset.y_test[aux_idx],
+        unrelated_x=unrelated_x,
+        original=original,
+        description="; ".join(parts),
+    )
+    return KnowledgeDraw(
+        knowledge=knowledge,
+        shadow_x=dataset.x_test[shadow_idx],
+        shadow_y=dataset.y_test[shadow_idx],
+        aux_indices=aux_idx,
+        shadow_indices=shadow_idx,
+        dropped_duplicates=dropped,
+    )

@@ -42,7 +42,6 @@ from labelleak.models.training import batches
 from labelleak.seeding import derive_seed, torch_generator
 from labelleak.validation import check_choice, check_number
 
-
 FEATURE_NAMES: dict[str, tuple[str, ...]] = {
     "dot": ("dot_R", "dot_U", "cos_R", "cos_U"),
     "diff": ("dist_R", "dist_U", "ratio_RU", "bias_R", "bias_U"),
@@ -109,7 +108,7 @@ def finetune_head(head: Head, features: torch.Tensor, labels: torch.Tensor, *, s
     The step is ``lr`` divided by the mean squared feature norm (about the curvature of the
     loss), so one ``lr`` suits features of any scale. Deterministic.
     """
-    step = lr / float((features.pow(2).sum(1).mean() + 1.0))
+    step = lr / float(features.pow(2).sum(1).mean() + 1.0)
     weight = head.weight.clone().requires_grad_(True)
     bias = head.bias.clone().requires_grad_(True)
     for _ in range(steps):
@@ -121,8 +120,9 @@ def finetune_head(head: Head, features: torch.Tensor, labels: torch.Tensor, *, s
     return Head(weight.detach(), bias.detach())
 
 
-def finetune_full(target: WeightsAccess, x: torch.Tensor, y: torch.Tensor, *, config: ReferenceConfig,
-                  label: str) -> Head:
+def finetune_full(
+    target: WeightsAccess, x: torch.Tensor, y: torch.Tensor, *, config: ReferenceConfig, label: str
+) -> Head:
     """Fine-tune a copy of the whole target on (x, y) with seeded mini-batch Adam; return its head."""
     model, head = target.copy_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr)
@@ -140,8 +140,9 @@ def finetune_full(target: WeightsAccess, x: torch.Tensor, y: torch.Tensor, *, co
     return Head(head.weight.detach().clone(), head.bias.detach().clone())
 
 
-def reference_heads(target: WeightsAccess, knowledge: AttackerKnowledge, config: ReferenceConfig, *,
-                    families: tuple[str, ...]) -> dict[str, Head]:
+def reference_heads(
+    target: WeightsAccess, knowledge: AttackerKnowledge, config: ReferenceConfig, *, families: tuple[str, ...]
+) -> dict[str, Head]:
     """Heads of θ_u ("u") and the references the families need: R, U (from A and N) and θ_o ("O")."""
     heads = {"u": Head(target.head_weight, target.head_bias)}
     if any(f in ("dot", "diff") for f in families):
@@ -162,8 +163,9 @@ def reference_heads(target: WeightsAccess, knowledge: AttackerKnowledge, config:
             raise CalibrationError("the orig features need the original model θ_o (two-version setting)")
         original = knowledge.original
         if original.head_weight.shape != heads["u"].weight.shape:
-            raise CalibrationError(f"θ_o's head {tuple(original.head_weight.shape)} does not match θ_u's "
-                                   f"{tuple(heads['u'].weight.shape)}")
+            raise CalibrationError(
+                f"θ_o's head {tuple(original.head_weight.shape)} does not match θ_u's {tuple(heads['u'].weight.shape)}"
+            )
         heads["O"] = Head(original.head_weight, original.head_bias)
     return heads
 
@@ -177,7 +179,12 @@ def raw_features(heads: dict[str, Head], family: str) -> np.ndarray:
     u = heads["u"]
     if family == "dot":
         r, c = heads["R"], heads["U"]
-        cols = [(u.weight * r.weight).sum(1), (u.weight * c.weight).sum(1), _cos(u.weight, r.weight), _cos(u.weight, c.weight)]
+        cols = [
+            (u.weight * r.weight).sum(1),
+            (u.weight * c.weight).sum(1),
+            _cos(u.weight, r.weight),
+            _cos(u.weight, c.weight),
+        ]
     elif family == "diff":
         r, c = heads["R"], heads["U"]
         dist_r = (r.weight - u.weight).norm(dim=1)
@@ -206,8 +213,9 @@ def primary_score(z: np.ndarray, family: str) -> np.ndarray:
     return sum(np.abs(c) for c in columns) if mode == "abs" else sum(columns)
 
 
-def extract_features(target: WeightsAccess, knowledge: AttackerKnowledge, *, config: ReferenceConfig,
-                     families: tuple[str, ...]) -> dict[str, np.ndarray]:
+def extract_features(
+    target: WeightsAccess, knowledge: AttackerKnowledge, *, config: ReferenceConfig, families: tuple[str, ...]
+) -> dict[str, np.ndarray]:
     """z-scored (K, m) features per family for one target (reference models built once)."""
     heads = reference_heads(target, knowledge, config, families=families)
     return {family: zscore(raw_features(heads, family)) for family in families}
@@ -233,15 +241,19 @@ class Calibration:
     methods: list[str] = field(default_factory=list)
     description: str = ""
 
-    def select(self, *, exclude_methods: tuple[str, ...] = ()) -> "Calibration":
+    def select(self, *, exclude_methods: tuple[str, ...] = ()) -> Calibration:
         """The shadow targets of other methods only (to measure transfer: calibrate on M1, attack M2)."""
         keep = np.array([m not in exclude_methods for m in self.methods], dtype=bool)
         if not keep.any():
             raise CalibrationError(f"no shadow target is left after excluding methods {list(exclude_methods)}")
         kept = sorted({m for m, k in zip(self.methods, keep) if k})
-        return Calibration(reference=self.reference, features={f: v[keep] for f, v in self.features.items()},
-                           forgotten=self.forgotten[keep], methods=[m for m, k in zip(self.methods, keep) if k],
-                           description=f"{self.description}; restricted to methods {kept}")
+        return Calibration(
+            reference=self.reference,
+            features={f: v[keep] for f, v in self.features.items()},
+            forgotten=self.forgotten[keep],
+            methods=[m for m, k in zip(self.methods, keep) if k],
+            description=f"{self.description}; restricted to methods {kept}",
+        )
 
     def fit(self, decider: str, family: str, *, seed: int = 0) -> Decider:
         """A Youden or tree decider fit on the shadow features of ``family``."""
@@ -267,11 +279,21 @@ class ParameterAttack(Attack):
     def revision(cls, options: dict[str, Any]) -> int:
         return DECIDERS[options.get("decider", DEFAULT_DECIDER)].revision
 
-    def __init__(self, *, decider: str = DEFAULT_DECIDER, calibration: Calibration | None = None, steps: int = 100,
-                 lr: float = 1.0, full_finetune: bool = False, finetune_epochs: int = 5, seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        decider: str = DEFAULT_DECIDER,
+        calibration: Calibration | None = None,
+        steps: int = 100,
+        lr: float = 1.0,
+        full_finetune: bool = False,
+        finetune_epochs: int = 5,
+        seed: int = 0,
+    ) -> None:
         self.decider = check_choice("decider", decider, DECIDERS)
-        self.reference = ReferenceConfig(steps=steps, lr=lr, full_finetune=full_finetune,
-                                         finetune_epochs=finetune_epochs, seed=seed)
+        self.reference = ReferenceConfig(
+            steps=steps, lr=lr, full_finetune=full_finetune, finetune_epochs=finetune_epochs, seed=seed
+        )
         self._decider = self._build_decider(calibration, seed)
 
     def _build_decider(self, calibration: Calibration | None, seed: int) -> Decider:
@@ -280,20 +302,29 @@ class ParameterAttack(Attack):
         if calibration is None:
             raise CalibrationError(
                 f"decider {self.decider!r} needs calibration= (shadow features from "
-                f"labelleak.attacks.shadow.calibrate); use decider='kmeans' for an uncalibrated attack")
+                f"labelleak.attacks.shadow.calibrate); use decider='kmeans' for an uncalibrated attack"
+            )
         if not isinstance(calibration, Calibration):
-            raise CalibrationError(f"calibration must be a labelleak.attacks.parameter.Calibration, got {type(calibration).__name__}")
+            raise CalibrationError(
+                f"calibration must be a labelleak.attacks.parameter.Calibration, got {type(calibration).__name__}"
+            )
         if self.family != "orig" and calibration.reference != self.reference.to_dict():
-            raise CalibrationError(f"the calibration was built with reference settings {calibration.reference}, "
-                                   f"but this attack uses {self.reference.to_dict()}")
+            raise CalibrationError(
+                f"the calibration was built with reference settings {calibration.reference}, "
+                f"but this attack uses {self.reference.to_dict()}"
+            )
         return calibration.fit(self.decider, self.family, seed=seed)
 
     def _infer(self, target: WeightsAccess, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         z = extract_features(target, knowledge, config=self.reference, families=(self.family,))[self.family]
         primary = primary_score(z, self.family)
         scores, predicted = self._decider.decide(z, primary)
-        artifacts = {"features": z, "feature_names": FEATURE_NAMES[self.family], "primary": primary,
-                     "decider": self._decider.describe()}
+        artifacts = {
+            "features": z,
+            "feature_names": FEATURE_NAMES[self.family],
+            "primary": primary,
+            "decider": self._decider.describe(),
+        }
         return scores, predicted, artifacts
 
 
@@ -326,4 +357,6 @@ class OriginalDifferenceAttack(ParameterAttack):
     needs_original = True
 
 
-ATTACK_FAMILIES: dict[str, str] = {cls.name: cls.family for cls in (DotProductAttack, DifferenceAttack, OriginalDifferenceAttack)}
+ATTACK_FAMILIES: dict[str, str] = {
+    cls.name: cls.family for cls in (DotProductAttack, DifferenceAttack, OriginalDifferenceAttack)
+}

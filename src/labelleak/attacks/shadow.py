@@ -22,8 +22,9 @@ All models are cached in the :class:`ArtifactStore`; the extracted features too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,10 +119,18 @@ class ShadowConfig:
         from labelleak.unlearning import UNLEARNERS
 
         methods = {name: UNLEARNERS.get(name)().params() for name in self.methods}
-        return {"methods": methods, "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
-                "n_models": self.n_models, "seed": self.seed, "train_fraction": self.train_fraction, "epochs": self.epochs,
-                "aux_per_class": self.aux_per_class, "exclude_forgotten": self.exclude_forgotten, "unrelated": self.unrelated,
-                "max_forget_accuracy": self.max_forget_accuracy}
+        return {
+            "methods": methods,
+            "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
+            "n_models": self.n_models,
+            "seed": self.seed,
+            "train_fraction": self.train_fraction,
+            "epochs": self.epochs,
+            "aux_per_class": self.aux_per_class,
+            "exclude_forgotten": self.exclude_forgotten,
+            "unrelated": self.unrelated,
+            "max_forget_accuracy": self.max_forget_accuracy,
+        }
 
 
 def shadow_dataset(dataset: ImageDataset, draw: KnowledgeDraw, *, train_fraction: float, seed: int) -> ImageDataset:
@@ -134,18 +143,26 @@ def shadow_dataset(dataset: ImageDataset, draw: KnowledgeDraw, *, train_fraction
         raise ShadowLeakError("the shadow pool contains images of the target's training set")
     gen = torch_generator(derive_seed(seed, "shadow-split"))
     order = torch.randperm(len(draw.shadow_y), generator=gen)
-    cut = int(round(train_fraction * len(order)))
+    cut = round(train_fraction * len(order))
     train_idx, test_idx = order[:cut], order[cut:]
-    return ImageDataset(name=f"{dataset.name}-shadow", x_train=draw.shadow_x[train_idx], y_train=draw.shadow_y[train_idx],
-                        x_test=draw.shadow_x[test_idx], y_test=draw.shadow_y[test_idx], class_names=dataset.class_names,
-                        source=f"attacker shadow pool from the test split of {dataset.name}")
+    return ImageDataset(
+        name=f"{dataset.name}-shadow",
+        x_train=draw.shadow_x[train_idx],
+        y_train=draw.shadow_y[train_idx],
+        x_test=draw.shadow_x[test_idx],
+        y_test=draw.shadow_y[test_idx],
+        class_names=dataset.class_names,
+        source=f"attacker shadow pool from the test split of {dataset.name}",
+    )
 
 
 def _check_seeds(config: ShadowConfig, eval_seeds: Sequence[int]) -> None:
     clash = sorted(set(config.seeds()) & {int(s) for s in eval_seeds})
     if clash:
-        raise ShadowLeakError(f"shadow seeds {config.seeds()} overlap the evaluation seeds {sorted(set(eval_seeds))} "
-                              f"at {clash}; choose another shadow seed")
+        raise ShadowLeakError(
+            f"shadow seeds {config.seeds()} overlap the evaluation seeds {sorted(set(eval_seeds))} "
+            f"at {clash}; choose another shadow seed"
+        )
 
 
 def shadow_recipe(config: ShadowConfig, dataset_name: str) -> TrainConfig:
@@ -161,9 +178,16 @@ def shadow_key(config: ShadowConfig, dataset_name: str) -> dict[str, Any]:
     return {**config.to_dict(), "recipe": shadow_recipe(config, dataset_name).to_dict()}
 
 
-def shadow_targets(dataset: ImageDataset, draw: KnowledgeDraw, *, config: ShadowConfig, eval_seeds: Sequence[int],
-                   arch: str = "auto", store: ArtifactStore | None = None,
-                   verbose: bool = False) -> Iterator[ShadowTarget]:
+def shadow_targets(
+    dataset: ImageDataset,
+    draw: KnowledgeDraw,
+    *,
+    config: ShadowConfig,
+    eval_seeds: Sequence[int],
+    arch: str = "auto",
+    store: ArtifactStore | None = None,
+    verbose: bool = False,
+) -> Iterator[ShadowTarget]:
     """Yield the shadow experiments of ``config`` (models trained/unlearned or loaded from ``store``).
 
     Args:
@@ -189,32 +213,63 @@ def shadow_targets(dataset: ImageDataset, draw: KnowledgeDraw, *, config: Shadow
         original_view = WeightsAccess.of_classifier(original.model)
         available = int(torch.bincount(shadow.y_test, minlength=k).min())
         if available < aux_per_class:
-            logger.warning("shadow test set holds only %d samples of its rarest class: A' gets %d per class, not %d",
-                           available, available, aux_per_class)
+            logger.warning(
+                "shadow test set holds only %d samples of its rarest class: A' gets %d per class, not %d",
+                available,
+                available,
+                aux_per_class,
+            )
         shadow_aux = min(aux_per_class, available)
         logger.info("shadow θ_o' seed %d: test accuracy %.4f", seed, original.metrics["test_accuracy"])
         for method in config.methods:
             for classes in forget_sets:
-                result = unlearn_original(original, shadow, method=method, forget_classes=classes, seed=seed,
-                                          store=store, verbose=verbose)
-                knowledge = draw_knowledge(shadow, aux_per_class=shadow_aux,
-                                           exclude_classes=classes if config.exclude_forgotten else (),
-                                           unrelated=config.unrelated, original=original_view,
-                                           seed=derive_seed(seed, "shadow-knowledge", method, *classes)).knowledge
-                yield ShadowTarget(unlearned=result.model, original=original.model, forget_classes=classes,
-                                   knowledge=knowledge, method=method, seed=seed, metrics=dict(result.metrics))
+                result = unlearn_original(
+                    original, shadow, method=method, forget_classes=classes, seed=seed, store=store, verbose=verbose
+                )
+                knowledge = draw_knowledge(
+                    shadow,
+                    aux_per_class=shadow_aux,
+                    exclude_classes=classes if config.exclude_forgotten else (),
+                    unrelated=config.unrelated,
+                    original=original_view,
+                    seed=derive_seed(seed, "shadow-knowledge", method, *classes),
+                ).knowledge
+                yield ShadowTarget(
+                    unlearned=result.model,
+                    original=original.model,
+                    forget_classes=classes,
+                    knowledge=knowledge,
+                    method=method,
+                    seed=seed,
+                    metrics=dict(result.metrics),
+                )
 
 
-def calibrate(dataset: ImageDataset, draw: KnowledgeDraw, *, config: ShadowConfig, eval_seeds: Sequence[int],
-              reference: ReferenceConfig | None = None, arch: str = "auto", store: ArtifactStore | None = None,
-              verbose: bool = False) -> Calibration:
+def calibrate(
+    dataset: ImageDataset,
+    draw: KnowledgeDraw,
+    *,
+    config: ShadowConfig,
+    eval_seeds: Sequence[int],
+    reference: ReferenceConfig | None = None,
+    arch: str = "auto",
+    store: ArtifactStore | None = None,
+    verbose: bool = False,
+) -> Calibration:
     """Shadow features of every family, ready for ``Calibration.fit`` (cached as one JSON result)."""
     reference = reference or ReferenceConfig()
     _check_seeds(config, eval_seeds)
-    key = {"stage": "shadow-calibration", "dataset": dataset.name, "data": dataset_fingerprint(dataset),
-           "aux": [int(i) for i in draw.aux_indices], "arch": resolve_arch(arch, dataset.name),
-           "shadow": shadow_key(config, dataset.name), "reference": reference.to_dict(), "families": list(FAMILIES),
-           "version": 1}
+    key = {
+        "stage": "shadow-calibration",
+        "dataset": dataset.name,
+        "data": dataset_fingerprint(dataset),
+        "aux": [int(i) for i in draw.aux_indices],
+        "arch": resolve_arch(arch, dataset.name),
+        "shadow": shadow_key(config, dataset.name),
+        "reference": reference.to_dict(),
+        "families": list(FAMILIES),
+        "version": 1,
+    }
     if store is not None:
         hit = store.load_json("shadow-calibration", key)
         if hit is not None:
@@ -223,13 +278,15 @@ def calibrate(dataset: ImageDataset, draw: KnowledgeDraw, *, config: ShadowConfi
     features: dict[str, list[np.ndarray]] = {f: [] for f in FAMILIES}
     forgotten, methods, utility = [], [], []
     skipped = 0
-    for shadow in shadow_targets(dataset, draw, config=config, eval_seeds=eval_seeds, arch=arch, store=store,
-                                 verbose=verbose):
+    for shadow in shadow_targets(
+        dataset, draw, config=config, eval_seeds=eval_seeds, arch=arch, store=store, verbose=verbose
+    ):
         if config.max_forget_accuracy is not None and shadow.metrics["forget_test_acc"] > config.max_forget_accuracy:
             skipped += 1
             continue
-        z = extract_features(WeightsAccess.of_classifier(shadow.unlearned), shadow.knowledge, config=reference,
-                             families=FAMILIES)
+        z = extract_features(
+            WeightsAccess.of_classifier(shadow.unlearned), shadow.knowledge, config=reference, families=FAMILIES
+        )
         for family in FAMILIES:
             features[family].append(z[family])
         mask = np.zeros(dataset.num_classes, dtype=bool)
@@ -238,27 +295,44 @@ def calibrate(dataset: ImageDataset, draw: KnowledgeDraw, *, config: ShadowConfi
         methods.append(shadow.method)
         utility.append(shadow.metrics.get("forget_test_acc", float("nan")))
     if not methods:
-        raise CalibrationError(f"unlearning took effect on none of the {skipped} shadow targets (forget accuracy above "
-                               f"max_forget_accuracy={config.max_forget_accuracy}); choose other shadow methods")
+        raise CalibrationError(
+            f"unlearning took effect on none of the {skipped} shadow targets (forget accuracy above "
+            f"max_forget_accuracy={config.max_forget_accuracy}); choose other shadow methods"
+        )
     kept = sorted(set(methods))
-    description = (f"{len(methods)} shadow targets: methods {kept}, seeds {config.seeds()}, "
-                   f"{'A without the forgotten classes' if config.exclude_forgotten else 'A of every class'}, "
-                   f"N {config.unrelated}; mean shadow forget accuracy {np.nanmean(utility):.3f}"
-                   + (f"; {skipped} shadows skipped (forget accuracy > {config.max_forget_accuracy})" if skipped else ""))
-    calibration = Calibration(reference=reference.to_dict(), features={f: np.stack(v) for f, v in features.items()},
-                              forgotten=np.stack(forgotten), methods=methods, description=description)
+    description = (
+        f"{len(methods)} shadow targets: methods {kept}, seeds {config.seeds()}, "
+        f"{'A without the forgotten classes' if config.exclude_forgotten else 'A of every class'}, "
+        f"N {config.unrelated}; mean shadow forget accuracy {np.nanmean(utility):.3f}"
+        + (f"; {skipped} shadows skipped (forget accuracy > {config.max_forget_accuracy})" if skipped else "")
+    )
+    calibration = Calibration(
+        reference=reference.to_dict(),
+        features={f: np.stack(v) for f, v in features.items()},
+        forgotten=np.stack(forgotten),
+        methods=methods,
+        description=description,
+    )
     if store is not None:
         store.save_json("shadow-calibration", key, _calibration_to_json(calibration))
     return calibration
 
 
 def _calibration_to_json(calibration: Calibration) -> dict[str, Any]:
-    return {"reference": calibration.reference, "features": {f: v.tolist() for f, v in calibration.features.items()},
-            "forgotten": calibration.forgotten.tolist(), "methods": calibration.methods,
-            "description": calibration.description}
+    return {
+        "reference": calibration.reference,
+        "features": {f: v.tolist() for f, v in calibration.features.items()},
+        "forgotten": calibration.forgotten.tolist(),
+        "methods": calibration.methods,
+        "description": calibration.description,
+    }
 
 
 def _calibration_from_json(data: dict[str, Any]) -> Calibration:
-    return Calibration(reference=data["reference"], features={f: np.asarray(v, dtype=np.float64) for f, v in data["features"].items()},
-                       forgotten=np.asarray(data["forgotten"], dtype=bool), methods=list(data["methods"]),
-                       description=data["description"])
+    return Calibration(
+        reference=data["reference"],
+        features={f: np.asarray(v, dtype=np.float64) for f, v in data["features"].items()},
+        forgotten=np.asarray(data["forgotten"], dtype=bool),
+        methods=list(data["methods"]),
+        description=data["description"],
+    )

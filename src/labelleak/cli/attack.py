@@ -21,42 +21,75 @@ DEFAULT_SHADOW_METHODS = ("finetune", "gradient_ascent", "random_labels")
 
 
 def register(subparsers) -> None:
-    parser = add_verb(subparsers, "attack", help="unlearn classes and run one label-leakage attack on the result",
-                      description="Train (or load) θ_o, unlearn --forget with --method (cached), then run --attack on\n"
-                                  "θ_u and print the per-class scores, the decided set Ĉ, the truth and the time.\n"
-                                  "Deciders youden/tree are calibrated on the attacker's shadow models (its own\n"
-                                  "data, other seeds; the attacked method is left out of the shadow methods).\n\n"
-                                  "example: labelleak attack --dataset digits --method retrain --forget 3 "
-                                  "--attack param-diff --decider kmeans",
-                      handler=run)
+    parser = add_verb(
+        subparsers,
+        "attack",
+        help="unlearn classes and run one label-leakage attack on the result",
+        description="Train (or load) θ_o, unlearn --forget with --method (cached), then run --attack on\n"
+        "θ_u and print the per-class scores, the decided set Ĉ, the truth and the time.\n"
+        "Deciders youden/tree are calibrated on the attacker's shadow models (its own\n"
+        "data, other seeds; the attacked method is left out of the shadow methods).\n\n"
+        "example: labelleak attack --dataset digits --method retrain --forget 3 "
+        "--attack param-diff --decider kmeans",
+        handler=run,
+    )
     add_data_options(parser)
     parser.add_argument("--method", required=True, help="unlearning method (registry name)")
-    parser.add_argument("--forget", type=int, action="append", required=True, metavar="CLASS",
-                        help="a class to forget; repeat for multi-class unlearning")
+    parser.add_argument(
+        "--forget",
+        type=int,
+        action="append",
+        required=True,
+        metavar="CLASS",
+        help="a class to forget; repeat for multi-class unlearning",
+    )
     parser.add_argument("--attack", default="param-diff", help="attack name (default: param-diff)")
-    parser.add_argument("--decider", choices=("kmeans", "youden", "tree"),
-                        help="decider of the parameter attacks (default: kmeans)")
+    parser.add_argument(
+        "--decider", choices=("kmeans", "youden", "tree"), help="decider of the parameter attacks (default: kmeans)"
+    )
     parser.add_argument("--criterion", choices=("threshold", "entropy"), help="criterion of the inversion attacks")
     parser.add_argument("--queries", type=int, metavar="N", help="query budget of attacks that take one")
-    parser.add_argument("--aux-per-class", type=int, metavar="N",
-                        help="samples per class in the auxiliary set A (default: 1%% of the training set / K)")
+    parser.add_argument(
+        "--aux-per-class",
+        type=int,
+        metavar="N",
+        help="samples per class in the auxiliary set A (default: 1%% of the training set / K)",
+    )
     parser.add_argument("--no-aux-of-forgotten", action="store_true", help="A holds no sample of the forgotten classes")
-    parser.add_argument("--unrelated", default="noise", metavar="noise|DATASET",
-                        help="unrelated set N: structured noise or another dataset (default: noise)")
-    parser.add_argument("--shadow-methods", nargs="+", metavar="METHOD",
-                        help=f"unlearning methods of the shadow models (default: {' '.join(DEFAULT_SHADOW_METHODS)} "
-                             "minus --method)")
-    parser.add_argument("--shadow-epochs", type=int, metavar="N",
-                        help="training epochs of the shadow models (default: the dataset's recipe)")
+    parser.add_argument(
+        "--unrelated",
+        default="noise",
+        metavar="noise|DATASET",
+        help="unrelated set N: structured noise or another dataset (default: noise)",
+    )
+    parser.add_argument(
+        "--shadow-methods",
+        nargs="+",
+        metavar="METHOD",
+        help=f"unlearning methods of the shadow models (default: {' '.join(DEFAULT_SHADOW_METHODS)} minus --method)",
+    )
+    parser.add_argument(
+        "--shadow-epochs",
+        type=int,
+        metavar="N",
+        help="training epochs of the shadow models (default: the dataset's recipe)",
+    )
     add_run_options(parser)
 
 
 def _attack_kwargs(cls, args, calibration) -> dict:
-    accepted = {name for name, p in inspect.signature(cls.__init__).parameters.items()
-                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    accepted = {
+        name
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
     # command-line option -> (constructor keyword, value)
-    wanted = {"decider": ("decider", args.decider), "criterion": ("criterion", args.criterion),
-              "queries": ("query_budget", args.queries), "calibration": ("calibration", calibration)}
+    wanted = {
+        "decider": ("decider", args.decider),
+        "criterion": ("criterion", args.criterion),
+        "queries": ("query_budget", args.queries),
+        "calibration": ("calibration", calibration),
+    }
     for option, (keyword, value) in wanted.items():
         if value is not None and keyword not in accepted:
             raise ParameterError(f"attack {cls.name!r} takes no --{option} option")
@@ -82,24 +115,39 @@ def run(args) -> int:
     store = store_from(args)
 
     original = train_original(dataset, seed=args.seed, store=store, verbose=verbose)
-    result = unlearn_original(original, dataset, method=args.method, forget_classes=classes, seed=args.seed,
-                              store=store, verbose=verbose)
+    result = unlearn_original(
+        original, dataset, method=args.method, forget_classes=classes, seed=args.seed, store=store, verbose=verbose
+    )
     original_view = WeightsAccess.of_classifier(original.model)
-    draw = draw_knowledge(dataset, aux_per_class=args.aux_per_class,
-                          exclude_classes=classes if args.no_aux_of_forgotten else (),
-                          unrelated=args.unrelated if (cls.needs_unrelated or cls.needs_aux) else None,
-                          original=original_view if cls.needs_original else None, seed=args.seed, data_root=args.data_root)
+    draw = draw_knowledge(
+        dataset,
+        aux_per_class=args.aux_per_class,
+        exclude_classes=classes if args.no_aux_of_forgotten else (),
+        unrelated=args.unrelated if (cls.needs_unrelated or cls.needs_aux) else None,
+        original=original_view if cls.needs_original else None,
+        seed=args.seed,
+        data_root=args.data_root,
+    )
 
     calibration = None
     if args.decider in ("youden", "tree") and args.attack in ATTACK_FAMILIES:
         methods = tuple(args.shadow_methods or [m for m in DEFAULT_SHADOW_METHODS if m != args.method])
         # the shadow pool excludes every image of A and of the training split; with
         # --no-aux-of-forgotten the shadows mirror that setting with their own forgotten classes
-        calibration = calibrate(dataset, draw, config=ShadowConfig(methods=methods, aux_per_class=args.aux_per_class,
-                                                                   epochs=args.shadow_epochs,
-                                                                   exclude_forgotten=args.no_aux_of_forgotten,
-                                                                   unrelated=args.unrelated),
-                                eval_seeds=[args.seed], store=store, verbose=verbose)
+        calibration = calibrate(
+            dataset,
+            draw,
+            config=ShadowConfig(
+                methods=methods,
+                aux_per_class=args.aux_per_class,
+                epochs=args.shadow_epochs,
+                exclude_forgotten=args.no_aux_of_forgotten,
+                unrelated=args.unrelated,
+            ),
+            eval_seeds=[args.seed],
+            store=store,
+            verbose=verbose,
+        )
         print(f"calibration: {calibration.description}")
     attack = cls(**_attack_kwargs(cls, args, calibration))
     target = _view(cls.requires, result.model, budget=args.queries if cls.requires != "weights" else None)
@@ -108,14 +156,20 @@ def run(args) -> int:
     outcome = attack.infer(target, knowledge=draw.knowledge)
     seconds = time.perf_counter() - start
     m = result.metrics
-    print(f"{dataset.describe()}\nθ_u: {args.method} forgot {list(classes)} ({'cached' if result.cached else 'computed'}); "
-          f"forget test acc {m['forget_test_acc']:.2%}, retain test acc {m['retain_test_acc']:.2%}")
+    print(
+        f"{dataset.describe()}\nθ_u: {args.method} forgot {list(classes)} ({'cached' if result.cached else 'computed'}); "
+        f"forget test acc {m['forget_test_acc']:.2%}, retain test acc {m['retain_test_acc']:.2%}"
+    )
     print(f"attack {attack!r} with {outcome.access} access; knowledge: {outcome.knowledge or 'none'}")
-    rows = [[k, dataset.class_names[k], f"{s:.4f}", "Ĉ" if k in outcome.predicted else "", "C" if k in classes else ""]
-            for k, s in enumerate(outcome.scores)]
+    rows = [
+        [k, dataset.class_names[k], f"{s:.4f}", "Ĉ" if k in outcome.predicted else "", "C" if k in classes else ""]
+        for k, s in enumerate(outcome.scores)
+    ]
     print_table(["class", "name", "score", "decided", "truth"], rows)
     success = set(outcome.predicted) == set(classes)
     queries = "" if outcome.queries is None else f", {outcome.queries} queries"
-    print(f"Ĉ = {list(outcome.predicted)}, truth C = {list(classes)}: {'SUCCESS' if success else 'FAILURE'} "
-          f"({seconds:.2f} s{queries})")
+    print(
+        f"Ĉ = {list(outcome.predicted)}, truth C = {list(classes)}: {'SUCCESS' if success else 'FAILURE'} "
+        f"({seconds:.2f} s{queries})"
+    )
     return 0

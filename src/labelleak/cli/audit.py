@@ -44,31 +44,61 @@ Example:
 
 
 def register(subparsers) -> None:
-    parser = add_verb(subparsers, "audit", help="audit your own unlearned model (PyTorch code + weights, or ONNX)",
-                      description=DESCRIPTION, handler=run)
+    parser = add_verb(
+        subparsers,
+        "audit",
+        help="audit your own unlearned model (PyTorch code + weights, or ONNX)",
+        description=DESCRIPTION,
+        handler=run,
+    )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model-factory", metavar="FILE.py:CALLABLE",
-                        help="Python file or package.module and a callable returning your nn.Module "
-                             "(this RUNS that code)")
-    source.add_argument("--onnx", metavar="MODEL.onnx", help="ONNX model, audited through queries only "
-                                                              "(needs onnxruntime)")
-    parser.add_argument("--weights", metavar="UNLEARNED", help="weights of the unlearned model "
-                                                                "(.safetensors, or a torch.save'd state dict)")
-    parser.add_argument("--original", metavar="ORIGINAL", help="weights of the model before unlearning "
-                                                                "(adds the two-version attacks)")
+    source.add_argument(
+        "--model-factory",
+        metavar="FILE.py:CALLABLE",
+        help="Python file or package.module and a callable returning your nn.Module (this RUNS that code)",
+    )
+    source.add_argument(
+        "--onnx", metavar="MODEL.onnx", help="ONNX model, audited through queries only (needs onnxruntime)"
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="UNLEARNED",
+        help="weights of the unlearned model (.safetensors, or a torch.save'd state dict)",
+    )
+    parser.add_argument(
+        "--original", metavar="ORIGINAL", help="weights of the model before unlearning (adds the two-version attacks)"
+    )
     add_data_options(parser, default=None)
-    parser.add_argument("--num-classes", type=int, metavar="K",
-                        help="number of classes K the model outputs; must equal the dataset's (default: the dataset's)")
-    parser.add_argument("--mean", type=float, nargs="+", metavar="M",
-                        help="per-channel mean your model subtracts from [0, 1] inputs (default: none)")
-    parser.add_argument("--std", type=float, nargs="+", metavar="S",
-                        help="per-channel std your model divides by (default: none)")
-    parser.add_argument("--head", metavar="MODULE_NAME",
-                        help="name of the last nn.Linear (default: the nn.Linear with K outputs, found automatically)")
-    parser.add_argument("--attacks", default="all", metavar="all|NAME,...",
-                        help="attacks to run (default: all that the access permits)")
-    parser.add_argument("--query-budget", type=int, metavar="N",
-                        help="most queries each black-box attack may spend (default: the attack's own)")
+    parser.add_argument(
+        "--num-classes",
+        type=int,
+        metavar="K",
+        help="number of classes K the model outputs; must equal the dataset's (default: the dataset's)",
+    )
+    parser.add_argument(
+        "--mean",
+        type=float,
+        nargs="+",
+        metavar="M",
+        help="per-channel mean your model subtracts from [0, 1] inputs (default: none)",
+    )
+    parser.add_argument(
+        "--std", type=float, nargs="+", metavar="S", help="per-channel std your model divides by (default: none)"
+    )
+    parser.add_argument(
+        "--head",
+        metavar="MODULE_NAME",
+        help="name of the last nn.Linear (default: the nn.Linear with K outputs, found automatically)",
+    )
+    parser.add_argument(
+        "--attacks", default="all", metavar="all|NAME,...", help="attacks to run (default: all that the access permits)"
+    )
+    parser.add_argument(
+        "--query-budget",
+        type=int,
+        metavar="N",
+        help="most queries each black-box attack may spend (default: the attack's own)",
+    )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
     add_run_options(parser)
@@ -77,33 +107,58 @@ def register(subparsers) -> None:
 def run(args) -> int:
     dataset = load_dataset(args.dataset, root=args.data_root, download=args.download)
     if args.num_classes is not None and args.num_classes != dataset.num_classes:
-        raise AuditError(f"--num-classes {args.num_classes} does not match dataset {dataset.name!r}, "
-                         f"which has {dataset.num_classes} classes")
+        raise AuditError(
+            f"--num-classes {args.num_classes} does not match dataset {dataset.name!r}, "
+            f"which has {dataset.num_classes} classes"
+        )
     k = dataset.num_classes
     sample = dataset.x_test[:PROBE_IMAGES]
     if args.onnx:
-        extra = [flag for flag, value in (("--weights", args.weights), ("--original", args.original),
-                                          ("--head", args.head), ("--mean", args.mean)) if value is not None]
+        extra = [
+            flag
+            for flag, value in (
+                ("--weights", args.weights),
+                ("--original", args.original),
+                ("--head", args.head),
+                ("--mean", args.mean),
+            )
+            if value is not None
+        ]
         if extra:
-            raise AuditError(f"{', '.join(extra)} cannot be used with --onnx (an ONNX file holds its own "
-                             f"weights and is only queried)")
-        target = onnx_target(OnnxModel(Path(args.onnx), num_classes=k, input_shape=dataset.input_shape, sample=sample),
-                             num_classes=k, input_shape=dataset.input_shape)
+            raise AuditError(
+                f"{', '.join(extra)} cannot be used with --onnx (an ONNX file holds its own "
+                f"weights and is only queried)"
+            )
+        target = onnx_target(
+            OnnxModel(Path(args.onnx), num_classes=k, input_shape=dataset.input_shape, sample=sample),
+            num_classes=k,
+            input_shape=dataset.input_shape,
+        )
     else:
         if args.weights is None:
             raise AuditError("--model-factory needs --weights (the unlearned model's weights file)")
         factory = load_factory(args.model_factory)
-        options = dict(spec=args.model_factory, num_classes=k, sample=sample, mean=args.mean, std=args.std,
-                       head=args.head)
+        options = dict(
+            spec=args.model_factory, num_classes=k, sample=sample, mean=args.mean, std=args.std, head=args.head
+        )
         unlearned = load_user_model(factory, weights=Path(args.weights), **options)
         original = load_user_model(factory, weights=Path(args.original), **options) if args.original else None
         description = f"{args.model_factory} with weights {args.weights}"
         if original is not None:
             description += f" (original: {args.original})"
-        target = weights_target(unlearned, num_classes=k, input_shape=dataset.input_shape, description=description,
-                                original=original)
-    report = run_audit(target, dataset=dataset, attacks=args.attacks, query_budget=args.query_budget,
-                       seed=args.seed, store=store_from(args), data_root=args.data_root, verbose=not args.quiet)
+        target = weights_target(
+            unlearned, num_classes=k, input_shape=dataset.input_shape, description=description, original=original
+        )
+    report = run_audit(
+        target,
+        dataset=dataset,
+        attacks=args.attacks,
+        query_budget=args.query_budget,
+        seed=args.seed,
+        store=store_from(args),
+        data_root=args.data_root,
+        verbose=not args.quiet,
+    )
     print(f"target: {report.target}")
     if target.head_name:
         print(f"head: {target.head_name}")

@@ -8,10 +8,14 @@ from labelleak.data.discovery import candidate_locations
 
 
 def register(subparsers) -> None:
-    parser = add_verb(subparsers, "datasets", help="list datasets and where their files were found",
-                      description="List every named dataset, whether it is available offline, and from where.\n"
-                                  "Use --data-root (or $LABELLEAK_DATA) to point at your own copies.",
-                      handler=run)
+    parser = add_verb(
+        subparsers,
+        "datasets",
+        help="list datasets and where their files were found",
+        description="List every named dataset, whether it is available offline, and from where.\n"
+        "Use --data-root (or $LABELLEAK_DATA) to point at your own copies.",
+        handler=run,
+    )
     parser.add_argument("--data-root", metavar="DIR", help="directory to search instead of the known offline copies")
     parser.add_argument("--check", action="store_true", help="also load and validate each available dataset")
 

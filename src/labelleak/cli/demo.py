@@ -20,8 +20,13 @@ DEMO_CONFIG = {
     "name": "demo",
     # finetune's defaults are scaled to the 28x28 LeNet and barely forget on the digits MLP: use the
     # digits settings of configs/quick.toml (docs/unlearning.md)
-    "datasets": [{"name": "digits", "singles": [0, 2, 4, 6, 8],
-                  "params": {"finetune": {"epochs": 10, "optimizer": "adam", "lr": 0.003}}}],
+    "datasets": [
+        {
+            "name": "digits",
+            "singles": [0, 2, 4, 6, 8],
+            "params": {"finetune": {"epochs": 10, "optimizer": "adam", "lr": 0.003}},
+        }
+    ],
     "unlearning": {"methods": ["retrain", "random_labels", "finetune"]},
     "knowledge": [{"name": "default", "unrelated": "noise", "unrelated_size": 64}],
     "shadow": {"methods": ["retrain", "random_labels"], "n_models": 1, "seed": 1000},
@@ -29,20 +34,31 @@ DEMO_CONFIG = {
         {"name": "param-diff", "vary": {"decider": ["kmeans", "youden"]}},
         {"name": "param-dot", "vary": {"decider": ["kmeans"]}},
         {"name": "param-diff-orig", "vary": {"decider": ["kmeans"]}},
-        {"name": "invert-wb", "params": {"steps": 30, "read_step": 10}, "vary": {"criterion": ["threshold", "entropy"]}},
+        {
+            "name": "invert-wb",
+            "params": {"steps": 30, "read_step": 10},
+            "vary": {"criterion": ["threshold", "entropy"]},
+        },
         {"name": "invert-bb", "vary": {"criterion": ["threshold"], "query_budget": [2560]}},
-        {"name": "random-guess"}, {"name": "noise-frequency"}, {"name": "noise-logprob"},
-        {"name": "accuracy-probe"}, {"name": "hu-probe"},
+        {"name": "random-guess"},
+        {"name": "noise-frequency"},
+        {"name": "noise-logprob"},
+        {"name": "accuracy-probe"},
+        {"name": "hu-probe"},
     ],
 }
 
 
 def register(subparsers) -> None:
-    parser = add_verb(subparsers, "demo", help="run the whole pipeline on scikit-learn's digits (no download)",
-                      description="Train an MLP on scikit-learn's bundled 8x8 digits, unlearn five classes one at a\n"
-                                  "time with three unlearning methods, run every attack and baseline on the 15\n"
-                                  "targets and print the ASR table. No download; about a minute on 2 CPU cores.",
-                      handler=run)
+    parser = add_verb(
+        subparsers,
+        "demo",
+        help="run the whole pipeline on scikit-learn's digits (no download)",
+        description="Train an MLP on scikit-learn's bundled 8x8 digits, unlearn five classes one at a\n"
+        "time with three unlearning methods, run every attack and baseline on the 15\n"
+        "targets and print the ASR table. No download; about a minute on 2 CPU cores.",
+        handler=run,
+    )
     parser.add_argument("--out", metavar="DIR", help="keep the results (CSV, run.json) in DIR (default: a temp dir)")
     add_run_options(parser)
 
@@ -57,20 +73,31 @@ def run(args) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="labelleak-demo-") as scratch:
         out = Path(args.out) if args.out else Path(scratch)
-        run_experiment(config, results_dir=out, store=store_from(args), verbose=not args.quiet,
-                       command="labelleak demo")
+        run_experiment(
+            config, results_dir=out, store=store_from(args), verbose=not args.quiet, command="labelleak demo"
+        )
         rows, utility = load_results(out)
     seconds = time.perf_counter() - start
 
     labels, methods, cells = asr_matrix(rows)
-    print(f"\nASR on digits (chance 10%): {len(rows['cell'].unique())} targets = 5 single classes x "
-          f"{len(config.methods)} methods; each cell: ASR [95% interval] n\n")
-    print_table(["attack"] + methods, [[label] + [fmt_asr(cells[(label, m)]) if (label, m) in cells else "–"
-                                                  for m in methods] for label in labels])
+    print(
+        f"\nASR on digits (chance 10%): {len(rows['cell'].unique())} targets = 5 single classes x "
+        f"{len(config.methods)} methods; each cell: ASR [95% interval] n\n"
+    )
+    print_table(
+        ["attack"] + methods,
+        [[label] + [fmt_asr(cells[(label, m)]) if (label, m) in cells else "–" for m in methods] for label in labels],
+    )
     print("\nUnlearning utility (mean over targets):\n")
-    print_table(["method", "forget test acc", "retain test acc", "seconds"],
-                [[r["method"], f"{r['forget_test_acc']:.1%}", f"{r['retain_test_acc']:.1%}", f"{r['seconds']:.2f}"]
-                 for r in utility_table(utility).to_dict("records")])
-    print(f"\n{seconds:.0f} s in all; Youden thresholds were fit on the attacker's shadow models only."
-          + (f" Results: {args.out}" if args.out else ""))
+    print_table(
+        ["method", "forget test acc", "retain test acc", "seconds"],
+        [
+            [r["method"], f"{r['forget_test_acc']:.1%}", f"{r['retain_test_acc']:.1%}", f"{r['seconds']:.2f}"]
+            for r in utility_table(utility).to_dict("records")
+        ],
+    )
+    print(
+        f"\n{seconds:.0f} s in all; Youden thresholds were fit on the attacker's shadow models only."
+        + (f" Results: {args.out}" if args.out else "")
+    )
     return 0

@@ -7,10 +7,14 @@ from labelleak.unlearning import UNLEARNERS
 
 
 def register(subparsers) -> None:
-    add_verb(subparsers, "methods", help="list the unlearning methods and the data each one uses",
-             description="List every registered unlearning method: its name (for --method), the data it\n"
-                         "touches (forget set D_f, retain set D_r) and what it does.",
-             handler=run)
+    add_verb(
+        subparsers,
+        "methods",
+        help="list the unlearning methods and the data each one uses",
+        description="List every registered unlearning method: its name (for --method), the data it\n"
+        "touches (forget set D_f, retain set D_r) and what it does.",
+        handler=run,
+    )
 
 
 def run(args) -> int:

@@ -6,12 +6,16 @@ from labelleak.cli.common import add_verb
 
 
 def register(subparsers) -> None:
-    parser = add_verb(subparsers, "report", help="write the Markdown/HTML report of a results directory",
-                      description="Read RESULTS_DIR/results.csv and utility.csv (written by `labelleak run`) and write\n"
-                                  "report.md, report.html and figures/ next to them: ASR tables per dataset\n"
-                                  "(attack x unlearning method, n and 95% Wilson intervals, chance level),\n"
-                                  "multi-class tables, the utility table, heatmaps, ASR vs query budget, prototypes.",
-                      handler=run)
+    parser = add_verb(
+        subparsers,
+        "report",
+        help="write the Markdown/HTML report of a results directory",
+        description="Read RESULTS_DIR/results.csv and utility.csv (written by `labelleak run`) and write\n"
+        "report.md, report.html and figures/ next to them: ASR tables per dataset\n"
+        "(attack x unlearning method, n and 95% Wilson intervals, chance level),\n"
+        "multi-class tables, the utility table, heatmaps, ASR vs query budget, prototypes.",
+        handler=run,
+    )
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="directory written by `labelleak run`")
 
 

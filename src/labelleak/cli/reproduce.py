@@ -18,13 +18,17 @@ def configs_dir() -> Path:
 
 
 def register(subparsers) -> None:
-    parser = add_verb(subparsers, "reproduce", help="run a bundled profile (quick, mnist-mini, paper) and write its report",
-                      description="Run configs/<profile>.toml and write the report: `labelleak run` followed by\n"
-                                  "`labelleak report`. quick: digits, a few minutes, used in CI. mnist-mini: MNIST,\n"
-                                  "4 methods x 4 forget sets, every attack (about half an hour). paper: MNIST,\n"
-                                  "Fashion-MNIST, the CIFAR-10 subset (and SVHN when present), every method and\n"
-                                  "attack, single and multi-class (about two hours on 2 cores, see docs/runner.md).",
-                      handler=run)
+    parser = add_verb(
+        subparsers,
+        "reproduce",
+        help="run a bundled profile (quick, mnist-mini, paper) and write its report",
+        description="Run configs/<profile>.toml and write the report: `labelleak run` followed by\n"
+        "`labelleak report`. quick: digits, a few minutes, used in CI. mnist-mini: MNIST,\n"
+        "4 methods x 4 forget sets, every attack (about half an hour). paper: MNIST,\n"
+        "Fashion-MNIST, the CIFAR-10 subset (and SVHN when present), every method and\n"
+        "attack, single and multi-class (about two hours on 2 cores, see docs/runner.md).",
+        handler=run,
+    )
     parser.add_argument("--profile", required=True, choices=sorted(PROFILES), help="which profile to run")
     add_execution_options(parser)
 

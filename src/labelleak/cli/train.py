@@ -9,11 +9,15 @@ from labelleak.models import ARCHITECTURES, DEFAULT_RECIPES, TrainConfig
 
 
 def register(subparsers) -> None:
-    parser = add_verb(subparsers, "train", help="train the original model on a dataset (cached)",
-                      description="Train the original model θ_o on a dataset's full training split and print its\n"
-                                  "per-class test accuracy. The model is stored under the hash of its config;\n"
-                                  "an identical second call loads it instead of retraining.",
-                      handler=run)
+    parser = add_verb(
+        subparsers,
+        "train",
+        help="train the original model on a dataset (cached)",
+        description="Train the original model θ_o on a dataset's full training split and print its\n"
+        "per-class test accuracy. The model is stored under the hash of its config;\n"
+        "an identical second call loads it instead of retraining.",
+        handler=run,
+    )
     add_data_options(parser)
     parser.add_argument("--arch", default="auto", help=f"architecture: auto, {', '.join(ARCHITECTURES.names())}")
     parser.add_argument("--epochs", type=int, help="override the dataset's default number of epochs")
@@ -26,8 +30,9 @@ def run(args) -> int:
     recipe = DEFAULT_RECIPES.get(dataset.name, TrainConfig())
     overrides = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v is not None}
     recipe = TrainConfig(**{**recipe.to_dict(), **overrides})
-    result = train_original(dataset, arch=args.arch, seed=args.seed, train_config=recipe,
-                            store=store_from(args), verbose=not args.quiet)
+    result = train_original(
+        dataset, arch=args.arch, seed=args.seed, train_config=recipe, store=store_from(args), verbose=not args.quiet
+    )
     state = "loaded from cache" if result.cached else f"trained in {result.metrics['train_seconds']:.1f} s"
     print(f"{dataset.describe()}\nmodel {result.config['spec']['arch']} {state}: {result.path}")
     rows = [[k, dataset.class_names[k], f"{a:.2%}"] for k, a in enumerate(result.metrics["per_class_test_accuracy"])]

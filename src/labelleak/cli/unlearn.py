@@ -12,22 +12,41 @@ from labelleak.validation import ParameterError, check_classes
 
 
 def register(subparsers) -> None:
-    parser = add_verb(subparsers, "unlearn", help="unlearn one or more classes from the original model (cached)",
-                      description="Unlearn the classes given with --forget from the dataset's original model θ_o\n"
-                                  "(trained or loaded from the cache first) and print forget-class, retain and\n"
-                                  "overall test accuracy before and after. The unlearned model is stored under the\n"
-                                  "hash of θ_o's config, the method, its resolved parameters, the classes and the\n"
-                                  "seed; an identical second call loads it.\n\n"
-                                  "example: labelleak unlearn --dataset digits --method finetune --forget 3 \\\n"
-                                  "             --param epochs=20 --param lr=0.05",
-                      handler=run)
+    parser = add_verb(
+        subparsers,
+        "unlearn",
+        help="unlearn one or more classes from the original model (cached)",
+        description="Unlearn the classes given with --forget from the dataset's original model θ_o\n"
+        "(trained or loaded from the cache first) and print forget-class, retain and\n"
+        "overall test accuracy before and after. The unlearned model is stored under the\n"
+        "hash of θ_o's config, the method, its resolved parameters, the classes and the\n"
+        "seed; an identical second call loads it.\n\n"
+        "example: labelleak unlearn --dataset digits --method finetune --forget 3 \\\n"
+        "             --param epochs=20 --param lr=0.05",
+        handler=run,
+    )
     add_data_options(parser)
-    parser.add_argument("--method", required=True, metavar="NAME",
-                        help=f"unlearning method: {', '.join(sorted(UNLEARNERS.names()))} (see `labelleak methods`)")
-    parser.add_argument("--forget", type=int, action="append", required=True, metavar="CLASS",
-                        help="class index to forget; repeat for several classes")
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="method parameter (int, float, true/false, none or text); repeatable")
+    parser.add_argument(
+        "--method",
+        required=True,
+        metavar="NAME",
+        help=f"unlearning method: {', '.join(sorted(UNLEARNERS.names()))} (see `labelleak methods`)",
+    )
+    parser.add_argument(
+        "--forget",
+        type=int,
+        action="append",
+        required=True,
+        metavar="CLASS",
+        help="class index to forget; repeat for several classes",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method parameter (int, float, true/false, none or text); repeatable",
+    )
     add_run_options(parser)
 
 
@@ -64,21 +83,33 @@ def run(args) -> int:
     check_classes("forget_classes", args.forget, dataset.num_classes)
     store = store_from(args)
     original = train_original(dataset, seed=args.seed, store=store, verbose=not args.quiet)
-    result = unlearn_original(original, dataset, method=args.method, params=params, forget_classes=args.forget,
-                              seed=args.seed, store=store, verbose=not args.quiet)
+    result = unlearn_original(
+        original,
+        dataset,
+        method=args.method,
+        params=params,
+        forget_classes=args.forget,
+        seed=args.seed,
+        store=store,
+        verbose=not args.quiet,
+    )
     before = utility_metrics(original.model, dataset, result.forget_classes)
     after = result.metrics
     names = ", ".join(f"{c} ({dataset.class_names[c]})" for c in result.forget_classes)
     state = "loaded from cache" if result.cached else "computed"
     print(f"{dataset.describe()}\n{args.method} forgetting {names}: {state}: {result.path or '(not stored)'}")
     print("parameters: " + ", ".join(f"{k}={v}" for k, v in result.params.items()))
-    rows = [[label, f"{before[key]:.2%}", f"{after[key]:.2%}"] for key, label in (
-        ("forget_test_acc", "forget-class test accuracy"),
-        ("retain_test_acc", "retain test accuracy"),
-        ("test_acc", "overall test accuracy"),
-        ("forget_train_acc", "forget-class train accuracy"),
-    )]
-    rows.append(["seconds (training / unlearning)", f"{original.metrics['train_seconds']:.1f}",
-                 f"{after['seconds']:.1f}"])
+    rows = [
+        [label, f"{before[key]:.2%}", f"{after[key]:.2%}"]
+        for key, label in (
+            ("forget_test_acc", "forget-class test accuracy"),
+            ("retain_test_acc", "retain test accuracy"),
+            ("test_acc", "overall test accuracy"),
+            ("forget_train_acc", "forget-class train accuracy"),
+        )
+    ]
+    rows.append(
+        ["seconds (training / unlearning)", f"{original.metrics['train_seconds']:.1f}", f"{after['seconds']:.1f}"]
+    )
     print_table(["metric", "original", "unlearned"], rows)
     return 0

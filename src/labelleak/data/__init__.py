@@ -24,11 +24,22 @@ from labelleak.data.npz import read_npz
 from labelleak.data.svhn import read_svhn_directory
 from labelleak.registry import Registry
 
-__all__ = ["DataError", "ImageDataset", "load_dataset", "DATASETS", "dataset_names", "locate_dataset"]
+__all__ = ["DATASETS", "DataError", "ImageDataset", "dataset_names", "load_dataset", "locate_dataset"]
 
 CLASS_NAMES = {
     "mnist": tuple(str(i) for i in range(10)),
-    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    "fashion-mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
     "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     "svhn": tuple(str(i) for i in range(10)),
 }
@@ -64,8 +75,12 @@ def locate_dataset(name: str, root: str | os.PathLike | None = None) -> Path | N
 
 
 def _directory_holds(name: str, place: Path) -> bool:
-    marker = {"mnist": "train-images-idx3-ubyte", "fashion-mnist": "train-images-idx3-ubyte",
-              "cifar10": "test_batch", "svhn": "train_32x32.mat"}[name]
+    marker = {
+        "mnist": "train-images-idx3-ubyte",
+        "fashion-mnist": "train-images-idx3-ubyte",
+        "cifar10": "test_batch",
+        "svhn": "train_32x32.mat",
+    }[name]
     return (place / marker).is_file() or (place / f"{marker}.gz").is_file()
 
 
@@ -105,8 +120,15 @@ def _read(name: str, place: Path) -> ImageDataset:
     x_test, y_test = from_uint8(arrays["x_test"], arrays["y_test"], layout=layout)
     if tuple(x_train.shape[1:]) != SHAPES[name]:
         raise DataError(f"{place}: {name} images must be {SHAPES[name]} (C, H, W), got {tuple(x_train.shape[1:])}")
-    return ImageDataset(name=name, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                        class_names=CLASS_NAMES[name], source=str(place))
+    return ImageDataset(
+        name=name,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=CLASS_NAMES[name],
+        source=str(place),
+    )
 
 
 for _name in CLASS_NAMES:

@@ -58,10 +58,12 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
-import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+import tomllib
 
 from labelleak import LabelleakError
 from labelleak.attacks import ATTACKS
@@ -101,9 +103,14 @@ class KnowledgeConfig:
     original: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "aux_per_class": self.aux_per_class, "unrelated": self.unrelated,
-                "unrelated_size": self.unrelated_size, "exclude_forgotten": self.exclude_forgotten,
-                "original": self.original}
+        return {
+            "name": self.name,
+            "aux_per_class": self.aux_per_class,
+            "unrelated": self.unrelated,
+            "unrelated_size": self.unrelated_size,
+            "exclude_forgotten": self.exclude_forgotten,
+            "original": self.original,
+        }
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,9 @@ class AttackConfig:
     def variants(self) -> list[dict[str, Any]]:
         """Every combination of the varied options, each merged over the fixed ``params``."""
         keys = sorted(self.vary)
-        return [{**self.params, **dict(zip(keys, values))} for values in itertools.product(*(self.vary[k] for k in keys))]
+        return [
+            {**self.params, **dict(zip(keys, values))} for values in itertools.product(*(self.vary[k] for k in keys))
+        ]
 
 
 @dataclass(frozen=True)
@@ -177,15 +186,28 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], key: str, required:
 
 
 def _int(value: Any, key: str, *, low: int | None = None, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low) or (
-            high is not None and value > high):
-        bounds = f" in [{low}, {high}]" if low is not None and high is not None else (f" >= {low}" if low is not None else "")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (low is not None and value < low)
+        or (high is not None and value > high)
+    ):
+        bounds = (
+            f" in [{low}, {high}]"
+            if low is not None and high is not None
+            else (f" >= {low}" if low is not None else "")
+        )
         raise _fail(key, f"must be an integer{bounds}, got {value!r}")
     return value
 
 
 def _float(value: Any, key: str, *, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
         raise _fail(key, f"must be a number in [{low}, {high}], got {value!r}")
     return float(value)
 
@@ -223,9 +245,24 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
     from labelleak.data import DATASETS
 
     table = _table(table, key)
-    _check_keys(table, {"name", "arch", "epochs", "singles", "pairs", "triples", "sets", "forget_seed", "data_root",
-                        "optional", "params"},
-                key, required={"name"})
+    _check_keys(
+        table,
+        {
+            "name",
+            "arch",
+            "epochs",
+            "singles",
+            "pairs",
+            "triples",
+            "sets",
+            "forget_seed",
+            "data_root",
+            "optional",
+            "params",
+        },
+        key,
+        required={"name"},
+    )
     name = _str(table["name"], f"{key}.name")
     if name not in DATASETS:
         raise _fail(f"{key}.name", f"must be a known dataset ({', '.join(DATASETS.names())}), got {name!r}")
@@ -248,7 +285,8 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
         sets.append(tuple(sorted(classes)))
     epochs = table.get("epochs")
     return DatasetConfig(
-        name=name, arch=arch,
+        name=name,
+        arch=arch,
         epochs=None if epochs is None else _int(epochs, f"{key}.epochs", low=1, high=10_000),
         singles=singles,
         pairs=_int(table.get("pairs", 0), f"{key}.pairs", low=0, high=math.comb(k, 2)),
@@ -257,8 +295,9 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
         forget_seed=_int(table.get("forget_seed", 0), f"{key}.forget_seed", low=0),
         data_root=None if table.get("data_root") is None else _str(table["data_root"], f"{key}.data_root"),
         optional=_bool(table.get("optional", False), f"{key}.optional"),
-        method_params={m: dict(_table(p, f"{key}.params.{m}")) for m, p in _table(table.get("params", {}),
-                                                                                    f"{key}.params").items()},
+        method_params={
+            m: dict(_table(p, f"{key}.params.{m}")) for m, p in _table(table.get("params", {}), f"{key}.params").items()
+        },
     )
 
 
@@ -291,7 +330,9 @@ def _methods(table: Any, key: str) -> tuple[tuple[str, ...], dict[str, dict[str,
     params = {}
     for method, options in _table(table.get("params", {}), f"{key}.params").items():
         if method not in methods:
-            raise _fail(f"{key}.params.{method}", f"sets parameters of a method not in {key}.methods ({', '.join(methods)})")
+            raise _fail(
+                f"{key}.params.{method}", f"sets parameters of a method not in {key}.methods ({', '.join(methods)})"
+            )
         options = _table(options, f"{key}.params.{method}")
         try:
             build_unlearner(method, options)
@@ -310,8 +351,10 @@ def _method_names(raw: Any, key: str) -> tuple[str, ...]:
         raise _fail(key, "must name at least one method")
     for i, method in enumerate(methods):
         if method not in UNLEARNERS:
-            raise _fail(f"{key}[{i}]", f"names no registered unlearning method: {method!r}; valid: "
-                                       f"{', '.join(sorted(UNLEARNERS.names()))}")
+            raise _fail(
+                f"{key}[{i}]",
+                f"names no registered unlearning method: {method!r}; valid: {', '.join(sorted(UNLEARNERS.names()))}",
+            )
     if len(set(methods)) != len(methods):
         raise _fail(key, f"must not repeat a method, got {list(methods)}")
     return methods
@@ -333,8 +376,11 @@ def _shadow(table: Any, key: str) -> ShadowSettings:
 
 def attack_options(cls: type) -> list[str]:
     """The keyword-only constructor options of an attack class."""
-    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    return [
+        name
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
 
 
 def build_attack(name: str, options: Mapping[str, Any], *, calibration: Any = None):
@@ -364,18 +410,24 @@ def _attack(table: Any, key: str) -> AttackConfig:
         if not values:
             raise _fail(f"{key}.vary.{option}", "must list at least one value")
         vary[option] = tuple(values)
-    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+    open_ended = any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
+    )
     for where, options in (("params", params), ("vary", vary)):
         for option in options:
             if option in RUNNER_OPTIONS or (option not in valid and not open_ended):
-                raise ConfigError(f"unknown key {key}.{where}.{option!r} for attack {name!r}; valid: {', '.join(valid)}")
+                raise ConfigError(
+                    f"unknown key {key}.{where}.{option!r} for attack {name!r}; valid: {', '.join(valid)}"
+                )
     both = sorted(set(params) & set(vary))
     if both:
         raise _fail(f"{key}.vary.{both[0]}", f"is also fixed in {key}.params; give it in one place")
     calibrate = _bool(table.get("calibrate", False), f"{key}.calibrate")
     config = AttackConfig(name=name, params=params, vary=vary, calibrate=calibrate)
     if calibrate and not hasattr(cls, "run"):
-        raise _fail(f"{key}.calibrate", f"applies to inversion attacks only; {name!r} is calibrated through its decider")
+        raise _fail(
+            f"{key}.calibrate", f"applies to inversion attacks only; {name!r} is calibrated through its decider"
+        )
     for options in config.variants():
         try:
             cls(**options)
@@ -391,8 +443,12 @@ def parse_config(data: Mapping[str, Any], *, source: str = "") -> ExperimentConf
     """Validate a config already read from TOML (or built in code) and return it."""
     from labelleak.experiments.stages import build_unlearner
 
-    _check_keys(data, {"name", "seeds", "datasets", "unlearning", "knowledge", "shadow", "attacks"}, "",
-                required={"name", "datasets", "unlearning", "attacks"})
+    _check_keys(
+        data,
+        {"name", "seeds", "datasets", "unlearning", "knowledge", "shadow", "attacks"},
+        "",
+        required={"name", "datasets", "unlearning", "attacks"},
+    )
     name = _str(data["name"], "name")
     seeds = tuple(_int(s, f"seeds[{i}]", low=0) for i, s in enumerate(_list(data.get("seeds", [0]), "seeds")))
     if not seeds or len(set(seeds)) != len(seeds):
@@ -420,13 +476,25 @@ def parse_config(data: Mapping[str, Any], *, source: str = "") -> ExperimentConf
     shadow = _shadow(data.get("shadow", {}), "shadow")
     clash = sorted(set(range(shadow.seed, shadow.seed + shadow.n_models)) & set(seeds))
     if clash:
-        raise _fail("shadow.seed", f"gives shadow seeds {list(range(shadow.seed, shadow.seed + shadow.n_models))} that "
-                                   f"overlap the evaluation seeds {list(seeds)}")
+        raise _fail(
+            "shadow.seed",
+            f"gives shadow seeds {list(range(shadow.seed, shadow.seed + shadow.n_models))} that "
+            f"overlap the evaluation seeds {list(seeds)}",
+        )
     attacks = tuple(_attack(t, f"attacks[{i}]") for i, t in enumerate(_list(data["attacks"], "attacks")))
     if not attacks:
         raise _fail("attacks", "must list at least one attack")
-    return ExperimentConfig(name=name, seeds=seeds, datasets=datasets, methods=methods, method_params=method_params,
-                            knowledge=knowledge, shadow=shadow, attacks=attacks, source=source)
+    return ExperimentConfig(
+        name=name,
+        seeds=seeds,
+        datasets=datasets,
+        methods=methods,
+        method_params=method_params,
+        knowledge=knowledge,
+        shadow=shadow,
+        attacks=attacks,
+        source=source,
+    )
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

@@ -78,8 +78,9 @@ def forget_sets(dataset: Any, *, num_classes: int) -> list[tuple[int, ...]]:
     return list(dict.fromkeys(sets))
 
 
-def cells(config: ExperimentConfig, *, num_classes: dict[str, int] | None = None,
-          pilot: int | None = None) -> list[Cell]:
+def cells(
+    config: ExperimentConfig, *, num_classes: dict[str, int] | None = None, pilot: int | None = None
+) -> list[Cell]:
     """Every cell of the experiment, ordered dataset → seed → forget set → method.
 
     ``num_classes`` maps dataset names to K (default 10, the class count of every bundled dataset);
@@ -100,8 +101,14 @@ def attack_variants(config: ExperimentConfig) -> list[AttackVariant]:
     out = []
     for attack in config.attacks:
         for options in attack.variants():
-            out.append(AttackVariant(name=attack.name, options_json=json.dumps(options, sort_keys=True),
-                                     varied=tuple(sorted(attack.vary)), calibrate=attack.calibrate))
+            out.append(
+                AttackVariant(
+                    name=attack.name,
+                    options_json=json.dumps(options, sort_keys=True),
+                    varied=tuple(sorted(attack.vary)),
+                    calibrate=attack.calibrate,
+                )
+            )
     return list(dict.fromkeys(out))
 
 
@@ -122,6 +129,7 @@ def describe(config: ExperimentConfig, *, num_classes: dict[str, int] | None = N
     """One line summarising the grid's size."""
     n_cells = len(cells(config, num_classes=num_classes))
     variants = attack_variants(config)
-    return (f"{n_cells} targets ({len(config.datasets)} datasets x {len(config.seeds)} seeds x forget sets x "
-            f"{len(config.methods)} methods), {len(variants)} attack variants, {len(config.knowledge)} knowledge settings")
-
+    return (
+        f"{n_cells} targets ({len(config.datasets)} datasets x {len(config.seeds)} seeds x forget sets x "
+        f"{len(config.methods)} methods), {len(variants)} attack variants, {len(config.knowledge)} knowledge settings"
+    )

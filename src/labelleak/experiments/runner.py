@@ -40,9 +40,9 @@ from tqdm.auto import tqdm
 
 from labelleak import metrics
 from labelleak.access import GradientAccess, QueryAccess, WeightsAccess
-from labelleak.experiments.cache import ArtifactStore, config_hash, dataset_fingerprint
 from labelleak.attacks import ATTACKS
 from labelleak.attacks.shadow import ShadowConfig, calibrate, shadow_key, shadow_targets
+from labelleak.experiments.cache import ArtifactStore, config_hash, dataset_fingerprint
 from labelleak.experiments.config import (
     DatasetConfig,
     ExperimentConfig,
@@ -84,12 +84,18 @@ class RunSummary:
             self.add_seconds(stage, seconds)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cells_total": self.cells_total, "cells_skipped": self.cells_skipped,
-                "counts": {k: dict(v) for k, v in self.counts.items()}, "seconds": self.seconds,
-                "wall_seconds": self.wall_seconds}
+        return {
+            "cells_total": self.cells_total,
+            "cells_skipped": self.cells_skipped,
+            "counts": {k: dict(v) for k, v in self.counts.items()},
+            "seconds": self.seconds,
+            "wall_seconds": self.wall_seconds,
+        }
 
     def describe(self) -> str:
-        parts = [f"{self.cells_total - self.cells_skipped} cells run, {self.cells_skipped} finished earlier and skipped"]
+        parts = [
+            f"{self.cells_total - self.cells_skipped} cells run, {self.cells_skipped} finished earlier and skipped"
+        ]
         for stage in ("original", "calibration", "unlearned", "row"):
             c = self.counts.get(stage)
             if c:
@@ -135,8 +141,13 @@ class Context:
         from labelleak.experiments.stages import train_original
 
         if (name, seed) not in self._originals:
-            result = train_original(self.dataset(name), arch=self.dataset_config(name).arch, seed=seed,
-                                    train_config=self.recipe(name), store=self.store)
+            result = train_original(
+                self.dataset(name),
+                arch=self.dataset_config(name).arch,
+                seed=seed,
+                train_config=self.recipe(name),
+                store=self.store,
+            )
             if summary is not None:
                 summary.count("original", "cached" if result.cached else "computed")
                 if not result.cached:
@@ -147,8 +158,9 @@ class Context:
     def original_key(self, name: str, seed: int) -> dict[str, Any]:
         from labelleak.experiments.stages import original_config
 
-        return original_config(self.dataset(name), arch=self.dataset_config(name).arch, seed=seed,
-                               train_config=self.recipe(name))
+        return original_config(
+            self.dataset(name), arch=self.dataset_config(name).arch, seed=seed, train_config=self.recipe(name)
+        )
 
     def target_key(self, cell: Cell) -> dict[str, Any]:
         """θ_u's cache key, computed without loading or training anything."""
@@ -158,7 +170,9 @@ class Context:
             config = self.original_key(cell.dataset, cell.seed)
 
         params = build_unlearner(cell.method, self.config.params_for(cell.dataset, cell.method)).params()
-        return unlearned_config(_Original, method=cell.method, params=params, forget_classes=cell.forget, seed=cell.seed)
+        return unlearned_config(
+            _Original, method=cell.method, params=params, forget_classes=cell.forget, seed=cell.seed
+        )
 
     # -- attacker knowledge ----------------------------------------------------------------------
 
@@ -172,10 +186,16 @@ class Context:
         key = (name, seed, setting)
         if exclude or key not in self._draws:
             original = WeightsAccess.of_classifier(original_model) if setting.original else None
-            draw = draw_knowledge(self.dataset(name), aux_per_class=setting.aux_per_class,
-                                  exclude_classes=exclude, unrelated=setting.unrelated,
-                                  unrelated_size=setting.unrelated_size, original=original,
-                                  seed=self.knowledge_seed(seed), data_root=self.dataset_config(name).data_root)
+            draw = draw_knowledge(
+                self.dataset(name),
+                aux_per_class=setting.aux_per_class,
+                exclude_classes=exclude,
+                unrelated=setting.unrelated,
+                unrelated_size=setting.unrelated_size,
+                original=original,
+                seed=self.knowledge_seed(seed),
+                data_root=self.dataset_config(name).data_root,
+            )
             if exclude:
                 # per-target draws hold a copy of the shadow pool: keeping them would grow memory per cell
                 return draw
@@ -184,9 +204,16 @@ class Context:
 
     def shadow_config(self, setting: KnowledgeConfig) -> ShadowConfig:
         s = self.config.shadow
-        return ShadowConfig(methods=s.methods, n_models=s.n_models, seed=s.seed, train_fraction=s.train_fraction,
-                            epochs=s.epochs, aux_per_class=setting.aux_per_class,
-                            exclude_forgotten=setting.exclude_forgotten, unrelated=setting.unrelated)
+        return ShadowConfig(
+            methods=s.methods,
+            n_models=s.n_models,
+            seed=s.seed,
+            train_fraction=s.train_fraction,
+            epochs=s.epochs,
+            aux_per_class=setting.aux_per_class,
+            exclude_forgotten=setting.exclude_forgotten,
+            unrelated=setting.unrelated,
+        )
 
     # -- calibration -----------------------------------------------------------------------------
 
@@ -200,9 +227,14 @@ class Context:
         """What a calibration depends on (part of every row key that uses it), or None."""
         if not self.needs_calibration(variant):
             return None
-        key = {"dataset": name, "data": dataset_fingerprint(self.dataset(name)), "seed": seed,
-               "knowledge": _knowledge_key(setting, self.knowledge_seed(seed)),
-               "shadow": shadow_key(self.shadow_config(setting), name), "arch": self.dataset_config(name).arch}
+        key = {
+            "dataset": name,
+            "data": dataset_fingerprint(self.dataset(name)),
+            "seed": seed,
+            "knowledge": _knowledge_key(setting, self.knowledge_seed(seed)),
+            "shadow": shadow_key(self.shadow_config(setting), name),
+            "arch": self.dataset_config(name).arch,
+        }
         if variant.calibrate:
             key.update(attack=variant.name, options=variant.options)
         else:
@@ -243,9 +275,15 @@ class Context:
         reference = ReferenceConfig(**self._bare_attack(variant).reference.to_dict())
         # the shadow module caches under its own key; probing it first tells computed from cached
         before = _count_files(self.store.root / "shadow-calibration")
-        calibration = calibrate(self.dataset(name), draw, config=self.shadow_config(setting),
-                                eval_seeds=self.config.seeds, reference=reference, arch=self.dataset_config(name).arch,
-                                store=self.store)
+        calibration = calibrate(
+            self.dataset(name),
+            draw,
+            config=self.shadow_config(setting),
+            eval_seeds=self.config.seeds,
+            reference=reference,
+            arch=self.dataset_config(name).arch,
+            store=self.store,
+        )
         return calibration, _count_files(self.store.root / "shadow-calibration") == before
 
     def _inversion_calibration(self, variant, name, draw, setting, key):
@@ -256,8 +294,14 @@ class Context:
             return InversionCalibration.from_dict(stored), True
         attack = build_attack(variant.name, variant.options)
         readings, forgotten = [], []
-        for shadow in shadow_targets(self.dataset(name), draw, config=self.shadow_config(setting),
-                                     eval_seeds=self.config.seeds, arch=self.dataset_config(name).arch, store=self.store):
+        for shadow in shadow_targets(
+            self.dataset(name),
+            draw,
+            config=self.shadow_config(setting),
+            eval_seeds=self.config.seeds,
+            arch=self.dataset_config(name).arch,
+            store=self.store,
+        ):
             view = _view(shadow.unlearned, attack.requires)
             readings.append(attack.run(view).readings())
             forgotten.append(shadow.forget_classes)
@@ -315,9 +359,15 @@ def cell_plan(ctx: Context, cell: Cell) -> list[dict[str, Any]]:
         flags = _attack_flags(ctx, variant)
         for setting in knowledge_settings_for(flags, ctx.config.knowledge):
             options = _options_for(ctx, variant, cell)
-            key = {"stage": "attack-row", "version": ROW_VERSION, "target": target, "attack": variant.name,
-                   "options": options, "knowledge": _knowledge_key(setting, ctx.knowledge_seed(cell.seed)),
-                   "calibration": ctx.calibration_key(variant, cell.dataset, cell.seed, setting)}
+            key = {
+                "stage": "attack-row",
+                "version": ROW_VERSION,
+                "target": target,
+                "attack": variant.name,
+                "options": options,
+                "knowledge": _knowledge_key(setting, ctx.knowledge_seed(cell.seed)),
+                "calibration": ctx.calibration_key(variant, cell.dataset, cell.seed, setting),
+            }
             revision = ctx.registry.get(variant.name).revision(options)
             if revision > 1:
                 # only revised algorithms carry it, so the rows of every other attack keep their keys
@@ -339,8 +389,15 @@ def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
     original = ctx.original(cell.dataset, cell.seed)
     dataset = ctx.dataset(cell.dataset)
     cpu = time.process_time()
-    result = unlearn_original(original, dataset, method=cell.method, params=ctx.config.params_for(cell.dataset, cell.method),
-                              forget_classes=cell.forget, seed=cell.seed, store=ctx.store)
+    result = unlearn_original(
+        original,
+        dataset,
+        method=cell.method,
+        params=ctx.config.params_for(cell.dataset, cell.method),
+        forget_classes=cell.forget,
+        seed=cell.seed,
+        store=ctx.store,
+    )
     cpu = time.process_time() - cpu
     summary.count("unlearned", "cached" if result.cached else "computed")
     # CPU seconds (one torch thread) estimate an uncontended run's time on a shared machine
@@ -349,9 +406,13 @@ def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
         summary.add_seconds("unlearned", result.metrics["seconds"])
         ctx.store.save_json("unlearn-timing", timing_key, {"cpu_seconds": cpu, "threads": torch.get_num_threads()})
     timing = ctx.store.load_json("unlearn-timing", timing_key) or {}
-    utility = {**_cell_fields(ctx, cell), "params": json.dumps(result.params, sort_keys=True),
-               "original_test_acc": original.metrics["test_accuracy"],
-               **{k: float(v) for k, v in result.metrics.items()}, "cpu_seconds": timing.get("cpu_seconds")}
+    utility = {
+        **_cell_fields(ctx, cell),
+        "params": json.dumps(result.params, sort_keys=True),
+        "original_test_acc": original.metrics["test_accuracy"],
+        **{k: float(v) for k, v in result.metrics.items()},
+        "cpu_seconds": timing.get("cpu_seconds"),
+    }
 
     draws: dict[KnowledgeConfig, Any] = {}
     for i, item in enumerate(plan):
@@ -364,8 +425,13 @@ def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
         calibration = ctx.calibration(variant, cell.dataset, cell.seed, setting, summary)
         attack = build_attack(variant.name, item["options"], calibration=calibration)
         if setting not in draws:
-            draws[setting] = ctx.draw(cell.dataset, cell.seed, setting, original.model,
-                                      exclude=cell.forget if setting.exclude_forgotten else ())
+            draws[setting] = ctx.draw(
+                cell.dataset,
+                cell.seed,
+                setting,
+                original.model,
+                exclude=cell.forget if setting.exclude_forgotten else (),
+            )
         draw = draws[setting]
         start, cpu = time.perf_counter(), time.process_time()
         outcome = attack.infer(_view(result.model, attack.requires), knowledge=draw.knowledge)
@@ -377,25 +443,38 @@ def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
         _export_prototypes(ctx, cell, item, outcome.artifacts)
         summary.count("row", "computed")
         rows[i] = row
-    return {"cell": cell.id, "rows": rows, "utility": utility, "summary": summary.to_dict(),
-            "cached_rows": cached_rows}
+    return {"cell": cell.id, "rows": rows, "utility": utility, "summary": summary.to_dict(), "cached_rows": cached_rows}
 
 
 def _cell_fields(ctx: Context, cell: Cell) -> dict[str, Any]:
     d = ctx.dataset_config(cell.dataset)
-    return {"experiment": ctx.config.name, "cell": cell.id, "dataset": cell.dataset, "arch": d.arch,
-            "epochs": d.epochs, "seed": cell.seed, "method": cell.method,
-            "forget": "+".join(map(str, cell.forget)), "n_forget": len(cell.forget)}
+    return {
+        "experiment": ctx.config.name,
+        "cell": cell.id,
+        "dataset": cell.dataset,
+        "arch": d.arch,
+        "epochs": d.epochs,
+        "seed": cell.seed,
+        "method": cell.method,
+        "forget": "+".join(map(str, cell.forget)),
+        "n_forget": len(cell.forget),
+    }
 
 
 def _labels(ctx: Context, cell: Cell, item: dict[str, Any]) -> dict[str, Any]:
     """The fields of a row that name it within this experiment (not part of its cache key)."""
     variant = item["variant"]
-    return {**_cell_fields(ctx, cell), "attack_label": variant.label,
-            **{f"opt_{k}": item["options"][k] for k in variant.varied}, "knowledge": item["setting"].name}
+    return {
+        **_cell_fields(ctx, cell),
+        "attack_label": variant.label,
+        **{f"opt_{k}": item["options"][k] for k in variant.varied},
+        "knowledge": item["setting"].name,
+    }
 
 
-def _row(ctx: Context, cell: Cell, item: dict[str, Any], outcome, params: dict[str, Any], calibration) -> dict[str, Any]:
+def _row(
+    ctx: Context, cell: Cell, item: dict[str, Any], outcome, params: dict[str, Any], calibration
+) -> dict[str, Any]:
     variant, setting = item["variant"], item["setting"]
     scores = np.asarray(outcome.scores, dtype=np.float64)
     truth = cell.forget
@@ -404,19 +483,26 @@ def _row(ctx: Context, cell: Cell, item: dict[str, Any], outcome, params: dict[s
     row = {
         **_labels(ctx, cell, item),
         "method_params": json.dumps(params, sort_keys=True),
-        "attack": variant.name, "access": outcome.access,
+        "attack": variant.name,
+        "access": outcome.access,
         "attack_options": json.dumps(options, sort_keys=True),
         "knowledge_description": outcome.knowledge,
-        "aux_per_class": setting.aux_per_class, "unrelated": setting.unrelated,
-        "exclude_forgotten": setting.exclude_forgotten, "original_given": setting.original,
-        "calibration": getattr(calibration, "description", "") or (json.dumps(calibration.to_dict())
-                                                                   if hasattr(calibration, "to_dict") else ""),
+        "aux_per_class": setting.aux_per_class,
+        "unrelated": setting.unrelated,
+        "exclude_forgotten": setting.exclude_forgotten,
+        "original_given": setting.original,
+        "calibration": getattr(calibration, "description", "")
+        or (json.dumps(calibration.to_dict()) if hasattr(calibration, "to_dict") else ""),
         "scores": json.dumps([round(float(s), 6) for s in scores]),
-        "predicted": "+".join(map(str, outcome.predicted)), "truth": "+".join(map(str, truth)),
+        "predicted": "+".join(map(str, outcome.predicted)),
+        "truth": "+".join(map(str, truth)),
         "success": metrics.exact_match(outcome.predicted, truth),
         "rank": max(metrics.true_class_ranks(scores, truth)),
-        "precision": precision, "recall": recall, "f1": f1,
-        "queries": outcome.queries, "seconds": round(float(outcome.seconds), 4),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "queries": outcome.queries,
+        "seconds": round(float(outcome.seconds), 4),
     }
     return row
 
@@ -433,8 +519,10 @@ def _export_prototypes(ctx: Context, cell: Cell, item: dict[str, Any], artifacts
     if artifacts is not None:
         if "prototypes" not in artifacts or "confidence" not in artifacts:
             return
-        tensors = {"prototypes": torch.as_tensor(artifacts["prototypes"]).float(),
-                   "confidence": torch.as_tensor(np.asarray(artifacts["confidence"], dtype=np.float32))}
+        tensors = {
+            "prototypes": torch.as_tensor(artifacts["prototypes"]).float(),
+            "confidence": torch.as_tensor(np.asarray(artifacts["confidence"], dtype=np.float32)),
+        }
         if artifacts.get("profiles") is not None:
             tensors["profiles"] = torch.as_tensor(np.asarray(artifacts["profiles"], dtype=np.float32))
         ctx.store.save_tensors("prototypes", key, tensors)
@@ -447,9 +535,15 @@ def _export_prototypes(ctx: Context, cell: Cell, item: dict[str, Any], artifacts
     name = _safe(f"{cell.id}__{item['variant'].label}__{item['setting'].name}") + ".safetensors"
     path = ctx.results_dir / "prototypes" / name
     if not path.exists():
-        metadata = {"cell": cell.id, "dataset": cell.dataset, "method": cell.method, "forget": str(cell.forget[0]),
-                    "attack": item["variant"].label, "knowledge": item["setting"].name,
-                    "class_names": json.dumps(list(ctx.dataset(cell.dataset).class_names))}
+        metadata = {
+            "cell": cell.id,
+            "dataset": cell.dataset,
+            "method": cell.method,
+            "forget": str(cell.forget[0]),
+            "attack": item["variant"].label,
+            "knowledge": item["setting"].name,
+            "class_names": json.dumps(list(ctx.dataset(cell.dataset).class_names)),
+        }
         atomic_write_bytes(path, save_bytes({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata))
 
 
@@ -535,8 +629,16 @@ def _relabel(ctx: Context, cell: Cell, plan: list[dict[str, Any]], path: Path, d
         atomic_write_json(path, {**data, "rows": rows, "utility": utility})
 
 
-def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, store: ArtifactStore | None = None,
-                   jobs: int = 1, verbose: bool = False, command: str = "", pilot: int | None = None) -> RunSummary:
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    results_dir: str | os.PathLike,
+    store: ArtifactStore | None = None,
+    jobs: int = 1,
+    verbose: bool = False,
+    command: str = "",
+    pilot: int | None = None,
+) -> RunSummary:
     """Run every cell of ``config`` into ``results_dir`` (resuming a previous run there).
 
     Args:
@@ -576,19 +678,32 @@ def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, 
             _relabel(ctx, cell, plans[cell], cell_file(results_dir, cell), data)
     summary.cells_skipped = len(all_cells) - len(todo)
     if summary.cells_skipped:
-        logger.info("resuming in %s: %d of %d cells finished earlier are skipped, %d to run",
-                    results_dir, summary.cells_skipped, len(all_cells), len(todo))
+        logger.info(
+            "resuming in %s: %d of %d cells finished earlier are skipped, %d to run",
+            results_dir,
+            summary.cells_skipped,
+            len(all_cells),
+            len(todo),
+        )
 
     def finish(cell: Cell, out: dict[str, Any]) -> None:
-        atomic_write_json(cell_file(results_dir, cell), {"key": keys[cell], "cell": cell.id, "rows": out["rows"],
-                                                         "utility": out["utility"]})
+        atomic_write_json(
+            cell_file(results_dir, cell),
+            {"key": keys[cell], "cell": cell.id, "rows": out["rows"], "utility": out["utility"]},
+        )
         summary.merge(out["summary"])
         bar.update()
         if out["cached_rows"]:
             logger.info("cell %s: %d of %d rows loaded from the store", cell.id, out["cached_rows"], len(out["rows"]))
 
-    bar = tqdm(total=len(all_cells), initial=summary.cells_skipped, desc=f"{config.name} cells", unit="cell",
-               disable=not verbose, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(all_cells),
+        initial=summary.cells_skipped,
+        desc=f"{config.name} cells",
+        unit="cell",
+        disable=not verbose,
+        dynamic_ncols=True,
+    )
     datasets = [d.name for d in config.datasets if any(c.dataset == d.name for c in todo)]
     try:
         if jobs == 1 or len(todo) <= 1:
@@ -602,8 +717,12 @@ def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, 
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_init_worker, initargs=(config, store_root, str(results_dir))) as pool:
+            with ProcessPoolExecutor(
+                max_workers=jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(config, store_root, str(results_dir)),
+            ) as pool:
                 # the workers prepare the other datasets while this process prepares the first, then
                 # they run one dataset's cells while this process waits for the next preparation
                 preparing = {dataset: pool.submit(_prepare_work, dataset) for dataset in datasets[1:]}
@@ -624,11 +743,22 @@ def run_experiment(config: ExperimentConfig, *, results_dir: str | os.PathLike, 
 
     write_results(results_dir, [cell_file(results_dir, c) for c in all_cells])
     summary.wall_seconds = time.time() - started
-    atomic_write_json(results_dir / "run.json", {
-        "experiment": config.name, "config_source": config.source, "command": command,
-        "git_revision": git_revision(), "machine": machine(), "jobs": jobs, "store": store_root, "pilot": pilot,
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **summary.to_dict()})
+    atomic_write_json(
+        results_dir / "run.json",
+        {
+            "experiment": config.name,
+            "config_source": config.source,
+            "command": command,
+            "git_revision": git_revision(),
+            "machine": machine(),
+            "jobs": jobs,
+            "store": store_root,
+            "pilot": pilot,
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **summary.to_dict(),
+        },
+    )
     return summary
 
 
@@ -654,8 +784,9 @@ def available_datasets(config: ExperimentConfig) -> ExperimentConfig:
     return replace(config, datasets=tuple(kept))
 
 
-def estimate_seconds(config: ExperimentConfig, pilot_dir: str | os.PathLike, *, jobs: int = 1,
-                     store: ArtifactStore | None = None) -> dict[str, Any]:
+def estimate_seconds(
+    config: ExperimentConfig, pilot_dir: str | os.PathLike, *, jobs: int = 1, store: ArtifactStore | None = None
+) -> dict[str, Any]:
     """Predict the duration of the full grid of ``config`` from a (possibly unfinished) pilot run.
 
     Model: per (dataset, method) the mean unlearning time of the pilot's targets, plus per dataset
@@ -713,8 +844,11 @@ def estimate_seconds(config: ExperimentConfig, pilot_dir: str | os.PathLike, *, 
             estimate = float(np.mean([t * ratio(dataset, d, method) for d, t in sources]))
         else:
             same = [t for (d, m), t in unlearn.items() if d == dataset]
-            estimate = float(np.mean(same)) if same else float(np.mean(
-                [t * ratio(dataset, d) for (d, m), t in unlearn.items()]))
+            estimate = (
+                float(np.mean(same))
+                if same
+                else float(np.mean([t * ratio(dataset, d) for (d, m), t in unlearn.items()]))
+            )
         by_dataset[dataset] += n * estimate
     unlearning = sum(by_dataset.values())
     attacks = 0.0
@@ -729,10 +863,20 @@ def estimate_seconds(config: ExperimentConfig, pilot_dir: str | os.PathLike, *, 
     originals = sum(float(train[n]["train_seconds"]) for n in names) * len(ctx.config.seeds)
     seconds = run.get("seconds", {})
     calibration = seconds.get("calibration_cpu", seconds.get("calibration", 0.0))
-    return {"cells": len(full), "unlearning": unlearning, "attacks": attacks, "originals": originals,
-            "calibration": calibration, "total": originals + calibration + (unlearning + attacks) / jobs,
-            "jobs": jobs, "extrapolated": sorted(extrapolated), "by_dataset": dict(by_dataset), "pilot_wall": run.get("wall_seconds"),
-            "pilot_cells": len(cell_files), "pilot_finished": bool(run)}
+    return {
+        "cells": len(full),
+        "unlearning": unlearning,
+        "attacks": attacks,
+        "originals": originals,
+        "calibration": calibration,
+        "total": originals + calibration + (unlearning + attacks) / jobs,
+        "jobs": jobs,
+        "extrapolated": sorted(extrapolated),
+        "by_dataset": dict(by_dataset),
+        "pilot_wall": run.get("wall_seconds"),
+        "pilot_cells": len(cell_files),
+        "pilot_finished": bool(run),
+    }
 
 
 def git_revision() -> str:
@@ -740,15 +884,26 @@ def git_revision() -> str:
     has local changes; results written into the checkout, e.g. under ``docs/results``, do not count), or ''."""
     root = Path(__file__).resolve().parents[3]
     try:
-        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
-                                "src", "pyproject.toml"], capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "src", "pyproject.toml"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
     return rev + ("+dirty" if dirty else "")
 
 
 def machine() -> str:
-    return (f"{platform.platform()}; {os.cpu_count()} CPUs; python {platform.python_version()}; "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    return (
+        f"{platform.platform()}; {os.cpu_count()} CPUs; python {platform.python_version()}; "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from labelleak.data import ImageDataset
 from labelleak.experiments.cache import ArtifactStore, dataset_fingerprint
@@ -46,13 +47,19 @@ def model_spec_for(dataset: ImageDataset, arch: str) -> ModelSpec:
     c, h, _ = dataset.input_shape
     mean = x.mean(dim=(0, 2, 3))
     std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    return ModelSpec(arch=resolve_arch(arch, dataset.name), in_channels=c, image_size=h,
-                     num_classes=dataset.num_classes, mean=tuple(round(float(m), 6) for m in mean),
-                     std=tuple(round(float(s), 6) for s in std))
+    return ModelSpec(
+        arch=resolve_arch(arch, dataset.name),
+        in_channels=c,
+        image_size=h,
+        num_classes=dataset.num_classes,
+        mean=tuple(round(float(m), 6) for m in mean),
+        std=tuple(round(float(s), 6) for s in std),
+    )
 
 
-def original_config(dataset: ImageDataset, *, arch: str = "auto", seed: int = 0,
-                    train_config: TrainConfig | None = None) -> dict[str, Any]:
+def original_config(
+    dataset: ImageDataset, *, arch: str = "auto", seed: int = 0, train_config: TrainConfig | None = None
+) -> dict[str, Any]:
     """The resolved config of an original model θ_o: what its cache key is computed from."""
     recipe = train_config or DEFAULT_RECIPES.get(dataset.name, TrainConfig())
     return {
@@ -65,9 +72,15 @@ def original_config(dataset: ImageDataset, *, arch: str = "auto", seed: int = 0,
     }
 
 
-def train_original(dataset: ImageDataset, *, arch: str = "auto", seed: int = 0,
-                   train_config: TrainConfig | None = None, store: ArtifactStore | None = None,
-                   verbose: bool = False) -> TrainedModel:
+def train_original(
+    dataset: ImageDataset,
+    *,
+    arch: str = "auto",
+    seed: int = 0,
+    train_config: TrainConfig | None = None,
+    store: ArtifactStore | None = None,
+    verbose: bool = False,
+) -> TrainedModel:
     """Train θ_o on the full training split (or load it from ``store`` when an identical run exists)."""
     config = original_config(dataset, arch=arch, seed=seed, train_config=train_config)
     if store is not None:
@@ -75,12 +88,21 @@ def train_original(dataset: ImageDataset, *, arch: str = "auto", seed: int = 0,
         if hit is not None:
             model, sidecar = hit
             logger.info("loaded cached original model %s", store.path("original", config))
-            return TrainedModel(model, config, sidecar["metrics"], cached=True, path=str(store.path("original", config)))
+            return TrainedModel(
+                model, config, sidecar["metrics"], cached=True, path=str(store.path("original", config))
+            )
     spec = ModelSpec.from_dict(config["spec"])
     model = build_model(spec, seed=seed)
     start = time.perf_counter()
-    train(model, dataset.x_train, dataset.y_train, config=TrainConfig(**config["train"]), seed=seed,
-          verbose=verbose, desc=f"train {spec.arch} on {dataset.name}")
+    train(
+        model,
+        dataset.x_train,
+        dataset.y_train,
+        config=TrainConfig(**config["train"]),
+        seed=seed,
+        verbose=verbose,
+        desc=f"train {spec.arch} on {dataset.name}",
+    )
     seconds = time.perf_counter() - start
     metrics = {
         "test_accuracy": accuracy(model, dataset.x_test, dataset.y_test),
@@ -94,8 +116,9 @@ def train_original(dataset: ImageDataset, *, arch: str = "auto", seed: int = 0,
     return TrainedModel(model, config, metrics, cached=False, path=path)
 
 
-def unlearned_config(original: TrainedModel, *, method: str, params: dict[str, Any],
-                     forget_classes: Sequence[int], seed: int) -> dict[str, Any]:
+def unlearned_config(
+    original: TrainedModel, *, method: str, params: dict[str, Any], forget_classes: Sequence[int], seed: int
+) -> dict[str, Any]:
     """The resolved config of an unlearned model θ_u: what its cache key is computed from."""
     return {
         "stage": "unlearned",
@@ -107,9 +130,17 @@ def unlearned_config(original: TrainedModel, *, method: str, params: dict[str, A
     }
 
 
-def unlearn_original(original: TrainedModel, dataset: ImageDataset, *, method: str,
-                     params: dict[str, Any] | None = None, forget_classes: Sequence[int], seed: int = 0,
-                     store: ArtifactStore | None = None, verbose: bool = False) -> UnlearnResult:
+def unlearn_original(
+    original: TrainedModel,
+    dataset: ImageDataset,
+    *,
+    method: str,
+    params: dict[str, Any] | None = None,
+    forget_classes: Sequence[int],
+    seed: int = 0,
+    store: ArtifactStore | None = None,
+    verbose: bool = False,
+) -> UnlearnResult:
     """Unlearn ``forget_classes`` from θ_o with ``method`` (or load the identical run from ``store``).
 
     Args:
@@ -137,23 +168,30 @@ def unlearn_original(original: TrainedModel, dataset: ImageDataset, *, method: s
             model, sidecar = hit
             path = store.path("unlearned", config)
             logger.info("loaded cached unlearned model %s", path)
-            return UnlearnResult(model=model, method=method, params=config["params"], forget_classes=classes,
-                                 metrics=sidecar["metrics"], cached=True, path=str(path))
+            return UnlearnResult(
+                model=model,
+                method=method,
+                params=config["params"],
+                forget_classes=classes,
+                metrics=sidecar["metrics"],
+                cached=True,
+                path=str(path),
+            )
     recipe = TrainConfig(**original.config["train"])
     cpu_start = time.process_time()
-    result = unlearner.unlearn(original.model, forget_classes=classes, data=dataset, seed=seed, recipe=recipe,
-                               verbose=verbose)
+    result = unlearner.unlearn(
+        original.model, forget_classes=classes, data=dataset, seed=seed, recipe=recipe, verbose=verbose
+    )
     # CPU time of this process (unlearning plus the utility evaluation): on a shared machine the
     # wall-clock "seconds" mostly measure the other jobs
     result.metrics["cpu_seconds"] = time.process_time() - cpu_start
     if store is not None:
         result.path = str(store.save_model("unlearned", config, result.model, {"metrics": result.metrics}))
-    logger.info("%s forgot %s: %s", method, list(classes),
-                ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
+    logger.info("%s forgot %s: %s", method, list(classes), ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
     return result
 
 
-def build_unlearner(method: str, params: dict[str, Any] | None = None) -> "Unlearner":
+def build_unlearner(method: str, params: dict[str, Any] | None = None) -> Unlearner:
     """Construct a registered method; an unknown parameter name gives one line listing the valid ones."""
     import inspect
 
@@ -162,8 +200,11 @@ def build_unlearner(method: str, params: dict[str, Any] | None = None) -> "Unlea
 
     cls = UNLEARNERS.get(method)
     params = dict(params or {})
-    valid = [name for name, p in inspect.signature(cls.__init__).parameters.items()
-             if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    valid = [
+        name
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise ParameterError(

@@ -19,7 +19,20 @@ from labelleak.models.training import (
 )
 
 __all__ = [
-    "ARCHITECTURES", "DEFAULT_ARCH", "Classifier", "ModelSpec", "build_model", "resolve_arch",
-    "ModelFileError", "load_model", "read_state_dict", "save_model",
-    "DEFAULT_RECIPES", "TrainConfig", "accuracy", "per_class_accuracy", "predict_logits", "train",
+    "ARCHITECTURES",
+    "DEFAULT_ARCH",
+    "DEFAULT_RECIPES",
+    "Classifier",
+    "ModelFileError",
+    "ModelSpec",
+    "TrainConfig",
+    "accuracy",
+    "build_model",
+    "load_model",
+    "per_class_accuracy",
+    "predict_logits",
+    "read_state_dict",
+    "resolve_arch",
+    "save_model",
+    "train",
 ]

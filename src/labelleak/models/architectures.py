@@ -4,8 +4,8 @@ layer by contract rather than by guessing layer names."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -42,7 +42,7 @@ class ModelSpec:
         return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelSpec":
+    def from_dict(cls, data: dict) -> ModelSpec:
         return cls(**{**data, "mean": tuple(data["mean"]), "std": tuple(data["std"])})
 
 
@@ -80,9 +80,15 @@ def _lenet(spec: ModelSpec) -> tuple[nn.Module, int]:
     """LeNet-style CNN for 28x28 inputs: two 5x5 conv/pool stages, then a 128-unit layer."""
     side = spec.image_size // 4
     body = nn.Sequential(
-        nn.Conv2d(spec.in_channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(),
+        nn.Conv2d(spec.in_channels, 32, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * side * side, 128),
+        nn.ReLU(),
     )
     return body, 128
 

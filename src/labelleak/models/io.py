@@ -80,7 +80,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except Exception as err:  # weights_only refusals and corrupt archives raise assorted types
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelFileError(f"refusing to load {path}: not a plain tensor state dict ({first_line})") from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise ModelFileError(f"refusing to load {path}: expected a state dict of tensors, got {type(state).__name__}")
     return state
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +49,11 @@ def make_optimizer(params, *, name: str, lr: float, weight_decay: float = 0.0) -
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     if name == "adam":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay) if weight_decay else torch.optim.Adam(params, lr=lr)
+        return (
+            torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+            if weight_decay
+            else torch.optim.Adam(params, lr=lr)
+        )
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
 
 
@@ -82,9 +86,13 @@ def train(
 ) -> nn.Module:
     """Train ``model`` in place with mini-batch ``loss_fn``; same inputs and seed give identical weights."""
     generator = torch.Generator().manual_seed(seed)
-    optimizer = make_optimizer(model.parameters(), name=config.optimizer, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(
+        model.parameters(), name=config.optimizer, lr=config.lr, weight_decay=config.weight_decay
+    )
     steps = config.epochs * ((len(x) + config.batch_size - 1) // config.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps) if config.augment else None
+    scheduler = (
+        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps) if config.augment else None
+    )
     model.train()
     # dropout draws from the global generator: fork it so training is seeded without side effects
     with torch.random.fork_rng(), tqdm(total=steps, desc=desc, disable=not verbose, leave=False) as bar:

@@ -14,6 +14,7 @@ import html
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -45,8 +46,11 @@ def _num(value: float, digits: int = 2) -> str:
 
 def _matrix(labels: list[str], columns: list[str], cells: dict[tuple[str, str], Any], *, fmt=fmt_asr) -> Block:
     """An attack × ``columns`` table block: one row per label, ``fmt`` of each summary, "–" where none."""
-    return ("table", ["attack"] + columns,
-            [[label] + [fmt(cells[(label, c)]) if (label, c) in cells else "–" for c in columns] for label in labels])
+    return (
+        "table",
+        ["attack"] + columns,
+        [[label] + [fmt(cells[(label, c)]) if (label, c) in cells else "–" for c in columns] for label in labels],
+    )
 
 
 def build_blocks(results_dir: Path) -> list[Block]:
@@ -58,17 +62,32 @@ def build_blocks(results_dir: Path) -> list[Block]:
         blocks.append(("p", "Regenerate with:"))
         blocks.append(("code", run.get("command") or f"labelleak run {run.get('config_source', 'CONFIG')}"))
         minutes = run.get("wall_seconds", float("nan")) / 60
-        blocks.append(("p", f"git revision `{run.get('git_revision') or 'unknown'}`; machine: {run.get('machine', '')}; "
-                            f"{run.get('jobs', 1)} job(s); finished {run.get('finished_utc', '')}; "
-                            f"wall time of this invocation {minutes:.1f} min "
-                            f"({run.get('cells_skipped', 0)} of {run.get('cells_total', 0)} cells were already finished)."))
-    blocks.append(("p", "ASR = share of targets whose decided set Ĉ equals the forgotten set C exactly, with the "
-                        "95% Wilson interval and n (targets). Chance = the exact-match rate of a uniformly random "
-                        "guess of the right size. Youden and tree deciders and calibrated inversion criteria were "
-                        "fit on the attacker's shadow models only, never on the reported targets."))
+        blocks.append(
+            (
+                "p",
+                f"git revision `{run.get('git_revision') or 'unknown'}`; machine: {run.get('machine', '')}; "
+                f"{run.get('jobs', 1)} job(s); finished {run.get('finished_utc', '')}; "
+                f"wall time of this invocation {minutes:.1f} min "
+                f"({run.get('cells_skipped', 0)} of {run.get('cells_total', 0)} cells were already finished).",
+            )
+        )
+    blocks.append(
+        (
+            "p",
+            "ASR = share of targets whose decided set Ĉ equals the forgotten set C exactly, with the "
+            "95% Wilson interval and n (targets). Chance = the exact-match rate of a uniformly random "
+            "guess of the right size. Youden and tree deciders and calibrated inversion criteria were "
+            "fit on the attacker's shadow models only, never on the reported targets.",
+        )
+    )
     knowledge = rows.drop_duplicates("knowledge")[["knowledge", "knowledge_description"]]
-    blocks.append(("table", ["knowledge setting", "what the attacker held (first target)"],
-                   [[k, d] for k, d in knowledge.itertuples(index=False)]))
+    blocks.append(
+        (
+            "table",
+            ["knowledge setting", "what the attacker held (first target)"],
+            [[k, d] for k, d in knowledge.itertuples(index=False)],
+        )
+    )
 
     blocks += _overview(rows, utility)
 
@@ -85,44 +104,106 @@ def build_blocks(results_dir: Path) -> list[Block]:
             effective = _unlearned(singles, utility)
             if 0 < len(effective) < len(singles):
                 labels_u, methods_u, cells_u = asr_matrix(effective)
-                blocks.append(("h3", f"Single-class unlearning, targets whose forget-class test accuracy is "
-                                     f"≤ {EFFECTIVE_FORGET_ACC:.0%}: ASR (attack × unlearning method)"))
-                blocks.append(("p", "The same table without the targets whose method did not forget (they say "
-                                    "little about leakage after unlearning); n counts the targets kept."))
+                blocks.append(
+                    (
+                        "h3",
+                        f"Single-class unlearning, targets whose forget-class test accuracy is "
+                        f"≤ {EFFECTIVE_FORGET_ACC:.0%}: ASR (attack × unlearning method)",
+                    )
+                )
+                blocks.append(
+                    (
+                        "p",
+                        "The same table without the targets whose method did not forget (they say "
+                        "little about leakage after unlearning); n counts the targets kept.",
+                    )
+                )
                 blocks.append(_matrix(labels_u, methods_u, cells_u))
             detail = summary_table(singles.assign(label=row_label(singles)), ["label"])
             order = {label: i for i, label in enumerate(labels)}
             detail = detail.sort_values("label", key=lambda c: c.map(order))
             blocks.append(("h3", "Single-class unlearning: attack summary over all methods"))
-            blocks.append(("table", ["attack", "n", "ASR [95%]", "top-1", "top-3", "AUC", "mean rank", "queries", "s/target"],
-                           [[r["label"], int(r["n"]), fmt_asr(r).rsplit(" n=", 1)[0], _pct(r["top1"]), _pct(r["top3"]),
-                             _num(r["auc"]), _num(r["mean_rank"], 1), _num(r["queries"], 0), _num(r["seconds"], 2)]
-                            for r in detail.to_dict("records")]))
-            png = figures.asr_heatmap(fig_dir / f"asr_heatmap_{dataset}.png", labels=labels, methods=methods,
-                                      cells=cells, title=f"{dataset}: single-class ASR (%)", chance=chance)
+            blocks.append(
+                (
+                    "table",
+                    ["attack", "n", "ASR [95%]", "top-1", "top-3", "AUC", "mean rank", "queries", "s/target"],
+                    [
+                        [
+                            r["label"],
+                            int(r["n"]),
+                            fmt_asr(r).rsplit(" n=", 1)[0],
+                            _pct(r["top1"]),
+                            _pct(r["top3"]),
+                            _num(r["auc"]),
+                            _num(r["mean_rank"], 1),
+                            _num(r["queries"], 0),
+                            _num(r["seconds"], 2),
+                        ]
+                        for r in detail.to_dict("records")
+                    ],
+                )
+            )
+            png = figures.asr_heatmap(
+                fig_dir / f"asr_heatmap_{dataset}.png",
+                labels=labels,
+                methods=methods,
+                cells=cells,
+                title=f"{dataset}: single-class ASR (%)",
+                chance=chance,
+            )
             blocks.append(("img", png, f"{dataset}: ASR heatmap, single-class targets"))
-            budget_png = figures.asr_vs_budget(fig_dir / f"asr_vs_budget_{dataset}.png", singles,
-                                               title=f"{dataset}: ASR vs query budget (single-class)", chance=chance)
+            budget_png = figures.asr_vs_budget(
+                fig_dir / f"asr_vs_budget_{dataset}.png",
+                singles,
+                title=f"{dataset}: ASR vs query budget (single-class)",
+                chance=chance,
+            )
             if budget_png is not None:
                 blocks.append(("img", budget_png, f"{dataset}: ASR against the black-box query budget"))
         multi = part[part["n_forget"] > 1]
         if not multi.empty:
             blocks.append(("h3", "Multi-class unlearning"))
-            blocks.append(("p", "Exact-set ASR (Ĉ = C), micro-averaged precision / recall / F1 of Ĉ, per forget-set "
-                                "size, over all methods. Chance: " + ", ".join(
-                                    f"|C|={s}: {100 * random_guess_rate(k, s):.2f}%" for s in sorted(multi['n_forget'].unique()))))
+            blocks.append(
+                (
+                    "p",
+                    "Exact-set ASR (Ĉ = C), micro-averaged precision / recall / F1 of Ĉ, per forget-set "
+                    "size, over all methods. Chance: "
+                    + ", ".join(
+                        f"|C|={s}: {100 * random_guess_rate(k, s):.2f}%" for s in sorted(multi["n_forget"].unique())
+                    ),
+                )
+            )
             table = summary_table(multi.assign(label=row_label(multi)), ["label", "n_forget"])
             order = {label: i for i, label in enumerate(ordered_labels(multi))}
             table = table.sort_values(["n_forget", "label"], key=lambda c: c.map(order) if c.name == "label" else c)
-            blocks.append(("table", ["attack", "|C|", "n", "exact-set ASR [95%]", "precision", "recall", "F1", "AUC"],
-                           [[r["label"], int(r["n_forget"]), int(r["n"]), fmt_asr(r).rsplit(" n=", 1)[0],
-                             _pct(r["precision"]), _pct(r["recall"]), _pct(r["f1"]), _num(r["auc"])]
-                            for r in table.to_dict("records")]))
+            blocks.append(
+                (
+                    "table",
+                    ["attack", "|C|", "n", "exact-set ASR [95%]", "precision", "recall", "F1", "AUC"],
+                    [
+                        [
+                            r["label"],
+                            int(r["n_forget"]),
+                            int(r["n"]),
+                            fmt_asr(r).rsplit(" n=", 1)[0],
+                            _pct(r["precision"]),
+                            _pct(r["recall"]),
+                            _pct(r["f1"]),
+                            _num(r["auc"]),
+                        ]
+                        for r in table.to_dict("records")
+                    ],
+                )
+            )
             for size, group in multi.groupby("n_forget"):
                 labels, methods, cells = asr_matrix(group)
                 blocks.append(("h3", f"Multi-class unlearning, |C| = {size}: per unlearning method"))
-                blocks.append(("p", "Each cell: exact-set ASR [95% interval] n; micro-averaged precision (P) and "
-                                    "recall (R) of Ĉ."))
+                blocks.append(
+                    (
+                        "p",
+                        "Each cell: exact-set ASR [95% interval] n; micro-averaged precision (P) and recall (R) of Ĉ.",
+                    )
+                )
                 blocks.append(_matrix(labels, methods, cells, fmt=fmt_set))
         grids = figures.prototype_grids(results_dir, fig_dir, dataset=dataset)
         if grids:
@@ -133,13 +214,34 @@ def build_blocks(results_dir: Path) -> list[Block]:
     table = utility_table(utility)
     if not table.empty:
         blocks.append(("h2", "Utility of the unlearning methods"))
-        blocks.append(("p", "Mean over targets of θ_u's test accuracy on the forgotten classes (forget), on the "
-                            "retained classes (retain), overall, and the unlearning wall time. A method works when "
-                            "forget accuracy is near Retrain's and retain accuracy stays within a few points of θ_o."))
-        blocks.append(("table", ["dataset", "method", "n", "θ_o test", "forget test", "retain test", "test", "forget train", "seconds"],
-                       [[r["dataset"], r["method"], int(r["n"]), _pct(r["original_test_acc"]), _pct(r["forget_test_acc"]),
-                         _pct(r["retain_test_acc"]), _pct(r["test_acc"]), _pct(r.get("forget_train_acc", float("nan"))),
-                         _num(r["seconds"], 1)] for r in table.to_dict("records")]))
+        blocks.append(
+            (
+                "p",
+                "Mean over targets of θ_u's test accuracy on the forgotten classes (forget), on the "
+                "retained classes (retain), overall, and the unlearning wall time. A method works when "
+                "forget accuracy is near Retrain's and retain accuracy stays within a few points of θ_o.",
+            )
+        )
+        blocks.append(
+            (
+                "table",
+                ["dataset", "method", "n", "θ_o test", "forget test", "retain test", "test", "forget train", "seconds"],
+                [
+                    [
+                        r["dataset"],
+                        r["method"],
+                        int(r["n"]),
+                        _pct(r["original_test_acc"]),
+                        _pct(r["forget_test_acc"]),
+                        _pct(r["retain_test_acc"]),
+                        _pct(r["test_acc"]),
+                        _pct(r.get("forget_train_acc", float("nan"))),
+                        _num(r["seconds"], 1),
+                    ]
+                    for r in table.to_dict("records")
+                ],
+            )
+        )
     return blocks
 
 
@@ -168,8 +270,10 @@ def _overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
     effective = _unlearned(singles, utility)
     chance = {d: random_guess_rate(len(json.loads(part["scores"].iloc[0])), 1) for d, part in rows.groupby("dataset")}
     blocks: list[Block] = [("h2", "Overview: single-class ASR over all unlearning methods")]
-    for title, part in (("every target", singles),
-                        (f"targets whose forget-class test accuracy is ≤ {EFFECTIVE_FORGET_ACC:.0%}", effective)):
+    for title, part in (
+        ("every target", singles),
+        (f"targets whose forget-class test accuracy is ≤ {EFFECTIVE_FORGET_ACC:.0%}", effective),
+    ):
         if part.empty:
             continue
         table = summary_table(part.assign(label=row_label(part)), ["label", "dataset"])
@@ -209,17 +313,25 @@ def to_html(blocks: list[Block], base: Path, title: str) -> str:
             body.append(f"<pre>{html.escape(block[1])}</pre>")
         elif kind == "table":
             head = "".join(f"<th>{html.escape(str(h))}</th>" for h in block[1])
-            rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in block[2])
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in block[2]
+            )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif kind == "img":
             src = html.escape(Path(block[1]).relative_to(base).as_posix())
-            body.append(f'<figure><img src="{src}" alt="{html.escape(block[2])}"><figcaption>'
-                        f"{html.escape(block[2])}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
-             "th{background:#f3f3f3}img{max-width:100%}pre{background:#f6f6f6;padding:.5em}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+            body.append(
+                f'<figure><img src="{src}" alt="{html.escape(block[2])}"><figcaption>'
+                f"{html.escape(block[2])}</figcaption></figure>"
+            )
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
+        "th{background:#f3f3f3}img{max-width:100%}pre{background:#f6f6f6;padding:.5em}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def write_report(results_dir: str | Path) -> tuple[Path, Path]:
@@ -233,4 +345,3 @@ def write_report(results_dir: str | Path) -> tuple[Path, Path]:
     atomic_write_bytes(md, to_markdown(blocks, results_dir).encode())
     atomic_write_bytes(page, to_html(blocks, results_dir, blocks[0][1]).encode())
     return md, page
-

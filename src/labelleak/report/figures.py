@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,15 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def asr_heatmap(path: Path, *, labels: Sequence[str], methods: Sequence[str],
-                cells: dict[tuple[str, str], dict[str, Any]], title: str, chance: float | None = None) -> Path:
+def asr_heatmap(
+    path: Path,
+    *,
+    labels: Sequence[str],
+    methods: Sequence[str],
+    cells: dict[tuple[str, str], dict[str, Any]],
+    title: str,
+    chance: float | None = None,
+) -> Path:
     """Heatmap of ASR (attack × method) with the percentage written in every cell."""
     plt = _pyplot()
     values = np.full((len(labels), len(methods)), np.nan)
@@ -61,8 +69,15 @@ def asr_heatmap(path: Path, *, labels: Sequence[str], methods: Sequence[str],
     for i in range(len(labels)):
         for j in range(len(methods)):
             if not np.isnan(values[i, j]):
-                ax.text(j, i, f"{100 * values[i, j]:.0f}", ha="center", va="center", fontsize=6,
-                        color="black" if values[i, j] > 0.6 else "white")
+                ax.text(
+                    j,
+                    i,
+                    f"{100 * values[i, j]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="black" if values[i, j] > 0.6 else "white",
+                )
     colorbar = fig.colorbar(image, ax=ax, fraction=0.04)
     colorbar.set_label("ASR" + (f" (chance {100 * chance:.0f}%)" if chance is not None else ""), fontsize=7)
     ax.set_title(title, fontsize=9)
@@ -77,8 +92,11 @@ def asr_vs_budget(path: Path, rows: pd.DataFrame, *, title: str, chance: float |
     budgeted = rows[rows["opt_query_budget"].notna()].copy()
     budgeted["budget"] = budgeted["opt_query_budget"].astype(int)
     # one line per attack with every option except the budget
-    budgeted["line"] = budgeted["attack_label"].str.replace(r",?\s*query_budget=\d+", "", regex=True).str.replace(
-        " ()", "", regex=False)
+    budgeted["line"] = (
+        budgeted["attack_label"]
+        .str.replace(r",?\s*query_budget=\d+", "", regex=True)
+        .str.replace(" ()", "", regex=False)
+    )
     table = summary_table(budgeted, ["line", "budget"])
     if table["budget"].nunique() < 2:
         return None
@@ -86,8 +104,14 @@ def asr_vs_budget(path: Path, rows: pd.DataFrame, *, title: str, chance: float |
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for line, part in table.groupby("line", sort=False):
         part = part.sort_values("budget")
-        ax.errorbar(part["budget"], part["asr"], yerr=[part["asr"] - part["asr_low"], part["asr_high"] - part["asr"]],
-                    marker="o", capsize=3, label=line)
+        ax.errorbar(
+            part["budget"],
+            part["asr"],
+            yerr=[part["asr"] - part["asr_low"], part["asr_high"] - part["asr"]],
+            marker="o",
+            capsize=3,
+            label=line,
+        )
     if chance is not None:
         ax.axhline(chance, color="0.5", linestyle="--", linewidth=1, label="chance")
     ax.set_xscale("log")
@@ -137,8 +161,14 @@ def prototype_grids(results_dir: Path, out_dir: Path, *, dataset: str, per_attac
         forget = int(meta["forget"])
         profiles = tensors["profiles"].numpy() if "profiles" in tensors else None
         class_names = json.loads(meta["class_names"]) if "class_names" in meta else None
-        save_prototype_grid(png, prototypes=tensors["prototypes"], confidence=tensors["confidence"].numpy(),
-                            profiles=profiles, class_names=class_names, highlight=[forget],
-                            title=f"{dataset}: {attack} on {method}, class {forget} forgotten")
+        save_prototype_grid(
+            png,
+            prototypes=tensors["prototypes"],
+            confidence=tensors["confidence"].numpy(),
+            profiles=profiles,
+            class_names=class_names,
+            highlight=[forget],
+            title=f"{dataset}: {attack} on {method}, class {forget} forgotten",
+        )
         out.append((png, f"{attack}, {method}, forgotten class {forget} (red)"))
     return out

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -19,10 +19,16 @@ import torch
 from labelleak.validation import ParameterError
 
 
-def save_prototype_grid(path: str | os.PathLike, *, prototypes: torch.Tensor | np.ndarray,
-                        confidence: Sequence[float], profiles: np.ndarray | None = None,
-                        class_names: Sequence[str] | None = None, highlight: Sequence[int] = (),
-                        title: str = "") -> Path:
+def save_prototype_grid(
+    path: str | os.PathLike,
+    *,
+    prototypes: torch.Tensor | np.ndarray,
+    confidence: Sequence[float],
+    profiles: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    highlight: Sequence[int] = (),
+    title: str = "",
+) -> Path:
     """Write the grid to ``path`` (PNG, written to a temporary file then renamed) and return it.
 
     Args:
@@ -53,8 +59,13 @@ def save_prototype_grid(path: str | os.PathLike, *, prototypes: torch.Tensor | n
     marked = {int(c) for c in highlight}
 
     cols = 2 if profiles is not None else 1
-    fig, axes = plt.subplots(k, cols, figsize=(2.2 + 2.6 * (cols - 1), 1.15 * k + 0.6), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 2.4][:cols]})
+    fig, axes = plt.subplots(
+        k,
+        cols,
+        figsize=(2.2 + 2.6 * (cols - 1), 1.15 * k + 0.6),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1, 2.4][:cols]},
+    )
     for row in range(k):
         ax = axes[row, 0]
         img = images[row].transpose(1, 2, 0).clip(0.0, 1.0)

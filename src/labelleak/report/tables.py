@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -146,8 +147,9 @@ def utility_table(utility: pd.DataFrame) -> pd.DataFrame:
     """Mean utility per (dataset, method): forget / retain / test accuracy, seconds, n targets."""
     if utility.empty:
         return utility
-    columns = [c for c in ("forget_test_acc", "retain_test_acc", "test_acc", "forget_train_acc", "seconds")
-               if c in utility]
+    columns = [
+        c for c in ("forget_test_acc", "retain_test_acc", "test_acc", "forget_train_acc", "seconds") if c in utility
+    ]
     table = utility.groupby(["dataset", "method"], sort=False)[columns].mean().reset_index()
     table["n"] = utility.groupby(["dataset", "method"], sort=False).size().values
     originals = utility.groupby("dataset", sort=False)["original_test_acc"].mean()

@@ -4,23 +4,21 @@ Each method lives in its own module and registers itself in ``UNLEARNERS``; impo
 fills the registry.
 """
 
-from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner, UnlearnResult, utility_metrics
-from labelleak.unlearning import (  # noqa: F401  (imported to register the methods)
+from labelleak.unlearning import (  # noqa: F401  (imported to register the methods)  # noqa: F401  (imported to register the methods)
+    bad_teacher,
     boundary_expanding,
     boundary_shrink,
     finetune,
     gradient_ascent,
+    l1_sparse,
     neggrad_plus,
     random_labels,
     retrain,
-)
-from labelleak.unlearning import (  # noqa: F401  (imported to register the methods)
-    bad_teacher,
-    l1_sparse,
     salun,
     scrub,
     ssd,
     unsir,
 )
+from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner, UnlearnResult, utility_metrics
 
-__all__ = ["UNLEARNERS", "ForgetSplit", "Unlearner", "UnlearnResult", "utility_metrics"]
+__all__ = ["UNLEARNERS", "ForgetSplit", "UnlearnResult", "Unlearner", "utility_metrics"]

@@ -41,8 +41,16 @@ class BadTeacher(OptimizerOptions, Unlearner):
     summary = "distil a random teacher on the forget set and the original on the retain set"
     uses = frozenset({"forget", "retain"})
 
-    def __init__(self, *, epochs: int = 1, lr: float = 1e-3, temperature: float = 1.0, retain_fraction: float = 0.3,
-                 batch_size: int = 256, optimizer: str = "adam") -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = 1,
+        lr: float = 1e-3,
+        temperature: float = 1.0,
+        retain_fraction: float = 0.3,
+        batch_size: int = 256,
+        optimizer: str = "adam",
+    ) -> None:
         """
         Args:
             epochs: passes over D_f plus the retain sample.
@@ -58,8 +66,16 @@ class BadTeacher(OptimizerOptions, Unlearner):
         self.retain_fraction = check_number("retain_fraction", retain_fraction, low=0, high=1, low_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         retained = len(torch.unique(split.y_retain))
         per_class = max(1, round(self.retain_fraction * len(split.y_retain) / retained))
         x_keep, _ = retain_subset(split, per_class=per_class, seed=derive_seed(seed, "bad_teacher", "retain"))
@@ -67,8 +83,16 @@ class BadTeacher(OptimizerOptions, Unlearner):
         x = torch.cat([split.x_forget, x_keep])
         targets = torch.cat([predict_logits(incompetent, split.x_forget), predict_logits(original, x_keep)])
         optimizer = self._build_optimizer(model.parameters())
-        run_epochs(model, x, targets, epochs=self.epochs, batch_size=self.batch_size, optimizer=optimizer,
-                   seed=derive_seed(seed, "bad_teacher", "order"),
-                   loss_fn=lambda logits, t, xb: soft_kl(logits, t, temperature=self.temperature),
-                   verbose=verbose, desc="bad teacher")
+        run_epochs(
+            model,
+            x,
+            targets,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer=optimizer,
+            seed=derive_seed(seed, "bad_teacher", "order"),
+            loss_fn=lambda logits, t, xb: soft_kl(logits, t, temperature=self.temperature),
+            verbose=verbose,
+            desc="bad teacher",
+        )
         return model

@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import torch
 
@@ -33,11 +34,12 @@ class ForgetSplit:
     y_retain: torch.Tensor
 
     @classmethod
-    def from_dataset(cls, data: ImageDataset, forget_classes: Sequence[int]) -> "ForgetSplit":
+    def from_dataset(cls, data: ImageDataset, forget_classes: Sequence[int]) -> ForgetSplit:
         classes = check_classes("forget_classes", forget_classes, data.num_classes)
         mask = torch.isin(data.y_train, torch.tensor(classes))
-        return cls(classes, data.num_classes, data.x_train[mask], data.y_train[mask],
-                   data.x_train[~mask], data.y_train[~mask])
+        return cls(
+            classes, data.num_classes, data.x_train[mask], data.y_train[mask], data.x_train[~mask], data.y_train[~mask]
+        )
 
 
 @dataclass
@@ -80,8 +82,16 @@ class Unlearner(ABC):
         """The method's resolved parameters (part of every cache key)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
-    def unlearn(self, original: Classifier, *, forget_classes: Sequence[int], data: ImageDataset, seed: int,
-                recipe: TrainConfig | None = None, verbose: bool = False) -> UnlearnResult:
+    def unlearn(
+        self,
+        original: Classifier,
+        *,
+        forget_classes: Sequence[int],
+        data: ImageDataset,
+        seed: int,
+        recipe: TrainConfig | None = None,
+        verbose: bool = False,
+    ) -> UnlearnResult:
         """Unlearn ``forget_classes`` from a copy of ``original`` (θ_o is left untouched).
 
         Args:
@@ -102,12 +112,21 @@ class Unlearner(ABC):
         seconds = time.perf_counter() - start
         model.eval()
         metrics = {**utility_metrics(model, data, split.forget_classes), "seconds": seconds}
-        return UnlearnResult(model=model, method=self.name, params=self.params(),
-                             forget_classes=split.forget_classes, metrics=metrics)
+        return UnlearnResult(
+            model=model, method=self.name, params=self.params(), forget_classes=split.forget_classes, metrics=metrics
+        )
 
     @abstractmethod
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         """Turn ``model`` (a private copy of θ_o) into θ_u and return it."""
 
     def __repr__(self) -> str:

@@ -30,21 +30,30 @@ class BoundaryExpanding(OptimizerOptions, Unlearner):
     summary = "train the forget set into an extra shadow class, then prune that output (forget set only)"
     uses = frozenset({"forget"})
 
-    def __init__(self, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 64, optimizer: str = "sgd",
-                 momentum: float = 0.9) -> None:
+    def __init__(
+        self, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 64, optimizer: str = "sgd", momentum: float = 0.9
+    ) -> None:
         """Args:
-            epochs: passes over D_f.
-            lr: learning rate.
-            batch_size: mini-batch size.
-            optimizer: "sgd" or "adam".
-            momentum: SGD momentum.
+        epochs: passes over D_f.
+        lr: learning rate.
+        batch_size: mini-batch size.
+        optimizer: "sgd" or "adam".
+        momentum: SGD momentum.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         head = model.head
         k, dim = head.out_features, head.in_features
         with torch.random.fork_rng():
@@ -56,8 +65,17 @@ class BoundaryExpanding(OptimizerOptions, Unlearner):
         model.head = wide
         shadow = torch.full_like(split.y_forget, k)
         optimizer = self._build_optimizer(model.parameters())
-        run_epochs(model, split.x_forget, shadow, epochs=self.epochs, batch_size=self.batch_size, optimizer=optimizer,
-                   seed=derive_seed(seed, "boundary_expanding"), verbose=verbose, desc="boundary expanding")
+        run_epochs(
+            model,
+            split.x_forget,
+            shadow,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer=optimizer,
+            seed=derive_seed(seed, "boundary_expanding"),
+            verbose=verbose,
+            desc="boundary expanding",
+        )
         pruned = nn.Linear(dim, k)
         with torch.no_grad():
             pruned.weight.copy_(wide.weight[:k])

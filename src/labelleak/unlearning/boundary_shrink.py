@@ -13,8 +13,15 @@ from labelleak.unlearning.common import OptimizerOptions, run_epochs
 from labelleak.validation import check_number
 
 
-def nearest_wrong_labels(original: Classifier, x: torch.Tensor, y: torch.Tensor, *, epsilon: float,
-                         forbidden: tuple[int, ...], batch_size: int = 512) -> torch.Tensor:
+def nearest_wrong_labels(
+    original: Classifier,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epsilon: float,
+    forbidden: tuple[int, ...],
+    batch_size: int = 512,
+) -> torch.Tensor:
     """argmax of θ_o on a one-step FGSM neighbour x + ε·sign(∇_x CE) of each sample, in pixel space.
 
     The FGSM image is clipped to [0, 1] and rounded to 1/255 as in the original code. Classes in
@@ -51,26 +58,52 @@ class BoundaryShrink(OptimizerOptions, Unlearner):
     summary = "fine-tune forget samples towards their nearest wrong class found by FGSM (forget set only)"
     uses = frozenset({"forget"})
 
-    def __init__(self, *, epochs: int = 10, lr: float = 1e-3, epsilon: float = 0.1, batch_size: int = 64,
-                 optimizer: str = "sgd", momentum: float = 0.9) -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = 10,
+        lr: float = 1e-3,
+        epsilon: float = 0.1,
+        batch_size: int = 64,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+    ) -> None:
         """Args:
-            epochs: passes over D_f.
-            lr: learning rate.
-            epsilon: FGSM step in pixel units (images in [0, 1]).
-            batch_size: mini-batch size.
-            optimizer: "sgd" or "adam".
-            momentum: SGD momentum.
+        epochs: passes over D_f.
+        lr: learning rate.
+        epsilon: FGSM step in pixel units (images in [0, 1]).
+        batch_size: mini-batch size.
+        optimizer: "sgd" or "adam".
+        momentum: SGD momentum.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum)
         self.epsilon = check_number("epsilon", epsilon, low=0, high=1, low_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
-        targets = nearest_wrong_labels(original, split.x_forget, split.y_forget, epsilon=self.epsilon,
-                                       forbidden=split.forget_classes)
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
+        targets = nearest_wrong_labels(
+            original, split.x_forget, split.y_forget, epsilon=self.epsilon, forbidden=split.forget_classes
+        )
         optimizer = self._build_optimizer(model.parameters())
-        run_epochs(model, split.x_forget, targets, epochs=self.epochs, batch_size=self.batch_size, optimizer=optimizer,
-                   seed=derive_seed(seed, "boundary_shrink"), verbose=verbose, desc="boundary shrink")
+        run_epochs(
+            model,
+            split.x_forget,
+            targets,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer=optimizer,
+            seed=derive_seed(seed, "boundary_shrink"),
+            verbose=verbose,
+            desc="boundary shrink",
+        )
         return model

@@ -8,7 +8,7 @@ running a plain epoch loop, soft-label (distillation) losses and the optimiser.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -26,8 +26,9 @@ OPTIMIZERS = ("sgd", "adam")
 LABEL_POOLS = ("retained", "all")
 
 
-def make_unlearn_optimizer(params: Iterable[torch.nn.Parameter], *, name: str, lr: float,
-                           momentum: float = 0.9, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+def make_unlearn_optimizer(
+    params: Iterable[torch.nn.Parameter], *, name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
     """SGD (with ``momentum``) or Adam, as the unlearning papers' code uses them.
 
     ``momentum`` is ignored by Adam. Weight decay is the coupled L2 form for both, which is what
@@ -50,8 +51,9 @@ class OptimizerOptions:
     lr: float
     optimizer: str
 
-    def _set_optimizer_options(self, *, lr: float, optimizer: str, momentum: float | None = None,
-                               weight_decay: float | None = None) -> None:
+    def _set_optimizer_options(
+        self, *, lr: float, optimizer: str, momentum: float | None = None, weight_decay: float | None = None
+    ) -> None:
         self.lr = check_number("lr", lr, low=0, low_inclusive=False)
         self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
         if momentum is not None:
@@ -60,8 +62,13 @@ class OptimizerOptions:
             self.weight_decay = check_number("weight_decay", weight_decay, low=0)
 
     def _build_optimizer(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-        return make_unlearn_optimizer(params, name=self.optimizer, lr=self.lr, momentum=getattr(self, "momentum", 0.9),
-                                      weight_decay=getattr(self, "weight_decay", 0.0))
+        return make_unlearn_optimizer(
+            params,
+            name=self.optimizer,
+            lr=self.lr,
+            momentum=getattr(self, "momentum", 0.9),
+            weight_decay=getattr(self, "weight_decay", 0.0),
+        )
 
 
 def retain_subset(split: ForgetSplit, *, per_class: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,8 +88,9 @@ def retain_subset(split: ForgetSplit, *, per_class: int | None, seed: int) -> tu
     return split.x_retain[order], split.y_retain[order]
 
 
-def cycled_batches(n_main: int, n_side: int, *, batch_size: int, side_batch_size: int,
-                   generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def cycled_batches(
+    n_main: int, n_side: int, *, batch_size: int, side_batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One shuffled epoch over ``n_main`` samples, each batch paired with a batch of a cycled side set.
 
     The side set (typically D_f, much smaller than D_r) is reshuffled every time it is exhausted,
@@ -99,11 +107,22 @@ def cycled_batches(n_main: int, n_side: int, *, batch_size: int, side_batch_size
         yield main_idx, side_idx
 
 
-def run_epochs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int,
-               optimizer: torch.optim.Optimizer, seed: int,
-               loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-               max_grad_norm: float | None = None, stop: Callable[[], bool] | None = None,
-               check_every: int | None = None, verbose: bool = False, desc: str = "unlearn") -> int:
+def run_epochs(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: torch.optim.Optimizer,
+    seed: int,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    max_grad_norm: float | None = None,
+    stop: Callable[[], bool] | None = None,
+    check_every: int | None = None,
+    verbose: bool = False,
+    desc: str = "unlearn",
+) -> int:
     """Mini-batch training of ``model`` on (x, y) for ``epochs`` shuffled epochs; returns the steps taken.
 
     Args:
@@ -176,8 +195,9 @@ class AscentStopOptions:
 
     name: str
 
-    def _set_stop_options(self, *, max_grad_norm: float, stop_below: float | None, check_every: int,
-                          check_samples: int | None) -> None:
+    def _set_stop_options(
+        self, *, max_grad_norm: float, stop_below: float | None, check_every: int, check_samples: int | None
+    ) -> None:
         self.max_grad_norm = check_number("max_grad_norm", max_grad_norm, low=0, low_inclusive=False)
         self.stop_below = None if stop_below is None else check_number("stop_below", stop_below, low=0, high=1)
         self.check_every = check_number("check_every", check_every, low=1, integer=True)
@@ -189,12 +209,23 @@ class AscentStopOptions:
         """The stopping rule of one run (None when ``stop_below`` is None)."""
         if self.stop_below is None:
             return None
-        return ForgetTrainStop(split, threshold=self.stop_below, sample_size=self.check_samples,
-                               seed=derive_seed(seed, self.name, "stop"))
+        return ForgetTrainStop(
+            split, threshold=self.stop_below, sample_size=self.check_samples, seed=derive_seed(seed, self.name, "stop")
+        )
 
 
-def random_label_rounds(model: nn.Module, split: ForgetSplit, *, optimizer: torch.optim.Optimizer, epochs: int,
-                        batch_size: int, label_pool: str, seed: int, tag: str, verbose: bool = False) -> None:
+def random_label_rounds(
+    model: nn.Module,
+    split: ForgetSplit,
+    *,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    batch_size: int,
+    label_pool: str,
+    seed: int,
+    tag: str,
+    verbose: bool = False,
+) -> None:
     """Random Labels' training loop, shared with SalUn (which only masks the optimiser's steps).
 
     D_f gets one fixed draw of random labels (avoiding the forgotten classes when ``label_pool`` is
@@ -206,16 +237,33 @@ def random_label_rounds(model: nn.Module, split: ForgetSplit, *, optimizer: torc
     y_random = random_other_labels(split.y_forget, split.num_classes, exclude=exclude, generator=generator)
     label = tag.replace("_", " ")
     for epoch in range(epochs):
-        run_epochs(model, split.x_forget, y_random, epochs=1, batch_size=batch_size, optimizer=optimizer,
-                   seed=derive_seed(seed, tag, "forget", epoch), verbose=verbose,
-                   desc=f"{label} {epoch + 1}/{epochs} (forget)")
-        run_epochs(model, split.x_retain, split.y_retain, epochs=1, batch_size=batch_size, optimizer=optimizer,
-                   seed=derive_seed(seed, tag, "retain", epoch), verbose=verbose,
-                   desc=f"{label} {epoch + 1}/{epochs} (retain)")
+        run_epochs(
+            model,
+            split.x_forget,
+            y_random,
+            epochs=1,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            seed=derive_seed(seed, tag, "forget", epoch),
+            verbose=verbose,
+            desc=f"{label} {epoch + 1}/{epochs} (forget)",
+        )
+        run_epochs(
+            model,
+            split.x_retain,
+            split.y_retain,
+            epochs=1,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            seed=derive_seed(seed, tag, "retain", epoch),
+            verbose=verbose,
+            desc=f"{label} {epoch + 1}/{epochs} (retain)",
+        )
 
 
-def random_other_labels(y: torch.Tensor, num_classes: int, *, exclude: Iterable[int],
-                        generator: torch.Generator) -> torch.Tensor:
+def random_other_labels(
+    y: torch.Tensor, num_classes: int, *, exclude: Iterable[int], generator: torch.Generator
+) -> torch.Tensor:
     """For each label, a uniformly random class that is not in ``exclude`` (the forgotten classes)."""
     allowed = torch.tensor([k for k in range(num_classes) if k not in set(exclude)])
     if len(allowed) == 0:

@@ -25,23 +25,48 @@ class Finetune(OptimizerOptions, Unlearner):
     summary = "fine-tune the original model on the retain set only (catastrophic forgetting)"
     uses = frozenset({"retain"})
 
-    def __init__(self, *, epochs: int = 2, lr: float = 0.02, batch_size: int = 128, optimizer: str = "sgd",
-                 momentum: float = 0.9, weight_decay: float = 5e-4) -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = 2,
+        lr: float = 0.02,
+        batch_size: int = 128,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+    ) -> None:
         """Args:
-            epochs: passes over D_r.
-            lr: learning rate.
-            batch_size: mini-batch size.
-            optimizer: "sgd" or "adam".
-            momentum: SGD momentum.
-            weight_decay: L2 penalty (5e-4 as in the reference code).
+        epochs: passes over D_r.
+        lr: learning rate.
+        batch_size: mini-batch size.
+        optimizer: "sgd" or "adam".
+        momentum: SGD momentum.
+        weight_decay: L2 penalty (5e-4 as in the reference code).
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         optimizer = self._build_optimizer(model.parameters())
-        run_epochs(model, split.x_retain, split.y_retain, epochs=self.epochs, batch_size=self.batch_size,
-                   optimizer=optimizer, seed=derive_seed(seed, "finetune"), verbose=verbose, desc="finetune")
+        run_epochs(
+            model,
+            split.x_retain,
+            split.y_retain,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer=optimizer,
+            seed=derive_seed(seed, "finetune"),
+            verbose=verbose,
+            desc="finetune",
+        )
         return model

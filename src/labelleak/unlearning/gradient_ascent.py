@@ -38,35 +38,65 @@ class GradientAscent(OptimizerOptions, AscentStopOptions, Unlearner):
     summary = "gradient ascent on the forget set's loss (NegGrad), early-stopped on forget-train accuracy"
     uses = frozenset({"forget"})
 
-    def __init__(self, *, epochs: int = 20, lr: float = 3e-4, batch_size: int = 256, optimizer: str = "sgd",
-                 momentum: float = 0.9, max_grad_norm: float = 10.0, stop_below: float | None = 0.05,
-                 check_every: int = 5, check_samples: int | None = 1024) -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = 20,
+        lr: float = 3e-4,
+        batch_size: int = 256,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        max_grad_norm: float = 10.0,
+        stop_below: float | None = 0.05,
+        check_every: int = 5,
+        check_samples: int | None = 1024,
+    ) -> None:
         """Args:
-            epochs: maximum number of passes over D_f.
-            lr: learning rate of the ascent.
-            batch_size: mini-batch size.
-            optimizer: "sgd" or "adam".
-            momentum: SGD momentum.
-            max_grad_norm: clip the global gradient norm to this value.
-            stop_below: stop as soon as the forget-train accuracy is at most this value (checked
-                every ``check_every`` steps and after every epoch); ``None`` always runs every epoch.
-            check_every: steps between two checks of the stopping rule.
-            check_samples: size of the fixed random sample of D_f the stopping rule is measured on;
-                ``None``: all of D_f.
+        epochs: maximum number of passes over D_f.
+        lr: learning rate of the ascent.
+        batch_size: mini-batch size.
+        optimizer: "sgd" or "adam".
+        momentum: SGD momentum.
+        max_grad_norm: clip the global gradient norm to this value.
+        stop_below: stop as soon as the forget-train accuracy is at most this value (checked
+            every ``check_every`` steps and after every epoch); ``None`` always runs every epoch.
+        check_every: steps between two checks of the stopping rule.
+        check_samples: size of the fixed random sample of D_f the stopping rule is measured on;
+            ``None``: all of D_f.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        self._set_stop_options(max_grad_norm=max_grad_norm, stop_below=stop_below, check_every=check_every,
-                               check_samples=check_samples)
+        self._set_stop_options(
+            max_grad_norm=max_grad_norm, stop_below=stop_below, check_every=check_every, check_samples=check_samples
+        )
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         optimizer = self._build_optimizer(model.parameters())
         rule = self._stop_rule(split, seed=seed)
         stop = None if rule is None else functools.partial(rule, model)
-        run_epochs(model, split.x_forget, split.y_forget, epochs=self.epochs, batch_size=self.batch_size,
-                   optimizer=optimizer, seed=derive_seed(seed, "gradient_ascent"),
-                   loss_fn=lambda logits, y, x: -F.cross_entropy(logits, y), max_grad_norm=self.max_grad_norm,
-                   stop=stop, check_every=self.check_every, verbose=verbose, desc="gradient ascent")
+        run_epochs(
+            model,
+            split.x_forget,
+            split.y_forget,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer=optimizer,
+            seed=derive_seed(seed, "gradient_ascent"),
+            loss_fn=lambda logits, y, x: -F.cross_entropy(logits, y),
+            max_grad_norm=self.max_grad_norm,
+            stop=stop,
+            check_every=self.check_every,
+            verbose=verbose,
+            desc="gradient ascent",
+        )
         return model

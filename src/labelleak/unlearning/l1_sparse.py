@@ -43,9 +43,18 @@ class L1Sparse(OptimizerOptions, Unlearner):
     summary = "fine-tune on the retain set with a decaying ℓ1 sparsity penalty (Jia et al.)"
     uses = frozenset({"retain"})
 
-    def __init__(self, *, epochs: int = 2, lr: float = 0.02, gamma: float = 5e-5, no_l1_epochs: int = 0,
-                 batch_size: int = 128, optimizer: str = "sgd", momentum: float = 0.9,
-                 weight_decay: float = 5e-4) -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = 2,
+        lr: float = 0.02,
+        gamma: float = 5e-5,
+        no_l1_epochs: int = 0,
+        batch_size: int = 128,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+    ) -> None:
         """
         Args:
             epochs: passes over D_r.
@@ -65,18 +74,37 @@ class L1Sparse(OptimizerOptions, Unlearner):
             raise ParameterError(f"no_l1_epochs must be < epochs ({self.epochs}), got {no_l1_epochs!r}")
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         optimizer = self._build_optimizer(model.parameters())
         l1_epochs = self.epochs - self.no_l1_epochs
         for epoch in range(self.epochs):
             strength = self.gamma * (1 - epoch / l1_epochs) if epoch < l1_epochs else 0.0
 
-            def loss_fn(logits: torch.Tensor, yb: torch.Tensor, xb: torch.Tensor, strength: float = strength) -> torch.Tensor:
+            def loss_fn(
+                logits: torch.Tensor, yb: torch.Tensor, xb: torch.Tensor, strength: float = strength
+            ) -> torch.Tensor:
                 loss = F.cross_entropy(logits, yb)
                 return loss + strength * l1_norm(model) if strength > 0 else loss
 
-            run_epochs(model, split.x_retain, split.y_retain, epochs=1, batch_size=self.batch_size,
-                       optimizer=optimizer, seed=derive_seed(seed, "l1_sparse", epoch), loss_fn=loss_fn,
-                       verbose=verbose, desc=f"l1-sparse {epoch + 1}/{self.epochs}")
+            run_epochs(
+                model,
+                split.x_retain,
+                split.y_retain,
+                epochs=1,
+                batch_size=self.batch_size,
+                optimizer=optimizer,
+                seed=derive_seed(seed, "l1_sparse", epoch),
+                loss_fn=loss_fn,
+                verbose=verbose,
+                desc=f"l1-sparse {epoch + 1}/{self.epochs}",
+            )
         return model

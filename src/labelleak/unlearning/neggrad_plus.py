@@ -34,36 +34,57 @@ class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
     summary = "joint descent on the retain set and ascent on the forget set (β-weighted)"
     uses = frozenset({"forget", "retain"})
 
-    def __init__(self, *, epochs: int = 1, lr: float = 0.01, beta: float = 0.95, batch_size: int = 128,
-                 forget_batch_size: int = 128, optimizer: str = "sgd", momentum: float = 0.9,
-                 weight_decay: float = 0.0, max_grad_norm: float = 10.0, stop_below: float | None = 0.05,
-                 check_every: int = 5, check_samples: int | None = 1024) -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = 1,
+        lr: float = 0.01,
+        beta: float = 0.95,
+        batch_size: int = 128,
+        forget_batch_size: int = 128,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        max_grad_norm: float = 10.0,
+        stop_below: float | None = 0.05,
+        check_every: int = 5,
+        check_samples: int | None = 1024,
+    ) -> None:
         """Args:
-            epochs: passes over D_r (D_f is cycled alongside).
-            lr: learning rate.
-            beta: weight of the retain loss; 1 − beta weighs the forget-set ascent.
-            batch_size: retain mini-batch size.
-            forget_batch_size: forget mini-batch size.
-            optimizer: "sgd" or "adam".
-            momentum: SGD momentum.
-            weight_decay: L2 penalty.
-            max_grad_norm: clip the global gradient norm to this value.
-            stop_below: stop as soon as the forget-train accuracy is at most this value; ``None``
-                runs every epoch.
-            check_every: steps between two checks of the stopping rule.
-            check_samples: size of the fixed random sample of D_f the stopping rule is measured on;
-                ``None``: all of D_f.
+        epochs: passes over D_r (D_f is cycled alongside).
+        lr: learning rate.
+        beta: weight of the retain loss; 1 − beta weighs the forget-set ascent.
+        batch_size: retain mini-batch size.
+        forget_batch_size: forget mini-batch size.
+        optimizer: "sgd" or "adam".
+        momentum: SGD momentum.
+        weight_decay: L2 penalty.
+        max_grad_norm: clip the global gradient norm to this value.
+        stop_below: stop as soon as the forget-train accuracy is at most this value; ``None``
+            runs every epoch.
+        check_every: steps between two checks of the stopping rule.
+        check_samples: size of the fixed random sample of D_f the stopping rule is measured on;
+            ``None``: all of D_f.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.beta = check_number("beta", beta, low=0, high=1, low_inclusive=False, high_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
         self.forget_batch_size = check_number("forget_batch_size", forget_batch_size, low=1, integer=True)
-        self._set_stop_options(max_grad_norm=max_grad_norm, stop_below=stop_below, check_every=check_every,
-                               check_samples=check_samples)
+        self._set_stop_options(
+            max_grad_norm=max_grad_norm, stop_below=stop_below, check_every=check_every, check_samples=check_samples
+        )
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         optimizer = self._build_optimizer(model.parameters())
         generator = torch.Generator().manual_seed(derive_seed(seed, "neggrad_plus"))
         steps = self.epochs * ((len(split.y_retain) + self.batch_size - 1) // self.batch_size)
@@ -72,8 +93,13 @@ class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
         model.train()
         with tqdm(total=steps, desc="neggrad+", disable=not verbose, leave=False) as bar:
             for _ in range(self.epochs):
-                for r, f in cycled_batches(len(split.y_retain), len(split.y_forget), batch_size=self.batch_size,
-                                           side_batch_size=self.forget_batch_size, generator=generator):
+                for r, f in cycled_batches(
+                    len(split.y_retain),
+                    len(split.y_forget),
+                    batch_size=self.batch_size,
+                    side_batch_size=self.forget_batch_size,
+                    generator=generator,
+                ):
                     retain_loss = F.cross_entropy(model(split.x_retain[r]), split.y_retain[r])
                     forget_loss = F.cross_entropy(model(split.x_forget[f]), split.y_forget[f])
                     loss = self.beta * retain_loss - (1 - self.beta) * forget_loss

@@ -25,25 +25,50 @@ class RandomLabels(OptimizerOptions, Unlearner):
     summary = "train on the forget set with random labels plus the retain set with true labels"
     uses = frozenset({"forget", "retain"})
 
-    def __init__(self, *, epochs: int = 1, lr: float = 0.01, batch_size: int = 128, optimizer: str = "sgd",
-                 momentum: float = 0.9, weight_decay: float = 5e-4, label_pool: str = "retained") -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = 1,
+        lr: float = 0.01,
+        batch_size: int = 128,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        label_pool: str = "retained",
+    ) -> None:
         """Args:
-            epochs: number of (forget pass, retain pass) rounds.
-            lr: learning rate.
-            batch_size: mini-batch size.
-            optimizer: "sgd" or "adam".
-            momentum: SGD momentum.
-            weight_decay: L2 penalty.
-            label_pool: "retained" (random labels avoid the forgotten classes) or "all".
+        epochs: number of (forget pass, retain pass) rounds.
+        lr: learning rate.
+        batch_size: mini-batch size.
+        optimizer: "sgd" or "adam".
+        momentum: SGD momentum.
+        weight_decay: L2 penalty.
+        label_pool: "retained" (random labels avoid the forgotten classes) or "all".
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
         self.label_pool = check_choice("label_pool", label_pool, LABEL_POOLS)
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
-        random_label_rounds(model, split, optimizer=self._build_optimizer(model.parameters()), epochs=self.epochs,
-                            batch_size=self.batch_size, label_pool=self.label_pool, seed=seed, tag=self.name,
-                            verbose=verbose)
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
+        random_label_rounds(
+            model,
+            split,
+            optimizer=self._build_optimizer(model.parameters()),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            label_pool=self.label_pool,
+            seed=seed,
+            tag=self.name,
+            verbose=verbose,
+        )
         return model

@@ -27,16 +27,31 @@ class Retrain(Unlearner):
 
     def __init__(self, *, epochs: int | None = None) -> None:
         """Args:
-            epochs: number of training epochs; ``None`` uses the original model's recipe.
+        epochs: number of training epochs; ``None`` uses the original model's recipe.
         """
         if epochs is not None:
             check_number("epochs", epochs, low=1, integer=True)
         self.epochs = epochs
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         if self.epochs is not None:
             recipe = TrainConfig(**{**recipe.to_dict(), "epochs": self.epochs})
         fresh = build_model(model.spec, seed=derive_seed(seed, "retrain", "init"))
-        return train(fresh, split.x_retain, split.y_retain, config=recipe, seed=derive_seed(seed, "retrain", "batches"),
-                     verbose=verbose, desc="retrain")
+        return train(
+            fresh,
+            split.x_retain,
+            split.y_retain,
+            config=recipe,
+            seed=derive_seed(seed, "retrain", "batches"),
+            verbose=verbose,
+            desc="retrain",
+        )

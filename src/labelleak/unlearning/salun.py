@@ -19,8 +19,9 @@ from labelleak.unlearning.common import LABEL_POOLS, OptimizerOptions, random_la
 from labelleak.validation import check_choice, check_number
 
 
-def saliency_mask(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, sparsity: float,
-                  batch_size: int) -> dict[str, torch.Tensor]:
+def saliency_mask(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, sparsity: float, batch_size: int
+) -> dict[str, torch.Tensor]:
     """Boolean masks of the top ``sparsity`` fraction of |Σ_batches ∇ CE| over all parameters together."""
     was_training = model.training
     model.eval()
@@ -32,7 +33,7 @@ def saliency_mask(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, sparsit
             total[name] += grad
     model.train(was_training)
     flat = torch.cat([g.abs().flatten() for g in total.values()])
-    keep = int(round(sparsity * flat.numel()))
+    keep = round(sparsity * flat.numel())
     if keep == 0:
         return {name: torch.zeros_like(g, dtype=torch.bool) for name, g in total.items()}
     # ties at the threshold are broken by position, so exactly ``keep`` weights are salient
@@ -90,9 +91,18 @@ class SalUn(OptimizerOptions, Unlearner):
     summary = "random labels on the forget set, updating only the weights salient for it (SalUn)"
     uses = frozenset({"forget", "retain"})
 
-    def __init__(self, *, epochs: int = 1, lr: float = 0.003, sparsity: float = 0.5, batch_size: int = 128,
-                 optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 5e-4,
-                 label_pool: str = "retained") -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = 1,
+        lr: float = 0.003,
+        sparsity: float = 0.5,
+        batch_size: int = 128,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        label_pool: str = "retained",
+    ) -> None:
         """
         Args:
             epochs: number of (forget pass with random labels, retain pass) rounds.
@@ -110,11 +120,27 @@ class SalUn(OptimizerOptions, Unlearner):
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
         self.label_pool = check_choice("label_pool", label_pool, LABEL_POOLS)
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
-        masks = saliency_mask(model, split.x_forget, split.y_forget, sparsity=self.sparsity,
-                              batch_size=self.batch_size)
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
+        masks = saliency_mask(model, split.x_forget, split.y_forget, sparsity=self.sparsity, batch_size=self.batch_size)
         optimizer = _MaskedOptimizer(self._build_optimizer(model.parameters()), model, masks)
-        random_label_rounds(model, split, optimizer=optimizer, epochs=self.epochs, batch_size=self.batch_size,
-                            label_pool=self.label_pool, seed=seed, tag=self.name, verbose=verbose)
+        random_label_rounds(
+            model,
+            split,
+            optimizer=optimizer,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            label_pool=self.label_pool,
+            seed=seed,
+            tag=self.name,
+            verbose=verbose,
+        )
         return model

@@ -42,10 +42,22 @@ class Scrub(OptimizerOptions, Unlearner):
     summary = "teacher-student: diverge from the original on D_f, stay close on D_r (SCRUB)"
     uses = frozenset({"forget", "retain"})
 
-    def __init__(self, *, epochs: int = 3, max_steps: int = 2, lr: float = 2e-4, gamma: float = 0.99,
-                 alpha: float = 0.001, temperature: float = 4.0, batch_size: int = 256,
-                 forget_batch_size: int = 512, retain_per_class: int | None = 1000, optimizer: str = "sgd",
-                 momentum: float = 0.9, weight_decay: float = 5e-4) -> None:
+    def __init__(
+        self,
+        *,
+        epochs: int = 3,
+        max_steps: int = 2,
+        lr: float = 2e-4,
+        gamma: float = 0.99,
+        alpha: float = 0.001,
+        temperature: float = 4.0,
+        batch_size: int = 256,
+        forget_batch_size: int = 512,
+        retain_per_class: int | None = 1000,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+    ) -> None:
         """
         Args:
             epochs: rounds of (max pass if the round is among the first ``max_steps``, min pass).
@@ -75,10 +87,19 @@ class Scrub(OptimizerOptions, Unlearner):
             check_number("retain_per_class", retain_per_class, low=1, integer=True)
         self.retain_per_class = retain_per_class
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
-        x_keep, y_keep = retain_subset(split, per_class=self.retain_per_class,
-                                       seed=derive_seed(seed, "scrub", "retain"))
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
+        x_keep, y_keep = retain_subset(
+            split, per_class=self.retain_per_class, seed=derive_seed(seed, "scrub", "retain")
+        )
         teacher_forget = predict_logits(original, split.x_forget)
         # the teacher's logits ride along as extra label columns, so run_epochs shuffles them with x
         retain_targets = torch.cat([predict_logits(original, x_keep), y_keep.unsqueeze(1).float()], dim=1)
@@ -94,10 +115,28 @@ class Scrub(OptimizerOptions, Unlearner):
         optimizer = self._build_optimizer(model.parameters())
         for epoch in range(self.epochs):
             if epoch < self.max_steps:
-                run_epochs(model, split.x_forget, teacher_forget, epochs=1, batch_size=self.forget_batch_size,
-                           optimizer=optimizer, seed=derive_seed(seed, "scrub", "max", epoch), loss_fn=max_loss,
-                           verbose=verbose, desc=f"scrub {epoch + 1}/{self.epochs} (max)")
-            run_epochs(model, x_keep, retain_targets, epochs=1, batch_size=self.batch_size, optimizer=optimizer,
-                       seed=derive_seed(seed, "scrub", "min", epoch), loss_fn=min_loss,
-                       verbose=verbose, desc=f"scrub {epoch + 1}/{self.epochs} (min)")
+                run_epochs(
+                    model,
+                    split.x_forget,
+                    teacher_forget,
+                    epochs=1,
+                    batch_size=self.forget_batch_size,
+                    optimizer=optimizer,
+                    seed=derive_seed(seed, "scrub", "max", epoch),
+                    loss_fn=max_loss,
+                    verbose=verbose,
+                    desc=f"scrub {epoch + 1}/{self.epochs} (max)",
+                )
+            run_epochs(
+                model,
+                x_keep,
+                retain_targets,
+                epochs=1,
+                batch_size=self.batch_size,
+                optimizer=optimizer,
+                seed=derive_seed(seed, "scrub", "min", epoch),
+                loss_fn=min_loss,
+                verbose=verbose,
+                desc=f"scrub {epoch + 1}/{self.epochs} (min)",
+            )
         return model

@@ -23,8 +23,9 @@ from labelleak.validation import check_number
 logger = logging.getLogger(__name__)
 
 
-def fisher_diagonal(model: Classifier, x: torch.Tensor, y: torch.Tensor, *, batch_size: int,
-                    verbose: bool = False, desc: str = "fisher") -> dict[str, torch.Tensor]:
+def fisher_diagonal(
+    model: Classifier, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, verbose: bool = False, desc: str = "fisher"
+) -> dict[str, torch.Tensor]:
     """Mean over mini-batches of the squared gradient of the mean cross-entropy, per parameter.
 
     The model is evaluated in ``eval()`` mode so that the importances describe θ_o itself
@@ -68,8 +69,9 @@ class SelectiveSynapticDampening(Unlearner):
     summary = "Selective Synaptic Dampening: shrink weights far more important to D_f than to D (diagonal Fisher)"
     uses = frozenset({"forget", "retain"})
 
-    def __init__(self, *, alpha: float = 1.0, lam: float = 1.0, batch_size: int = 64,
-                 max_samples: int | None = 20000) -> None:
+    def __init__(
+        self, *, alpha: float = 1.0, lam: float = 1.0, batch_size: int = 64, max_samples: int | None = 20000
+    ) -> None:
         """
         Args:
             alpha: selection weighting α > 0: parameter i is dampened when I_Df,i > α·I_D,i.
@@ -84,18 +86,33 @@ class SelectiveSynapticDampening(Unlearner):
             check_number("max_samples", max_samples, low=1, integer=True)
         self.max_samples = max_samples
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         x_all = torch.cat([split.x_retain, split.x_forget])
         y_all = torch.cat([split.y_retain, split.y_forget])
         if self.max_samples is not None and self.max_samples < len(x_all):
             pick = torch.randperm(len(x_all), generator=torch_generator(derive_seed(seed, "ssd", "sample")))
             pick = pick[: self.max_samples]
             x_all, y_all = x_all[pick], y_all[pick]
-        imp_forget = fisher_diagonal(model, split.x_forget, split.y_forget, batch_size=self.batch_size,
-                                     verbose=verbose, desc="ssd: importance on D_f")
-        imp_all = fisher_diagonal(model, x_all, y_all, batch_size=self.batch_size,
-                                  verbose=verbose, desc="ssd: importance on D")
+        imp_forget = fisher_diagonal(
+            model,
+            split.x_forget,
+            split.y_forget,
+            batch_size=self.batch_size,
+            verbose=verbose,
+            desc="ssd: importance on D_f",
+        )
+        imp_all = fisher_diagonal(
+            model, x_all, y_all, batch_size=self.batch_size, verbose=verbose, desc="ssd: importance on D"
+        )
         selected = 0
         total = 0
         with torch.no_grad():
@@ -104,7 +121,9 @@ class SelectiveSynapticDampening(Unlearner):
                     continue
                 chosen = imp_forget[name] > self.alpha * imp_all[name]
                 # chosen implies imp_forget > 0, so the ratio is finite where it is used
-                factor = (self.lam * imp_all[name] / imp_forget[name].clamp_min(torch.finfo(param.dtype).tiny)).clamp(max=1.0)
+                factor = (self.lam * imp_all[name] / imp_forget[name].clamp_min(torch.finfo(param.dtype).tiny)).clamp(
+                    max=1.0
+                )
                 param.copy_(torch.where(chosen, param * factor, param))
                 selected += int(chosen.sum())
                 total += chosen.numel()

@@ -20,8 +20,9 @@ from labelleak.unlearning.common import OPTIMIZERS, make_unlearn_optimizer, reta
 from labelleak.validation import check_choice, check_number
 
 
-def error_maximising_noise(model: Classifier, label: int, *, size: int, steps: int, lr: float, lam: float,
-                           seed: int) -> torch.Tensor:
+def error_maximising_noise(
+    model: Classifier, label: int, *, size: int, steps: int, lr: float, lam: float, seed: int
+) -> torch.Tensor:
     """A batch of ``size`` inputs, in the model's normalised space, that maximise the loss of ``label``."""
     c, h, w = model.spec.in_channels, model.spec.image_size, model.spec.image_size
     generator = torch.Generator().manual_seed(seed)
@@ -69,10 +70,20 @@ class Unsir(Unlearner):
     summary = "error-maximising noise per forgotten class, impair then repair on a retain sample (UNSIR)"
     uses = frozenset({"retain"})
 
-    def __init__(self, *, noise_size: int = 256, noise_steps: int = 40, noise_lr: float = 0.1,
-                 noise_lambda: float = 0.1, noise_copies: int = 10, retain_per_class: int = 1000,
-                 impair_lr: float = 5e-4, repair_lr: float = 2e-4, batch_size: int = 256,
-                 optimizer: str = "adam") -> None:
+    def __init__(
+        self,
+        *,
+        noise_size: int = 256,
+        noise_steps: int = 40,
+        noise_lr: float = 0.1,
+        noise_lambda: float = 0.1,
+        noise_copies: int = 10,
+        retain_per_class: int = 1000,
+        impair_lr: float = 5e-4,
+        repair_lr: float = 2e-4,
+        batch_size: int = 256,
+        optimizer: str = "adam",
+    ) -> None:
         """
         Args:
             noise_size: noise samples per forgotten class.
@@ -99,24 +110,59 @@ class Unsir(Unlearner):
 
     def noise(self, model: Classifier, forget_classes: tuple[int, ...], *, seed: int) -> dict[int, torch.Tensor]:
         """The error-maximising noise batch of each forgotten class, in normalised input space."""
-        return {c: error_maximising_noise(model, c, size=self.noise_size, steps=self.noise_steps, lr=self.noise_lr,
-                                          lam=self.noise_lambda, seed=derive_seed(seed, "unsir", "noise", c))
-                for c in forget_classes}
+        return {
+            c: error_maximising_noise(
+                model,
+                c,
+                size=self.noise_size,
+                steps=self.noise_steps,
+                lr=self.noise_lr,
+                lam=self.noise_lambda,
+                seed=derive_seed(seed, "unsir", "noise", c),
+            )
+            for c in forget_classes
+        }
 
-    def _unlearn(self, model: Classifier, *, original: Classifier, split: ForgetSplit, seed: int,
-                 recipe: TrainConfig, verbose: bool) -> Classifier:
+    def _unlearn(
+        self,
+        model: Classifier,
+        *,
+        original: Classifier,
+        split: ForgetSplit,
+        seed: int,
+        recipe: TrainConfig,
+        verbose: bool,
+    ) -> Classifier:
         noise = self.noise(model, split.forget_classes, seed=seed)
-        x_keep, y_keep = retain_subset(split, per_class=self.retain_per_class,
-                                       seed=derive_seed(seed, "unsir", "retain"))
+        x_keep, y_keep = retain_subset(
+            split, per_class=self.retain_per_class, seed=derive_seed(seed, "unsir", "retain")
+        )
         # back to pixel space, so the model's own normalisation turns it into the learnt noise again
         x_noise = torch.cat([n * model.std + model.mean for n in noise.values()]).repeat(self.noise_copies, 1, 1, 1)
         y_noise = torch.cat([torch.full((len(n),), c, dtype=torch.long) for c, n in noise.items()])
         y_noise = y_noise.repeat(self.noise_copies)
         impair = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.impair_lr)
-        run_epochs(model, torch.cat([x_noise, x_keep]), torch.cat([y_noise, y_keep]), epochs=1,
-                   batch_size=self.batch_size, optimizer=impair, seed=derive_seed(seed, "unsir", "impair"),
-                   verbose=verbose, desc="unsir impair")
+        run_epochs(
+            model,
+            torch.cat([x_noise, x_keep]),
+            torch.cat([y_noise, y_keep]),
+            epochs=1,
+            batch_size=self.batch_size,
+            optimizer=impair,
+            seed=derive_seed(seed, "unsir", "impair"),
+            verbose=verbose,
+            desc="unsir impair",
+        )
         repair = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.repair_lr)
-        run_epochs(model, x_keep, y_keep, epochs=1, batch_size=self.batch_size, optimizer=repair,
-                   seed=derive_seed(seed, "unsir", "repair"), verbose=verbose, desc="unsir repair")
+        run_epochs(
+            model,
+            x_keep,
+            y_keep,
+            epochs=1,
+            batch_size=self.batch_size,
+            optimizer=repair,
+            seed=derive_seed(seed, "unsir", "repair"),
+            verbose=verbose,
+            desc="unsir repair",
+        )
         return model
