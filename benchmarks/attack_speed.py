@@ -1,4 +1,4 @@
-"""Seconds of one attack on one 28×28 target, after calibration (issues 4 and 5: the parameter attack
+"""Seconds of one attack on one 28×28 target, after calibration (goals: the parameter attack
 < 2 s and the white-box inversion < 10 s on 2 CPU cores; the black-box inversion's seconds and
 queries at each budget).
 
@@ -28,8 +28,8 @@ from labelleak.attacks.genetic import BlackBoxInversion
 from labelleak.attacks.inversion import WhiteBoxInversion
 from labelleak.attacks.knowledge import draw_knowledge
 from labelleak.data import load_dataset
-from labelleak.experiments.cache import ArtifactStore
-from labelleak.experiments.stages import train_original, unlearn_original
+from labelleak.store import ArtifactStore
+from labelleak.targets import train_original, unlearn_original
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Wall and CPU time of ``labelleak audit`` on a Fashion-MNIST-size model (issue 7: a full audit with the
+"""Wall and CPU time of ``labelleak audit`` on a Fashion-MNIST-size model (goal: a full audit with the
 shadow calibration already cached must take < 60 s on 2 CPU cores; the first audit, which builds
 the calibration, is reported too).
 
@@ -36,8 +36,8 @@ from pathlib import Path
 import torch
 
 from labelleak.data import load_dataset
-from labelleak.experiments.cache import ArtifactStore
-from labelleak.experiments.stages import train_original, unlearn_original
+from labelleak.store import ArtifactStore
+from labelleak.targets import train_original, unlearn_original
 
 FACTORY = '''"""The benchmark's model factory: labelleak's Fashion-MNIST LeNet, rebuilt from its spec."""
 from labelleak.models import ModelSpec, build_model

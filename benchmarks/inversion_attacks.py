@@ -36,9 +36,9 @@ from labelleak.attacks.criteria import InversionRun, fit_calibration, make_crite
 from labelleak.attacks.genetic import BlackBoxInversion
 from labelleak.attacks.inversion import WhiteBoxInversion
 from labelleak.data import load_dataset
-from labelleak.experiments.cache import ArtifactStore
-from labelleak.experiments.stages import build_unlearner, train_original, unlearn_original, unlearned_config
 from labelleak.metrics import summarize
+from labelleak.store import ArtifactStore
+from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
 
 EVAL_SEED = 0
 SHADOW_METHODS = ("finetune", "gradient_ascent", "random_labels")

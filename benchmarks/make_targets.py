@@ -19,8 +19,8 @@ import time
 import torch
 
 from labelleak.data import load_dataset
-from labelleak.experiments.cache import ArtifactStore
-from labelleak.experiments.stages import train_original, unlearn_original
+from labelleak.store import ArtifactStore
+from labelleak.targets import train_original, unlearn_original
 from labelleak.unlearning import UNLEARNERS
 
 

@@ -31,10 +31,10 @@ from labelleak.attacks.knowledge import draw_knowledge
 from labelleak.attacks.parameter import ATTACK_FAMILIES, primary_score
 from labelleak.attacks.shadow import ShadowConfig, calibrate
 from labelleak.data import load_dataset
-from labelleak.experiments.cache import ArtifactStore
-from labelleak.experiments.stages import build_unlearner, train_original, unlearn_original, unlearned_config
 from labelleak.metrics import random_guess_rate, summarize
 from labelleak.seeding import numpy_generator
+from labelleak.store import ArtifactStore
+from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
 
 EVAL_SEED = 0
 

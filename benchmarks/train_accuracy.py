@@ -14,8 +14,8 @@ import tempfile
 import torch
 
 from labelleak.data import DataError, dataset_names, load_dataset
-from labelleak.experiments.cache import ArtifactStore
-from labelleak.experiments.stages import train_original
+from labelleak.store import ArtifactStore
+from labelleak.targets import train_original
 
 TARGETS = {"digits": 0.95, "mnist": 0.985, "fashion-mnist": 0.89, "cifar10": 0.65, "svhn": 0.85}
 

@@ -1,7 +1,7 @@
 """Utility of every unlearning method: forget / retain / test accuracy and wall time.
 
 For one dataset, runs each registered method (or ``--methods``) on each forget set and prints a
-Markdown table with a verdict against the targets of issue 3: forget-class test accuracy ≤ 10%
+Markdown table with a verdict against the targets of docs/unlearning.md: forget-class test accuracy ≤ 10%
 and retain test accuracy within 5 points of the original model. Every run goes through the
 shared artifact store, so an interrupted benchmark resumes where it stopped and a repeated one
 only reads the stored results (their "seconds" are those of the original run).
@@ -21,8 +21,8 @@ import time
 import torch
 
 from labelleak.data import load_dataset
-from labelleak.experiments.cache import ArtifactStore
-from labelleak.experiments.stages import build_unlearner, train_original, unlearn_original, unlearned_config
+from labelleak.store import ArtifactStore
+from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
 from labelleak.unlearning import UNLEARNERS, utility_metrics
 
 FORGET_TARGET = 0.10
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                     forget_classes=classes,
                     seed=args.seed,
                 )
-                if store.load_model("unlearned", config) is None:
+                if not (store.path("unlearned", config) / "model.json").is_file():
                     continue
             result = unlearn_original(
                 original, dataset, method=method, forget_classes=classes, seed=args.seed, store=store

@@ -10,7 +10,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture()
 def store(tmp_path):
-    from labelleak.experiments.cache import ArtifactStore
+    from labelleak.store import ArtifactStore
 
     return ArtifactStore(tmp_path / "cache")
 
@@ -25,6 +25,6 @@ def digits():
 @pytest.fixture(scope="session")
 def digits_model(digits):
     """θ_o on digits, trained once per test session (about two seconds)."""
-    from labelleak.experiments.stages import train_original
+    from labelleak.targets import train_original
 
     return train_original(digits, seed=0)

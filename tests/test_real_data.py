@@ -10,8 +10,8 @@ import pytest
 
 from labelleak.cli import main
 from labelleak.data import DataError, load_dataset
-from labelleak.experiments.cache import ArtifactStore
-from labelleak.experiments.stages import train_original
+from labelleak.store import ArtifactStore
+from labelleak.targets import train_original
 
 pytestmark = pytest.mark.slow
 

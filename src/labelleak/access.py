@@ -1,4 +1,4 @@
-"""Views of a target model that enforce the threat model (DESIGN §3).
+"""Views of a target model that enforce the threat model (Zheng et al., arXiv 2604.07386, 2026).
 
 Three levels, each including the ones before it:
 
@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from labelleak import LabelleakError
+
+if TYPE_CHECKING:
+    from labelleak.models import Classifier
 
 ACCESS_LEVELS = ("queries", "gradients", "weights")
 
@@ -158,7 +162,7 @@ class WeightsAccess(GradientAccess):
         self.head_name = head_name
 
     @classmethod
-    def of_classifier(cls, model: nn.Module, *, budget: int | None = None) -> WeightsAccess:
+    def of_classifier(cls, model: Classifier, *, budget: int | None = None) -> WeightsAccess:
         """A view of a labelleak :class:`~labelleak.models.Classifier` (head named ``head``)."""
         spec = model.spec
         return cls(

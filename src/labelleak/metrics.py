@@ -1,4 +1,4 @@
-"""Metrics of label-leakage attacks (DESIGN §6), shared by every attack family.
+"""Metrics of label-leakage attacks, shared by every attack family.
 
 An attack on one target yields per-class scores s ∈ R^K (higher = more likely forgotten) and a
 decided set Ĉ; the truth is the forgotten set C. Over many targets we report:
@@ -13,7 +13,7 @@ decided set Ĉ; the truth is the forgotten set C. Over many targets we report:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def exact_match(predicted: Iterable[int], truth: Iterable[int]) -> bool:
     return set(map(int, predicted)) == set(map(int, truth))
 
 
-def true_class_ranks(scores: Sequence[float], truth: Iterable[int]) -> list[int]:
+def true_class_ranks(scores: Sequence[float] | np.ndarray, truth: Iterable[int]) -> list[int]:
     """Rank (1 = highest score) of each true class; ties count against the attack (pessimistic)."""
     s = np.asarray(scores, dtype=np.float64)
     return [int((s >= s[c]).sum()) for c in sorted(set(map(int, truth)))]
@@ -56,7 +56,8 @@ def auc(scores: Sequence[Sequence[float]], truths: Sequence[Iterable[int]]) -> f
 
     Computed as the Mann-Whitney statistic (ties count one half); nan without both kinds of pairs.
     """
-    pos, neg = [], []
+    pos: list[float] = []
+    neg: list[float] = []
     for s, t in zip(scores, truths):
         forgotten = set(map(int, t))
         for k, value in enumerate(np.asarray(s, dtype=np.float64)):
@@ -82,7 +83,7 @@ def summarize(
     *,
     scores: Sequence[Sequence[float]],
     predicted: Sequence[Iterable[int]],
-    truths: Sequence[Iterable[int]],
+    truths: Sequence[Collection[int]],
     num_classes: int,
 ) -> dict[str, float]:
     """All metrics over a list of targets (one entry of each argument per target).

@@ -1,11 +1,13 @@
-"""A small explicit name -> object registry that refuses duplicates."""
+"""A small explicit name -> object registry that refuses duplicates and builds its entries from options."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from labelleak import LabelleakError
+from labelleak.validation import ParameterError
 
 T = TypeVar("T")
 
@@ -18,10 +20,12 @@ class UnknownNameError(LabelleakError, KeyError):
 
 
 class Registry(Generic[T]):
-    """Maps names to objects (classes or factories). ``kind`` names what it holds in errors."""
+    """Maps names to objects (classes or factories). ``kind`` names what it holds in errors, ``item``
+    (default: ``kind``) names one entry in an unknown-option error."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, item: str | None = None) -> None:
         self.kind = kind
+        self.item = item or kind
         self._entries: dict[str, T] = {}
 
     def register(self, name: str, *, force: bool = False) -> Callable[[T], T]:
@@ -42,6 +46,32 @@ class Registry(Generic[T]):
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self._entries))}"
             ) from None
+
+    def options(self, name: str) -> list[str]:
+        """The keyword-only options the entry ``name`` is built with, in signature order."""
+        return [p.name for p in self._parameters(name) if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+    def build(self, name: str, /, **options: Any) -> Any:
+        """The entry ``name`` called with ``options``; an option it does not take is a one-line
+        :class:`~labelleak.validation.ParameterError` that lists the valid ones."""
+        entry: Any = self.get(name)
+        if not self.open_ended(name):
+            valid = self.options(name)
+            unknown = sorted(set(options) - set(valid))
+            if unknown:
+                raise ParameterError(
+                    f"unknown parameter {unknown[0]!r} for {self.item} {name!r}; valid: {', '.join(valid) or '(none)'}"
+                )
+        return entry(**options)
+
+    def open_ended(self, name: str) -> bool:
+        """True when the entry ``name`` also takes options beyond :meth:`options` (``**kwargs``)."""
+        return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in self._parameters(name))
+
+    def _parameters(self, name: str) -> list[inspect.Parameter]:
+        entry: Any = self.get(name)
+        target = entry.__init__ if inspect.isclass(entry) else entry
+        return list(inspect.signature(target).parameters.values())
 
     def names(self) -> list[str]:
         return list(self._entries)

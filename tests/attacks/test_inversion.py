@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from labelleak.access import GradientAccess, InsufficientAccessError, QueryAccess, WeightsAccess
+from labelleak.attacks.base import CalibrationError
 from labelleak.attacks.criteria import InversionCalibration
 from labelleak.attacks.inversion import WhiteBoxInversion, invert_gradients, total_variation
 from labelleak.models import TrainConfig, build_model, train
@@ -109,11 +110,18 @@ def test_parameters_are_validated(kwargs, name):
 
 
 def test_calibration_must_match_the_criterion():
-    cal = InversionCalibration(
+    stored = InversionCalibration(
         criterion="entropy", checkpoint=0, reference=np.zeros(10), threshold=0.0, shadow_asr=1.0, n_shadow=1
-    )
-    with pytest.raises(ParameterError, match="calibration"):
-        WhiteBoxInversion(criterion="threshold", calibration=cal)
+    ).to_dict()
+
+    class StoredShadows:  # shadows whose cache already holds a calibration of another criterion
+        def cached(self, kind, key, compute):
+            return stored
+
+    attack = WhiteBoxInversion(criterion="threshold")
+    assert attack.calibratable and not attack.needs_calibration
+    with pytest.raises(CalibrationError, match="criterion 'entropy'"):
+        attack.calibrate(StoredShadows())
 
 
 def test_mixed_start_cycles_grey_zeros_noise():

@@ -19,7 +19,7 @@ from labelleak.attacks.parameter import (
     primary_score,
     zscore,
 )
-from labelleak.experiments.stages import unlearn_original
+from labelleak.targets import unlearn_original
 from labelleak.validation import ParameterError
 
 
@@ -93,9 +93,29 @@ def test_attacks_refuse_less_access_and_missing_data(retrained, knowledge):
         attack.infer(WeightsAccess.of_classifier(retrained.model))
 
 
-def test_calibrated_deciders_need_a_matching_calibration():
-    with pytest.raises(CalibrationError, match="calibration="):
-        ATTACKS.get("param-diff")(decider="youden")
+class FixedShadows:
+    """Shadows whose features are given; records the reference settings it was asked for."""
+
+    def __init__(self, calibration):
+        self.calibration, self.asked = calibration, []
+
+    def features(self, reference):
+        self.asked.append(reference)
+        return self.calibration
+
+
+def test_calibrated_deciders_need_calibrate_before_infer(retrained, knowledge):
+    attack = ATTACKS.build("param-diff", decider="youden")
+    assert attack.needs_calibration and attack.calibratable
+    with pytest.raises(CalibrationError, match=r"calibrate\(shadows\)"):
+        attack.infer(WeightsAccess.of_classifier(retrained.model), knowledge=knowledge)
+    kmeans = ATTACKS.build("param-diff")
+    assert not kmeans.needs_calibration and not kmeans.calibratable
+    with pytest.raises(CalibrationError, match="nothing to calibrate"):
+        kmeans.calibrate(FixedShadows(None))
+
+
+def test_calibration_fits_the_decider_on_shadow_features():
     with pytest.raises(ParameterError, match="decider"):
         ATTACKS.get("param-diff")(decider="svm")
     with pytest.raises(ParameterError, match="steps"):
@@ -106,9 +126,11 @@ def test_calibrated_deciders_need_a_matching_calibration():
     calibration = Calibration(
         reference=ReferenceConfig().to_dict(), features=features, forgotten=forgotten, methods=["a"] * 5 + ["b"] * 5
     )
-    assert ATTACKS.get("param-diff")(decider="tree", calibration=calibration)._decider.describe()["depth"] >= 1
-    with pytest.raises(CalibrationError, match="reference settings"):
-        ATTACKS.get("param-diff")(decider="youden", calibration=calibration, steps=7)
+    shadows = FixedShadows(calibration)
+    tree = ATTACKS.build("param-diff", decider="tree", steps=7).calibrate(shadows)
+    assert tree._decider.describe()["depth"] >= 1 and tree.calibration_ is calibration
+    # the shadow features are extracted with the attack's own reference models
+    assert shadows.asked == [tree.reference] and tree.reference.steps == 7
     assert calibration.select(exclude_methods=("a",)).methods == ["b"] * 5
     with pytest.raises(CalibrationError, match="no shadow target"):
         calibration.select(exclude_methods=("a", "b"))

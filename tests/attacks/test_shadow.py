@@ -4,7 +4,14 @@ import torch
 
 from labelleak.attacks.base import ATTACKS
 from labelleak.attacks.knowledge import draw_knowledge, image_hashes
-from labelleak.attacks.shadow import ShadowConfig, ShadowLeakError, calibrate, shadow_dataset, shadow_targets
+from labelleak.attacks.shadow import (
+    ShadowConfig,
+    ShadowLeakError,
+    Shadows,
+    calibrate,
+    shadow_dataset,
+    shadow_targets,
+)
 from labelleak.validation import ParameterError
 
 CONFIG = ShadowConfig(methods=("retrain",), forget_sets=((1,), (4,), (2, 6)), epochs=5, aux_per_class=3)
@@ -59,8 +66,28 @@ def test_calibration_is_cached_and_calibrates_attacks(digits, draw, store):
     again = calibrate(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
     assert np.allclose(again.features["dot"], calibration.features["dot"])
     assert list(store.root.glob("shadow-calibration/*/result.json"))
-    attack = ATTACKS.get("param-diff")(decider="youden", calibration=calibration)
+    shadows = Shadows(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
+    attack = ATTACKS.build("param-diff", decider="youden").calibrate(shadows)
     assert attack._decider.threshold is not None
+    assert np.array_equal(attack.calibration_.features["diff"], calibration.features["diff"])
+    # one extraction per reference, shared by every decider and family
+    assert ATTACKS.build("param-dot", decider="tree").calibrate(shadows).calibration_ is attack.calibration_
+
+
+def test_inversion_calibration_is_stored_under_the_shadows_key(digits, draw, store):
+    shadows = Shadows(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
+    attack = ATTACKS.build("invert-wb", steps=5, checkpoints=[2]).calibrate(shadows)
+    assert attack.calibration_.n_shadow == 3 and attack.calibration_.criterion == "threshold"
+    again = ATTACKS.build("invert-wb", steps=5, checkpoints=[2])
+    fresh = Shadows(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
+    before = store.counts[("inversion-calibration", "cached")]
+    assert again.calibrate(fresh).calibration_.to_dict() == attack.calibration_.to_dict()
+    assert store.counts[("inversion-calibration", "cached")] == before + 1
+
+
+def test_shadows_refuse_evaluation_seeds(digits, draw):
+    with pytest.raises(ShadowLeakError, match="overlap the evaluation seeds"):
+        Shadows(digits, draw, config=CONFIG, eval_seeds=[CONFIG.seed])
 
 
 def test_shadow_config_validation():

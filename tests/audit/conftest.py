@@ -1,6 +1,9 @@
 """A model owner's workflow, outside labelleak: train a CNN on digits and unlearn class 3 with
-plain PyTorch, save both versions with ``torch.save(state_dict)`` and export the unlearned one to
-ONNX. Built once per test session (a few seconds)."""
+plain PyTorch, save both versions with ``torch.save(state_dict)`` (``owner_files``) and export the
+unlearned one to ONNX (``owner_onnx``). Built once per test session (a few seconds).
+
+Only the ONNX fixtures need onnx and onnxruntime (the ``onnx`` extra): without them the tests that
+use those fixtures are skipped, and every other audit test still runs."""
 
 from __future__ import annotations
 
@@ -41,7 +44,6 @@ def fit(model, x, y, *, epochs: int, seed: int, lr: float = 2e-3) -> None:
 class OwnerFiles:
     original: Path
     unlearned: Path
-    onnx: Path
     forget_test_acc: float
     retain_test_acc: float
 
@@ -66,21 +68,43 @@ def owner_files(tmp_path_factory, digits) -> OwnerFiles:
     with torch.no_grad():
         pred = model(digits.x_test).argmax(1)
     test_forget = digits.y_test == FORGOTTEN
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
-        torch.onnx.export(
-            model,
-            (digits.x_test[:1],),
-            str(out / "unlearned.onnx"),
-            dynamo=False,
-            input_names=["image"],
-            output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}},
-        )
     return OwnerFiles(
         original=out / "original.pt",
         unlearned=out / "unlearned.pt",
-        onnx=out / "unlearned.onnx",
         forget_test_acc=float((pred[test_forget] == FORGOTTEN).float().mean()),
         retain_test_acc=float((pred[~test_forget] == digits.y_test[~test_forget]).float().mean()),
     )
+
+
+@pytest.fixture(scope="session")
+def export_onnx():
+    """``export(net, example, path, *, input_name="x", output_name="y")``: ``net`` written as an ONNX
+    graph with a dynamic batch axis (unless ``dynamic_batch=False``); skips without onnx/onnxruntime."""
+    pytest.importorskip("onnx", reason="exporting ONNX models needs the onnx package (pip install 'labelleak[onnx]')")
+    pytest.importorskip("onnxruntime", reason="auditing ONNX models needs onnxruntime (pip install 'labelleak[onnx]')")
+
+    def export(net, example, path, *, input_name="x", output_name="y", dynamic_batch=True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+            torch.onnx.export(
+                net,
+                (example,),
+                str(path),
+                dynamo=False,
+                input_names=[input_name],
+                output_names=[output_name],
+                dynamic_axes={input_name: {0: "batch"}} if dynamic_batch else None,
+            )
+        return path
+
+    return export
+
+
+@pytest.fixture(scope="session")
+def owner_onnx(owner_files, export_onnx, digits, tmp_path_factory) -> Path:
+    """The owner's unlearned model exported to ONNX, as an owner serving it would."""
+    model = load_user_module().build()
+    model.load_state_dict(torch.load(owner_files.unlearned, weights_only=True))
+    model.eval()
+    out = tmp_path_factory.mktemp("owner_onnx") / "unlearned.onnx"
+    return export_onnx(model, digits.x_test[:1], out, input_name="image", output_name="logits")

@@ -75,9 +75,9 @@ def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_p
         assert (tmp_path / f"audit_{name}.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_onnx_audit_runs_queries_only(owner_files, cache_dir, tmp_path, capsys):
+def test_onnx_audit_runs_queries_only(owner_onnx, cache_dir, tmp_path, capsys):
     out_json = tmp_path / "onnx.json"
-    code, _out, err = audit(["--onnx", owner_files.onnx, "--cache", cache_dir, "--json", out_json], capsys)
+    code, _out, err = audit(["--onnx", owner_onnx, "--cache", cache_dir, "--json", out_json], capsys)
     assert code == 0, err
     result = json.loads(out_json.read_text())
     black_box = {
@@ -148,18 +148,16 @@ def test_nan_weights(owner_files, tmp_path, capsys):
     _one_line_error(code, out, err, "NaN")
 
 
-def test_onnx_with_wrong_input_shape(tmp_path, capsys):
+def test_onnx_with_wrong_input_shape(export_onnx, tmp_path, capsys):
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10))
-    path = tmp_path / "mnist_shaped.onnx"
-    _export(net, torch.zeros(1, 1, 28, 28), path)
+    path = export_onnx(net, torch.zeros(1, 1, 28, 28), tmp_path / "mnist_shaped.onnx")
     code, out, err = audit(["--onnx", path], capsys)
     _one_line_error(code, out, err, "expects inputs of shape (N, 1, 28, 28)", "(N, 1, 8, 8)")
 
 
-def test_onnx_with_wrong_number_of_classes(tmp_path, capsys):
+def test_onnx_with_wrong_number_of_classes(export_onnx, tmp_path, capsys):
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 7))
-    path = tmp_path / "seven.onnx"
-    _export(net, torch.zeros(1, 1, 8, 8), path)
+    path = export_onnx(net, torch.zeros(1, 1, 8, 8), tmp_path / "seven.onnx")
     code, out, err = audit(["--onnx", path], capsys)
     _one_line_error(code, out, err, "7 outputs", "K=10")
 
@@ -187,29 +185,47 @@ def test_num_classes_option_must_match_the_dataset(owner_files, capsys):
     _one_line_error(code, out, err, "--num-classes 7")
 
 
-def _export(net, example, path):
-    import warnings
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        (["--mean", "0.5"], "--mean and --std must be given together"),
+        (["--mean", "0.5", "0.5", "--std", "0.2", "0.2"], "--mean needs 1 value(s)"),
+        (["--head", "classifier.9"], "--head 'classifier.9' names no module"),
+        (["--head", "classifier.1"], "--head 'classifier.1' has 64 outputs"),
+    ],
+)
+def test_option_errors_name_the_flags(owner_files, capsys, options, fragment):
+    # the library names its parameters (mean, head); the command line names the flags a user typed
+    code, out, err = audit(
+        ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned, *options], capsys
+    )
+    _one_line_error(code, out, err, fragment)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            net,
-            (example,),
-            str(path),
-            dynamo=False,
-            input_names=["x"],
-            output_names=["y"],
-            dynamic_axes={"x": {0: "batch"}},
-        )
+
+def test_naming_a_two_version_attack_without_the_original(owner_files, capsys):
+    code, out, err = audit(
+        ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned, "--attacks", "param-diff-orig"],
+        capsys,
+    )
+    _one_line_error(
+        code, out, err, "'param-diff-orig' cannot run in this audit: needs the original model", "(--original)"
+    )
 
 
-def test_named_attacks_and_query_budget(owner_files, cache_dir, tmp_path, capsys):
+def test_empty_attack_list(owner_files, capsys):
+    code, out, err = audit(
+        ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned, "--attacks", ","], capsys
+    )
+    _one_line_error(code, out, err, "--attacks must be 'all' or a comma-separated list")
+
+
+def test_named_attacks_and_query_budget(owner_onnx, cache_dir, tmp_path, capsys):
     # noise-logprob needs 64 queries: over a budget of 50 it fails alone, the audit still runs
     out_json = tmp_path / "budget.json"
     code, out, err = audit(
         [
             "--onnx",
-            owner_files.onnx,
+            owner_onnx,
             "--cache",
             cache_dir,
             "--json",
@@ -229,6 +245,6 @@ def test_named_attacks_and_query_budget(owner_files, cache_dir, tmp_path, capsys
     assert result["verdict"]["attacks_run"] == 2
 
 
-def test_naming_a_white_box_attack_for_an_onnx_file(owner_files, capsys):
-    code, out, err = audit(["--onnx", owner_files.onnx, "--attacks", "invert-wb"], capsys)
+def test_naming_a_white_box_attack_for_an_onnx_file(owner_onnx, capsys):
+    code, out, err = audit(["--onnx", owner_onnx, "--attacks", "invert-wb"], capsys)
     _one_line_error(code, out, err, "'invert-wb' cannot run in this audit: needs gradients access")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+import sys
 
 import numpy as np
 import pytest
@@ -10,17 +10,18 @@ import torch
 from torch import nn
 
 from labelleak.access import QueryBudgetExceeded
+from labelleak.attacks import ATTACKS
 from labelleak.attacks.base import AttackResult
 from labelleak.audit import (
     AuditedModel,
     AuditError,
     OnnxModel,
+    construct_attack,
     find_head,
     load_factory,
     load_user_model,
     looks_like_probabilities,
     onnx_target,
-    permitted,
     score_margin,
     select_attacks,
     verdict,
@@ -61,7 +62,7 @@ def test_of_several_k_output_layers_the_one_producing_the_output_is_the_head():
 
 def test_ambiguous_head_lists_the_candidates():
     model = load_user_module().build_two_heads()
-    with pytest.raises(AuditError, match=r"name one with --head: head_a, head_b"):
+    with pytest.raises(AuditError, match=r"name one with head: head_a, head_b"):
         find_head(model, num_classes=10, sample=SAMPLE)
     assert find_head(model, num_classes=10, sample=SAMPLE, head="head_b") == "head_b"
 
@@ -75,8 +76,11 @@ def test_ambiguous_head_lists_the_candidates():
     ],
 )
 def test_bad_head_option(head, message):
-    with pytest.raises(AuditError, match=message):
+    with pytest.raises(AuditError, match=message) as raised:
         find_head(load_user_module().build(), num_classes=10, sample=SAMPLE, head=head)
+    # the library names its parameter; a front end may call it otherwise
+    assert str(raised.value).startswith(f"head {head!r} ")
+    assert raised.value.naming({"head": "--head"}).startswith(f"--head {head!r} ")
 
 
 def test_no_linear_with_k_outputs():
@@ -133,9 +137,9 @@ def test_weights_view_exposes_the_users_head(owner_files, digits):
 @pytest.mark.parametrize(
     "mean, std, message",
     [
-        ([0.5], None, "together"),
-        ([0.5, 0.5], [0.2, 0.2], "needs 1 value"),
-        ([0.5], [0.0], "positive"),
+        ([0.5], None, "^mean and std must be given together"),
+        ([0.5, 0.5], [0.2, 0.2], r"^mean needs 1 value"),
+        ([0.5], [0.0], r"^std values must be positive, got \[0.0\]"),
     ],
 )
 def test_bad_normalisation(owner_files, digits, mean, std, message):
@@ -151,8 +155,8 @@ def test_bad_normalisation(owner_files, digits, mean, std, message):
         )
 
 
-def test_onnx_logits_are_softmaxed_and_counted(owner_files, digits):
-    onnx = OnnxModel(owner_files.onnx, num_classes=10, input_shape=(1, 8, 8), sample=digits.x_test[:16])
+def test_onnx_logits_are_softmaxed_and_counted(owner_files, owner_onnx, digits):
+    onnx = OnnxModel(owner_onnx, num_classes=10, input_shape=(1, 8, 8), sample=digits.x_test[:16])
     assert onnx.outputs == "logits"
     plain = load_user_model(
         load_factory(f"{USER_MODEL}:build"),
@@ -170,12 +174,9 @@ def test_onnx_logits_are_softmaxed_and_counted(owner_files, digits):
         view.query(digits.x_test[:11])
 
 
-def test_onnx_with_fixed_batch_and_probability_outputs(tmp_path, digits):
+def test_onnx_with_fixed_batch_and_probability_outputs(export_onnx, tmp_path, digits):
     net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10), nn.Softmax(dim=1))
-    path = tmp_path / "fixed.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.zeros(4, 1, 8, 8),), str(path), dynamo=False)  # batch fixed at 4
+    path = export_onnx(net, torch.zeros(4, 1, 8, 8), tmp_path / "fixed.onnx", dynamic_batch=False)  # batch of 4
     onnx = OnnxModel(path, num_classes=10, input_shape=(1, 8, 8), sample=digits.x_test[:16])
     assert onnx.outputs == "probabilities"
     with torch.no_grad():
@@ -183,7 +184,14 @@ def test_onnx_with_fixed_batch_and_probability_outputs(tmp_path, digits):
 
 
 def test_missing_onnx_file(tmp_path):
+    pytest.importorskip("onnxruntime", reason="auditing ONNX models needs onnxruntime (pip install 'labelleak[onnx]')")
     with pytest.raises(AuditError, match=r"ONNX file not found"):
+        OnnxModel(tmp_path / "x.onnx", num_classes=10, input_shape=(1, 8, 8), sample=SAMPLE)
+
+
+def test_onnx_without_onnxruntime_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    with pytest.raises(AuditError, match=r"needs onnxruntime: pip install 'labelleak\[onnx\]'"):
         OnnxModel(tmp_path / "x.onnx", num_classes=10, input_shape=(1, 8, 8), sample=SAMPLE)
 
 
@@ -195,24 +203,39 @@ def test_probability_detection():
 
 
 def test_attack_selection_follows_declared_access():
-    class NeedsWeights:
-        requires = "weights"
-        needs_original = False
-
-    class NeedsOriginal:
-        requires = "queries"
-        needs_original = True
-
-    assert permitted(NeedsWeights, level="weights", has_original=False) is None
-    assert "needs weights access" in permitted(NeedsWeights, level="queries", has_original=False)
-    assert "--original" in permitted(NeedsOriginal, level="weights", has_original=False)
-    assert permitted(NeedsOriginal, level="queries", has_original=True) is None
+    # every attack says what it needs (Attack.unmet_needs): "all" is those the access permits
+    for level, has_original in [("queries", False), ("queries", True), ("weights", False), ("weights", True)]:
+        expected = [
+            n for n in ATTACKS.names() if ATTACKS.get(n).unmet_needs(access=level, original=has_original) is None
+        ]
+        assert select_attacks("all", level=level, has_original=has_original) == expected
+    assert set(select_attacks("all", level="weights", has_original=True)) == set(ATTACKS.names())
+    queries_only = select_attacks("all", level="queries", has_original=False)
+    assert all(ATTACKS.get(n).requires == "queries" and not ATTACKS.get(n).needs_original for n in queries_only)
+    assert "param-diff-orig" not in select_attacks("all", level="weights", has_original=False)
 
 
 def test_naming_an_attack_the_access_does_not_permit(digits):
     with pytest.raises(AuditError, match=r"'param-diff' cannot run in this audit: needs weights access"):
         select_attacks("param-diff,noise-logprob", level="queries", has_original=False)
     assert select_attacks("noise-logprob", level="queries", has_original=False) == ["noise-logprob"]
+    with pytest.raises(
+        AuditError, match=r"'param-diff-orig' cannot run in this audit: needs the original model.*\(original\)$"
+    ):
+        select_attacks("param-diff-orig", level="weights", has_original=False)
+    with pytest.raises(AuditError, match=r"^attacks must be 'all' or a comma-separated list"):
+        select_attacks([], level="weights", has_original=False)
+
+
+def test_attacks_are_built_with_the_options_they_take():
+    options = {"seed": 3, "query_budget": 200, "verbose": False, "decider": "youden"}
+    assert construct_attack("param-diff", options=options).options == {"seed": 3, "decider": "youden"}
+    assert construct_attack("invert-bb", options=options).options == {"seed": 3, "query_budget": 200, "verbose": False}
+    assert construct_attack("accuracy-probe", options=options).options == {}
+    assert construct_attack("invert-bb", options={**options, "query_budget": None}).options == {
+        "seed": 3,
+        "verbose": False,
+    }
 
 
 def test_score_margin_and_verdict():

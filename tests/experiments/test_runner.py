@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from labelleak.experiments import runner as runner_module
+from labelleak.experiments import cells as cells_module
 from labelleak.experiments.config import parse_config
 from labelleak.experiments.runner import run_experiment
 
@@ -81,7 +81,7 @@ def test_run_writes_tidy_results_and_a_rerun_skips_everything(tmp_path, store):
 
 def test_kill_midway_then_rerun_recomputes_nothing_finished(tmp_path, store, monkeypatch, caplog):
     out = tmp_path / "results"
-    real = runner_module.run_cell
+    real = cells_module.run_cell
     calls = []
 
     def killed_after_two(ctx, cell):
@@ -90,11 +90,11 @@ def test_kill_midway_then_rerun_recomputes_nothing_finished(tmp_path, store, mon
         calls.append(cell.id)
         return real(ctx, cell)
 
-    monkeypatch.setattr(runner_module, "run_cell", killed_after_two)
+    monkeypatch.setattr(cells_module, "run_cell", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config_with(), results_dir=out, store=store)
     assert len(list((out / "cells").glob("*.json"))) == 2
-    monkeypatch.setattr(runner_module, "run_cell", real)
+    monkeypatch.setattr(cells_module, "run_cell", real)
 
     with caplog.at_level("INFO", logger="labelleak.experiments.runner"):
         resumed = run_experiment(config_with(), results_dir=out, store=store)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from labelleak.experiments.stages import model_spec_for
 from labelleak.models import TrainConfig, accuracy, build_model, per_class_accuracy, train
+from labelleak.targets import model_spec_for
 from labelleak.validation import ParameterError
 
 

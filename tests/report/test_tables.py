@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from labelleak.metrics import wilson_interval
-from labelleak.models.io import atomic_write_json
 from labelleak.report.document import write_report
 from labelleak.report.tables import (
     ResultsError,
@@ -19,6 +18,7 @@ from labelleak.report.tables import (
     utility_table,
     write_results,
 )
+from labelleak.store import atomic_write_json
 
 
 def one_hot_scores(k: int, top: int) -> str:

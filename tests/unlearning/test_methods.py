@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from labelleak.experiments.stages import build_unlearner
+from labelleak.targets import build_unlearner
 from labelleak.unlearning import UNLEARNERS, utility_metrics
 from tests.unlearning.conftest import digits_params
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labelleak.experiments.stages import build_unlearner
+from labelleak.targets import build_unlearner
 from labelleak.unlearning import UNLEARNERS, Unlearner
 from labelleak.validation import ParameterError
 

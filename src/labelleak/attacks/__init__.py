@@ -4,6 +4,23 @@ Importing this package registers every attack in :data:`ATTACKS`.
 """
 
 from labelleak.attacks import baselines, genetic, inversion, parameter  # noqa: F401  (registration)
-from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge, AttackResult, MissingKnowledgeError
+from labelleak.attacks.base import (
+    ATTACKS,
+    Attack,
+    AttackerKnowledge,
+    AttackResult,
+    CalibrationError,
+    MissingKnowledgeError,
+)
+from labelleak.attacks.shadow import ShadowConfig, Shadows
 
-__all__ = ["ATTACKS", "Attack", "AttackResult", "AttackerKnowledge", "MissingKnowledgeError"]
+__all__ = [
+    "ATTACKS",
+    "Attack",
+    "AttackResult",
+    "AttackerKnowledge",
+    "CalibrationError",
+    "MissingKnowledgeError",
+    "ShadowConfig",
+    "Shadows",
+]

@@ -1,8 +1,12 @@
-"""The attack interface: one verb, ``infer(target) -> AttackResult``.
+"""The attack interface: one verb, ``infer(target) -> AttackResult``, and one fit step, ``calibrate(shadows)``.
 
 An attack is a small class whose constructor validates its parameters and whose class attributes
-declare what the attacker must hold: the access level to the target (``requires``) and the
-knowledge it uses (auxiliary set A, unrelated set N, the original model θ_o).
+declare what the attacker must hold: the access level to the target (``requires``), the
+knowledge it uses (auxiliary set A, unrelated set N, the original model θ_o) and whether it can
+fit itself on the attacker's shadow experiments (:attr:`Attack.calibratable`, which for some
+attacks depends on their options). As in scikit-learn, the
+parameters are set in ``__init__`` and the fitted state (``calibration_``) only by
+:meth:`Attack.calibrate`; :attr:`Attack.needs_calibration` says whether ``infer`` needs it.
 """
 
 from __future__ import annotations
@@ -10,18 +14,27 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 
 from labelleak import LabelleakError
-from labelleak.access import WeightsAccess, require_access
+from labelleak.access import ACCESS_LEVELS, WeightsAccess, require_access
 from labelleak.registry import Registry
+
+if TYPE_CHECKING:
+    from labelleak.attacks.shadow import Shadows
+
+AttackT = TypeVar("AttackT", bound="Attack")
 
 
 class MissingKnowledgeError(LabelleakError):
     """An attack needs attacker knowledge (A, N or θ_o) that was not supplied."""
+
+
+class CalibrationError(LabelleakError):
+    """An attack needs shadow calibration that is missing, or cannot be calibrated as asked."""
 
 
 @dataclass
@@ -69,13 +82,32 @@ class AttackResult:
 
 class Attack(ABC):
     """Base class. Subclasses set ``name``, ``requires`` and the ``needs_*`` flags and implement
-    ``_infer``, returning (scores, predicted, artifacts)."""
+    ``_infer``, returning (scores, predicted, artifacts); a calibratable one also implements
+    ``_calibrate``."""
 
     name: ClassVar[str]
     requires: ClassVar[str] = "weights"
     needs_aux: ClassVar[bool] = False
     needs_unrelated: ClassVar[bool] = False
     needs_original: ClassVar[bool] = False
+    #: report the number of forward passes as queries even above the queries level
+    counts_queries: ClassVar[bool] = False
+
+    #: the fitted state, set by :meth:`calibrate` (None until then)
+    calibration_: Any = None
+    #: the constructor options as given, set by :meth:`__new__`
+    _given_options: dict[str, Any]
+
+    def __new__(cls, *args: Any, **options: Any) -> Attack:
+        attack = super().__new__(cls)
+        # the options as given (not their resolved defaults): they name the attack in cache keys and reprs
+        attack._given_options = dict(options)
+        return attack
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The constructor options this attack was given (defaults left out)."""
+        return dict(self._given_options)
 
     @classmethod
     def revision(cls, options: dict[str, Any]) -> int:
@@ -83,9 +115,52 @@ class Attack(ABC):
         so that results stored under an older revision are never reused (see the runner's row keys)."""
         return 1
 
+    @classmethod
+    def unmet_needs(cls, *, access: str, aux: bool = True, unrelated: bool = True, original: bool = True) -> str | None:
+        """Why the attack cannot run with ``access`` to the target and that attacker knowledge
+        (whether A, N and θ_o are held), or None when it can."""
+        if ACCESS_LEVELS.index(cls.requires) > ACCESS_LEVELS.index(access):
+            return f"needs {cls.requires} access, only {access} access is given"
+        held = {
+            "the auxiliary set A": aux or not cls.needs_aux,
+            "the unrelated set N": unrelated or not cls.needs_unrelated,
+            "the original model θ_o": original or not cls.needs_original,
+        }
+        missing = [what for what, ok in held.items() if not ok]
+        return f"needs {' and '.join(missing)}" if missing else None
+
+    @property
+    def calibratable(self) -> bool:
+        """True when :meth:`calibrate` can fit something of this attack on shadow experiments."""
+        return False
+
+    @property
+    def needs_calibration(self) -> bool:
+        """True when :meth:`infer` needs :meth:`calibrate` first (e.g. a decider fit on shadows)."""
+        return False
+
+    def calibration_key(self) -> dict[str, Any]:
+        """What this attack's calibration depends on besides the shadow experiments (cache-key material)."""
+        return {"attack": self.name, "options": self.options}
+
+    def calibrate(self: AttackT, shadows: Shadows) -> AttackT:
+        """Fit the attack on the attacker's shadow experiments; returns the attack itself."""
+        if not self.calibratable:
+            raise CalibrationError(f"attack {self.name!r} has nothing to calibrate on shadow experiments")
+        self.calibration_ = self._calibrate(shadows)
+        return self
+
+    def _calibrate(self, shadows: Shadows) -> Any:
+        """Return the fitted state (the subclass keeps whatever it needs to decide with it)."""
+        raise NotImplementedError
+
     def infer(self, target: Any, *, knowledge: AttackerKnowledge | None = None) -> AttackResult:
         """Run the attack on ``target`` (an access view) and return scores and the decision."""
         require_access(target, self.requires, who=f"attack {self.name!r}")
+        if self.needs_calibration and self.calibration_ is None:
+            raise CalibrationError(
+                f"attack {self!r} needs calibrate(shadows) before infer: its decision is fit on shadow experiments"
+            )
         knowledge = knowledge or AttackerKnowledge()
         self._check_knowledge(knowledge)
         used_before = target.queries_used
@@ -107,9 +182,6 @@ class Attack(ABC):
             artifacts=artifacts,
         )
 
-    #: report the number of forward passes as queries even above the queries level
-    counts_queries: ClassVar[bool] = False
-
     def _check_knowledge(self, knowledge: AttackerKnowledge) -> None:
         if self.needs_aux and (knowledge.aux_x is None or knowledge.aux_y is None):
             raise MissingKnowledgeError(f"attack {self.name!r} needs the auxiliary labelled set A (aux_x, aux_y)")
@@ -123,8 +195,8 @@ class Attack(ABC):
         """Return (scores of shape (K,), predicted classes, artifacts)."""
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({params})"
+        given = ", ".join(f"{k}={v!r}" for k, v in self._given_options.items())
+        return f"{self.name}({given})"
 
 
 ATTACKS: Registry[type[Attack]] = Registry("attack")

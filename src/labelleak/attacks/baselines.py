@@ -1,4 +1,4 @@
-"""Baselines reported beside the paper's attacks in every table (DESIGN §5.6).
+"""Baselines reported beside the paper's attacks in every table.
 
 They show what an attacker learns *without* the parameter or inversion machinery:
 
@@ -6,7 +6,7 @@ They show what an attacker learns *without* the parameter or inversion machinery
 * ``noise-frequency`` — query θ_u on data-free inputs (structured noise, or the unrelated set N)
   and pick the class θ_u predicts least often (a forgotten class is rarely the argmax);
 * ``noise-logprob`` — the same queries, scored by the mean log-probability of each class
-  (the forgotten class gets the lowest; DESIGN §5.5b found this surprisingly strong);
+  (the forgotten class gets the lowest; surprisingly strong, see docs/inversion_attacks.md);
 * ``accuracy-probe`` — θ_u's per-class accuracy on the auxiliary set A (needs labelled samples of
   every class; strong, and shows what A alone already leaks);
 * ``hu-probe`` — Hu et al. (IEEE S&P 2024) label inference with θ_o and θ_u: per-class
@@ -89,6 +89,7 @@ class _NoiseBaseline(Attack):
 
     def _probabilities(self, target: Any, knowledge: AttackerKnowledge) -> torch.Tensor:
         if self.source == "unrelated":
+            assert knowledge.unrelated_x is not None  # checked by infer (needs_unrelated)
             x = knowledge.unrelated_x[: self.n_queries]
         else:
             x = structured_noise(self.n_queries, target.input_shape, seed=derive_seed(self.seed, "noise-baseline"))
@@ -142,6 +143,7 @@ class AccuracyProbe(Attack):
         k = target.num_classes
         probs = target.query(knowledge.aux_x).double()
         labels = knowledge.aux_y
+        assert labels is not None  # checked by infer (needs_aux)
         correct = (probs.argmax(1) == labels).double()
         seen = torch.bincount(labels, minlength=k).double()
         acc = torch.bincount(labels, weights=correct, minlength=k).double() / seen.clamp_min(1)
@@ -198,6 +200,7 @@ class HuProbe(Attack):
 
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         original = knowledge.original
+        assert original is not None  # checked by infer (needs_original)
         k = target.num_classes
         probes = self.build_probes(original)
         p_o = original.query(probes).double()

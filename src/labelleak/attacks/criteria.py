@@ -1,10 +1,10 @@
-"""Criteria that read the forgotten class(es) off inversion prototypes (DESIGN §5.5).
+"""Criteria that read the forgotten class(es) off inversion prototypes (Zheng et al., arXiv 2604.07386, 2026).
 
 Both inversion attacks (white-box :mod:`labelleak.attacks.inversion`, black-box
 :mod:`labelleak.attacks.genetic`) end with, for every class k, a prototype x_k, its achieved
 confidence p_k(x_k) and its prediction profile p(x_k) — recorded at several checkpoints (steps or
 queries), because the forgotten class lags *early* and every class can be driven to ~1 later
-(DESIGN §5.5b). A criterion turns one checkpoint of that record into per-class scores s (higher =
+(measured in docs/inversion_attacks.md). A criterion turns one checkpoint of that record into per-class scores s (higher =
 more likely forgotten) and a decided set Ĉ:
 
 * :class:`ThresholdCriterion` — class k is flagged when its best achieved confidence stays below τ;
@@ -26,13 +26,20 @@ It is never fitted on the targets being reported.
 
 from __future__ import annotations
 
+import json
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from labelleak.attacks.base import Attack, CalibrationError
+from labelleak.targets import access_view
 from labelleak.validation import ParameterError, check_choice, check_number
+
+if TYPE_CHECKING:
+    from labelleak.attacks.shadow import Shadows
 
 CRITERIA = ("threshold", "entropy")
 
@@ -223,6 +230,10 @@ class InversionCalibration:
             return reference - stat
         return entropy(reading.profiles) - reference
 
+    def describe(self) -> str:
+        """One line for result tables: the fitted values."""
+        return json.dumps(self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "criterion": self.criterion,
@@ -243,19 +254,6 @@ class InversionCalibration:
             shadow_asr=float(data["shadow_asr"]),
             n_shadow=int(data["n_shadow"]),
         )
-
-
-def check_calibration(calibration: Any, criterion: str) -> InversionCalibration | None:
-    """An attack's ``calibration`` argument: None, or an :class:`InversionCalibration` for ``criterion``."""
-    if calibration is None:
-        return None
-    if not isinstance(calibration, InversionCalibration):
-        raise ParameterError(f"calibration must be an InversionCalibration or None, got {type(calibration).__name__}")
-    if calibration.criterion != criterion:
-        raise ParameterError(
-            f"calibration was fitted for criterion {calibration.criterion!r}, not criterion={criterion!r}"
-        )
-    return calibration
 
 
 def _statistic(reading: InversionReading, criterion: str) -> np.ndarray:
@@ -352,3 +350,38 @@ def fit_calibration(
             )
     assert best is not None
     return best
+
+
+class InversionAttack(Attack):
+    """What both inversion attacks share: ``run(view)`` records a trajectory of per-class prototypes,
+    a criterion reads one checkpoint of it, and :meth:`calibrate` fits that criterion on the runs of
+    this same attack configuration on the attacker's shadow models (cached with the shadows)."""
+
+    criterion: str
+
+    @property
+    def calibratable(self) -> bool:
+        return True
+
+    @abstractmethod
+    def run(self, target: Any) -> InversionRun:
+        """The search alone (no criterion): the trajectory of every class's prototype."""
+
+    def _calibrate(self, shadows: Shadows) -> InversionCalibration:
+        fitted: list[InversionCalibration] = []
+
+        def fit() -> dict[str, Any]:
+            readings, forgotten = [], []
+            for shadow in shadows.targets():
+                readings.append(self.run(access_view(shadow.unlearned, self.requires)).readings())
+                forgotten.append(shadow.forget_classes)
+            fitted.append(fit_calibration(readings, forgotten, criterion=self.criterion))
+            return fitted[0].to_dict()
+
+        stored = shadows.cached("inversion-calibration", self.calibration_key(), fit)
+        calibration = fitted[0] if fitted else InversionCalibration.from_dict(stored)
+        if calibration.criterion != self.criterion:
+            raise CalibrationError(
+                f"the stored calibration was fitted for criterion {calibration.criterion!r}, not {self.criterion!r}"
+            )
+        return calibration

@@ -152,7 +152,9 @@ class YoudenDecider(Decider):
 
     def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
         if self.threshold is None:
-            raise NotCalibratedError("the youden decider needs a threshold fit on shadow experiments (calibration=)")
+            raise NotCalibratedError(
+                "the youden decider needs a threshold fit on shadow experiments (attack.calibrate(shadows))"
+            )
         _, primary = _as_inputs(features, primary)
         oriented = self.direction * primary
         flagged = np.flatnonzero(oriented > self.threshold)
@@ -192,7 +194,9 @@ class TreeDecider(Decider):
 
     def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
         if self._tree is None:
-            raise NotCalibratedError("the tree decider needs a tree fit on shadow experiments (calibration=)")
+            raise NotCalibratedError(
+                "the tree decider needs a tree fit on shadow experiments (attack.calibrate(shadows))"
+            )
         features, primary = _as_inputs(features, primary)
         if features.shape[1] != self._tree.n_features_in_:
             raise ValueError(f"the tree was fit on {self._tree.n_features_in_} features, got {features.shape[1]}")

@@ -1,4 +1,4 @@
-"""Black-box model inversion (A-queries): a genetic algorithm per class (DESIGN §5.4).
+"""Black-box model inversion (A-queries): a genetic algorithm per class (Zheng et al., arXiv 2604.07386, 2026).
 
 Each class k evolves its own population of low-resolution genomes (``genome`` × ``genome`` per
 channel, genes in [0, 1]) that are bilinearly up-sampled to the input size, so the search space
@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from labelleak.access import QueryAccess, QueryBudgetExceeded
-from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge
-from labelleak.attacks.criteria import CRITERIA, InversionCalibration, InversionRun, check_calibration, make_criterion
+from labelleak.attacks.base import ATTACKS, AttackerKnowledge
+from labelleak.attacks.criteria import CRITERIA, InversionAttack, InversionRun, make_criterion
 from labelleak.attacks.inversion import DEFAULT_LEVELS, total_variation
 from labelleak.seeding import derive_seed
 from labelleak.validation import ParameterError, check_choice, check_number
@@ -250,9 +250,9 @@ def invert_genetic(
 
 
 @ATTACKS.register("invert-bb")
-class BlackBoxInversion(Attack):
+class BlackBoxInversion(InversionAttack):
     """Black-box inversion attack (A-queries): per-class genetic search, then the threshold or
-    entropy criterion (DESIGN §5.4, §5.5).
+    entropy criterion (see :mod:`labelleak.attacks.criteria` and docs/inversion_attacks.md).
 
     Artifacts: ``prototypes`` (K, C, H, W), ``run`` (the full
     :class:`~labelleak.attacks.criteria.InversionRun`), ``trajectory`` (its JSON summary),
@@ -273,7 +273,6 @@ class BlackBoxInversion(Attack):
         z: float = 3.5,
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
-        calibration: InversionCalibration | None = None,
         verbose: bool = False,
         **ga: Any,
     ) -> None:
@@ -284,11 +283,9 @@ class BlackBoxInversion(Attack):
             read: "final" (the criterion reads the end of the budget) or "auto" (the first
                 generation at which the median class confidence reaches ``read_level``).
             read_level: the median confidence that "auto" waits for.
-            tau, z: the criteria's fixed thresholds (ignored with ``calibration``).
+            tau, z: the criteria's fixed thresholds (replaced by fitted ones after :meth:`calibrate`).
             seed: seeds every class's generator.
             levels: confidence levels whose first-crossing query count is recorded.
-            calibration: fitted on shadow runs with this same configuration; its checkpoint index
-                refers to this attack's generations.
             verbose: progress bar.
             **ga: GA hyper-parameters, see :class:`GeneticSettings` (population, genome, elite,
                 tournament, crossover, crossover_rate, blend_alpha, mutation_rate, sigma_start,
@@ -306,7 +303,6 @@ class BlackBoxInversion(Attack):
                 f"unknown GA parameter(s) {sorted(unknown)}; allowed: {sorted(GeneticSettings().to_dict())}"
             )
         self.settings = GeneticSettings(**ga)
-        self.calibration = check_calibration(calibration, criterion)
         self.verbose = verbose
         self._criterion = make_criterion(criterion, tau=tau, z=z)
         self.tau, self.z = tau, z
@@ -324,14 +320,14 @@ class BlackBoxInversion(Attack):
 
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         run = self.run(target)
-        if self.calibration is not None:
-            index = min(self.calibration.checkpoint, len(run.checkpoints) - 1)
+        if self.calibration_ is not None:
+            index = min(self.calibration_.checkpoint, len(run.checkpoints) - 1)
         elif self.read == "auto":
             index = run.auto_index(self.read_level)
         else:
             index = len(run.checkpoints) - 1
         reading = run.reading(index)
-        scores, predicted = self._criterion.decide(reading, calibration=self.calibration)
+        scores, predicted = self._criterion.decide(reading, calibration=self.calibration_)
         return (
             scores,
             predicted,

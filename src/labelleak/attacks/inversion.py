@@ -1,7 +1,7 @@
 """White-box model inversion (A-gradients): synthesise a prototype per class, read Ĉ off them.
 
-For every class k the attack maximises log p_k(x) over inputs x ∈ [0, 1]^{C×H×W} (DESIGN §5.3,
-MI-Face style): Adam on an unconstrained z with x = sigmoid(z) (the box constraint without
+For every class k the attack maximises log p_k(x) over inputs x ∈ [0, 1]^{C×H×W} (Zheng et al.,
+arXiv 2604.07386, 2026; MI-Face style, Fredrikson et al., CCS 2015): Adam on an unconstrained z with x = sigmoid(z) (the box constraint without
 projection), plus small total-variation and L2 priors. All K classes — and ``restarts`` starts per
 class — form ONE batch, so each step is one forward/backward through
 :meth:`~labelleak.access.GradientAccess.log_probs`; the per-sample loss is a sum, so every
@@ -9,7 +9,7 @@ prototype's gradient depends on its own input only and batching changes nothing 
 
 Why a trajectory and not just the end point: after many steps adversarial inputs drive almost
 every class, the forgotten one included, to p ≈ 1; the forgotten class lags *early*
-(DESIGN §5.5b). So the run records, at several step counts, each class's best-so-far confidence
+(measured in docs/inversion_attacks.md). So the run records, at several step counts, each class's best-so-far confidence
 and its prototype's prediction profile, plus the step at which each confidence level was first
 reached; the criterion reads the record at ``read_step`` (a small budget by default), or at the
 checkpoint an :class:`~labelleak.attacks.criteria.InversionCalibration` fitted on shadow models
@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from labelleak.access import GradientAccess
-from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge
-from labelleak.attacks.criteria import CRITERIA, InversionCalibration, InversionRun, check_calibration, make_criterion
+from labelleak.attacks.base import ATTACKS, AttackerKnowledge
+from labelleak.attacks.criteria import CRITERIA, InversionAttack, InversionRun, make_criterion
 from labelleak.seeding import derive_seed
 from labelleak.validation import ParameterError, check_choice, check_number
 
@@ -182,12 +182,12 @@ def invert_gradients(
 
 
 @ATTACKS.register("invert-wb")
-class WhiteBoxInversion(Attack):
+class WhiteBoxInversion(InversionAttack):
     """White-box inversion attack (A-gradients): per-class prototypes by gradient ascent, then the
-    threshold or entropy criterion (DESIGN §5.3, §5.5).
+    threshold or entropy criterion (see :mod:`labelleak.attacks.criteria`).
 
     The criterion reads the run at ``read_step`` gradient steps (the forgotten class lags early),
-    or at the checkpoint chosen by ``calibration``. Artifacts: ``prototypes`` (K, C, H, W),
+    or at the checkpoint chosen by :meth:`calibrate` on shadow runs. Artifacts: ``prototypes`` (K, C, H, W),
     ``run`` (the full :class:`~labelleak.attacks.criteria.InversionRun`), ``trajectory`` (its JSON
     summary), ``read_step``, ``confidence`` and ``profiles`` at the read step.
     """
@@ -201,7 +201,7 @@ class WhiteBoxInversion(Attack):
         *,
         criterion: str = "threshold",
         steps: int = 100,
-        read_step: int | str = "auto",
+        read_step: int | Literal["auto"] = "auto",
         read_level: float = 0.9,
         lr: float = 0.1,
         restarts: int = 1,
@@ -213,7 +213,6 @@ class WhiteBoxInversion(Attack):
         levels: Sequence[float] = DEFAULT_LEVELS,
         checkpoints: Sequence[int] | None = None,
         seed: int = 0,
-        calibration: InversionCalibration | None = None,
         verbose: bool = False,
     ) -> None:
         """
@@ -227,13 +226,10 @@ class WhiteBoxInversion(Attack):
                 no label and adapts the budget to how easily this target inverts).
             read_level: the median confidence that "auto" waits for.
             lr, restarts, start, tv, l2: optimisation settings, see :func:`invert_gradients`.
-            tau, z: the criteria's fixed thresholds (ignored when ``calibration`` is given).
+            tau, z: the criteria's fixed thresholds (replaced by fitted ones after :meth:`calibrate`).
             levels: confidence levels whose first-crossing step is recorded.
             checkpoints: extra step counts to record (``read_step`` and ``steps`` always are).
             seed: seeds the noise start.
-            calibration: thresholds and per-class references fitted on shadow runs of this same
-                attack configuration (:func:`~labelleak.attacks.criteria.fit_calibration`); its
-                checkpoint index refers to this attack's checkpoints.
             verbose: progress bar.
         """
         self.criterion = check_choice("criterion", criterion, CRITERIA)
@@ -253,7 +249,6 @@ class WhiteBoxInversion(Attack):
         for c in self.checkpoints:
             check_number("checkpoints", c, low=1, integer=True)
         self.seed = check_number("seed", seed, low=0, integer=True)
-        self.calibration = check_calibration(calibration, criterion)
         self.verbose = verbose
         self._criterion = make_criterion(criterion, tau=tau, z=z)
         self.tau, self.z = tau, z
@@ -276,19 +271,19 @@ class WhiteBoxInversion(Attack):
 
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         run = self.run(target)
-        if self.calibration is not None:
-            if self.calibration.checkpoint >= len(run.checkpoints):
+        if self.calibration_ is not None:
+            if self.calibration_.checkpoint >= len(run.checkpoints):
                 raise ParameterError(
-                    f"calibration checkpoint {self.calibration.checkpoint} is beyond this run's "
+                    f"calibration checkpoint {self.calibration_.checkpoint} is beyond this run's "
                     f"{len(run.checkpoints)} checkpoints; calibrate with the same attack settings"
                 )
-            index = self.calibration.checkpoint
+            index = self.calibration_.checkpoint
         elif self.read_step == "auto":
             index = run.auto_index(self.read_level)
         else:
             index = run.index_at(self.read_step)
         reading = run.reading(index)
-        scores, predicted = self._criterion.decide(reading, calibration=self.calibration)
+        scores, predicted = self._criterion.decide(reading, calibration=self.calibration_)
         logger.debug("invert-wb read at step %d: confidence %s", run.checkpoints[index], reading.confidence)
         return (
             scores,

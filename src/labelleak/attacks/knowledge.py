@@ -1,4 +1,4 @@
-"""Attacker knowledge made explicit (DESIGN §3): the auxiliary set A, the unrelated set N, θ_o.
+"""Attacker knowledge made explicit (the threat models of docs/parameter_attacks.md): the auxiliary set A, the unrelated set N, θ_o.
 
 :func:`draw_knowledge` draws everything an A-weights attacker holds from a dataset's **test**
 split, never from its training split (the target's D):
@@ -71,11 +71,11 @@ def structured_noise(n: int, input_shape: Sequence[int], *, seed: int) -> torch.
         noise = torch.rand(n_blur, c, h, w, generator=gen)
         # per image a blur radius from 0 (raw noise) to about a quarter of the image
         radii = torch.randint(0, max(1, h // 4) + 1, (n_blur,), generator=gen)
-        blurred = []
+        blurs: list[torch.Tensor] = []
         for img, r in zip(noise, radii.tolist()):
             k = 2 * r + 1
-            blurred.append(F.avg_pool2d(img[None], k, stride=1, padding=r, count_include_pad=False)[0] if r else img)
-        blurred = torch.stack(blurred)
+            blurs.append(F.avg_pool2d(img[None], k, stride=1, padding=r, count_include_pad=False)[0] if r else img)
+        blurred = torch.stack(blurs)
         low = blurred.amin(dim=(1, 2, 3), keepdim=True)
         high = blurred.amax(dim=(1, 2, 3), keepdim=True)
         out.append((blurred - low) / (high - low).clamp_min(1e-6))

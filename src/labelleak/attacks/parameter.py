@@ -1,4 +1,4 @@
-"""Parameter-based label-leakage attacks (DESIGN §5.1–5.2): compare the target's last layer with
+"""Parameter-based label-leakage attacks (Zheng et al., arXiv 2604.07386, 2026): compare the target's last layer with
 reference models, row by row, and decide which class rows moved like a forgotten class's.
 
 Reference models (built from θ_u by the attacker):
@@ -28,19 +28,21 @@ Youden's threshold, AUC and tie-breaking use: see :data:`PRIMARY`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labelleak import LabelleakError
 from labelleak.access import WeightsAccess
-from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge
+from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge, CalibrationError
 from labelleak.attacks.deciders import DECIDERS, Decider, KMeansDecider, TreeDecider, YoudenDecider
 from labelleak.models.training import batches
 from labelleak.seeding import derive_seed, torch_generator
 from labelleak.validation import check_choice, check_number
+
+if TYPE_CHECKING:
+    from labelleak.attacks.shadow import Shadows
 
 FEATURE_NAMES: dict[str, tuple[str, ...]] = {
     "dot": ("dot_R", "dot_U", "cos_R", "cos_U"),
@@ -62,10 +64,6 @@ PRIMARY: dict[str, tuple[str, dict[str, float]]] = {
 
 
 DEFAULT_DECIDER = "kmeans"
-
-
-class CalibrationError(LabelleakError):
-    """A decider needs shadow calibration that is missing or was built with other settings."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +150,8 @@ def reference_heads(
         unrelated_features = target.features(unrelated_x)
         # θ_u's own predictions on N, from the features already computed (one forward pass fewer)
         pseudo = (unrelated_features @ heads["u"].weight.T + heads["u"].bias).argmax(1)
+        # A is drawn as labelled pairs: aux_y is set whenever aux_x is
+        assert aux_y is not None
         if config.full_finetune:
             heads["R"] = finetune_full(target, aux_x, aux_y, config=config, label="R")
             heads["U"] = finetune_full(target, unrelated_x, pseudo, config=config, label="U")
@@ -210,7 +210,8 @@ def primary_score(z: np.ndarray, family: str) -> np.ndarray:
     names = FEATURE_NAMES[family]
     mode, weights = PRIMARY[family]
     columns = [weight * z[:, names.index(name)] for name, weight in weights.items()]
-    return sum(np.abs(c) for c in columns) if mode == "abs" else sum(columns)
+    # every family weighs at least one feature, so the sums are arrays, never the empty sum 0
+    return cast(np.ndarray, sum(np.abs(c) for c in columns) if mode == "abs" else sum(columns))
 
 
 def extract_features(
@@ -240,6 +241,10 @@ class Calibration:
     forgotten: np.ndarray
     methods: list[str] = field(default_factory=list)
     description: str = ""
+
+    def describe(self) -> str:
+        """One line for result tables: what the shadows were."""
+        return self.description
 
     def select(self, *, exclude_methods: tuple[str, ...] = ()) -> Calibration:
         """The shadow targets of other methods only (to measure transfer: calibrate on M1, attack M2)."""
@@ -283,7 +288,6 @@ class ParameterAttack(Attack):
         self,
         *,
         decider: str = DEFAULT_DECIDER,
-        calibration: Calibration | None = None,
         steps: int = 100,
         lr: float = 1.0,
         full_finetune: bool = False,
@@ -294,30 +298,30 @@ class ParameterAttack(Attack):
         self.reference = ReferenceConfig(
             steps=steps, lr=lr, full_finetune=full_finetune, finetune_epochs=finetune_epochs, seed=seed
         )
-        self._decider = self._build_decider(calibration, seed)
+        self._decider: Decider | None = None if self.needs_calibration else KMeansDecider()
 
-    def _build_decider(self, calibration: Calibration | None, seed: int) -> Decider:
-        if not DECIDERS[self.decider].needs_calibration:
-            return KMeansDecider()
-        if calibration is None:
-            raise CalibrationError(
-                f"decider {self.decider!r} needs calibration= (shadow features from "
-                f"labelleak.attacks.shadow.calibrate); use decider='kmeans' for an uncalibrated attack"
-            )
-        if not isinstance(calibration, Calibration):
-            raise CalibrationError(
-                f"calibration must be a labelleak.attacks.parameter.Calibration, got {type(calibration).__name__}"
-            )
-        if self.family != "orig" and calibration.reference != self.reference.to_dict():
-            raise CalibrationError(
-                f"the calibration was built with reference settings {calibration.reference}, "
-                f"but this attack uses {self.reference.to_dict()}"
-            )
-        return calibration.fit(self.decider, self.family, seed=seed)
+    @property
+    def needs_calibration(self) -> bool:
+        return DECIDERS[self.decider].needs_calibration
+
+    @property
+    def calibratable(self) -> bool:
+        # only the Youden and tree deciders are fit on shadows; k-means decides from the target alone
+        return self.needs_calibration
+
+    def calibration_key(self) -> dict[str, Any]:
+        # the shadow features are shared by every decider and family: only the reference models matter
+        return {"reference": self.reference.to_dict()}
+
+    def _calibrate(self, shadows: Shadows) -> Calibration:
+        calibration = shadows.features(self.reference)
+        self._decider = calibration.fit(self.decider, self.family, seed=self.reference.seed)
+        return calibration
 
     def _infer(self, target: WeightsAccess, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         z = extract_features(target, knowledge, config=self.reference, families=(self.family,))[self.family]
         primary = primary_score(z, self.family)
+        assert self._decider is not None  # infer() refuses an uncalibrated attack that needs a decider fit
         scores, predicted = self._decider.decide(z, primary)
         artifacts = {
             "features": z,

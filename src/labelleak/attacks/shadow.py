@@ -14,15 +14,19 @@ of the target's training set, and a shadow seed equal to one of the evaluation s
 Transfer is measurable: calibrate with ``methods=("finetune",)`` and attack targets unlearned by
 another method.
 
-Other attacks reuse the shadow targets through :func:`shadow_targets`, which yields
-:class:`ShadowTarget` tuples (unlearned model, original model, forget classes, knowledge, ...).
-All models are cached in the :class:`ArtifactStore`; the extracted features too.
+An attack fits itself on a :class:`Shadows` (``attack.calibrate(shadows)``): the shadow
+experiments of one target setting, which yield :class:`ShadowTarget` tuples (unlearned model,
+original model, forget classes, knowledge, ...), the parameter attacks' features
+(:meth:`Shadows.features`) and a cache for whatever an attack fits on them
+(:meth:`Shadows.cached`). All models are cached in the :class:`ArtifactStore`; the extracted
+features too.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,13 +35,14 @@ import torch
 
 from labelleak import LabelleakError
 from labelleak.access import WeightsAccess
-from labelleak.attacks.base import AttackerKnowledge
+from labelleak.attacks.base import AttackerKnowledge, CalibrationError
 from labelleak.attacks.knowledge import DEFAULT_AUX_FRACTION, KnowledgeDraw, draw_knowledge, image_hashes
-from labelleak.attacks.parameter import Calibration, CalibrationError, ReferenceConfig, extract_features
+from labelleak.attacks.parameter import Calibration, ReferenceConfig, extract_features
 from labelleak.data import ImageDataset
-from labelleak.experiments.cache import ArtifactStore, dataset_fingerprint
-from labelleak.models import DEFAULT_RECIPES, Classifier, TrainConfig, resolve_arch
+from labelleak.models import Classifier, TrainConfig, recipe_for, resolve_arch
 from labelleak.seeding import derive_seed, torch_generator
+from labelleak.store import ArtifactStore, cached, dataset_fingerprint
+from labelleak.targets import build_unlearner, train_original, unlearn_original
 from labelleak.validation import ParameterError, check_classes, check_number
 
 logger = logging.getLogger(__name__)
@@ -116,9 +121,7 @@ class ShadowConfig:
         Each method appears with its *resolved* default parameters, so a change of a method's
         defaults invalidates every calibration fitted on shadows unlearned the old way.
         """
-        from labelleak.unlearning import UNLEARNERS
-
-        methods = {name: UNLEARNERS.get(name)().params() for name in self.methods}
+        methods = {name: build_unlearner(name).params() for name in self.methods}
         return {
             "methods": methods,
             "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
@@ -167,10 +170,7 @@ def _check_seeds(config: ShadowConfig, eval_seeds: Sequence[int]) -> None:
 
 def shadow_recipe(config: ShadowConfig, dataset_name: str) -> TrainConfig:
     """How θ_o' is trained: the dataset's default recipe, with ``config.epochs`` when given."""
-    recipe = DEFAULT_RECIPES.get(dataset_name, TrainConfig())
-    if config.epochs is not None:
-        recipe = TrainConfig(**{**recipe.to_dict(), "epochs": config.epochs})
-    return recipe
+    return recipe_for(dataset_name, epochs=config.epochs)
 
 
 def shadow_key(config: ShadowConfig, dataset_name: str) -> dict[str, Any]:
@@ -198,8 +198,6 @@ def shadow_targets(
             must differ from all of them.
         arch: the target's architecture (``auto`` resolves by the *target* dataset's name).
     """
-    from labelleak.experiments.stages import train_original, unlearn_original
-
     _check_seeds(config, eval_seeds)
     k = dataset.num_classes
     forget_sets = config.forget_sets or tuple((c,) for c in range(k))
@@ -270,11 +268,27 @@ def calibrate(
         "families": list(FAMILIES),
         "version": 1,
     }
-    if store is not None:
-        hit = store.load_json("shadow-calibration", key)
-        if hit is not None:
-            logger.info("loaded cached shadow calibration %s", store.path("shadow-calibration", key))
-            return _calibration_from_json(hit)
+    computed: list[Calibration] = []
+
+    def compute() -> dict[str, Any]:
+        computed.append(_shadow_features(dataset, draw, config, eval_seeds, reference, arch, store, verbose))
+        return _calibration_to_json(computed[0])
+
+    stored, _ = cached(store, "shadow-calibration", key, compute)
+    # the fitted object itself when computed here: a JSON round trip must not be able to change a decision
+    return computed[0] if computed else _calibration_from_json(stored)
+
+
+def _shadow_features(
+    dataset: ImageDataset,
+    draw: KnowledgeDraw,
+    config: ShadowConfig,
+    eval_seeds: Sequence[int],
+    reference: ReferenceConfig,
+    arch: str,
+    store: ArtifactStore | None,
+    verbose: bool,
+) -> Calibration:
     features: dict[str, list[np.ndarray]] = {f: [] for f in FAMILIES}
     forgotten, methods, utility = [], [], []
     skipped = 0
@@ -306,16 +320,13 @@ def calibrate(
         f"N {config.unrelated}; mean shadow forget accuracy {np.nanmean(utility):.3f}"
         + (f"; {skipped} shadows skipped (forget accuracy > {config.max_forget_accuracy})" if skipped else "")
     )
-    calibration = Calibration(
+    return Calibration(
         reference=reference.to_dict(),
         features={f: np.stack(v) for f, v in features.items()},
         forgotten=np.stack(forgotten),
         methods=methods,
         description=description,
     )
-    if store is not None:
-        store.save_json("shadow-calibration", key, _calibration_to_json(calibration))
-    return calibration
 
 
 def _calibration_to_json(calibration: Calibration) -> dict[str, Any]:
@@ -336,3 +347,79 @@ def _calibration_from_json(data: dict[str, Any]) -> Calibration:
         methods=list(data["methods"]),
         description=data["description"],
     )
+
+
+class Shadows:
+    """The attacker's shadow experiments for one target setting: what ``Attack.calibrate`` fits on.
+
+    Args:
+        dataset: the target's dataset (only its test split feeds the shadows, through ``draw``).
+        draw: the attacker's knowledge draw for the target; its shadow pool is the shadow data.
+        config: which methods, forget sets and shadow seeds.
+        eval_seeds: every seed of the evaluated targets; the shadow seeds must differ from them.
+        arch: the target's architecture (``auto`` resolves by the target dataset's name).
+        store: caches the shadow models, their features and what attacks fit on them.
+        key: names this setting in the cache keys of fitted calibrations (see :meth:`cached`);
+            default: the dataset's content, A's indices, the shadow config and the architecture.
+        verbose: progress bars while shadow models are trained.
+    """
+
+    def __init__(
+        self,
+        dataset: ImageDataset,
+        draw: KnowledgeDraw,
+        *,
+        config: ShadowConfig | None = None,
+        eval_seeds: Sequence[int] = (),
+        arch: str = "auto",
+        store: ArtifactStore | None = None,
+        key: dict[str, Any] | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.dataset, self.draw = dataset, draw
+        self.config = config or ShadowConfig()
+        self.eval_seeds = tuple(int(s) for s in eval_seeds)
+        _check_seeds(self.config, self.eval_seeds)
+        self.arch, self.store, self.verbose = arch, store, verbose
+        self.key = key or {
+            "dataset": dataset.name,
+            "data": dataset_fingerprint(dataset),
+            "aux": [int(i) for i in draw.aux_indices],
+            "shadow": shadow_key(self.config, dataset.name),
+            "arch": resolve_arch(arch, dataset.name),
+        }
+        self._features: dict[str, Calibration] = {}
+
+    def targets(self) -> Iterator[ShadowTarget]:
+        """The shadow experiments (models trained and unlearned, or loaded from the store)."""
+        return shadow_targets(
+            self.dataset,
+            self.draw,
+            config=self.config,
+            eval_seeds=self.eval_seeds,
+            arch=self.arch,
+            store=self.store,
+            verbose=self.verbose,
+        )
+
+    def features(self, reference: ReferenceConfig) -> Calibration:
+        """The parameter attacks' features of every shadow target, extracted with ``reference``
+        (computed once per reference, then shared by every family and decider)."""
+        memo = json.dumps(reference.to_dict(), sort_keys=True)
+        if memo not in self._features:
+            self._features[memo] = calibrate(
+                self.dataset,
+                self.draw,
+                config=self.config,
+                eval_seeds=self.eval_seeds,
+                reference=reference,
+                arch=self.arch,
+                store=self.store,
+                verbose=self.verbose,
+            )
+        return self._features[memo]
+
+    def cached(self, kind: str, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
+        """What an attack fits on these shadows, stored under this setting's key plus ``key``."""
+        value, _ = cached(self.store, kind, {**self.key, **key}, compute)
+        return value

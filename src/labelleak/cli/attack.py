@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 
-from labelleak.access import GradientAccess, QueryAccess, WeightsAccess
-from labelleak.attacks import ATTACKS
+from labelleak.attacks import ATTACKS, ShadowConfig, Shadows
 from labelleak.attacks.knowledge import draw_knowledge
-from labelleak.attacks.parameter import ATTACK_FAMILIES
-from labelleak.attacks.shadow import ShadowConfig, calibrate
 from labelleak.cli.common import add_data_options, add_run_options, add_verb, print_table, store_from
 from labelleak.data import load_dataset
-from labelleak.experiments.stages import train_original, unlearn_original
+from labelleak.targets import access_view, train_original, unlearn_original
 from labelleak.validation import ParameterError, check_classes
 
 #: shadow methods used for calibration unless --shadow-methods says otherwise (the attacked
@@ -77,33 +73,19 @@ def register(subparsers) -> None:
     add_run_options(parser)
 
 
-def _attack_kwargs(cls, args, calibration) -> dict:
-    accepted = {
-        name
-        for name, p in inspect.signature(cls.__init__).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+def _attack_options(name: str, args) -> dict:
+    """The attack's constructor options from the command line; one it does not take is an error."""
+    accepted = ATTACKS.options(name)
     # command-line option -> (constructor keyword, value)
     wanted = {
         "decider": ("decider", args.decider),
         "criterion": ("criterion", args.criterion),
         "queries": ("query_budget", args.queries),
-        "calibration": ("calibration", calibration),
     }
     for option, (keyword, value) in wanted.items():
         if value is not None and keyword not in accepted:
-            raise ParameterError(f"attack {cls.name!r} takes no --{option} option")
+            raise ParameterError(f"attack {name!r} takes no --{option} option")
     return {keyword: value for keyword, value in wanted.values() if value is not None}
-
-
-def _view(level: str, model, *, budget: int | None):
-    spec = model.spec
-    shape = (spec.in_channels, spec.image_size, spec.image_size)
-    if level == "weights":
-        return WeightsAccess.of_classifier(model, budget=budget)
-    if level == "gradients":
-        return GradientAccess(model, num_classes=spec.num_classes, input_shape=shape, budget=budget)
-    return QueryAccess.from_model(model, num_classes=spec.num_classes, input_shape=shape, budget=budget)
 
 
 def run(args) -> int:
@@ -111,14 +93,15 @@ def run(args) -> int:
     dataset = load_dataset(args.dataset, root=args.data_root, download=args.download)
     classes = check_classes("--forget", args.forget, dataset.num_classes)
     cls = ATTACKS.get(args.attack)
-    _attack_kwargs(cls, args, None)  # reject options the attack does not take before any training
+    # built before any training, so that a bad option fails at once
+    attack = ATTACKS.build(args.attack, **_attack_options(args.attack, args))
     store = store_from(args)
 
     original = train_original(dataset, seed=args.seed, store=store, verbose=verbose)
     result = unlearn_original(
         original, dataset, method=args.method, forget_classes=classes, seed=args.seed, store=store, verbose=verbose
     )
-    original_view = WeightsAccess.of_classifier(original.model)
+    original_view = access_view(original.model, "weights")
     draw = draw_knowledge(
         dataset,
         aux_per_class=args.aux_per_class,
@@ -129,12 +112,11 @@ def run(args) -> int:
         data_root=args.data_root,
     )
 
-    calibration = None
-    if args.decider in ("youden", "tree") and args.attack in ATTACK_FAMILIES:
+    if attack.needs_calibration:
         methods = tuple(args.shadow_methods or [m for m in DEFAULT_SHADOW_METHODS if m != args.method])
         # the shadow pool excludes every image of A and of the training split; with
         # --no-aux-of-forgotten the shadows mirror that setting with their own forgotten classes
-        calibration = calibrate(
+        shadows = Shadows(
             dataset,
             draw,
             config=ShadowConfig(
@@ -148,9 +130,9 @@ def run(args) -> int:
             store=store,
             verbose=verbose,
         )
-        print(f"calibration: {calibration.description}")
-    attack = cls(**_attack_kwargs(cls, args, calibration))
-    target = _view(cls.requires, result.model, budget=args.queries if cls.requires != "weights" else None)
+        attack.calibrate(shadows)
+        print(f"calibration: {attack.calibration_.describe()}")
+    target = access_view(result.model, cls.requires, budget=args.queries if cls.requires != "weights" else None)
 
     start = time.perf_counter()
     outcome = attack.infer(target, knowledge=draw.knowledge)

@@ -19,6 +19,21 @@ from labelleak.audit import (
 from labelleak.cli.common import add_data_options, add_run_options, add_verb, print_table, store_from
 from labelleak.data import load_dataset
 
+#: the audit library's parameters -> the flags that set them: its errors name the parameters, the
+#: command line shows the flags a user types
+FLAGS = {
+    "spec": "--model-factory",
+    "weights": "--weights",
+    "original": "--original",
+    "num_classes": "--num-classes",
+    "mean": "--mean",
+    "std": "--std",
+    "head": "--head",
+    "attacks": "--attacks",
+    "query_budget": "--query-budget",
+    "seed": "--seed",
+}
+
 DESCRIPTION = """\
 Audit an unlearned model you own: run every label-leakage attack and baseline that the access you
 supply permits, and report which class(es) they say were forgotten.
@@ -105,6 +120,14 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    """The audit command; the library's errors name its parameters, shown here as the flags."""
+    try:
+        return _run(args)
+    except AuditError as err:
+        raise AuditError(err.naming(FLAGS)) from err
+
+
+def _run(args) -> int:
     dataset = load_dataset(args.dataset, root=args.data_root, download=args.download)
     if args.num_classes is not None and args.num_classes != dataset.num_classes:
         raise AuditError(
@@ -167,7 +190,8 @@ def run(args) -> int:
     if report.calibration:
         print(f"calibration: {report.calibration}")
     print(f"setup (attacker data and calibration): {report.setup_seconds:.1f} s")
-    print_table(report.TABLE_HEADERS, report.table_rows())
+    rows: list[list[object]] = [list(row) for row in report.table_rows()]
+    print_table(report.TABLE_HEADERS, rows)
     for name, reason in report.failures.items():
         print(f"attack {name} failed: {reason}")
     print(report.verdict_line())

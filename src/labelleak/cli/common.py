@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Sequence
 
 from labelleak.data import dataset_names
-from labelleak.experiments.cache import ENV_VAR as CACHE_ENV
-from labelleak.experiments.cache import ArtifactStore
+from labelleak.store import ENV_VAR as CACHE_ENV
+from labelleak.store import ArtifactStore
 
 
 def add_verb(subparsers, name: str, *, help: str, description: str, handler) -> argparse.ArgumentParser:
@@ -53,7 +53,7 @@ def store_from(args: argparse.Namespace) -> ArtifactStore:
     return ArtifactStore(args.cache)
 
 
-def print_table(headers: Sequence[str], rows: list[list[object]]) -> None:
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """A Markdown table on stdout (readable in a terminal, pasteable into docs)."""
     print("| " + " | ".join(headers) + " |")
     print("| " + " | ".join("---" for _ in headers) + " |")

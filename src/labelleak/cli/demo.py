@@ -12,11 +12,15 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from labelleak.cli.common import add_run_options, add_verb, print_table, store_from
+from labelleak.experiments.config import parse_config
+from labelleak.experiments.runner import run_experiment
+from labelleak.report.tables import asr_matrix, fmt_asr, load_results, utility_table
 
 #: the demo's experiment (see docs/runner.md for the file format it mirrors)
-DEMO_CONFIG = {
+DEMO_CONFIG: dict[str, Any] = {
     "name": "demo",
     # finetune's defaults are scaled to the 28x28 LeNet and barely forget on the digits MLP: use the
     # digits settings of configs/quick.toml (docs/unlearning.md)
@@ -64,9 +68,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from labelleak.experiments.config import parse_config
-    from labelleak.experiments.runner import run_experiment
-    from labelleak.report.tables import asr_matrix, fmt_asr, load_results, utility_table
 
     data = {**DEMO_CONFIG, "seeds": [args.seed], "shadow": {**DEMO_CONFIG["shadow"], "seed": 1000 + args.seed}}
     config = parse_config(data, source="labelleak demo")

@@ -6,8 +6,12 @@ import shlex
 from pathlib import Path
 
 from labelleak.cli.common import add_verb
-from labelleak.experiments.cache import ENV_VAR as CACHE_ENV
-from labelleak.experiments.cache import ArtifactStore
+from labelleak.experiments.config import load_config
+from labelleak.experiments.estimate import estimate_seconds
+from labelleak.experiments.grid import attack_variants, describe
+from labelleak.experiments.runner import available_datasets, run_experiment
+from labelleak.store import ENV_VAR as CACHE_ENV
+from labelleak.store import ArtifactStore
 
 
 def register(subparsers) -> None:
@@ -68,9 +72,6 @@ def command_line(args) -> str:
 
 def execute(config_path: str, args) -> Path:
     """Validate and run ``config_path`` with the execution options in ``args``; return the results directory."""
-    from labelleak.experiments.config import load_config
-    from labelleak.experiments.grid import describe
-    from labelleak.experiments.runner import available_datasets, run_experiment
 
     config = available_datasets(load_config(config_path))
     out = Path(args.out) if args.out else Path("results") / config.name
@@ -91,17 +92,11 @@ def execute(config_path: str, args) -> Path:
 
 def run(args) -> int:
     if args.dry_run:
-        from labelleak.experiments.config import load_config
-        from labelleak.experiments.grid import attack_variants, describe
-        from labelleak.experiments.runner import available_datasets
-
         config = available_datasets(load_config(args.config))
         print(f"{config.name}: {describe(config)}")
         for variant in attack_variants(config):
             print(f"  attack {variant.label}")
         if args.estimate_from:
-            from labelleak.experiments.runner import estimate_seconds
-
             e = estimate_seconds(config, args.estimate_from, jobs=args.jobs, store=ArtifactStore(args.cache))
             state = "finished" if e["pilot_finished"] else "unfinished"
             print(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from labelleak.cli.common import add_data_options, add_run_options, add_verb, print_table, store_from
 from labelleak.data import load_dataset
-from labelleak.experiments.stages import train_original
-from labelleak.models import ARCHITECTURES, DEFAULT_RECIPES, TrainConfig
+from labelleak.models import ARCHITECTURES, recipe_for
+from labelleak.targets import train_original
 
 
 def register(subparsers) -> None:
@@ -27,9 +29,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     dataset = load_dataset(args.dataset, root=args.data_root, download=args.download)
-    recipe = DEFAULT_RECIPES.get(dataset.name, TrainConfig())
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v is not None}
-    recipe = TrainConfig(**{**recipe.to_dict(), **overrides})
+    recipe = recipe_for(dataset.name, epochs=args.epochs)
+    if args.lr is not None:
+        recipe = replace(recipe, lr=args.lr)
     result = train_original(
         dataset, arch=args.arch, seed=args.seed, train_config=recipe, store=store_from(args), verbose=not args.quiet
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from labelleak.cli.common import add_data_options, add_run_options, add_verb, print_table, store_from
 from labelleak.data import load_dataset
-from labelleak.experiments.stages import build_unlearner, train_original, unlearn_original
+from labelleak.targets import build_unlearner, train_original, unlearn_original
 from labelleak.unlearning import UNLEARNERS, utility_metrics
 from labelleak.validation import ParameterError, check_classes
 

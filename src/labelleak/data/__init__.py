@@ -107,12 +107,15 @@ def _file_loader(name: str):
 
 
 def _read(name: str, place: Path) -> ImageDataset:
+    arrays: dict[str, np.ndarray] | None
     if place.suffix == ".npz":
         arrays = read_npz(place)
         layout = _npz_layout(arrays["x_train"], SHAPES[name])
     else:
         reader, layout = DIRECTORY_READERS[name]
         arrays = reader(place)
+    if arrays is None:
+        raise DataError(f"{place} does not hold the files of {name!r} that labelleak reads")
     for key in ("x_train", "x_test"):
         if arrays[key].dtype != np.uint8:
             raise DataError(f"{place}: {key} must be uint8 images (0-255), got {arrays[key].dtype}")

@@ -20,7 +20,7 @@ def load_digits_dataset() -> ImageDataset:
     images = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     labels = torch.as_tensor(bunch.target, dtype=torch.int64)
     rng = np.random.default_rng(SPLIT_SEED)
-    test_idx = []
+    test_idx: list[int] = []
     for c in range(10):
         idx = np.flatnonzero(bunch.target == c)
         test_idx.extend(rng.choice(idx, size=round(len(idx) * TEST_FRACTION), replace=False))

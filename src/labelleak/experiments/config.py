@@ -55,11 +55,11 @@ Layout (all tables optional unless marked)::
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +67,16 @@ import tomllib
 
 from labelleak import LabelleakError
 from labelleak.attacks import ATTACKS
+from labelleak.attacks.shadow import ShadowConfig
+from labelleak.data import DATASETS
+from labelleak.models import ARCHITECTURES
 from labelleak.registry import UnknownNameError
+from labelleak.targets import build_unlearner
+from labelleak.unlearning import UNLEARNERS
 from labelleak.validation import ParameterError
 
 #: attack-constructor options the runner supplies itself (from the shadow experiments)
-RUNNER_OPTIONS = frozenset({"calibration", "verbose"})
+RUNNER_OPTIONS = frozenset({"verbose"})
 
 
 class ConfigError(LabelleakError):
@@ -114,15 +119,6 @@ class KnowledgeConfig:
 
 
 @dataclass(frozen=True)
-class ShadowSettings:
-    methods: tuple[str, ...] = ("finetune",)
-    n_models: int = 1
-    seed: int = 1000
-    train_fraction: float = 0.8
-    epochs: int | None = None
-
-
-@dataclass(frozen=True)
 class AttackConfig:
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -145,7 +141,7 @@ class ExperimentConfig:
     methods: tuple[str, ...]
     method_params: Mapping[str, Mapping[str, Any]]
     knowledge: tuple[KnowledgeConfig, ...]
-    shadow: ShadowSettings
+    shadow: ShadowConfig
     attacks: tuple[AttackConfig, ...]
     source: str = ""
 
@@ -156,8 +152,6 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (stored next to the results)."""
-        from dataclasses import asdict
-
         return asdict(self)
 
 
@@ -175,7 +169,9 @@ def _table(value: Any, key: str) -> dict[str, Any]:
     return value
 
 
-def _check_keys(table: Mapping[str, Any], allowed: set[str], key: str, required: set[str] = frozenset()) -> None:
+def _check_keys(
+    table: Mapping[str, Any], allowed: set[str], key: str, required: AbstractSet[str] = frozenset()
+) -> None:
     for name in table:
         if name not in allowed:
             where = f"{key}." if key else ""
@@ -242,8 +238,6 @@ def _classes(value: Any, key: str, num_classes: int) -> tuple[int, ...]:
 
 
 def _dataset(table: Any, key: str) -> DatasetConfig:
-    from labelleak.data import DATASETS
-
     table = _table(table, key)
     _check_keys(
         table,
@@ -268,8 +262,6 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
         raise _fail(f"{key}.name", f"must be a known dataset ({', '.join(DATASETS.names())}), got {name!r}")
     arch = _str(table.get("arch", "auto"), f"{key}.arch")
     if arch != "auto":
-        from labelleak.models import ARCHITECTURES
-
         if arch not in ARCHITECTURES:
             raise _fail(f"{key}.arch", f"must be 'auto' or one of {', '.join(ARCHITECTURES.names())}, got {arch!r}")
     # every dataset labelleak reads has 10 classes; the true K is checked again at run time
@@ -317,9 +309,6 @@ def _knowledge(table: Any, key: str) -> KnowledgeConfig:
 
 
 def _methods(table: Any, key: str) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
-    from labelleak.experiments.stages import build_unlearner
-    from labelleak.unlearning import UNLEARNERS
-
     table = _table(table, key)
     _check_keys(table, {"methods", "params"}, key, required={"methods"})
     raw = table["methods"]
@@ -344,8 +333,6 @@ def _methods(table: Any, key: str) -> tuple[tuple[str, ...], dict[str, dict[str,
 
 def _method_names(raw: Any, key: str) -> tuple[str, ...]:
     """A non-empty list of distinct, registered unlearning-method names."""
-    from labelleak.unlearning import UNLEARNERS
-
     methods = tuple(_str(m, f"{key}[{i}]") for i, m in enumerate(_list(raw, key)))
     if not methods:
         raise _fail(key, "must name at least one method")
@@ -360,12 +347,12 @@ def _method_names(raw: Any, key: str) -> tuple[str, ...]:
     return methods
 
 
-def _shadow(table: Any, key: str) -> ShadowSettings:
+def _shadow(table: Any, key: str) -> ShadowConfig:
     table = _table(table, key)
     _check_keys(table, {"methods", "n_models", "seed", "train_fraction", "epochs"}, key)
     methods = _method_names(table.get("methods", ["finetune"]), f"{key}.methods")
     epochs = table.get("epochs")
-    return ShadowSettings(
+    return ShadowConfig(
         methods=methods,
         n_models=_int(table.get("n_models", 1), f"{key}.n_models", low=1, high=100),
         seed=_int(table.get("seed", 1000), f"{key}.seed", low=0),
@@ -374,35 +361,15 @@ def _shadow(table: Any, key: str) -> ShadowSettings:
     )
 
 
-def attack_options(cls: type) -> list[str]:
-    """The keyword-only constructor options of an attack class."""
-    return [
-        name
-        for name, p in inspect.signature(cls.__init__).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-
-
-def build_attack(name: str, options: Mapping[str, Any], *, calibration: Any = None):
-    """Construct a registered attack; the runner passes ``calibration`` when the attack needs it."""
-    registry = ATTACKS
-    cls = registry.get(name)
-    extra = {"calibration": calibration} if calibration is not None else {}
-    return cls(**options, **extra)
-
-
 def _attack(table: Any, key: str) -> AttackConfig:
-    from labelleak.attacks.parameter import CalibrationError
-
     table = _table(table, key)
     _check_keys(table, {"name", "params", "vary", "calibrate"}, key, required={"name"})
-    registry = ATTACKS
     name = _str(table["name"], f"{key}.name")
     try:
-        cls = registry.get(name)
+        ATTACKS.get(name)
     except UnknownNameError as err:
         raise _fail(f"{key}.name:", str(err)) from None
-    valid = [o for o in attack_options(cls) if o not in RUNNER_OPTIONS]
+    valid = [o for o in ATTACKS.options(name) if o not in RUNNER_OPTIONS]
     params = dict(_table(table.get("params", {}), f"{key}.params"))
     vary = {}
     for option, values in _table(table.get("vary", {}), f"{key}.vary").items():
@@ -410,9 +377,7 @@ def _attack(table: Any, key: str) -> AttackConfig:
         if not values:
             raise _fail(f"{key}.vary.{option}", "must list at least one value")
         vary[option] = tuple(values)
-    open_ended = any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
-    )
+    open_ended = ATTACKS.open_ended(name)
     for where, options in (("params", params), ("vary", vary)):
         for option in options:
             if option in RUNNER_OPTIONS or (option not in valid and not open_ended):
@@ -424,25 +389,19 @@ def _attack(table: Any, key: str) -> AttackConfig:
         raise _fail(f"{key}.vary.{both[0]}", f"is also fixed in {key}.params; give it in one place")
     calibrate = _bool(table.get("calibrate", False), f"{key}.calibrate")
     config = AttackConfig(name=name, params=params, vary=vary, calibrate=calibrate)
-    if calibrate and not hasattr(cls, "run"):
-        raise _fail(
-            f"{key}.calibrate", f"applies to inversion attacks only; {name!r} is calibrated through its decider"
-        )
     for options in config.variants():
         try:
-            cls(**options)
-        except CalibrationError:
-            # the options are valid; the decider only waits for the runner's shadow calibration
-            continue
+            attack = ATTACKS.build(name, **options)
         except (ParameterError, TypeError, ValueError) as err:
             raise _fail(f"{key} ({name} {options}):", str(err)) from None
+        if calibrate and (attack.needs_calibration or not attack.calibratable):
+            why = "is calibrated through its decider" if attack.needs_calibration else "has nothing to calibrate"
+            raise _fail(f"{key}.calibrate", f"applies to inversion attacks only; {name!r} {why}")
     return config
 
 
 def parse_config(data: Mapping[str, Any], *, source: str = "") -> ExperimentConfig:
     """Validate a config already read from TOML (or built in code) and return it."""
-    from labelleak.experiments.stages import build_unlearner
-
     _check_keys(
         data,
         {"name", "seeds", "datasets", "unlearning", "knowledge", "shadow", "attacks"},

@@ -71,7 +71,7 @@ def random_sets(num_classes: int, size: int, count: int, *, seed: int) -> list[t
 def forget_sets(dataset: Any, *, num_classes: int) -> list[tuple[int, ...]]:
     """The forget sets of one :class:`~labelleak.experiments.config.DatasetConfig`."""
     singles = range(num_classes) if dataset.singles == "all" else dataset.singles
-    sets = [(int(c),) for c in singles]
+    sets: list[tuple[int, ...]] = [(int(c),) for c in singles]
     sets += random_sets(num_classes, 2, dataset.pairs, seed=dataset.forget_seed)
     sets += random_sets(num_classes, 3, dataset.triples, seed=dataset.forget_seed)
     sets += [tuple(s) for s in dataset.sets]

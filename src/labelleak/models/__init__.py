@@ -15,6 +15,7 @@ from labelleak.models.training import (
     accuracy,
     per_class_accuracy,
     predict_logits,
+    recipe_for,
     train,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "per_class_accuracy",
     "predict_logits",
     "read_state_dict",
+    "recipe_for",
     "resolve_arch",
     "save_model",
     "train",

@@ -49,6 +49,9 @@ class ModelSpec:
 class Classifier(nn.Module):
     """f(x) = head(φ((x - mean) / std)); inputs are images in [0, 1]."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, spec: ModelSpec, body: nn.Module, feature_dim: int) -> None:
         super().__init__()
         self.spec = spec

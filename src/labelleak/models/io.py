@@ -15,28 +15,11 @@ from safetensors.torch import load_file, save_file
 
 from labelleak import LabelleakError, __version__
 from labelleak.models.architectures import Classifier, ModelSpec, build_model
+from labelleak.store import atomic_write_json
 
 
 class ModelFileError(LabelleakError):
     """A model file is missing, corrupt, unsafe or does not fit the architecture."""
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file and rename, so no half-written file is left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def sha256_file(path: Path) -> str:

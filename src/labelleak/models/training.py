@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +12,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labelleak.validation import check_choice, check_number
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,13 @@ DEFAULT_RECIPES = {
 }
 
 
+def recipe_for(dataset_name: str, *, epochs: int | None = None) -> TrainConfig:
+    """How θ_o is trained on ``dataset_name``: its default recipe (or :class:`TrainConfig`'s defaults
+    for a dataset without one), with ``epochs`` replaced when given."""
+    recipe = DEFAULT_RECIPES.get(dataset_name, TrainConfig())
+    return recipe if epochs is None else replace(recipe, epochs=epochs)
+
+
 def make_optimizer(params, *, name: str, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
@@ -74,7 +84,7 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def train(
-    model: nn.Module,
+    model: ModuleT,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
@@ -83,7 +93,7 @@ def train(
     verbose: bool = False,
     desc: str = "train",
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
-) -> nn.Module:
+) -> ModuleT:
     """Train ``model`` in place with mini-batch ``loss_fn``; same inputs and seed give identical weights."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer(

@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 
 from labelleak.metrics import random_guess_rate
-from labelleak.models.io import atomic_write_bytes
 from labelleak.report import figures
 from labelleak.report.tables import (
     asr_matrix,
@@ -32,6 +31,7 @@ from labelleak.report.tables import (
     summary_table,
     utility_table,
 )
+from labelleak.store import atomic_write_bytes
 
 Block = tuple  # ("h1"|"h2"|"h3"|"p"|"code", text) | ("table", headers, rows) | ("img", path, caption)
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelleak.report.prototypes import save_prototype_grid
 from labelleak.report.tables import summary_table
 
 
@@ -131,8 +132,6 @@ def prototype_grids(results_dir: Path, out_dir: Path, *, dataset: str, per_attac
     Reads the ``prototypes/*.safetensors`` files the runner exported; returns (png, caption) pairs.
     """
     from safetensors import safe_open
-
-    from labelleak.report.prototypes import save_prototype_grid
 
     files = sorted((results_dir / "prototypes").glob("*.safetensors")) if (results_dir / "prototypes").is_dir() else []
     chosen: dict[tuple[str, str], tuple[Path, dict[str, str]]] = {}

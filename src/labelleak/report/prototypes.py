@@ -23,7 +23,7 @@ def save_prototype_grid(
     path: str | os.PathLike,
     *,
     prototypes: torch.Tensor | np.ndarray,
-    confidence: Sequence[float],
+    confidence: Sequence[float] | np.ndarray,
     profiles: np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
     highlight: Sequence[int] = (),

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from labelleak import LabelleakError, metrics
-from labelleak.models.io import atomic_write_bytes
+from labelleak.store import atomic_write_bytes
 
 
 class ResultsError(LabelleakError):

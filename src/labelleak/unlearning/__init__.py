@@ -4,7 +4,7 @@ Each method lives in its own module and registers itself in ``UNLEARNERS``; impo
 fills the registry.
 """
 
-from labelleak.unlearning import (  # noqa: F401  (imported to register the methods)  # noqa: F401  (imported to register the methods)
+from labelleak.unlearning import (  # noqa: F401  (imported to register the methods)
     bad_teacher,
     boundary_expanding,
     boundary_shrink,

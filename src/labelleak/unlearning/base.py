@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import torch
 
 from labelleak.data import ImageDataset
-from labelleak.models import DEFAULT_RECIPES, Classifier, TrainConfig, accuracy
+from labelleak.models import Classifier, TrainConfig, accuracy, recipe_for
 from labelleak.registry import Registry
 from labelleak.validation import check_classes
 
@@ -103,7 +103,7 @@ class Unlearner(ABC):
             verbose: show progress bars.
         """
         split = ForgetSplit.from_dataset(data, forget_classes)
-        recipe = recipe or DEFAULT_RECIPES.get(data.name, TrainConfig())
+        recipe = recipe or recipe_for(data.name)
         model = copy.deepcopy(original)
         start = time.perf_counter()
         with torch.random.fork_rng():
@@ -133,4 +133,4 @@ class Unlearner(ABC):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
 
 
-UNLEARNERS: Registry[type[Unlearner]] = Registry("unlearning method")
+UNLEARNERS: Registry[type[Unlearner]] = Registry("unlearning method", item="method")

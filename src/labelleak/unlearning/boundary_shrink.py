@@ -48,10 +48,9 @@ class BoundaryShrink(OptimizerOptions, Unlearner):
     10 epochs over D_f, batch 64, on an All-CNN for CIFAR-10. Only D_f is used. Scaled here: the
     neighbour labels are computed once from the frozen θ_o (the reference recomputes them every
     batch from the same frozen θ_o and the same images, which gives the same labels); lr is raised
-    to 1e-3 because lr 1e-5 barely moves our small Adam-trained models (digits MLP, class 3:
-    forget-train accuracy still 96% after 10 epochs over D_f); at 1e-3 the Fashion-MNIST LeNet
-    reaches 0% forget-train accuracy with 95% retain-train accuracy (class 3). 10 epochs over one
-    class's samples is about one epoch of θ_o's training on a ten-class dataset.
+    to 1e-3 because lr 1e-5 barely moves our small Adam-trained models (measured behaviour:
+    docs/unlearning.md). 10 epochs over one class's samples is about one epoch of θ_o's training on
+    a ten-class dataset.
     """
 
     name = "boundary_shrink"

@@ -9,6 +9,7 @@ running a plain epoch loop, soft-label (distillation) losses and the optimiser.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,14 @@ from labelleak.validation import check_choice, check_number
 OPTIMIZERS = ("sgd", "adam")
 #: where random labels are drawn from: the retained classes only, or all K
 LABEL_POOLS = ("retained", "all")
+
+
+class StepOptimizer(Protocol):
+    """What the training loops call on an optimiser: a torch one, or SalUn's masking wrapper."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None: ...
+
+    def step(self) -> None: ...
 
 
 def make_unlearn_optimizer(
@@ -114,7 +123,7 @@ def run_epochs(
     *,
     epochs: int,
     batch_size: int,
-    optimizer: torch.optim.Optimizer,
+    optimizer: StepOptimizer,
     seed: int,
     loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     max_grad_norm: float | None = None,
@@ -193,7 +202,7 @@ class AscentStopOptions:
     the forget-*train* accuracy (:class:`ForgetTrainStop`); this validates those options.
     """
 
-    name: str
+    name: ClassVar[str]
 
     def _set_stop_options(
         self, *, max_grad_norm: float, stop_below: float | None, check_every: int, check_samples: int | None
@@ -218,7 +227,7 @@ def random_label_rounds(
     model: nn.Module,
     split: ForgetSplit,
     *,
-    optimizer: torch.optim.Optimizer,
+    optimizer: StepOptimizer,
     epochs: int,
     batch_size: int,
     label_pool: str,

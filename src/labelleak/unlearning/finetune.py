@@ -16,9 +16,9 @@ class Finetune(OptimizerOptions, Unlearner):
     Reference defaults: 10 epochs of SGD lr 0.01 (SalUn/Sparse code, SCRUB notebooks) or 5 epochs
     lr 0.02 (SSD code) on CIFAR ResNets. Scaled here: our small models train in a few epochs with
     Adam, and the cost goal is about two epochs of θ_o's training, so the default is 2 epochs over
-    D_r with SGD lr 0.02, momentum 0.9 (on the Fashion-MNIST LeNet, class 3: forget-train accuracy
-    3%, retain-train 98%). On the 1,347-image digits set two epochs are only ~20 steps and do not
-    forget; there, use e.g. ``epochs=10, optimizer="adam", lr=0.003``.
+    D_r with SGD lr 0.02, momentum 0.9 (measured behaviour: docs/unlearning.md). On the 1,347-image
+    digits set two epochs are only ~20 steps; there, use e.g. ``epochs=10, optimizer="adam",
+    lr=0.003``.
     """
 
     name = "finetune"

@@ -25,7 +25,7 @@ class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
     for Gradient Ascent, training stops as soon as the forget-*train* accuracy is at most
     ``stop_below`` (checked every ``check_every`` steps): the reference picks its epoch count on
     validation data instead, and without a stop the ascent, once D_f is forgotten, goes on to
-    collapse the retain accuracy within a few steps (measured on the digits MLP). The
+    collapse the retain accuracy within a few steps (measured behaviour: docs/unlearning.md). The
     notebook trains in ``eval()`` mode (frozen BatchNorm statistics); here the model trains in
     ``train()`` mode like every other method, which only matters for BatchNorm architectures.
     """

@@ -18,7 +18,7 @@ class Retrain(Unlearner):
     ``epochs`` overrides its number of epochs.
 
     Even exact retraining leaks the class: the head row of a forgotten class only ever receives
-    push-down gradients, so it is never predicted (see the design brief §5.1).
+    push-down gradients, so it is never predicted (see docs/parameter_attacks.md).
     """
 
     name = "retrain"

@@ -29,12 +29,9 @@ class Scrub(OptimizerOptions, Unlearner):
     3 epochs, both batch sizes, momentum and weight decay. Scaled: the min pass uses a random
     sample of ``retain_per_class`` samples of each retained class instead of all of D_r (three
     full passes would cost about three epochs of θ_o's training), and SGD lr 2e-4 instead of
-    5e-4: with the smaller min pass the max passes dominate. On the Fashion-MNIST *training*
-    split (class 0; forget-train / retain-train accuracy, θ_o 95.8 % / 96.4 %) lr 0.01 and 2e-3
-    destroyed the model (retain 11 % and 0 %), 5e-4 reached 0.0 % / 87.4 % (0.0 % / 85.0 % with
-    2 000 retain samples per class), 5e-4 with a single max pass 78.8 % / 97.8 %, and 2e-4
-    reached 4.6 % / 95.7 %, the default. The max passes make
-    SCRUB a cliff: a small change of lr or max_steps flips it between no forgetting and collapse.
+    5e-4: with the smaller min pass the max passes dominate (measured behaviour:
+    docs/unlearning.md). The max passes make SCRUB a cliff: a small change of lr or max_steps flips
+    it between no forgetting and collapse.
     Teacher logits are computed once, in ``eval()`` mode, because the teacher never changes.
     """
 

@@ -54,15 +54,11 @@ class SelectiveSynapticDampening(Unlearner):
     α (selection weighting) = 10, λ (dampening constant) = 1, importance batch size 64, importance
     of D computed on the whole training set. Kept: λ = 1, batch size 64, D = D_r ∪ D_f.
     Retuned: α = 1. On the small LeNet the forget-class Fisher mass is spread over weights the
-    retained classes also use, and α = 10 leaves the Fashion-MNIST forget-train accuracy at
-    56-58 % (class 0, retain-train within 1 point). A grid over α ∈ {0.5 … 100}, λ ∈ {1, 0.5, 0.3,
-    0.1, 0.01} on the *training* split found no setting with forget ≤ 10 % and retain within
-    5 points: α = 1, λ = 1 gives the best trade-off (class 0: forget-train 34 %, retain-train
-    −5.7 points; class 3: 33 %, −4.2), smaller λ forgets more only by costing the retained
-    classes 10 points or more. SSD therefore under-forgets on this model class.
+    retained classes also use, and α = 10 under-forgets there; α = 1, λ = 1 was the best trade-off
+    of a grid on the training split, and SSD still under-forgets on this model class (measured
+    behaviour: docs/unlearning.md).
     Scaled: I_D is estimated on a random sample of 20 000 training samples (``max_samples``; None
-    uses all of D): the whole of D at batch 64 costs more than an epoch of θ_o's training (the
-    grid above used the same 20 000-sample estimate).
+    uses all of D): the whole of D at batch 64 costs more than an epoch of θ_o's training.
     """
 
     name = "ssd"

@@ -1,6 +1,6 @@
-from labelleak.experiments.cache import config_hash, dataset_fingerprint
-from labelleak.experiments.stages import original_config, train_original
 from labelleak.models import TrainConfig
+from labelleak.store import config_hash, dataset_fingerprint
+from labelleak.targets import original_config, train_original
 
 
 def test_config_hash_ignores_key_order_and_sees_values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from labelleak.experiments.stages import train_original, unlearn_original
+from labelleak.targets import train_original, unlearn_original
 from labelleak.validation import ParameterError
 
 

@@ -1,0 +1,186 @@
+"""What an audit found (:class:`AuditReport`) and its outputs: JSON, Markdown and the prototype grids."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from labelleak.attacks.base import AttackResult
+from labelleak.audit.verdict import AuditVerdict, score_margin, verdict
+from labelleak.report.prototypes import save_prototype_grid
+from labelleak.store import atomic_write_bytes
+
+
+@dataclass
+class AuditReport:
+    """Everything an audit found: per-attack results, failures, the verdict and the setting."""
+
+    num_classes: int
+    class_names: tuple[str, ...]
+    target: str
+    level: str
+    dataset: str
+    knowledge: str
+    results: list[AttackResult]
+    failures: dict[str, str] = field(default_factory=dict)
+    setup_seconds: float = 0.0
+    calibration: str = ""
+
+    @property
+    def verdict(self) -> AuditVerdict:
+        return verdict(self.results, num_classes=self.num_classes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The machine-readable shape promised by the CLI (``--json``), nothing more."""
+        v = self.verdict
+        return {
+            "num_classes": self.num_classes,
+            "verdict": {"forgotten": v.forgotten, "agreeing_attacks": v.agreeing_attacks, "attacks_run": v.attacks_run},
+            "attacks": [
+                {
+                    "name": r.attack,
+                    "access": r.access,
+                    "scores": [float(s) for s in r.scores],
+                    "predicted": [int(c) for c in r.predicted],
+                    "queries": r.queries,
+                    "seconds": float(r.seconds),
+                }
+                for r in self.results
+            ],
+        }
+
+    def table_rows(self) -> list[list[str]]:
+        rows = []
+        for r in self.results:
+            rows.append(
+                [
+                    r.attack,
+                    r.access,
+                    ", ".join(self._class_label(c) for c in r.predicted),
+                    f"{score_margin(r.scores, r.predicted):+.2f}",
+                    "-" if r.queries is None else str(r.queries),
+                    f"{r.seconds:.2f}",
+                ]
+            )
+        return rows
+
+    TABLE_HEADERS: ClassVar[tuple[str, ...]] = (
+        "attack",
+        "access",
+        "predicted forgotten",
+        "score margin",
+        "queries",
+        "seconds",
+    )
+
+    def _class_label(self, c: int) -> str:
+        name = self.class_names[c] if c < len(self.class_names) else ""
+        return f"{c} ({name})" if name and name != str(c) else str(c)
+
+    def verdict_line(self) -> str:
+        v = self.verdict
+        if not v.forgotten:
+            return f"verdict: no attack named a class ({v.attacks_run} attacks run)"
+        classes = ", ".join(self._class_label(c) for c in v.forgotten)
+        return (
+            f"verdict: class {classes} — named by {v.agreeing_attacks} of {v.attacks_run} attacks"
+            if len(v.forgotten) == 1
+            else f"verdict: classes {classes} — each named by {v.agreeing_attacks} of {v.attacks_run} attacks"
+        )
+
+
+def write_json(report: AuditReport, path: Path) -> None:
+    """Write :meth:`AuditReport.to_json` atomically (no half-written file on failure)."""
+    atomic_write_bytes(Path(path), (json.dumps(report.to_json(), indent=2) + "\n").encode())
+
+
+def markdown(report: AuditReport, *, images: dict[str, str] | None = None) -> str:
+    """The audit as Markdown: setting, per-attack table, verdict and the prototype image grids
+    (``images`` maps an attack name to an image path relative to the report)."""
+    lines = [
+        "# labelleak audit",
+        "",
+        f"- target: {report.target}",
+        f"- access: {report.level}",
+        f"- dataset (attacker's data): {report.dataset}",
+        f"- attacker knowledge: {report.knowledge}",
+    ]
+    if report.calibration:
+        lines.append(f"- calibration: {report.calibration}")
+    lines += [
+        "",
+        "## Verdict",
+        "",
+        report.verdict_line(),
+        "",
+        "Every attack that looked at the model votes for the classes it predicts; a chance reference "
+        "that made no query (random-guess) is listed but does not vote.",
+        "",
+        "## Attacks",
+        "",
+        "Score margin: (lowest score inside the predicted set − highest score outside it) / standard "
+        "deviation of the K scores; positive means the predicted classes stand clear of the rest.",
+        "",
+        "| " + " | ".join(report.TABLE_HEADERS) + " |",
+        "|" + " --- |" * len(report.TABLE_HEADERS),
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in report.table_rows()]
+    if report.failures:
+        lines += ["", "Attacks that failed:", ""] + [f"- {name}: {reason}" for name, reason in report.failures.items()]
+    lines += [
+        "",
+        "## Per-class scores",
+        "",
+        "Higher = more likely forgotten, on each attack's own scale.",
+        "",
+        "| attack | " + " | ".join(str(k) for k in range(report.num_classes)) + " |",
+        "|" + " --- |" * (report.num_classes + 1),
+    ]
+    lines += ["| " + r.attack + " | " + " | ".join(f"{s:.3g}" for s in r.scores) + " |" for r in report.results]
+    if images:
+        lines += [
+            "",
+            "## Prototypes",
+            "",
+            "One synthesised input per class (rows), with its achieved confidence p_k(x_k) and its "
+            "prediction profile p(x_k); a class the model cannot be driven to predict is a candidate "
+            "for the forgotten one.",
+            "",
+        ]
+        for name, image in images.items():
+            lines += [f"### {name}", "", f"![{name} prototypes]({image})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_prototype_grids(report: AuditReport, path: Path) -> dict[str, str]:
+    """Each inversion attack's prototype grid as ``<report name>_<attack>.png`` beside the report at
+    ``path``; returns attack name -> image name (relative to the report). Matplotlib is imported
+    only when there is a grid to draw."""
+    path = Path(path)
+    images = {}
+    for result in report.results:
+        prototypes, confidence = result.artifacts.get("prototypes"), result.artifacts.get("confidence")
+        if prototypes is None or confidence is None:
+            continue
+        image = path.with_name(f"{path.stem}_{result.attack}.png")
+        save_prototype_grid(
+            image,
+            prototypes=prototypes,
+            confidence=confidence,
+            profiles=result.artifacts.get("profiles"),
+            class_names=report.class_names,
+            highlight=result.predicted,
+            title=f"{result.attack}: prototypes (predicted forgotten in red)",
+        )
+        images[result.attack] = image.name
+    return images
+
+
+def write_markdown(report: AuditReport, path: Path) -> None:
+    """Write the Markdown report; each inversion attack's prototype grid goes to
+    ``<report name>_<attack>.png`` beside it and is embedded by relative link."""
+    path = Path(path)
+    images = write_prototype_grids(report, path)
+    atomic_write_bytes(path, markdown(report, images=images).encode())

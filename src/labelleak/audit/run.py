@@ -1,0 +1,218 @@
+"""Running an audit: which attacks the access permits, building and calibrating them, running them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from torch import nn
+from tqdm.auto import tqdm
+
+from labelleak.attacks import ATTACKS, Attack
+from labelleak.attacks.knowledge import KnowledgeDraw, draw_knowledge
+from labelleak.attacks.shadow import ShadowConfig, Shadows
+from labelleak.audit.errors import AuditError, one_line
+from labelleak.audit.loading import PROBE_IMAGES, LoadedModel, wrap_user_model
+from labelleak.audit.report import AuditReport
+from labelleak.audit.target import AuditTarget, weights_target
+from labelleak.data import ImageDataset
+from labelleak.store import ArtifactStore
+from labelleak.validation import check_number
+
+logger = logging.getLogger(__name__)
+
+#: unlearning methods of the audit's shadow experiments: two that differ in kind (ascent on the
+#: forget set alone; relabelling it while passing over the retain set) and are the cheapest —
+#: fine-tuning on the retain set would cost two retain-set epochs per shadow class, several times
+#: the others, and the first audit of a dataset pays for every shadow
+SHADOW_METHODS = ("gradient_ascent", "random_labels")
+#: decider of the parameter attacks once calibrated: Youden's threshold on the family's score
+PARAMETER_DECIDER = "youden"
+
+
+# ----------------------------------------------------------------------------------------- attacks
+
+
+def select_attacks(names: str | Sequence[str], *, level: str, has_original: bool) -> list[str]:
+    """Attack names to run: ``"all"`` = every registered attack the access permits, in registry order.
+
+    Explicitly named attacks must exist and be permitted (each attack class says what it needs,
+    :meth:`~labelleak.attacks.base.Attack.unmet_needs`); otherwise a one-line error says why (naming the
+    audit's parameters ``attacks`` and ``original``, which the command line calls by its flags).
+    """
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()] if names != "all" else ["all"]
+    if list(names) == ["all"]:
+        chosen = [n for n in ATTACKS.names() if ATTACKS.get(n).unmet_needs(access=level, original=has_original) is None]
+        if not chosen:
+            raise AuditError(f"no registered attack can run with {level} access")
+        return chosen
+    if not names:
+        raise AuditError("{attacks} must be 'all' or a comma-separated list of attack names", parameters=("attacks",))
+    for name in names:
+        cls = ATTACKS.get(name)
+        reason = cls.unmet_needs(access=level, original=has_original)
+        if reason is None:
+            continue
+        if cls.unmet_needs(access=level, original=True) is None:  # the original model alone is missing
+            raise AuditError(
+                "attack {name!r} cannot run in this audit: {reason} ({original})",
+                parameters=("original",),
+                name=name,
+                reason=reason,
+            )
+        raise AuditError(f"attack {name!r} cannot run in this audit: {reason}")
+    return list(dict.fromkeys(names))
+
+
+def construct_attack(name: str, *, options: dict[str, Any]) -> Attack:
+    """Build attack ``name`` with those of ``options`` (None = its own default) it takes."""
+    takes = set(ATTACKS.options(name))
+    return ATTACKS.build(name, **{k: v for k, v in options.items() if v is not None and k in takes})
+
+
+def calibrate_attacks(
+    attacks: Iterable[Attack],
+    *,
+    dataset: ImageDataset,
+    draw: KnowledgeDraw,
+    store: ArtifactStore | None,
+    verbose: bool,
+) -> str:
+    """Fit every attack that needs it on one shared set of shadow experiments; returns what the
+    calibration was fit on ("" when no attack needed one).
+
+    The shadows are labelleak's default architecture for ``dataset``, trained on the attacker's
+    shadow pool and unlearned with :data:`SHADOW_METHODS`; their features are extracted once per
+    reference setting and cached in ``store``. The parameter attacks' features are z-scored across
+    classes, which is what lets a Youden threshold fit on them transfer to the owner's
+    architecture. The inversion attacks keep their fixed, data-free defaults (the audit does not
+    ask them to calibrate): their calibration is a per-class difficulty reference of one
+    architecture, which would not transfer from labelleak's shadows to the owner's model.
+    """
+    needing = [attack for attack in attacks if attack.needs_calibration]
+    if not needing:
+        return ""
+    shadows = Shadows(
+        dataset, draw, config=ShadowConfig(methods=SHADOW_METHODS), eval_seeds=(), store=store, verbose=verbose
+    )
+    for attack in needing:
+        attack.calibrate(shadows)
+    return next((d for a in needing if (d := getattr(a.calibration_, "description", ""))), "")
+
+
+# ------------------------------------------------------------------------------------------- run
+
+
+def run_audit(
+    target: AuditTarget,
+    *,
+    dataset: ImageDataset,
+    attacks: str | Sequence[str] = "all",
+    query_budget: int | None = None,
+    seed: int = 0,
+    store: ArtifactStore | None = None,
+    data_root: str | None = None,
+    verbose: bool = False,
+) -> AuditReport:
+    """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
+
+    Args:
+        target: from :func:`~labelleak.audit.target.weights_target` or
+            :func:`~labelleak.audit.target.onnx_target`.
+        dataset: supplies A and N (from its test split, see
+            :func:`~labelleak.attacks.knowledge.draw_knowledge`) and the shadow calibration.
+        attacks: ``"all"`` (every permitted attack) or names.
+        query_budget: the most queries each black-box attack may spend (None = its own default).
+        seed: every random choice of the audit derives from it.
+        store: artifact store caching the shadow calibration (None = no caching).
+        verbose: progress bars.
+
+    An attack that fails is reported in ``failures`` and the others still run; the audit fails only
+    when none could run.
+    """
+    check_number("seed", seed, low=0, integer=True)
+    if query_budget is not None:
+        check_number("query_budget", query_budget, low=1, integer=True)
+    if tuple(dataset.input_shape) != tuple(target.input_shape):
+        raise AuditError(
+            f"the model takes inputs of shape {target.input_shape}, dataset {dataset.name!r} has "
+            f"{tuple(dataset.input_shape)}"
+        )
+    if dataset.num_classes != target.num_classes:
+        raise AuditError(
+            f"the model has K={target.num_classes} classes, dataset {dataset.name!r} has {dataset.num_classes}"
+        )
+    names = select_attacks(attacks, level=target.level, has_original=target.original is not None)
+    start = time.perf_counter()
+    draw = draw_knowledge(dataset, original=target.original, seed=seed, data_root=data_root)
+    # One seed for every attack: the parameter attacks' reference settings (seed included) name the
+    # shadow features they are calibrated on, so all of them share one extraction.
+    options = {"seed": seed, "query_budget": query_budget, "verbose": verbose, "decider": PARAMETER_DECIDER}
+    built: dict[str, Attack] = {}
+    broken: dict[str, str] = {}
+    for name in names:
+        try:
+            built[name] = construct_attack(name, options=options)
+        except Exception as err:  # reported in its place below, like a failure at inference
+            logger.info("attack %s failed: %s", name, one_line(err))
+            logger.debug("attack %s failed", name, exc_info=True)
+            broken[name] = one_line(err)
+    calibration = calibrate_attacks(built.values(), dataset=dataset, draw=draw, store=store, verbose=verbose)
+    report = AuditReport(
+        num_classes=target.num_classes,
+        class_names=tuple(dataset.class_names),
+        target=target.description,
+        level=target.level,
+        dataset=dataset.describe(),
+        knowledge=draw.knowledge.description,
+        results=[],
+        setup_seconds=time.perf_counter() - start,
+        calibration=calibration,
+    )
+    for name in tqdm(names, desc="audit", disable=not verbose):
+        if name in broken:
+            report.failures[name] = broken[name]
+            continue
+        attack = built[name]
+        try:
+            view = target.view(budget=query_budget if attack.requires == "queries" else None)
+            report.results.append(attack.infer(view, knowledge=draw.knowledge))
+        except Exception as err:  # one broken or over-budget attack must not hide the others' findings
+            logger.info("attack %s failed: %s", name, one_line(err))
+            logger.debug("attack %s failed", name, exc_info=True)
+            report.failures[name] = one_line(err)
+    if not report.results:
+        raise AuditError(f"no attack could run: {'; '.join(f'{k}: {v}' for k, v in report.failures.items())}")
+    return report
+
+
+def audit_model(
+    model: nn.Module,
+    *,
+    dataset: ImageDataset,
+    original: nn.Module | None = None,
+    head: str | None = None,
+    **options: Any,
+) -> AuditReport:
+    """:func:`run_audit` on a model in memory (white-box; with ``original`` the two-version setting).
+
+    ``model`` takes (N, C, H, W) batches in [0, 1] of ``dataset``'s shape and returns K logits (or
+    probabilities); its last ``nn.Linear`` with K outputs is the head unless ``head`` names it.
+    ``options`` go to :func:`run_audit` (attacks, query_budget, seed, store, data_root, verbose).
+    """
+    sample = dataset.x_test[:PROBE_IMAGES]
+
+    def wrap(net: nn.Module, what: str) -> LoadedModel:
+        return wrap_user_model(net, num_classes=dataset.num_classes, sample=sample, head=head, what=what)
+
+    target = weights_target(
+        wrap(model, "the audited model"),
+        num_classes=dataset.num_classes,
+        input_shape=dataset.input_shape,
+        description=f"{type(model).__name__} in memory",
+        original=None if original is None else wrap(original, "the original model"),
+    )
+    return run_audit(target, dataset=dataset, **options)

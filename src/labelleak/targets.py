@@ -1,0 +1,268 @@
+"""Targets of the attacks: train θ_o, unlearn classes from it, and view the result at an access level.
+
+Each stage is a pure function of its config and seed, cached in an :class:`~labelleak.store.ArtifactStore`
+under the hash of that config (:func:`original_config`, :func:`unlearned_config`), so the CLI, the
+experiment runner, the attacker's shadow models and the benchmarks share every trained model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, overload
+
+from labelleak.access import GradientAccess, QueryAccess, WeightsAccess
+from labelleak.data import ImageDataset
+from labelleak.models import (
+    Classifier,
+    ModelFileError,
+    ModelSpec,
+    TrainConfig,
+    accuracy,
+    build_model,
+    load_model,
+    per_class_accuracy,
+    recipe_for,
+    resolve_arch,
+    save_model,
+    train,
+)
+from labelleak.store import ArtifactStore, cached, dataset_fingerprint
+from labelleak.unlearning import UNLEARNERS, Unlearner, UnlearnResult
+from labelleak.validation import ParameterError, check_classes
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "TrainedModel",
+    "access_view",
+    "build_unlearner",
+    "model_spec_for",
+    "original_config",
+    "recipe_for",
+    "train_original",
+    "unlearn_original",
+    "unlearned_config",
+]
+
+
+@dataclass
+class TrainedModel:
+    """A model and what is known about it: its config, cache key and test metrics."""
+
+    model: Classifier
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    cached: bool
+    path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _ModelCodec:
+    """A model in the store: safetensors weights and a JSON sidecar holding its config and metrics."""
+
+    def load(self, directory: Path) -> tuple[Classifier, dict[str, Any]] | None:
+        if not (directory / "model.json").is_file():
+            return None
+        try:
+            return load_model(directory)
+        except ModelFileError as err:
+            logger.warning("ignoring unreadable cached model at %s: %s", directory, err)
+            return None
+
+    def save(self, directory: Path, value: tuple[Classifier, dict[str, Any]], config: dict[str, Any]) -> None:
+        model, metadata = value
+        save_model(model, directory, metadata={"config": config, **metadata})
+
+
+MODEL = _ModelCodec()
+
+
+def _stored_path(store: ArtifactStore | None, kind: str, config: dict[str, Any]) -> str:
+    return str(store.path(kind, config)) if store is not None else ""
+
+
+def model_spec_for(dataset: ImageDataset, arch: str) -> ModelSpec:
+    """The spec of ``arch`` for ``dataset``, normalised by the per-channel training-set statistics."""
+    x = dataset.x_train
+    c, h, _ = dataset.input_shape
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+    return ModelSpec(
+        arch=resolve_arch(arch, dataset.name),
+        in_channels=c,
+        image_size=h,
+        num_classes=dataset.num_classes,
+        mean=tuple(round(float(m), 6) for m in mean),
+        std=tuple(round(float(s), 6) for s in std),
+    )
+
+
+def original_config(
+    dataset: ImageDataset, *, arch: str = "auto", seed: int = 0, train_config: TrainConfig | None = None
+) -> dict[str, Any]:
+    """The resolved config of an original model θ_o: what its cache key is computed from."""
+    recipe = train_config or recipe_for(dataset.name)
+    return {
+        "stage": "original",
+        "dataset": dataset.name,
+        "data": dataset_fingerprint(dataset),
+        "spec": model_spec_for(dataset, arch).to_dict(),
+        "train": recipe.to_dict(),
+        "seed": seed,
+    }
+
+
+def train_original(
+    dataset: ImageDataset,
+    *,
+    arch: str = "auto",
+    seed: int = 0,
+    train_config: TrainConfig | None = None,
+    store: ArtifactStore | None = None,
+    verbose: bool = False,
+) -> TrainedModel:
+    """Train θ_o on the full training split (or load it from ``store`` when an identical run exists)."""
+    config = original_config(dataset, arch=arch, seed=seed, train_config=train_config)
+
+    def compute() -> tuple[Classifier, dict[str, Any]]:
+        spec = ModelSpec.from_dict(config["spec"])
+        model = build_model(spec, seed=seed)
+        start = time.perf_counter()
+        train(
+            model,
+            dataset.x_train,
+            dataset.y_train,
+            config=TrainConfig(**config["train"]),
+            seed=seed,
+            verbose=verbose,
+            desc=f"train {spec.arch} on {dataset.name}",
+        )
+        seconds = time.perf_counter() - start
+        metrics = {
+            "test_accuracy": accuracy(model, dataset.x_test, dataset.y_test),
+            "per_class_test_accuracy": per_class_accuracy(model, dataset.x_test, dataset.y_test, dataset.num_classes),
+            "train_seconds": seconds,
+            "seconds_per_epoch": seconds / config["train"]["epochs"],
+        }
+        return model, {"metrics": metrics}
+
+    (model, sidecar), hit = cached(store, "original", config, compute, codec=MODEL)
+    return TrainedModel(model, config, sidecar["metrics"], cached=hit, path=_stored_path(store, "original", config))
+
+
+def unlearned_config(
+    original: TrainedModel | dict[str, Any],
+    *,
+    method: str,
+    params: dict[str, Any],
+    forget_classes: Sequence[int],
+    seed: int,
+) -> dict[str, Any]:
+    """The resolved config of an unlearned model θ_u: what its cache key is computed from.
+
+    ``original`` is θ_o or its config (:func:`original_config`), so the key can be computed
+    without training anything.
+    """
+    return {
+        "stage": "unlearned",
+        "original": original.config if isinstance(original, TrainedModel) else original,
+        "method": method,
+        "params": params,
+        "forget_classes": sorted(int(c) for c in forget_classes),
+        "seed": seed,
+    }
+
+
+def build_unlearner(method: str, params: dict[str, Any] | None = None) -> Unlearner:
+    """Construct a registered method; an unknown parameter name gives one line listing the valid ones."""
+    unlearner: Unlearner = UNLEARNERS.build(method, **(params or {}))
+    return unlearner
+
+
+def unlearn_original(
+    original: TrainedModel,
+    dataset: ImageDataset,
+    *,
+    method: str,
+    params: dict[str, Any] | None = None,
+    forget_classes: Sequence[int],
+    seed: int = 0,
+    store: ArtifactStore | None = None,
+    verbose: bool = False,
+) -> UnlearnResult:
+    """Unlearn ``forget_classes`` from θ_o with ``method`` (or load the identical run from ``store``).
+
+    Args:
+        original: θ_o as returned by :func:`train_original` (its config is part of the cache key).
+        dataset: the dataset θ_o was trained on.
+        method: a name registered in ``UNLEARNERS``.
+        params: keyword arguments of the method; unknown or invalid ones raise ``ParameterError``.
+            The cache key holds the method's *resolved* parameters, so passing a default
+            explicitly reuses the same artifact.
+        forget_classes: the classes to forget (at least one, not all).
+        seed: seed of the unlearning run.
+    """
+    if original.config.get("dataset") != dataset.name or original.config.get("data") != dataset_fingerprint(dataset):
+        raise ParameterError(
+            f"the original model was trained on {original.config.get('dataset')!r}, not on this copy of {dataset.name!r}"
+        )
+    classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
+    unlearner = build_unlearner(method, params)
+    config = unlearned_config(original, method=method, params=unlearner.params(), forget_classes=classes, seed=seed)
+
+    def compute() -> tuple[Classifier, dict[str, Any]]:
+        recipe = TrainConfig(**original.config["train"])
+        cpu_start = time.process_time()
+        result = unlearner.unlearn(
+            original.model, forget_classes=classes, data=dataset, seed=seed, recipe=recipe, verbose=verbose
+        )
+        # CPU time of this process (unlearning plus the utility evaluation): on a shared machine the
+        # wall-clock "seconds" mostly measure the other jobs
+        result.metrics["cpu_seconds"] = time.process_time() - cpu_start
+        logger.info(
+            "%s forgot %s: %s",
+            method,
+            list(classes),
+            ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()),
+        )
+        return result.model, {"metrics": result.metrics}
+
+    (model, sidecar), hit = cached(store, "unlearned", config, compute, codec=MODEL)
+    return UnlearnResult(
+        model=model,
+        method=method,
+        params=config["params"],
+        forget_classes=classes,
+        metrics=sidecar["metrics"],
+        cached=hit,
+        path=_stored_path(store, "unlearned", config),
+    )
+
+
+@overload
+def access_view(model: Classifier, level: Literal["weights"], *, budget: int | None = None) -> WeightsAccess: ...
+@overload
+def access_view(
+    model: Classifier, level: str, *, budget: int | None = None
+) -> QueryAccess | GradientAccess | WeightsAccess: ...
+def access_view(
+    model: Classifier, level: str, *, budget: int | None = None
+) -> QueryAccess | GradientAccess | WeightsAccess:
+    """The view of a labelleak :class:`~labelleak.models.Classifier` at access ``level``
+    (``queries``, ``gradients`` or ``weights``), counting queries against ``budget``."""
+    spec = model.spec
+    shape = (spec.in_channels, spec.image_size, spec.image_size)
+    views: dict[str, Callable[[], QueryAccess | GradientAccess | WeightsAccess]] = {
+        "weights": lambda: WeightsAccess.of_classifier(model, budget=budget),
+        "gradients": lambda: GradientAccess(model, num_classes=spec.num_classes, input_shape=shape, budget=budget),
+        "queries": lambda: QueryAccess.from_model(
+            model, num_classes=spec.num_classes, input_shape=shape, budget=budget
+        ),
+    }
+    if level not in views:
+        raise ParameterError(f"level must be one of {', '.join(views)}, got {level!r}")
+    return views[level]()

@@ -1,0 +1,77 @@
+"""``run_audit`` itself: the attacks are built from the registry and calibrated on one shared set of shadows."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import labelleak.attacks.shadow as shadow_module
+from labelleak.audit import (
+    PARAMETER_DECIDER,
+    AuditError,
+    load_factory,
+    load_user_model,
+    run_audit,
+    weights_target,
+)
+from tests.audit.conftest import FORGOTTEN, USER_MODEL
+
+
+@pytest.fixture()
+def white_box(owner_files, digits):
+    def load(weights):
+        return load_user_model(
+            load_factory(f"{USER_MODEL}:build"), spec="m", weights=weights, num_classes=10, sample=digits.x_test[:16]
+        )
+
+    return weights_target(
+        load(owner_files.unlearned),
+        num_classes=10,
+        input_shape=digits.input_shape,
+        description="m",
+        original=load(owner_files.original),
+    )
+
+
+def test_parameter_attacks_share_one_shadow_extraction(white_box, digits, store, monkeypatch):
+    extractions = []
+    extract = shadow_module.calibrate
+
+    def counting(*args, **kwargs):
+        extractions.append(kwargs["reference"])
+        return extract(*args, **kwargs)
+
+    monkeypatch.setattr(shadow_module, "calibrate", counting)
+    names = ["param-dot", "param-diff", "param-diff-orig", "accuracy-probe"]
+    report = run_audit(white_box, dataset=digits, attacks=",".join(names), seed=0, store=store)
+    assert [r.attack for r in report.results] == names and not report.failures
+    assert len(extractions) == 1 and extractions[0].seed == 0  # three calibrated attacks, one extraction
+    assert "shadow targets: methods" in report.calibration  # the fitted Calibration's description
+    for result in report.results[:3]:
+        assert result.artifacts["decider"]["decider"] == PARAMETER_DECIDER
+    assert report.verdict.forgotten == [FORGOTTEN]
+    # a second audit reads the shadow features from the store: same calibration, same decisions
+    again = run_audit(white_box, dataset=digits, attacks=names, seed=0, store=store)
+    assert again.calibration == report.calibration
+    assert [r.predicted for r in again.results] == [r.predicted for r in report.results]
+
+
+def test_audit_without_calibrated_attacks_builds_no_shadows(white_box, digits, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("no attack here needs shadow experiments")
+
+    monkeypatch.setattr(shadow_module.Shadows, "__init__", refuse)
+    report = run_audit(white_box, dataset=digits, attacks="invert-wb,noise-logprob", seed=0)
+    assert report.calibration == "" and [r.attack for r in report.results] == ["invert-wb", "noise-logprob"]
+
+
+def test_dataset_must_fit_the_target(white_box, digits):
+    upscaled = dataclasses.replace(
+        digits,
+        name="digits-upscaled",
+        x_train=digits.x_train.repeat(1, 1, 2, 2),
+        x_test=digits.x_test.repeat(1, 1, 2, 2),
+    )
+    with pytest.raises(AuditError, match=r"inputs of shape \(1, 8, 8\), dataset 'digits-upscaled' has \(1, 16, 16\)"):
+        run_audit(white_box, dataset=upscaled)
