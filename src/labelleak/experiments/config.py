@@ -58,17 +58,27 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomllib
 
-from labelleak import LabelleakError
 from labelleak.attacks import ATTACKS
 from labelleak.attacks.shadow import ShadowConfig
 from labelleak.data import DATASETS
+from labelleak.experiments.fields import (
+    ConfigError,
+    boolean,
+    check_keys,
+    class_list,
+    fail,
+    integer,
+    listing,
+    real,
+    string,
+    table_at,
+)
 from labelleak.models import ARCHITECTURES
 from labelleak.registry import UnknownNameError
 from labelleak.targets import build_unlearner
@@ -77,10 +87,6 @@ from labelleak.validation import ParameterError
 
 #: attack-constructor options the runner supplies itself (from the shadow experiments)
 RUNNER_OPTIONS = frozenset({"verbose"})
-
-
-class ConfigError(LabelleakError):
-    """An experiment file is malformed: one line naming the offending key."""
 
 
 @dataclass(frozen=True)
@@ -159,87 +165,9 @@ class ExperimentConfig:
 # small typed readers: each error names the key path
 
 
-def _fail(key: str, message: str) -> ConfigError:
-    return ConfigError(f"{key} {message}")
-
-
-def _table(value: Any, key: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(key, f"must be a table, got {value!r}")
-    return value
-
-
-def _check_keys(
-    table: Mapping[str, Any], allowed: set[str], key: str, required: AbstractSet[str] = frozenset()
-) -> None:
-    for name in table:
-        if name not in allowed:
-            where = f"{key}." if key else ""
-            raise ConfigError(f"unknown key {where}{name!r}; valid keys: {', '.join(sorted(allowed))}")
-    for name in sorted(required):
-        if name not in table:
-            raise ConfigError(f"missing required key {f'{key}.' if key else ''}{name}")
-
-
-def _int(value: Any, key: str, *, low: int | None = None, high: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or (low is not None and value < low)
-        or (high is not None and value > high)
-    ):
-        bounds = (
-            f" in [{low}, {high}]"
-            if low is not None and high is not None
-            else (f" >= {low}" if low is not None else "")
-        )
-        raise _fail(key, f"must be an integer{bounds}, got {value!r}")
-    return value
-
-
-def _float(value: Any, key: str, *, low: float, high: float) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not low <= value <= high
-    ):
-        raise _fail(key, f"must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
-def _str(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise _fail(key, f"must be a non-empty string, got {value!r}")
-    return value
-
-
-def _bool(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(key, f"must be true or false, got {value!r}")
-    return value
-
-
-def _list(value: Any, key: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _fail(key, f"must be a list, got {value!r}")
-    return value
-
-
-def _classes(value: Any, key: str, num_classes: int) -> tuple[int, ...]:
-    items = _list(value, key)
-    classes = tuple(_int(c, f"{key}[{i}]", low=0, high=num_classes - 1) for i, c in enumerate(items))
-    if len(set(classes)) != len(classes):
-        raise _fail(key, f"must not repeat a class, got {list(classes)}")
-    return classes
-
-
-# --------------------------------------------------------------------------------------------
-
-
 def _dataset(table: Any, key: str) -> DatasetConfig:
-    table = _table(table, key)
-    _check_keys(
+    table = table_at(table, key)
+    check_keys(
         table,
         {
             "name",
@@ -257,125 +185,126 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
         key,
         required={"name"},
     )
-    name = _str(table["name"], f"{key}.name")
+    name = string(table["name"], f"{key}.name")
     if name not in DATASETS:
-        raise _fail(f"{key}.name", f"must be a known dataset ({', '.join(DATASETS.names())}), got {name!r}")
-    arch = _str(table.get("arch", "auto"), f"{key}.arch")
+        raise fail(f"{key}.name", f"must be a known dataset ({', '.join(DATASETS.names())}), got {name!r}")
+    arch = string(table.get("arch", "auto"), f"{key}.arch")
     if arch != "auto":
         if arch not in ARCHITECTURES:
-            raise _fail(f"{key}.arch", f"must be 'auto' or one of {', '.join(ARCHITECTURES.names())}, got {arch!r}")
+            raise fail(f"{key}.arch", f"must be 'auto' or one of {', '.join(ARCHITECTURES.names())}, got {arch!r}")
     # every dataset labelleak reads has 10 classes; the true K is checked again at run time
     k = 10
     singles = table.get("singles", "all")
     if singles != "all":
-        singles = tuple(sorted(_classes(singles, f"{key}.singles", k)))
+        singles = tuple(sorted(class_list(singles, f"{key}.singles", k)))
     sets = []
-    for i, entry in enumerate(_list(table.get("sets", []), f"{key}.sets")):
-        classes = _classes(entry, f"{key}.sets[{i}]", k)
+    for i, entry in enumerate(listing(table.get("sets", []), f"{key}.sets")):
+        classes = class_list(entry, f"{key}.sets[{i}]", k)
         if not 1 <= len(classes) < k:
-            raise _fail(f"{key}.sets[{i}]", f"must name between 1 and {k - 1} classes, got {list(classes)}")
+            raise fail(f"{key}.sets[{i}]", f"must name between 1 and {k - 1} classes, got {list(classes)}")
         sets.append(tuple(sorted(classes)))
     epochs = table.get("epochs")
     return DatasetConfig(
         name=name,
         arch=arch,
-        epochs=None if epochs is None else _int(epochs, f"{key}.epochs", low=1, high=10_000),
+        epochs=None if epochs is None else integer(epochs, f"{key}.epochs", low=1, high=10_000),
         singles=singles,
-        pairs=_int(table.get("pairs", 0), f"{key}.pairs", low=0, high=math.comb(k, 2)),
-        triples=_int(table.get("triples", 0), f"{key}.triples", low=0, high=math.comb(k, 3)),
+        pairs=integer(table.get("pairs", 0), f"{key}.pairs", low=0, high=math.comb(k, 2)),
+        triples=integer(table.get("triples", 0), f"{key}.triples", low=0, high=math.comb(k, 3)),
         sets=tuple(sets),
-        forget_seed=_int(table.get("forget_seed", 0), f"{key}.forget_seed", low=0),
-        data_root=None if table.get("data_root") is None else _str(table["data_root"], f"{key}.data_root"),
-        optional=_bool(table.get("optional", False), f"{key}.optional"),
+        forget_seed=integer(table.get("forget_seed", 0), f"{key}.forget_seed", low=0),
+        data_root=None if table.get("data_root") is None else string(table["data_root"], f"{key}.data_root"),
+        optional=boolean(table.get("optional", False), f"{key}.optional"),
         method_params={
-            m: dict(_table(p, f"{key}.params.{m}")) for m, p in _table(table.get("params", {}), f"{key}.params").items()
+            m: dict(table_at(p, f"{key}.params.{m}"))
+            for m, p in table_at(table.get("params", {}), f"{key}.params").items()
         },
     )
 
 
 def _knowledge(table: Any, key: str) -> KnowledgeConfig:
-    table = _table(table, key)
-    _check_keys(table, {"name", "aux_per_class", "unrelated", "unrelated_size", "exclude_forgotten", "original"}, key)
+    table = table_at(table, key)
+    check_keys(table, {"name", "aux_per_class", "unrelated", "unrelated_size", "exclude_forgotten", "original"}, key)
     aux = table.get("aux_per_class")
     size = table.get("unrelated_size")
     return KnowledgeConfig(
-        name=_str(table.get("name", "default"), f"{key}.name"),
-        aux_per_class=None if aux is None else _int(aux, f"{key}.aux_per_class", low=1, high=100_000),
-        unrelated=_str(table.get("unrelated", "noise"), f"{key}.unrelated"),
-        unrelated_size=None if size is None else _int(size, f"{key}.unrelated_size", low=1, high=1_000_000),
-        exclude_forgotten=_bool(table.get("exclude_forgotten", False), f"{key}.exclude_forgotten"),
-        original=_bool(table.get("original", True), f"{key}.original"),
+        name=string(table.get("name", "default"), f"{key}.name"),
+        aux_per_class=None if aux is None else integer(aux, f"{key}.aux_per_class", low=1, high=100_000),
+        unrelated=string(table.get("unrelated", "noise"), f"{key}.unrelated"),
+        unrelated_size=None if size is None else integer(size, f"{key}.unrelated_size", low=1, high=1_000_000),
+        exclude_forgotten=boolean(table.get("exclude_forgotten", False), f"{key}.exclude_forgotten"),
+        original=boolean(table.get("original", True), f"{key}.original"),
     )
 
 
 def _methods(table: Any, key: str) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
-    table = _table(table, key)
-    _check_keys(table, {"methods", "params"}, key, required={"methods"})
+    table = table_at(table, key)
+    check_keys(table, {"methods", "params"}, key, required={"methods"})
     raw = table["methods"]
     if raw == "all":
         methods = tuple(UNLEARNERS.names())
     else:
         methods = _method_names(raw, f"{key}.methods")
     params = {}
-    for method, options in _table(table.get("params", {}), f"{key}.params").items():
+    for method, options in table_at(table.get("params", {}), f"{key}.params").items():
         if method not in methods:
-            raise _fail(
+            raise fail(
                 f"{key}.params.{method}", f"sets parameters of a method not in {key}.methods ({', '.join(methods)})"
             )
-        options = _table(options, f"{key}.params.{method}")
+        options = table_at(options, f"{key}.params.{method}")
         try:
             build_unlearner(method, options)
         except (ParameterError, TypeError, ValueError) as err:
-            raise _fail(f"{key}.params.{method}:", str(err)) from None
+            raise fail(f"{key}.params.{method}:", str(err)) from None
         params[method] = dict(options)
     return methods, params
 
 
 def _method_names(raw: Any, key: str) -> tuple[str, ...]:
     """A non-empty list of distinct, registered unlearning-method names."""
-    methods = tuple(_str(m, f"{key}[{i}]") for i, m in enumerate(_list(raw, key)))
+    methods = tuple(string(m, f"{key}[{i}]") for i, m in enumerate(listing(raw, key)))
     if not methods:
-        raise _fail(key, "must name at least one method")
+        raise fail(key, "must name at least one method")
     for i, method in enumerate(methods):
         if method not in UNLEARNERS:
-            raise _fail(
+            raise fail(
                 f"{key}[{i}]",
                 f"names no registered unlearning method: {method!r}; valid: {', '.join(sorted(UNLEARNERS.names()))}",
             )
     if len(set(methods)) != len(methods):
-        raise _fail(key, f"must not repeat a method, got {list(methods)}")
+        raise fail(key, f"must not repeat a method, got {list(methods)}")
     return methods
 
 
 def _shadow(table: Any, key: str) -> ShadowConfig:
-    table = _table(table, key)
-    _check_keys(table, {"methods", "n_models", "seed", "train_fraction", "epochs"}, key)
+    table = table_at(table, key)
+    check_keys(table, {"methods", "n_models", "seed", "train_fraction", "epochs"}, key)
     methods = _method_names(table.get("methods", ["finetune"]), f"{key}.methods")
     epochs = table.get("epochs")
     return ShadowConfig(
         methods=methods,
-        n_models=_int(table.get("n_models", 1), f"{key}.n_models", low=1, high=100),
-        seed=_int(table.get("seed", 1000), f"{key}.seed", low=0),
-        train_fraction=_float(table.get("train_fraction", 0.8), f"{key}.train_fraction", low=0.1, high=0.95),
-        epochs=None if epochs is None else _int(epochs, f"{key}.epochs", low=1, high=10_000),
+        n_models=integer(table.get("n_models", 1), f"{key}.n_models", low=1, high=100),
+        seed=integer(table.get("seed", 1000), f"{key}.seed", low=0),
+        train_fraction=real(table.get("train_fraction", 0.8), f"{key}.train_fraction", low=0.1, high=0.95),
+        epochs=None if epochs is None else integer(epochs, f"{key}.epochs", low=1, high=10_000),
     )
 
 
 def _attack(table: Any, key: str) -> AttackConfig:
-    table = _table(table, key)
-    _check_keys(table, {"name", "params", "vary", "calibrate"}, key, required={"name"})
-    name = _str(table["name"], f"{key}.name")
+    table = table_at(table, key)
+    check_keys(table, {"name", "params", "vary", "calibrate"}, key, required={"name"})
+    name = string(table["name"], f"{key}.name")
     try:
         ATTACKS.get(name)
     except UnknownNameError as err:
-        raise _fail(f"{key}.name:", str(err)) from None
+        raise fail(f"{key}.name:", str(err)) from None
     valid = [o for o in ATTACKS.options(name) if o not in RUNNER_OPTIONS]
-    params = dict(_table(table.get("params", {}), f"{key}.params"))
+    params = dict(table_at(table.get("params", {}), f"{key}.params"))
     vary = {}
-    for option, values in _table(table.get("vary", {}), f"{key}.vary").items():
-        values = _list(values, f"{key}.vary.{option}")
+    for option, values in table_at(table.get("vary", {}), f"{key}.vary").items():
+        values = listing(values, f"{key}.vary.{option}")
         if not values:
-            raise _fail(f"{key}.vary.{option}", "must list at least one value")
+            raise fail(f"{key}.vary.{option}", "must list at least one value")
         vary[option] = tuple(values)
     open_ended = ATTACKS.open_ended(name)
     for where, options in (("params", params), ("vary", vary)):
@@ -386,63 +315,63 @@ def _attack(table: Any, key: str) -> AttackConfig:
                 )
     both = sorted(set(params) & set(vary))
     if both:
-        raise _fail(f"{key}.vary.{both[0]}", f"is also fixed in {key}.params; give it in one place")
-    calibrate = _bool(table.get("calibrate", False), f"{key}.calibrate")
+        raise fail(f"{key}.vary.{both[0]}", f"is also fixed in {key}.params; give it in one place")
+    calibrate = boolean(table.get("calibrate", False), f"{key}.calibrate")
     config = AttackConfig(name=name, params=params, vary=vary, calibrate=calibrate)
     for options in config.variants():
         try:
             attack = ATTACKS.build(name, **options)
         except (ParameterError, TypeError, ValueError) as err:
-            raise _fail(f"{key} ({name} {options}):", str(err)) from None
+            raise fail(f"{key} ({name} {options}):", str(err)) from None
         if calibrate and (attack.needs_calibration or not attack.calibratable):
             why = "is calibrated through its decider" if attack.needs_calibration else "has nothing to calibrate"
-            raise _fail(f"{key}.calibrate", f"applies to inversion attacks only; {name!r} {why}")
+            raise fail(f"{key}.calibrate", f"applies to inversion attacks only; {name!r} {why}")
     return config
 
 
 def parse_config(data: Mapping[str, Any], *, source: str = "") -> ExperimentConfig:
     """Validate a config already read from TOML (or built in code) and return it."""
-    _check_keys(
+    check_keys(
         data,
         {"name", "seeds", "datasets", "unlearning", "knowledge", "shadow", "attacks"},
         "",
         required={"name", "datasets", "unlearning", "attacks"},
     )
-    name = _str(data["name"], "name")
-    seeds = tuple(_int(s, f"seeds[{i}]", low=0) for i, s in enumerate(_list(data.get("seeds", [0]), "seeds")))
+    name = string(data["name"], "name")
+    seeds = tuple(integer(s, f"seeds[{i}]", low=0) for i, s in enumerate(listing(data.get("seeds", [0]), "seeds")))
     if not seeds or len(set(seeds)) != len(seeds):
-        raise _fail("seeds", f"must list at least one seed, without repeats, got {list(seeds)}")
-    datasets = tuple(_dataset(t, f"datasets[{i}]") for i, t in enumerate(_list(data["datasets"], "datasets")))
+        raise fail("seeds", f"must list at least one seed, without repeats, got {list(seeds)}")
+    datasets = tuple(_dataset(t, f"datasets[{i}]") for i, t in enumerate(listing(data["datasets"], "datasets")))
     if not datasets:
-        raise _fail("datasets", "must list at least one dataset")
+        raise fail("datasets", "must list at least one dataset")
     methods, method_params = _methods(data["unlearning"], "unlearning")
     for i, d in enumerate(datasets):
         for method, options in d.method_params.items():
             where = f"datasets[{i}].params.{method}"
             if method not in methods:
-                raise _fail(where, f"sets parameters of a method not in unlearning.methods ({', '.join(methods)})")
+                raise fail(where, f"sets parameters of a method not in unlearning.methods ({', '.join(methods)})")
             try:
                 build_unlearner(method, {**method_params.get(method, {}), **options})
             except (ParameterError, TypeError, ValueError) as err:
-                raise _fail(f"{where}:", str(err)) from None
+                raise fail(f"{where}:", str(err)) from None
     raw_knowledge = data.get("knowledge", [{}])
     if isinstance(raw_knowledge, dict):
         raw_knowledge = [raw_knowledge]
-    knowledge = tuple(_knowledge(t, f"knowledge[{i}]") for i, t in enumerate(_list(raw_knowledge, "knowledge")))
+    knowledge = tuple(_knowledge(t, f"knowledge[{i}]") for i, t in enumerate(listing(raw_knowledge, "knowledge")))
     names = [k.name for k in knowledge]
     if not knowledge or len(set(names)) != len(names):
-        raise _fail("knowledge", f"must list at least one setting, with distinct names, got {names}")
+        raise fail("knowledge", f"must list at least one setting, with distinct names, got {names}")
     shadow = _shadow(data.get("shadow", {}), "shadow")
     clash = sorted(set(range(shadow.seed, shadow.seed + shadow.n_models)) & set(seeds))
     if clash:
-        raise _fail(
+        raise fail(
             "shadow.seed",
             f"gives shadow seeds {list(range(shadow.seed, shadow.seed + shadow.n_models))} that "
             f"overlap the evaluation seeds {list(seeds)}",
         )
-    attacks = tuple(_attack(t, f"attacks[{i}]") for i, t in enumerate(_list(data["attacks"], "attacks")))
+    attacks = tuple(_attack(t, f"attacks[{i}]") for i, t in enumerate(listing(data["attacks"], "attacks")))
     if not attacks:
-        raise _fail("attacks", "must list at least one attack")
+        raise fail("attacks", "must list at least one attack")
     return ExperimentConfig(
         name=name,
         seeds=seeds,
