@@ -218,19 +218,20 @@ class Context:
         attack: Attack = ATTACKS.build(variant.name, **variant.options)
         return attack
 
-    def calibrates(self, variant: AttackVariant) -> bool:
-        """Whether the variant's attack is fit on shadows: because its decision needs it, or because
-        the config asks for it (``calibrate = true``)."""
-        attack = self.uncalibrated(variant)
+    def calibrates(self, variant: AttackVariant, attack: Attack | None = None) -> bool:
+        """Whether the variant's attack (``attack``, when already built) is fit on shadows: because its
+        decision needs it, or because the config asks for it (``calibrate = true``)."""
+        attack = attack or self.uncalibrated(variant)
         return attack.needs_calibration or (variant.calibrate and attack.calibratable)
 
     def calibration_key(
         self, variant: AttackVariant, name: str, seed: int, setting: KnowledgeConfig
     ) -> dict[str, Any] | None:
         """What the variant's calibration depends on (part of every row key that uses it), or None."""
-        if not self.calibrates(variant):
+        attack = self.uncalibrated(variant)
+        if not self.calibrates(variant, attack):
             return None
-        return {**self.shadows_key(name, seed, setting), **self.uncalibrated(variant).calibration_key()}
+        return {**self.shadows_key(name, seed, setting), **attack.calibration_key()}
 
     def calibrated(
         self, variant: AttackVariant, name: str, seed: int, setting: KnowledgeConfig, summary: RunSummary

@@ -35,12 +35,12 @@ def prepare_dataset(ctx: Context, dataset: str, summary: RunSummary) -> None:
 
     Cells then only load them, so parallel workers never build the same artifact twice.
     """
+    calibrated = [v for v in ctx.variants if ctx.calibrates(v)]
     for seed in ctx.config.seeds:
         ctx.original(dataset, seed, summary)
-        for variant in ctx.variants:
+        for variant in calibrated:
             for setting in knowledge_settings_for(ATTACKS.get(variant.name), ctx.config.knowledge):
-                if ctx.calibrates(variant):
-                    ctx.calibrated(variant, dataset, seed, setting, summary)
+                ctx.calibrated(variant, dataset, seed, setting, summary)
 
 
 class Executor(Protocol):
