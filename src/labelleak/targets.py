@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
 
+import torch
+
 from labelleak.access import GradientAccess, QueryAccess, WeightsAccess
 from labelleak.data import ImageDataset
 from labelleak.models import (
@@ -32,6 +34,8 @@ from labelleak.models import (
 )
 from labelleak.store import ArtifactStore, cached, dataset_fingerprint
 from labelleak.unlearning import UNLEARNERS, Unlearner, UnlearnResult
+from labelleak.unlearning.amnesiac_updates import UpdateRecord, UpdateRecorder
+from labelleak.unlearning.defaults import dataset_defaults
 from labelleak.validation import ParameterError, check_classes
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ __all__ = [
     "TrainedModel",
     "access_view",
     "build_unlearner",
+    "load_update_record",
     "model_spec_for",
     "original_config",
     "recipe_for",
@@ -124,13 +129,23 @@ def train_original(
     train_config: TrainConfig | None = None,
     store: ArtifactStore | None = None,
     verbose: bool = False,
+    record_updates: bool = False,
 ) -> TrainedModel:
-    """Train θ_o on the full training split (or load it from ``store`` when an identical run exists)."""
-    config = original_config(dataset, arch=arch, seed=seed, train_config=train_config)
+    """Train θ_o on the full training split (or load it from ``store`` when an identical run exists).
 
-    def compute() -> tuple[Classifier, dict[str, Any]]:
+    With ``record_updates`` the parameter updates of the training are also recorded, grouped by
+    the classes present in each batch (``amnesiac_updates`` needs them): the record is put in
+    ``extra["update_record"]`` and stored under the kind ``update-record`` with θ_o's config as
+    key. θ_o's own cache key does not change; when θ_o is already stored without its record, its
+    training is replayed (deterministic: same weights) to record it.
+    """
+    config = original_config(dataset, arch=arch, seed=seed, train_config=train_config)
+    recorded: list[UpdateRecord] = []
+
+    def run_training() -> tuple[Classifier, float]:
         spec = ModelSpec.from_dict(config["spec"])
         model = build_model(spec, seed=seed)
+        recorder = UpdateRecorder(model) if record_updates else None
         start = time.perf_counter()
         train(
             model,
@@ -140,8 +155,14 @@ def train_original(
             seed=seed,
             verbose=verbose,
             desc=f"train {spec.arch} on {dataset.name}",
+            on_step=recorder,
         )
-        seconds = time.perf_counter() - start
+        if recorder is not None:
+            recorded.append(recorder.record)
+        return model, time.perf_counter() - start
+
+    def compute() -> tuple[Classifier, dict[str, Any]]:
+        model, seconds = run_training()
         metrics = {
             "test_accuracy": accuracy(model, dataset.x_test, dataset.y_test),
             "per_class_test_accuracy": per_class_accuracy(model, dataset.x_test, dataset.y_test, dataset.num_classes),
@@ -151,7 +172,34 @@ def train_original(
         return model, {"metrics": metrics}
 
     (model, sidecar), hit = cached(store, "original", config, compute, codec=MODEL)
-    return TrainedModel(model, config, sidecar["metrics"], cached=hit, path=_stored_path(store, "original", config))
+    result = TrainedModel(model, config, sidecar["metrics"], cached=hit, path=_stored_path(store, "original", config))
+    if record_updates:
+        record = recorded[0] if recorded else load_update_record(config, store)
+        if record is None:
+            replayed, _ = run_training()
+            if any(not torch.equal(a, b) for a, b in zip(replayed.state_dict().values(), model.state_dict().values())):
+                logger.warning("replaying θ_o's training did not reproduce the stored weights exactly")
+            record = recorded[0]
+        if store is not None and (recorded or load_update_record(config, store) is None):
+            store.save_tensors("update-record", {"stage": "update-record", "original": config}, record.to_tensors())
+        result.extra["update_record"] = record
+    return result
+
+
+def load_update_record(
+    original: TrainedModel | dict[str, Any], store: ArtifactStore | None = None
+) -> UpdateRecord | None:
+    """θ_o's parameter-update record: from ``original.extra`` or ``store`` (None when neither has it)."""
+    if isinstance(original, TrainedModel):
+        if isinstance(original.extra.get("update_record"), UpdateRecord):
+            return original.extra["update_record"]
+        config = original.config
+    else:
+        config = original
+    if store is None:
+        return None
+    tensors = store.load_tensors("update-record", {"stage": "update-record", "original": config})
+    return None if tensors is None else UpdateRecord.from_tensors(tensors)
 
 
 def unlearned_config(
@@ -177,9 +225,14 @@ def unlearned_config(
     }
 
 
-def build_unlearner(method: str, params: dict[str, Any] | None = None) -> Unlearner:
-    """Construct a registered method; an unknown parameter name gives one line listing the valid ones."""
-    unlearner: Unlearner = UNLEARNERS.build(method, **(params or {}))
+def build_unlearner(method: str, params: dict[str, Any] | None = None, *, dataset: str | None = None) -> Unlearner:
+    """Construct a registered method; an unknown parameter name gives one line listing the valid ones.
+
+    With ``dataset``, the method's per-dataset defaults (``labelleak/unlearning/defaults.json``)
+    fill every parameter that ``params`` does not give.
+    """
+    merged = {**dataset_defaults(dataset, method), **(params or {})}
+    unlearner: Unlearner = UNLEARNERS.build(method, **merged)
     return unlearner
 
 
@@ -201,8 +254,9 @@ def unlearn_original(
         dataset: the dataset θ_o was trained on.
         method: a name registered in ``UNLEARNERS``.
         params: keyword arguments of the method; unknown or invalid ones raise ``ParameterError``.
-            The cache key holds the method's *resolved* parameters, so passing a default
-            explicitly reuses the same artifact.
+            Parameters not given take the dataset's defaults (``labelleak/unlearning/defaults.json``),
+            else the method's. The cache key holds the method's *resolved* parameters, so passing
+            a default explicitly reuses the same artifact.
         forget_classes: the classes to forget (at least one, not all).
         seed: seed of the unlearning run.
     """
@@ -211,14 +265,21 @@ def unlearn_original(
             f"the original model was trained on {original.config.get('dataset')!r}, not on this copy of {dataset.name!r}"
         )
     classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
-    unlearner = build_unlearner(method, params)
+    unlearner = build_unlearner(method, params, dataset=dataset.name)
     config = unlearned_config(original, method=method, params=unlearner.params(), forget_classes=classes, seed=seed)
+    record = load_update_record(original, store) if unlearner.needs_update_record else None
 
     def compute() -> tuple[Classifier, dict[str, Any]]:
         recipe = TrainConfig(**original.config["train"])
         cpu_start = time.process_time()
         result = unlearner.unlearn(
-            original.model, forget_classes=classes, data=dataset, seed=seed, recipe=recipe, verbose=verbose
+            original.model,
+            forget_classes=classes,
+            data=dataset,
+            seed=seed,
+            recipe=recipe,
+            verbose=verbose,
+            update_record=record,
         )
         # CPU time of this process (unlearning plus the utility evaluation): on a shared machine the
         # wall-clock "seconds" mostly measure the other jobs

@@ -2,12 +2,16 @@
 plain PyTorch, save both versions with ``torch.save(state_dict)`` (``owner_files``) and export the
 unlearned one to ONNX (``owner_onnx``). Built once per test session (a few seconds).
 
-Only the ONNX fixtures need onnx and onnxruntime (the ``onnx`` extra): without them the tests that
-use those fixtures are skipped, and every other audit test still runs."""
+Only the ONNX fixtures need onnx and onnxruntime (the ``onnx`` extra, also in the ``test`` extra):
+without them the tests that use those fixtures are skipped, and every other audit test still runs.
+With ``LABELLEAK_REQUIRE_ONNX=1`` (set by CI, ``.ci/run``) a missing package fails them instead, so
+CI cannot pass with the ONNX tests silently skipped. The export uses the TorchScript exporter
+(``dynamo=False``), which needs neither ``onnxscript`` nor the dynamo exporter's extra packages."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,12 +80,23 @@ def owner_files(tmp_path_factory, digits) -> OwnerFiles:
     )
 
 
+#: set (to anything but "" or "0") where the ONNX tests must run, not skip
+REQUIRE_ONNX = "LABELLEAK_REQUIRE_ONNX"
+
+
+def need(module: str, reason: str):
+    """``pytest.importorskip(module)``, except that it fails when :data:`REQUIRE_ONNX` is set."""
+    if os.environ.get(REQUIRE_ONNX, "") not in ("", "0") and importlib.util.find_spec(module) is None:
+        pytest.fail(f"{REQUIRE_ONNX} is set but {module} is not installed: {reason}", pytrace=False)
+    return pytest.importorskip(module, reason=reason)
+
+
 @pytest.fixture(scope="session")
 def export_onnx():
     """``export(net, example, path, *, input_name="x", output_name="y")``: ``net`` written as an ONNX
     graph with a dynamic batch axis (unless ``dynamic_batch=False``); skips without onnx/onnxruntime."""
-    pytest.importorskip("onnx", reason="exporting ONNX models needs the onnx package (pip install 'labelleak[onnx]')")
-    pytest.importorskip("onnxruntime", reason="auditing ONNX models needs onnxruntime (pip install 'labelleak[onnx]')")
+    need("onnx", reason="exporting ONNX models needs the onnx package (pip install 'labelleak[onnx]')")
+    need("onnxruntime", reason="auditing ONNX models needs onnxruntime (pip install 'labelleak[onnx]')")
 
     def export(net, example, path, *, input_name="x", output_name="y", dynamic_batch=True):
         with warnings.catch_warnings():

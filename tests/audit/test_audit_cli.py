@@ -12,7 +12,7 @@ from labelleak.cli import main
 from tests.audit.conftest import FORGOTTEN, USER_MODEL
 
 JSON_KEYS = {"num_classes", "verdict", "attacks"}
-ATTACK_KEYS = {"name", "access", "scores", "predicted", "queries", "seconds"}
+ATTACK_KEYS = {"name", "access", "scores", "predicted", "queries", "seconds", "calibration"}
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +68,11 @@ def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_p
     assert result["verdict"]["attacks_run"] == len(expected)
     assert result["verdict"]["agreeing_attacks"] > len(expected) / 2
     assert f"verdict: class {FORGOTTEN}" in out
+    # a factory whose head is its last layer: every calibratable attack is fit on shadows of that architecture
+    own = {a["name"]: a["calibration"] for a in result["attacks"]}
+    assert own["invert-wb"].startswith("shadows of the owner's architecture (factory-")
+    assert own["param-diff"] == own["invert-wb"] and own["random-guess"] == ""
+    assert "calibrated on: shadows of the owner's architecture" in out and "uncalibrated" not in out
     report = out_md.read_text()
     assert "| param-diff | weights |" in report and f"verdict: class {FORGOTTEN}" in report
     for name in ("invert-wb", "invert-bb"):  # the prototype grids are written beside the report, linked
@@ -86,6 +91,10 @@ def test_onnx_audit_runs_queries_only(owner_onnx, cache_dir, tmp_path, capsys):
     assert {a["name"] for a in result["attacks"]} == black_box
     assert all(a["access"] == "queries" and isinstance(a["queries"], int) for a in result["attacks"])
     assert FORGOTTEN in result["verdict"]["forgotten"]
+    # the architecture behind an ONNX file is unknown: nothing is fit on shadows of it, and the audit says so
+    calibration = {a["name"]: a["calibration"] for a in result["attacks"]}
+    assert calibration["invert-bb"] == "uncalibrated (fixed defaults)" and calibration["noise-logprob"] == ""
+    assert "warning: these attacks ran uncalibrated, with fixed defaults: invert-bb" in _out
 
 
 def _one_line_error(code, out, err, *fragments):

@@ -27,7 +27,7 @@ from labelleak.audit import (
     verdict,
     weights_target,
 )
-from tests.audit.conftest import USER_MODEL, load_user_module
+from tests.audit.conftest import USER_MODEL, load_user_module, need
 
 SAMPLE = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
 
@@ -184,7 +184,7 @@ def test_onnx_with_fixed_batch_and_probability_outputs(export_onnx, tmp_path, di
 
 
 def test_missing_onnx_file(tmp_path):
-    pytest.importorskip("onnxruntime", reason="auditing ONNX models needs onnxruntime (pip install 'labelleak[onnx]')")
+    need("onnxruntime", reason="auditing ONNX models needs onnxruntime (pip install 'labelleak[onnx]')")
     with pytest.raises(AuditError, match=r"ONNX file not found"):
         OnnxModel(tmp_path / "x.onnx", num_classes=10, input_shape=(1, 8, 8), sample=SAMPLE)
 
@@ -267,3 +267,14 @@ def _prefixed(path, prefix):
     out = path.with_name(f"prefixed_{path.name}")
     torch.save({prefix + k: v for k, v in state.items()}, out)
     return out
+
+
+def test_onnx_tests_fail_instead_of_skipping_where_required(monkeypatch):
+    from tests.audit.conftest import REQUIRE_ONNX
+
+    monkeypatch.setenv(REQUIRE_ONNX, "1")
+    with pytest.raises(pytest.fail.Exception, match="LABELLEAK_REQUIRE_ONNX is set but no_such_onnx_pkg"):
+        need("no_such_onnx_pkg", reason="test")
+    monkeypatch.setenv(REQUIRE_ONNX, "0")
+    with pytest.raises(pytest.skip.Exception):
+        need("no_such_onnx_pkg", reason="test")

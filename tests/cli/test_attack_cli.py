@@ -184,3 +184,14 @@ def test_option_the_attack_does_not_take_is_one_line(capsys, cache):
         "--quiet",
     )
     assert code == 2 and "takes no --queries option" in err and err.count("\n") == 1
+
+
+def test_attack_takes_method_params_and_warns_when_nothing_was_forgotten(capsys, cache):
+    argv = ["attack", "--dataset", "digits", "--method", "gradient_ascent", "--forget", "3", "--attack"]
+    argv += ["param-diff", "--decider", "kmeans", "--aux-per-class", "5", "--cache", cache, "--threads", "1"]
+    code, out, _ = _run(capsys, *argv, "--quiet", "--param", "epochs=1", "--param", "lr=1e-5")
+    assert code == 0 and "DID NOT FORGET" in out
+    code, out, _ = _run(capsys, *argv, "--quiet")
+    assert code == 0 and "DID NOT FORGET" not in out
+    code, _, err = _run(capsys, *argv, "--quiet", "--param", "nope=1")
+    assert code != 0 and "unknown parameter 'nope'" in err

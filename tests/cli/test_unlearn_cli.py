@@ -82,3 +82,19 @@ def test_param_values_are_typed():
     assert parse_params(["lr=0.5", "optimizer=adam"]) == {"lr": 0.5, "optimizer": "adam"}
     with pytest.raises(ParameterError):
         parse_params(["=3"])
+
+
+def test_unlearn_warns_when_the_model_did_not_forget(capsys, tmp_path):
+    base = ["unlearn", "--dataset", "digits", "--method", "gradient_ascent", "--forget", "3"]
+    base += ["--cache", str(tmp_path), "--threads", "1", "--quiet"]
+    code, out, _ = _run(capsys, *base, "--param", "epochs=1", "--param", "lr=1e-5")
+    assert code == 0 and "DID NOT FORGET" in out and "max(20%, 2/K)" in out
+    # the digits defaults forget, and say nothing
+    code, out, _ = _run(capsys, *base)
+    assert code == 0 and "DID NOT FORGET" not in out and "epochs=30" in out
+
+
+def test_unlearn_amnesiac_updates_records_theta_o_itself(capsys, tmp_path):
+    argv = ["unlearn", "--dataset", "digits", "--method", "amnesiac_updates", "--forget", "3"]
+    code, out, _ = _run(capsys, *argv, "--cache", str(tmp_path), "--threads", "1", "--quiet")
+    assert code == 0 and "DID NOT FORGET" not in out and "repair_epochs=5" in out

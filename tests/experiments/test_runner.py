@@ -249,3 +249,18 @@ def test_parallel_run_over_two_datasets_prepares_each_once(tmp_path, store):
     key = ["cell", "attack"]
     pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True))
     assert set(b["dataset"]) == {"digits", "mnist"}
+
+
+def test_utility_has_a_forgot_column_against_the_documented_bound(tmp_path, store):
+    out = tmp_path / "results"
+    run_experiment(config_with(), results_dir=out, store=store)
+    utility = pd.read_csv(out / "utility.csv")
+    assert "forgot" in utility
+    assert list(utility["forgot"].astype(bool)) == list(utility["forget_test_acc"] <= 0.2)
+    # a cell file written before the column existed gets it on resume
+    cell_file = next(p for p in out.rglob("*.json") if "utility" in p.read_text() and p.name != "run.json")
+    data = json.loads(cell_file.read_text())
+    del data["utility"]["forgot"]
+    cell_file.write_text(json.dumps(data))
+    run_experiment(config_with(), results_dir=out, store=store)
+    assert pd.read_csv(out / "utility.csv")["forgot"].notna().all()

@@ -192,3 +192,58 @@ def test_report_overview_over_datasets_on_every_and_on_unlearned_targets(tmp_pat
 def test_missing_results_are_a_clear_error(tmp_path):
     with pytest.raises(ResultsError, match=r"holds no results.csv"):
         load_results(tmp_path)
+
+
+def _markdown_tables(text):
+    """Every Markdown table of ``text`` as a list of rows of cells (an escaped ``\\|`` is not a separator)."""
+    tables, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append([c.strip() for c in line.replace("\\|", "\0").strip().strip("|").split("|")])
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
+def test_every_report_table_has_as_many_cells_per_row_as_headers(tmp_path):
+    make_results_dir(tmp_path, datasets=("digits", "mnist"))
+    text = write_report(tmp_path)[0].read_text()
+    tables = _markdown_tables(text)
+    assert len(tables) > 5
+    for table in tables:
+        assert {len(row) for row in table} == {len(table[0])}, table[0]
+    # the multi-class summary's |C| column is escaped, so that it does not split its header cell
+    assert "| attack | \\|C\\| | n | exact-set ASR [95%] | precision | recall | F1 | AUC |" in text
+    assert "<th>|C|</th>" in (tmp_path / "report.html").read_text()
+
+
+def test_the_per_method_tables_order_methods_the_same_way(tmp_path):
+    """When the first kept target of a method comes late, the table of unlearned targets keeps the order."""
+    from labelleak.report.tables import write_results
+
+    make_results_dir(tmp_path)
+    # results in the runner's order: forget set, then method (retrain first)
+    cells = sorted((tmp_path / "cells").glob("*.json"), key=lambda p: (p.stem.split("-")[-1], "retrain" not in p.stem))
+    for path in cells:
+        data = json.loads(path.read_text())
+        # retrain's target of class 0 did not forget; every other single-class target did
+        data["utility"]["forget_test_acc"] = 0.9 if data["cell"] == "digits-retrain-0" else 0.0
+        atomic_write_json(path, data)
+    write_results(tmp_path, cells)
+    text = write_report(tmp_path)[0].read_text()
+    headers = [t[0] for t in _markdown_tables(text) if t[0][0] == "attack" and "all methods" in t[0]]
+    assert headers[0] == headers[1] == ["attack", "retrain", "finetune", "all methods"]
+
+
+def test_report_files_are_readable_by_others(tmp_path):
+    import os
+
+    make_results_dir(tmp_path)
+    umask = os.umask(0o022)
+    try:
+        md, page = write_report(tmp_path)
+    finally:
+        os.umask(umask)
+    for path in (md, page, tmp_path / "results.csv", *(tmp_path / "figures").glob("*.png")):
+        assert path.stat().st_mode & 0o777 == 0o644, path

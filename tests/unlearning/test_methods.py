@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from labelleak.targets import build_unlearner
-from labelleak.unlearning import UNLEARNERS, utility_metrics
+from labelleak.unlearning import UNLEARNERS, forget_bound, utility_metrics
 from tests.unlearning.conftest import digits_params
 
 METHODS = UNLEARNERS.names()
@@ -18,12 +18,15 @@ def before(digits, digits_model):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_method_forgets_one_class_and_keeps_the_rest(method, digits, digits_model, before):
+def test_method_forgets_one_class_and_keeps_the_rest(method, digits, digits_model, digits_record, before):
+    # with the packaged digits defaults every method forgets class 3 below the "did not forget" bound
     unlearner = build_unlearner(method, digits_params(method))
-    result = unlearner.unlearn(digits_model.model, forget_classes=[3], data=digits, seed=0)
+    result = unlearner.unlearn(digits_model.model, forget_classes=[3], data=digits, seed=0, update_record=digits_record)
     m, b = result.metrics, before[(3,)]
     assert b["forget_test_acc"] > 0.9
-    assert m["forget_test_acc"] <= 0.3, f"{method} kept {m['forget_test_acc']:.2f} of the forgotten class"
+    assert m["forget_test_acc"] <= forget_bound(digits.num_classes), (
+        f"{method} kept {m['forget_test_acc']:.2f} of the forgotten class"
+    )
     assert m["retain_test_acc"] >= b["retain_test_acc"] - 0.1, f"{method} retain {m['retain_test_acc']:.2f}"
     assert result.model.head.out_features == digits.num_classes
     assert result.method == method and result.forget_classes == (3,) and m["seconds"] > 0
@@ -31,11 +34,20 @@ def test_method_forgets_one_class_and_keeps_the_rest(method, digits, digits_mode
 
 
 @pytest.mark.parametrize(
-    "method", ["retrain", "random_labels", "boundary_shrink", "boundary_expanding", "neggrad_plus"]
+    "method",
+    [
+        "retrain",
+        "random_labels",
+        "boundary_shrink",
+        "boundary_expanding",
+        "neggrad_plus",
+        "amnesiac",
+        "amnesiac_updates",
+    ],
 )
-def test_method_forgets_two_classes_at_once(method, digits, digits_model, before):
+def test_method_forgets_two_classes_at_once(method, digits, digits_model, digits_record, before):
     result = build_unlearner(method, digits_params(method)).unlearn(
-        digits_model.model, forget_classes=[5, 0], data=digits, seed=0
+        digits_model.model, forget_classes=[5, 0], data=digits, seed=0, update_record=digits_record
     )
     assert result.forget_classes == (0, 5)
     assert result.metrics["forget_test_acc"] <= 0.3

@@ -86,6 +86,8 @@ class Attack(ABC):
     ``_calibrate``."""
 
     name: ClassVar[str]
+    #: the attack's family, as ``labelleak attacks`` lists it: "parameter", "inversion" or "baseline"
+    category: ClassVar[str] = "other"
     requires: ClassVar[str] = "weights"
     needs_aux: ClassVar[bool] = False
     needs_unrelated: ClassVar[bool] = False
@@ -128,6 +130,11 @@ class Attack(ABC):
         }
         missing = [what for what, ok in held.items() if not ok]
         return f"needs {' and '.join(missing)}" if missing else None
+
+    def check_target(self, *, num_classes: int) -> None:
+        """Raise :class:`~labelleak.validation.ParameterError` when this attack's options cannot work
+        on a target of ``num_classes`` classes, so that a caller fails before computing anything."""
+        return None
 
     @property
     def calibratable(self) -> bool:

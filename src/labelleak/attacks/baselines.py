@@ -54,6 +54,7 @@ class RandomGuess(Attack):
     """
 
     name = "random-guess"
+    category = "baseline"
     requires = "queries"
     seed_per_target: ClassVar[bool] = True
 
@@ -68,6 +69,7 @@ class RandomGuess(Attack):
 class _NoiseBaseline(Attack):
     """Shared query step of the data-free baselines: θ_u's probabilities on ``n_queries`` inputs."""
 
+    category = "baseline"
     requires = "queries"
     counts_queries = True
 
@@ -127,6 +129,7 @@ class AccuracyProbe(Attack):
     """θ_u's per-class accuracy on the auxiliary set A; classes below ``max_accuracy`` form Ĉ."""
 
     name = "accuracy-probe"
+    category = "baseline"
     requires = "queries"
     counts_queries = True
     needs_aux = True
@@ -169,6 +172,7 @@ class HuProbe(Attack):
     """
 
     name = "hu-probe"
+    category = "baseline"
     requires = "queries"
     counts_queries = True
     needs_original = True

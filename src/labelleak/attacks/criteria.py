@@ -358,6 +358,7 @@ class InversionAttack(Attack):
     this same attack configuration on the attacker's shadow models (cached with the shadows)."""
 
     criterion: str
+    category = "inversion"
 
     @property
     def calibratable(self) -> bool:

@@ -21,6 +21,7 @@ generation. Results always carry the queries used.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +41,22 @@ logger = logging.getLogger(__name__)
 
 CROSSOVERS = ("uniform", "blend")
 READS = ("final", "auto")
+#: a run whose budget, at the measured query rate, needs longer than this is warned about
+LONG_RUN_SECONDS = 3600.0
+
+
+def check_budget(budget: int, num_classes: int, *, detail: str = "") -> None:
+    """Raise :class:`ParameterError` unless ``budget`` pays for two individuals per class (the
+    smallest population a GA can select from)."""
+    if budget < 2 * num_classes:
+        raise ParameterError(
+            f"query_budget must allow at least 2 queries per class ({2 * num_classes} for {num_classes} classes), "
+            f"got {budget}{detail}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 class GeneticSettings:
@@ -166,11 +183,7 @@ def invert_genetic(
     classes = list(range(num_classes)) if classes is None else [int(c) for c in classes]
     n = len(classes)
     budget = query_budget if access.remaining is None else min(query_budget, access.remaining)
-    if budget < 2 * n:
-        raise ParameterError(
-            f"query_budget must allow at least 2 queries per class ({2 * n} for {n} classes), "
-            f"got {budget} (query_budget={query_budget}, target remaining={access.remaining})"
-        )
+    check_budget(budget, n, detail=f" (query_budget={query_budget}, target remaining={access.remaining})")
     if budget < n * s.population:
         # a budget below one full population per class: shrink the population, keep the rest
         population = budget // n
@@ -198,7 +211,18 @@ def invert_genetic(
     confidence: list[np.ndarray] = []
     profiles: list[np.ndarray] = []
     spent = 0
-    for gen in tqdm(range(generations), desc="invert-bb", disable=not verbose, leave=False):
+    planned = n * s.population + (generations - 1) * per_generation
+    bar = tqdm(
+        total=planned,
+        desc="invert-bb queries",
+        unit="query",
+        unit_scale=True,
+        disable=not verbose,
+        leave=False,
+        dynamic_ncols=True,
+    )
+    started, timed = time.perf_counter(), False
+    for gen in range(generations):
         if gen == 0:
             batch = [p.genomes for p in pops]
         else:
@@ -213,6 +237,19 @@ def invert_genetic(
             logger.info("target query budget exhausted after %d generations (%d queries)", gen, spent)
             break
         spent += len(x)
+        bar.update(len(x))
+        elapsed = time.perf_counter() - started
+        if not timed and (gen >= 2 or elapsed >= 5.0):
+            timed = True
+            left = elapsed / spent * (planned - spent)
+            if left > LONG_RUN_SECONDS:
+                logger.warning(
+                    "invert-bb: a budget of %d queries needs about %s more at %.0f queries/s; "
+                    "a smaller query budget ends sooner",
+                    budget,
+                    _duration(left),
+                    spent / elapsed,
+                )
         log_prob_all = probs.clamp_min(1e-30).log()
         fitness_all = log_prob_all - s.tv * total_variation(x) if s.tv else log_prob_all
         offset = 0
@@ -236,6 +273,7 @@ def invert_genetic(
         marks.append(spent)
         confidence.append(best_conf.numpy().copy())
         profiles.append(best_profile.numpy().copy())
+    bar.close()
     if not marks:
         raise ParameterError(f"the target's query budget allowed no generation (remaining={access.remaining})")
     return InversionRun(
@@ -306,6 +344,9 @@ class BlackBoxInversion(InversionAttack):
         self.verbose = verbose
         self._criterion = make_criterion(criterion, tau=tau, z=z)
         self.tau, self.z = tau, z
+
+    def check_target(self, *, num_classes: int) -> None:
+        check_budget(self.query_budget, num_classes)
 
     def run(self, target: QueryAccess) -> InversionRun:
         """The genetic search alone (no criterion), e.g. for shadow calibration."""

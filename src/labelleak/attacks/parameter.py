@@ -278,6 +278,7 @@ class ParameterAttack(Attack):
     """Shared machinery of the parameter attacks; subclasses fix the feature ``family``."""
 
     family: ClassVar[str]
+    category = "parameter"
     requires = "weights"
 
     @classmethod

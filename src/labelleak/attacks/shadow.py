@@ -24,6 +24,7 @@ features too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from labelleak import LabelleakError
 from labelleak.access import WeightsAccess
@@ -205,9 +207,57 @@ def shadow_targets(
     recipe = shadow_recipe(config, dataset.name)
     arch = resolve_arch(arch, dataset.name)
     aux_per_class = config.aux_per_class or max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
+    total = len(config.seeds()) * len(config.methods) * len(forget_sets)
+    logger.info(
+        "calibrating the attacker's shadow models on %s, %d of them (shadow seeds %s x methods %s x %d forget sets)",
+        dataset.name,
+        total,
+        list(config.seeds()),
+        ", ".join(config.methods),
+        len(forget_sets),
+    )
+    with tqdm(total=total, desc="shadow models", unit="model", disable=not verbose, dynamic_ncols=True) as bar:
+        yield from _shadow_experiments(
+            dataset, draw, config, forget_sets, recipe, arch, aux_per_class, store, verbose, bar
+        )
+
+
+@contextlib.contextmanager
+def _labelled_as_shadow(seed: int) -> Iterator[None]:
+    """Prefix the log lines of training, unlearning and loading with "shadow model", so that they are
+    not read as the target's (``retrain forgot [0]`` is logged for the target and for its shadows)."""
+
+    def label(record: logging.LogRecord) -> bool:
+        record.msg = f"shadow model (seed {seed}): {record.msg}"
+        return True
+
+    loggers = [logging.getLogger(name) for name in ("labelleak.targets", "labelleak.store")]
+    for log in loggers:
+        log.addFilter(label)
+    try:
+        yield
+    finally:
+        for log in loggers:
+            log.removeFilter(label)
+
+
+def _shadow_experiments(
+    dataset: ImageDataset,
+    draw: KnowledgeDraw,
+    config: ShadowConfig,
+    forget_sets: tuple[tuple[int, ...], ...],
+    recipe: TrainConfig,
+    arch: str,
+    aux_per_class: int,
+    store: ArtifactStore | None,
+    verbose: bool,
+    bar: Any,
+) -> Iterator[ShadowTarget]:
+    k = dataset.num_classes
     for seed in config.seeds():
         shadow = shadow_dataset(dataset, draw, train_fraction=config.train_fraction, seed=seed)
-        original = train_original(shadow, arch=arch, seed=seed, train_config=recipe, store=store, verbose=verbose)
+        with _labelled_as_shadow(seed):
+            original = train_original(shadow, arch=arch, seed=seed, train_config=recipe, store=store, verbose=verbose)
         original_view = WeightsAccess.of_classifier(original.model)
         available = int(torch.bincount(shadow.y_test, minlength=k).min())
         if available < aux_per_class:
@@ -221,9 +271,10 @@ def shadow_targets(
         logger.info("shadow θ_o' seed %d: test accuracy %.4f", seed, original.metrics["test_accuracy"])
         for method in config.methods:
             for classes in forget_sets:
-                result = unlearn_original(
-                    original, shadow, method=method, forget_classes=classes, seed=seed, store=store, verbose=verbose
-                )
+                with _labelled_as_shadow(seed):
+                    result = unlearn_original(
+                        original, shadow, method=method, forget_classes=classes, seed=seed, store=store, verbose=verbose
+                    )
                 knowledge = draw_knowledge(
                     shadow,
                     aux_per_class=shadow_aux,
@@ -241,6 +292,7 @@ def shadow_targets(
                     seed=seed,
                     metrics=dict(result.metrics),
                 )
+                bar.update()
 
 
 def calibrate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import importlib.util
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from labelleak.audit.errors import AuditError, one_line
+from labelleak.models.foreign import ForeignArchitectureError, register_factory
 from labelleak.models.io import load_into, read_state_dict
 
 logger = logging.getLogger(__name__)
@@ -304,3 +306,36 @@ def wrap_user_model(
     net_sample = (sample - wrapped.mean) / wrapped.std if wrapped.normalise else sample
     head_name = "net." + find_head(net, num_classes=num_classes, sample=net_sample, head=head)
     return LoadedModel(model=wrapped, head_name=head_name, outputs=outputs)
+
+
+def shadow_architecture(
+    factory: Callable[[], nn.Module], *, head: str, sample: torch.Tensor, source: str
+) -> str | None:
+    """The owner's architecture registered for shadow models (:func:`~labelleak.models.foreign.register_factory`),
+    or None, with a warning, when the model cannot be split at its head (the audit then calibrates
+    on labelleak's own architecture: a transfer). ``source`` names the factory's code in the
+    architecture's fingerprint (a factory file's content, or a class's qualified name)."""
+    try:
+        return register_factory(factory, head=head, sample=sample, source=source)
+    except ForeignArchitectureError as err:
+        logger.warning("%s; calibrating on labelleak's own architecture instead", err)
+        return None
+
+
+def factory_source(spec: str) -> str:
+    """What identifies a factory's code: the content of its file, or its module and name."""
+    path_text, _, name = spec.rpartition(":")
+    path = Path(path_text).expanduser()
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest() + ":" + name
+    return spec
+
+
+def fresh_copy(model: nn.Module) -> nn.Module:
+    """A re-initialised copy of ``model`` (every submodule with ``reset_parameters`` is reset)."""
+    clone = copy.deepcopy(model)
+    for module in clone.modules():
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
+    return clone

@@ -12,6 +12,8 @@ from labelleak.audit.verdict import AuditVerdict, score_margin, verdict
 from labelleak.report.prototypes import save_prototype_grid
 from labelleak.store import atomic_write_bytes
 
+UNCALIBRATED = "uncalibrated (fixed defaults)"
+
 
 @dataclass
 class AuditReport:
@@ -27,6 +29,14 @@ class AuditReport:
     failures: dict[str, str] = field(default_factory=dict)
     setup_seconds: float = 0.0
     calibration: str = ""
+    #: per attack: what it was calibrated on, :data:`UNCALIBRATED` when it could have been but ran
+    #: with its fixed defaults, "" when it has nothing to calibrate
+    calibrations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uncalibrated(self) -> list[str]:
+        """The attacks that could be calibrated on shadows but ran with fixed defaults."""
+        return [r.attack for r in self.results if self.calibrations.get(r.attack) == UNCALIBRATED]
 
     @property
     def verdict(self) -> AuditVerdict:
@@ -46,6 +56,7 @@ class AuditReport:
                     "predicted": [int(c) for c in r.predicted],
                     "queries": r.queries,
                     "seconds": float(r.seconds),
+                    "calibration": self.calibrations.get(r.attack, ""),
                 }
                 for r in self.results
             ],
@@ -109,6 +120,10 @@ def markdown(report: AuditReport, *, images: dict[str, str] | None = None) -> st
     ]
     if report.calibration:
         lines.append(f"- calibration: {report.calibration}")
+    sources = sorted({c for c in report.calibrations.values() if c and c != UNCALIBRATED})
+    lines += [f"- calibrated on: {source}" for source in sources]
+    if report.uncalibrated:
+        lines.append(f"- **warning**: uncalibrated (fixed defaults): {', '.join(report.uncalibrated)}")
     lines += [
         "",
         "## Verdict",

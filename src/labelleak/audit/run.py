@@ -14,10 +14,11 @@ from labelleak.attacks import ATTACKS, Attack
 from labelleak.attacks.knowledge import KnowledgeDraw, draw_knowledge
 from labelleak.attacks.shadow import ShadowConfig, Shadows
 from labelleak.audit.errors import AuditError, one_line
-from labelleak.audit.loading import PROBE_IMAGES, LoadedModel, wrap_user_model
-from labelleak.audit.report import AuditReport
+from labelleak.audit.loading import PROBE_IMAGES, LoadedModel, fresh_copy, shadow_architecture, wrap_user_model
+from labelleak.audit.report import UNCALIBRATED, AuditReport
 from labelleak.audit.target import AuditTarget, weights_target
 from labelleak.data import ImageDataset
+from labelleak.models import resolve_arch
 from labelleak.store import ArtifactStore
 from labelleak.validation import check_number
 
@@ -78,29 +79,37 @@ def calibrate_attacks(
     *,
     dataset: ImageDataset,
     draw: KnowledgeDraw,
+    arch: str | None,
     store: ArtifactStore | None,
     verbose: bool,
-) -> str:
-    """Fit every attack that needs it on one shared set of shadow experiments; returns what the
-    calibration was fit on ("" when no attack needed one).
+) -> dict[str, str]:
+    """Fit the attacks on one shared set of shadow experiments; returns, per attack name, what it was
+    calibrated on ("" for an attack left uncalibrated).
 
-    The shadows are labelleak's default architecture for ``dataset``, trained on the attacker's
-    shadow pool and unlearned with :data:`SHADOW_METHODS`; their features are extracted once per
-    reference setting and cached in ``store``. The parameter attacks' features are z-scored across
-    classes, which is what lets a Youden threshold fit on them transfer to the owner's
-    architecture. The inversion attacks keep their fixed, data-free defaults (the audit does not
-    ask them to calibrate): their calibration is a per-class difficulty reference of one
-    architecture, which would not transfer from labelleak's shadows to the owner's model.
+    With the owner's architecture (``arch``, registered by
+    :func:`~labelleak.models.foreign.register_factory`) the shadows are that architecture, trained
+    on the attacker's shadow pool and unlearned with :data:`SHADOW_METHODS`, and *every* attack that
+    can be calibrated is: the inversion attacks' per-class difficulty reference then comes from
+    the same architecture. Without it (an ONNX file, or a model that cannot be split at its head)
+    the shadows are labelleak's default architecture for ``dataset`` and only the attacks that
+    cannot decide without calibration are fit on them (a transfer: the parameter attacks'
+    z-scored features carry over between architectures, an inversion difficulty reference does not).
     """
-    needing = [attack for attack in attacks if attack.needs_calibration]
-    if not needing:
-        return ""
-    shadows = Shadows(
-        dataset, draw, config=ShadowConfig(methods=SHADOW_METHODS), eval_seeds=(), store=store, verbose=verbose
+    chosen = [a for a in attacks if a.needs_calibration or (arch is not None and a.calibratable)]
+    if not chosen:
+        return {}
+    config = ShadowConfig(methods=SHADOW_METHODS)
+    shadows = Shadows(dataset, draw, config=config, eval_seeds=(), arch=arch or "auto", store=store, verbose=verbose)
+    source = (
+        f"shadows of the owner's architecture ({arch})"
+        if arch is not None
+        else f"transfer from shadows of labelleak's {resolve_arch('auto', dataset.name)}"
     )
-    for attack in needing:
+    found = {}
+    for attack in chosen:
         attack.calibrate(shadows)
-    return next((d for a in needing if (d := getattr(a.calibration_, "description", ""))), "")
+        found[attack.name] = f"{source}, {len(config.methods)} methods x {dataset.num_classes} classes"
+    return found
 
 
 # ------------------------------------------------------------------------------------------- run
@@ -155,12 +164,17 @@ def run_audit(
     broken: dict[str, str] = {}
     for name in names:
         try:
-            built[name] = construct_attack(name, options=options)
+            attack = construct_attack(name, options=options)
+            attack.check_target(num_classes=dataset.num_classes)  # before any calibration
+            built[name] = attack
         except Exception as err:  # reported in its place below, like a failure at inference
             logger.info("attack %s failed: %s", name, one_line(err))
             logger.debug("attack %s failed", name, exc_info=True)
             broken[name] = one_line(err)
-    calibration = calibrate_attacks(built.values(), dataset=dataset, draw=draw, store=store, verbose=verbose)
+    calibrations = calibrate_attacks(
+        built.values(), dataset=dataset, draw=draw, arch=target.arch, store=store, verbose=verbose
+    )
+    fitted = [a.calibration_ for a in built.values() if a.calibration_ is not None]
     report = AuditReport(
         num_classes=target.num_classes,
         class_names=tuple(dataset.class_names),
@@ -170,7 +184,10 @@ def run_audit(
         knowledge=draw.knowledge.description,
         results=[],
         setup_seconds=time.perf_counter() - start,
-        calibration=calibration,
+        calibration=next((f.description for f in fitted if hasattr(f, "description")), ""),
+        calibrations={
+            name: calibrations.get(name, UNCALIBRATED if attack.calibratable else "") for name, attack in built.items()
+        },
     )
     for name in tqdm(names, desc="audit", disable=not verbose):
         if name in broken:
@@ -208,11 +225,19 @@ def audit_model(
     def wrap(net: nn.Module, what: str) -> LoadedModel:
         return wrap_user_model(net, num_classes=dataset.num_classes, sample=sample, head=head, what=what)
 
+    loaded = wrap(model, "the audited model")
+    arch = shadow_architecture(
+        lambda: fresh_copy(model),
+        head=loaded.user_head_name,
+        sample=sample,
+        source=f"{type(model).__module__}.{type(model).__qualname__}",
+    )
     target = weights_target(
-        wrap(model, "the audited model"),
+        loaded,
         num_classes=dataset.num_classes,
         input_shape=dataset.input_shape,
         description=f"{type(model).__name__} in memory",
         original=None if original is None else wrap(original, "the original model"),
+        arch=arch,
     )
     return run_audit(target, dataset=dataset, **options)

@@ -22,6 +22,9 @@ class AuditTarget:
     make_view: Callable[[int | None], Any]
     original: WeightsAccess | None = None
     head_name: str | None = None
+    #: the owner's architecture registered for shadow models (:func:`~labelleak.models.foreign.register_factory`),
+    #: or None when unknown (an ONNX file) or not splittable
+    arch: str | None = None
 
     def view(self, *, budget: int | None = None) -> Any:
         """A fresh access view (its own query counter), so every attack is charged only its queries."""
@@ -35,6 +38,7 @@ def weights_target(
     input_shape: Sequence[int],
     description: str,
     original: LoadedModel | None = None,
+    arch: str | None = None,
 ) -> AuditTarget:
     """White-box target (A-weights); with ``original`` the two-version setting (A-weights+orig)."""
     shape = tuple(input_shape)
@@ -57,6 +61,7 @@ def weights_target(
         make_view=make,
         original=theta_o,
         head_name=loaded.user_head_name,
+        arch=arch,
     )
 
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import time
 
-from labelleak.attacks import ATTACKS, ShadowConfig, Shadows
-from labelleak.attacks.knowledge import draw_knowledge
-from labelleak.cli.common import add_data_options, add_run_options, add_verb, print_table, store_from
-from labelleak.data import load_dataset
-from labelleak.targets import access_view, train_original, unlearn_original
+from labelleak.cli.common import add_data_options, add_run_options, add_verb, late_help, print_table, store_from
+from labelleak.cli.unlearn import add_param_option, parse_params
 from labelleak.validation import ParameterError, check_classes
 
 #: shadow methods used for calibration unless --shadow-methods says otherwise (the attacked
@@ -39,7 +36,12 @@ def register(subparsers) -> None:
         metavar="CLASS",
         help="a class to forget; repeat for multi-class unlearning",
     )
-    parser.add_argument("--attack", default="param-diff", help="attack name (default: param-diff)")
+    add_param_option(parser)
+    late_help(
+        parser,
+        parser.add_argument("--attack", default="param-diff", metavar="NAME", help="attack name (default: param-diff)"),
+        lambda: f"attack: {', '.join(_attack_names())} (default: param-diff; `labelleak attacks` says what each needs)",
+    )
     parser.add_argument(
         "--decider", choices=("kmeans", "youden", "tree"), help="decider of the parameter attacks (default: kmeans)"
     )
@@ -73,8 +75,16 @@ def register(subparsers) -> None:
     add_run_options(parser)
 
 
+def _attack_names() -> list[str]:
+    from labelleak.attacks import ATTACKS
+
+    return ATTACKS.names()
+
+
 def _attack_options(name: str, args) -> dict:
     """The attack's constructor options from the command line; one it does not take is an error."""
+    from labelleak.attacks import ATTACKS
+
     accepted = ATTACKS.options(name)
     # command-line option -> (constructor keyword, value)
     wanted = {
@@ -89,17 +99,41 @@ def _attack_options(name: str, args) -> dict:
 
 
 def run(args) -> int:
+    from labelleak.attacks import ATTACKS, ShadowConfig, Shadows
+    from labelleak.attacks.knowledge import draw_knowledge
+    from labelleak.data import load_dataset
+    from labelleak.targets import access_view, build_unlearner, train_original, unlearn_original
+    from labelleak.unlearning import UNLEARNERS, did_not_forget_warning
+
     verbose = not args.quiet
     dataset = load_dataset(args.dataset, root=args.data_root, download=args.download)
     classes = check_classes("--forget", args.forget, dataset.num_classes)
     cls = ATTACKS.get(args.attack)
     # built before any training, so that a bad option fails at once
     attack = ATTACKS.build(args.attack, **_attack_options(args.attack, args))
+    attack.check_target(num_classes=dataset.num_classes)  # e.g. a query budget too small for K classes
+    if hasattr(attack, "verbose"):  # its progress bar; not an option, so not part of any cache key
+        attack.verbose = verbose
+    params = parse_params(args.param)
+    build_unlearner(args.method, params, dataset=dataset.name)
     store = store_from(args)
 
-    original = train_original(dataset, seed=args.seed, store=store, verbose=verbose)
+    original = train_original(
+        dataset,
+        seed=args.seed,
+        store=store,
+        verbose=verbose,
+        record_updates=UNLEARNERS.get(args.method).needs_update_record,
+    )
     result = unlearn_original(
-        original, dataset, method=args.method, forget_classes=classes, seed=args.seed, store=store, verbose=verbose
+        original,
+        dataset,
+        method=args.method,
+        params=params,
+        forget_classes=classes,
+        seed=args.seed,
+        store=store,
+        verbose=verbose,
     )
     original_view = access_view(original.model, "weights")
     draw = draw_knowledge(
@@ -154,4 +188,7 @@ def run(args) -> int:
         f"Ĉ = {list(outcome.predicted)}, truth C = {list(classes)}: {'SUCCESS' if success else 'FAILURE'} "
         f"({seconds:.2f} s{queries})"
     )
+    warning = did_not_forget_warning(args.method, m["forget_test_acc"], dataset.num_classes)
+    if warning:
+        print(warning)
     return 0

@@ -4,20 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labelleak.audit import (
-    PROBE_IMAGES,
-    AuditError,
-    OnnxModel,
-    load_factory,
-    load_user_model,
-    onnx_target,
-    run_audit,
-    weights_target,
-    write_json,
-    write_markdown,
-)
 from labelleak.cli.common import add_data_options, add_run_options, add_verb, print_table, store_from
-from labelleak.data import load_dataset
 
 #: the audit library's parameters -> the flags that set them: its errors name the parameters, the
 #: command line shows the flags a user types
@@ -121,6 +108,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """The audit command; the library's errors name its parameters, shown here as the flags."""
+    from labelleak.audit import AuditError
+
     try:
         return _run(args)
     except AuditError as err:
@@ -128,6 +117,28 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    from labelleak.audit import (
+        PROBE_IMAGES,
+        AuditError,
+        OnnxModel,
+        factory_source,
+        load_factory,
+        load_user_model,
+        onnx_target,
+        run_audit,
+        shadow_architecture,
+        weights_target,
+        write_json,
+        write_markdown,
+    )
+    from labelleak.audit.report import UNCALIBRATED
+    from labelleak.data import load_dataset
+    from labelleak.store import check_output_file
+
+    # the output files are checked before the audit runs, not when it has finished
+    for flag, path in (("--json", args.json), ("--report", args.report)):
+        if path:
+            check_output_file(path, what=flag)
     dataset = load_dataset(args.dataset, root=args.data_root, download=args.download)
     if args.num_classes is not None and args.num_classes != dataset.num_classes:
         raise AuditError(
@@ -166,11 +177,19 @@ def _run(args) -> int:
         )
         unlearned = load_user_model(factory, weights=Path(args.weights), **options)
         original = load_user_model(factory, weights=Path(args.original), **options) if args.original else None
+        arch = shadow_architecture(
+            factory, head=unlearned.user_head_name, sample=sample, source=factory_source(args.model_factory)
+        )
         description = f"{args.model_factory} with weights {args.weights}"
         if original is not None:
             description += f" (original: {args.original})"
         target = weights_target(
-            unlearned, num_classes=k, input_shape=dataset.input_shape, description=description, original=original
+            unlearned,
+            num_classes=k,
+            input_shape=dataset.input_shape,
+            description=description,
+            original=original,
+            arch=arch,
         )
     report = run_audit(
         target,
@@ -189,6 +208,10 @@ def _run(args) -> int:
     print(f"attacker knowledge: {report.knowledge}")
     if report.calibration:
         print(f"calibration: {report.calibration}")
+    for source in sorted({c for c in report.calibrations.values() if c and c != UNCALIBRATED}):
+        print(f"calibrated on: {source}")
+    if report.uncalibrated:
+        print(f"warning: these attacks ran uncalibrated, with fixed defaults: {', '.join(report.uncalibrated)}")
     print(f"setup (attacker data and calibration): {report.setup_seconds:.1f} s")
     rows: list[list[object]] = [list(row) for row in report.table_rows()]
     print_table(report.TABLE_HEADERS, rows)

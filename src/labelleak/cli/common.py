@@ -1,13 +1,55 @@
-"""Options shared by several verbs, so each means the same thing everywhere."""
+"""Options shared by several verbs, so each means the same thing everywhere.
+
+The verb modules import torch and the rest of labelleak only inside their handlers, so that
+``labelleak --help``, ``labelleak VERB --help`` and ``labelleak datasets`` answer at once; option
+help that lists registry entries (attacks, methods, architectures) is filled in by
+:func:`late_help` only when the help is shown.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from labelleak.data import dataset_names
-from labelleak.store import ENV_VAR as CACHE_ENV
-from labelleak.store import ArtifactStore
+
+if TYPE_CHECKING:
+    from labelleak.store import ArtifactStore
+
+#: the artifact store's environment variable (``labelleak.store.ENV_VAR``, which imports torch)
+CACHE_ENV = "LABELLEAK_CACHE"
+
+
+class VerbParser(argparse.ArgumentParser):
+    """A parser whose help texts may be computed when help is shown (see :func:`late_help`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.late: list[Callable[[], None]] = []
+
+    def format_help(self) -> str:
+        while self.late:
+            self.late.pop(0)()
+        return super().format_help()
+
+
+def _later(parser: argparse.ArgumentParser, fill: Callable[[], None]) -> None:
+    if isinstance(parser, VerbParser):
+        parser.late.append(fill)
+    else:
+        fill()
+
+
+def late_help(parser: argparse.ArgumentParser, action: argparse.Action, text: Callable[[], str]) -> None:
+    """Set ``action``'s help to ``text()`` when ``parser``'s help is shown (at once for a plain parser),
+    so that listing a registry's names does not import it for every command."""
+    _later(parser, lambda: setattr(action, "help", text()))
+
+
+def late_description(parser: argparse.ArgumentParser, text: Callable[[], str]) -> None:
+    """Set ``parser``'s description to ``text()`` when its help is shown (see :func:`late_help`)."""
+    _later(parser, lambda: setattr(parser, "description", text()))
 
 
 def add_verb(subparsers, name: str, *, help: str, description: str, handler) -> argparse.ArgumentParser:
@@ -38,19 +80,42 @@ def add_data_options(parser: argparse.ArgumentParser, *, default: str | None = "
     )
 
 
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting integers >= ``low``; anything else is one clear parser error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of every random choice (default: 0)")
     parser.add_argument(
         "--cache",
         metavar="DIR",
         help=f"artifact store for models and results (default: ${CACHE_ENV} or ~/.cache/labelleak)",
     )
-    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int_at_least(1), metavar="N", help="torch CPU threads (default: torch's choice)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars or info messages")
 
 
 def store_from(args: argparse.Namespace) -> ArtifactStore:
-    return ArtifactStore(args.cache)
+    """The artifact store of ``--cache``, checked to be writable before anything is computed."""
+    from labelleak.store import ArtifactStore
+
+    store = ArtifactStore(args.cache)
+    store.check_writable()
+    return store
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from labelleak.cli.common import add_verb, print_table
-from labelleak.unlearning import UNLEARNERS
 
 
 def register(subparsers) -> None:
@@ -18,6 +17,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from labelleak.unlearning import UNLEARNERS
+
     rows = []
     for name in UNLEARNERS.names():
         cls = UNLEARNERS.get(name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from labelleak.cli.common import add_verb
-from labelleak.report.document import write_report
 
 
 def register(subparsers) -> None:
@@ -21,6 +20,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from labelleak.report.document import write_report
 
     md, page = write_report(args.results_dir)
     print(f"report written: {md} and {page}")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from labelleak.cli.common import add_verb
 from labelleak.cli.run import add_execution_options, execute
-from labelleak.report.document import write_report
 from labelleak.validation import ParameterError
 
 #: profile name -> config file under the repository's configs/ directory
@@ -35,6 +34,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from labelleak.report.document import write_report
 
     path = configs_dir() / PROFILES[args.profile]
     if not path.is_file():

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from labelleak.cli.common import add_verb
-from labelleak.experiments.config import load_config
-from labelleak.experiments.estimate import estimate_seconds
-from labelleak.experiments.grid import attack_variants, describe
-from labelleak.experiments.runner import available_datasets, run_experiment
-from labelleak.store import ENV_VAR as CACHE_ENV
-from labelleak.store import ArtifactStore
+from labelleak.cli.common import CACHE_ENV, add_verb, int_at_least, store_from
+
+if TYPE_CHECKING:
+    from labelleak.experiments.config import ExperimentConfig
 
 
 def register(subparsers) -> None:
@@ -29,7 +28,7 @@ def register(subparsers) -> None:
     add_execution_options(parser)
     parser.add_argument("--dry-run", action="store_true", help="validate CONFIG and print the grid's size only")
     parser.add_argument(
-        "--pilot", type=int, metavar="N", help="timing run: only the first N forget sets of every dataset"
+        "--pilot", type=int_at_least(1), metavar="N", help="timing run: only the first N forget sets of every dataset"
     )
     parser.add_argument(
         "--estimate-from",
@@ -43,7 +42,7 @@ def add_execution_options(parser) -> None:
     parser.add_argument("--out", metavar="DIR", help="results directory (default: results/<experiment name>)")
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=int_at_least(1),
         default=1,
         metavar="N",
         help="run independent targets in N worker processes, 1 torch thread each (default: 1)",
@@ -54,9 +53,61 @@ def add_execution_options(parser) -> None:
         help=f"artifact store for models and results (default: ${CACHE_ENV} or ~/.cache/labelleak)",
     )
     parser.add_argument(
-        "--threads", type=int, default=1, metavar="N", help="torch CPU threads of the main process (default: 1)"
+        "--threads",
+        type=int_at_least(1),
+        default=1,
+        metavar="N",
+        help="torch CPU threads of the main process (default: 1)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
+    parser.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="directory holding the datasets' files, for every dataset of the config (default: each "
+        "dataset's data_root, else $LABELLEAK_DATA, else the known offline copies)",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="first download the official files of every missing (non-optional) dataset into --data-root "
+        "(default: ~/.cache/labelleak/data); needs internet",
+    )
+
+
+def load_experiment(path: str, args) -> ExperimentConfig:
+    """The validated config, with ``--data-root`` (when given) as every dataset's data_root."""
+    from labelleak.experiments.config import load_config
+
+    config = load_config(path)
+    root = getattr(args, "data_root", None)
+    if root is not None:
+        config = replace(config, datasets=tuple(replace(d, data_root=root) for d in config.datasets))
+    return config
+
+
+def dataset_status(config: ExperimentConfig) -> list[tuple[Any, Path | None]]:
+    """(dataset config, where its files are or None) for every file-backed dataset of ``config``."""
+    from labelleak.data import file_datasets, locate_dataset
+
+    return [(d, locate_dataset(d.name, d.data_root)) for d in config.datasets if d.name in file_datasets()]
+
+
+def fetch_command(name: str, root: str | None) -> str:
+    """The command that downloads ``name`` where a dataset with data_root ``root`` is looked for."""
+    from labelleak.data.discovery import FETCH_SIZE
+    from labelleak.data.discovery import fetch_command as command
+
+    return f"{command(name, shlex.quote(root) if root else None)} ({FETCH_SIZE[name]})"
+
+
+def fetch_missing(config: ExperimentConfig, *, quiet: bool) -> None:
+    """``--download``: the official files of every missing dataset the run needs (optional ones stay skipped)."""
+    from labelleak.data import fetch_dataset
+
+    for d, place in dataset_status(config):
+        if place is None and not d.optional:
+            print(f"{d.name}: missing; downloading its official files")
+            print(f"{d.name}: fetched into {fetch_dataset(d.name, d.data_root, progress=not quiet)}")
 
 
 def command_line(args) -> str:
@@ -73,13 +124,24 @@ def command_line(args) -> str:
 def execute(config_path: str, args) -> Path:
     """Validate and run ``config_path`` with the execution options in ``args``; return the results directory."""
 
-    config = available_datasets(load_config(config_path))
+    from labelleak.experiments.grid import describe
+    from labelleak.experiments.runner import available_datasets, run_experiment
+
+    config = load_experiment(config_path, args)
+    if getattr(args, "download", False):
+        fetch_missing(config, quiet=args.quiet)
+    config = available_datasets(config)
     out = Path(args.out) if args.out else Path("results") / config.name
+    from labelleak.store import check_output_dir
+
+    # both checked before any work: a results folder that cannot be made, a store that cannot be written
+    check_output_dir(out, what="--out" if args.out else "results directory")
+    store = store_from(args)
     print(f"{config.name}: {describe(config)}")
     summary = run_experiment(
         config,
         results_dir=out,
-        store=ArtifactStore(args.cache),
+        store=store,
         jobs=args.jobs,
         verbose=not args.quiet,
         command=command_line(args),
@@ -92,7 +154,34 @@ def execute(config_path: str, args) -> Path:
 
 def run(args) -> int:
     if args.dry_run:
-        config = available_datasets(load_config(args.config))
+        return dry_run(args)
+    execute(args.config, args)
+    return 0
+
+
+def dry_run(args) -> int:
+    """Validate the config, say where each dataset is (or the command that gets it), print the grid's size."""
+    from labelleak.experiments.estimate import estimate_seconds
+    from labelleak.experiments.grid import attack_variants, describe
+    from labelleak.store import ArtifactStore
+
+    config = load_experiment(args.config, args)
+    status = dataset_status(config)
+    for d, place in status:
+        if place is not None:
+            print(f"dataset {d.name}: {place}")
+        elif d.optional:
+            print(
+                f"dataset {d.name}: missing (optional: the run skips it); get it with: {fetch_command(d.name, d.data_root)}"
+            )
+        else:
+            print(
+                f"dataset {d.name}: MISSING, the run would stop here; get it with: "
+                f"{fetch_command(d.name, d.data_root)}, or run with --download"
+            )
+    skipped = {d.name for d, place in status if place is None and d.optional}
+    config = replace(config, datasets=tuple(d for d in config.datasets if d.name not in skipped))
+    if config.datasets:
         print(f"{config.name}: {describe(config)}")
         for variant in attack_variants(config):
             print(f"  attack {variant.label}")
@@ -112,6 +201,6 @@ def run(args) -> int:
             )
             if e["extrapolated"]:
                 print(f"extrapolated, not measured by the pilot: {', '.join(e['extrapolated'])}")
-        return 0
-    execute(args.config, args)
+    else:
+        print(f"{config.name}: none of the config's datasets is available")
     return 0

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelleak.cli.common import add_data_options, add_run_options, add_verb, print_table, store_from
-from labelleak.data import load_dataset
-from labelleak.targets import build_unlearner, train_original, unlearn_original
-from labelleak.unlearning import UNLEARNERS, utility_metrics
+from labelleak.cli.common import add_data_options, add_run_options, add_verb, late_help, print_table, store_from
 from labelleak.validation import ParameterError, check_classes
+
+
+def _method_names() -> list[str]:
+    from labelleak.unlearning import UNLEARNERS
+
+    return sorted(UNLEARNERS.names())
 
 
 def register(subparsers) -> None:
@@ -26,11 +29,10 @@ def register(subparsers) -> None:
         handler=run,
     )
     add_data_options(parser)
-    parser.add_argument(
-        "--method",
-        required=True,
-        metavar="NAME",
-        help=f"unlearning method: {', '.join(sorted(UNLEARNERS.names()))} (see `labelleak methods`)",
+    late_help(
+        parser,
+        parser.add_argument("--method", required=True, metavar="NAME", help="unlearning method"),
+        lambda: f"unlearning method: {', '.join(_method_names())} (see `labelleak methods`)",
     )
     parser.add_argument(
         "--forget",
@@ -40,14 +42,20 @@ def register(subparsers) -> None:
         metavar="CLASS",
         help="class index to forget; repeat for several classes",
     )
+    add_param_option(parser)
+    add_run_options(parser)
+
+
+def add_param_option(parser) -> None:
+    """``--param KEY=VALUE`` (repeatable): the unlearning method's parameters (``unlearn``, ``attack``)."""
     parser.add_argument(
         "--param",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="method parameter (int, float, true/false, none or text); repeatable",
+        help="method parameter (int, float, true/false, none or text); repeatable; parameters not given "
+        "take the dataset's defaults (labelleak/unlearning/defaults.json), else the method's",
     )
-    add_run_options(parser)
 
 
 def parse_value(text: str) -> Any:
@@ -76,13 +84,23 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def run(args) -> int:
+    from labelleak.data import load_dataset
+    from labelleak.targets import build_unlearner, train_original, unlearn_original
+    from labelleak.unlearning import UNLEARNERS, did_not_forget_warning, utility_metrics
+
     # validate everything cheap before the original model is trained or loaded
     params = parse_params(args.param)
-    build_unlearner(args.method, params)
+    build_unlearner(args.method, params, dataset=args.dataset)
     dataset = load_dataset(args.dataset, root=args.data_root, download=args.download)
     check_classes("forget_classes", args.forget, dataset.num_classes)
     store = store_from(args)
-    original = train_original(dataset, seed=args.seed, store=store, verbose=not args.quiet)
+    original = train_original(
+        dataset,
+        seed=args.seed,
+        store=store,
+        verbose=not args.quiet,
+        record_updates=UNLEARNERS.get(args.method).needs_update_record,
+    )
     result = unlearn_original(
         original,
         dataset,
@@ -112,4 +130,7 @@ def run(args) -> int:
         ["seconds (training / unlearning)", f"{original.metrics['train_seconds']:.1f}", f"{after['seconds']:.1f}"]
     )
     print_table(["metric", "original", "unlearned"], rows)
+    warning = did_not_forget_warning(args.method, after["forget_test_acc"], dataset.num_classes)
+    if warning:
+        print(warning)
     return 0

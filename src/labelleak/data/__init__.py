@@ -10,6 +10,7 @@ root (``root=`` / ``--data-root`` / ``$LABELLEAK_DATA``), else in known offline 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from pathlib import Path
 
@@ -18,13 +19,24 @@ import numpy as np
 from labelleak.data.base import DataError, ImageDataset, from_uint8
 from labelleak.data.cifar import read_cifar_directory
 from labelleak.data.digits import load_digits_dataset
-from labelleak.data.discovery import candidate_locations, download, explicit_root, missing_message
+from labelleak.data.discovery import candidate_locations, download, download_root, missing_message
 from labelleak.data.idx import read_idx_directory
 from labelleak.data.npz import read_npz
 from labelleak.data.svhn import read_svhn_directory
 from labelleak.registry import Registry
 
-__all__ = ["DATASETS", "DataError", "ImageDataset", "dataset_names", "load_dataset", "locate_dataset"]
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "ImageDataset",
+    "dataset_names",
+    "fetch_dataset",
+    "file_datasets",
+    "load_dataset",
+    "locate_dataset",
+]
+
+logger = logging.getLogger(__name__)
 
 CLASS_NAMES = {
     "mnist": tuple(str(i) for i in range(10)),
@@ -96,11 +108,10 @@ def _file_loader(name: str):
     def load(root: str | os.PathLike | None = None, download_missing: bool = False) -> ImageDataset:
         place = locate_dataset(name, root)
         if place is None and download_missing:
-            base = explicit_root(root) or Path.home() / ".cache" / "labelleak" / "data"
-            download(name, base)
-            place = locate_dataset(name, base)
+            logger.info("%s is missing: downloading its official files into %s", name, download_root(root))
+            place = fetch_dataset(name, root)
         if place is None:
-            raise DataError(missing_message(name, candidate_locations(name, root)))
+            raise DataError(missing_message(name, candidate_locations(name, root), root))
         return _read(name, place)
 
     return load
@@ -136,6 +147,25 @@ def _read(name: str, place: Path) -> ImageDataset:
 
 for _name in CLASS_NAMES:
     DATASETS.register(_name)(_file_loader(_name))
+
+
+def file_datasets() -> list[str]:
+    """The datasets read from files (every one but the bundled digits), which can be fetched."""
+    return [name for name in dataset_names() if name in CLASS_NAMES]
+
+
+def fetch_dataset(name: str, root: str | os.PathLike | None = None, *, progress: bool = False) -> Path:
+    """Download ``name``'s official files (checksummed) under ``root`` (default: ``$LABELLEAK_DATA``, else
+    ``~/.cache/labelleak/data``) and return where :func:`load_dataset` now finds them."""
+    if name not in CLASS_NAMES:
+        DATASETS.get(name)  # an unknown name: the registry's one-line error
+        raise DataError(f"dataset {name!r} has no files to fetch: it is bundled with scikit-learn")
+    base = download_root(root)
+    download(name, base, progress=progress)
+    place = locate_dataset(name, base)
+    if place is None:
+        raise DataError(f"the files of {name!r} were downloaded into {base}, but labelleak cannot find them there")
+    return place
 
 
 @functools.lru_cache(maxsize=4)

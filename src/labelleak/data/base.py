@@ -1,13 +1,20 @@
-"""The in-memory dataset every part of labelleak works on, and the data-file errors."""
+"""The in-memory dataset every part of labelleak works on, and the data-file errors.
+
+torch is imported only where tensors are made or checked, so that finding datasets on disk
+(``labelleak datasets``) does not load it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from labelleak import LabelleakError
+
+if TYPE_CHECKING:
+    import torch
 
 
 class DataError(LabelleakError):
@@ -47,6 +54,8 @@ class ImageDataset:
 
 def validate_arrays(ds: ImageDataset) -> None:
     """Reject anything the rest of labelleak cannot trust: shapes, dtypes, ranges, labels."""
+    import torch
+
     where = f"dataset {ds.name!r} ({ds.source})"
     for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
         if x.dtype != torch.float32 or x.ndim != 4:
@@ -74,6 +83,8 @@ def validate_arrays(ds: ImageDataset) -> None:
 
 def from_uint8(images, labels, *, layout: str) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 images in ``layout`` ('NHW', 'NHWC' or 'NCHW') -> float32 NCHW in [0, 1], int64 labels."""
+    import torch
+
     x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True))
     if layout == "NHW":
         x = x.unsqueeze(1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from labelleak.data.base import ImageDataset
 
@@ -14,6 +13,7 @@ SPLIT_SEED = 0
 
 
 def load_digits_dataset() -> ImageDataset:
+    import torch
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

@@ -20,6 +20,7 @@ from labelleak.experiments.grid import Cell
 from labelleak.experiments.plan import CellPlan, RowPlan, cell_fields, plan_cell, row_labels
 from labelleak.store import atomic_write_bytes
 from labelleak.targets import access_view, unlearn_original
+from labelleak.unlearning import forgot
 
 
 def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
@@ -27,6 +28,8 @@ def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
     summary = RunSummary(results_dir=ctx.results_dir)
     plan = plan_cell(ctx, cell)
     rows: list[dict[str, Any] | None] = [ctx.store.load_json("attack-row", row.key) for row in plan.rows]
+    # a stored row whose stored prototypes are corrupt is recomputed, which stores them again
+    rows = [r if r is None or _prototypes_readable(ctx, cell, row) else None for r, row in zip(rows, plan.rows)]
     cached_rows = sum(r is not None for r in rows)
     summary.count("row", "cached", cached_rows)
 
@@ -56,6 +59,8 @@ def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
         "original_test_acc": original.metrics["test_accuracy"],
         **{k: float(v) for k, v in result.metrics.items()},
         "cpu_seconds": timing.get("cpu_seconds"),
+        # False: the target did not forget (forget-class test accuracy above max(0.2, 2/K))
+        "forgot": forgot(float(result.metrics["forget_test_acc"]), dataset.num_classes),
     }
 
     draws: dict[KnowledgeConfig, KnowledgeDraw] = {}
@@ -133,6 +138,13 @@ def _row(
 
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _prototypes_readable(ctx: Context, cell: Cell, row: RowPlan) -> bool:
+    """False when the row's prototypes are stored but unreadable (the store warns about them)."""
+    if len(cell.forget) != 1 or not ctx.store.has_tensors("prototypes", row.key):
+        return True
+    return ctx.store.load_tensors("prototypes", row.key) is not None
 
 
 def _export_prototypes(ctx: Context, cell: Cell, row: RowPlan, artifacts: dict[str, Any] | None) -> None:

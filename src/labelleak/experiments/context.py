@@ -26,6 +26,7 @@ from labelleak.targets import (
     train_original,
     unlearned_config,
 )
+from labelleak.unlearning import UNLEARNERS
 
 #: the store kinds that hold what attacks fit on shadow experiments
 CALIBRATION_KINDS = ("shadow-calibration", "inversion-calibration")
@@ -86,8 +87,12 @@ def knowledge_key(setting: KnowledgeConfig, seed: int) -> dict[str, Any]:
 class Context:
     """Everything a cell needs, rebuilt identically in every worker process."""
 
-    def __init__(self, config: ExperimentConfig, *, store_root: str | None, results_dir: str) -> None:
+    def __init__(
+        self, config: ExperimentConfig, *, store_root: str | None, results_dir: str, verbose: bool = False
+    ) -> None:
         self.config = config
+        #: progress bars while θ_o and the shadow models are trained (the runner's process only)
+        self.verbose = verbose
         self.store = ArtifactStore(store_root)
         self.results_dir = Path(results_dir)
         self.variants = attack_variants(config)
@@ -120,6 +125,9 @@ class Context:
                 seed=seed,
                 train_config=self.recipe(name),
                 store=self.store,
+                verbose=self.verbose,
+                # amnesiac_updates subtracts θ_o's recorded updates: record them when it is in the grid
+                record_updates=any(UNLEARNERS.get(m).needs_update_record for m in self.config.methods),
             )
             if summary is not None:
                 summary.count("original", "cached" if result.cached else "computed")
@@ -135,7 +143,9 @@ class Context:
 
     def target_key(self, cell: Cell) -> dict[str, Any]:
         """θ_u's cache key, computed without loading or training anything."""
-        params = build_unlearner(cell.method, self.config.params_for(cell.dataset, cell.method)).params()
+        params = build_unlearner(
+            cell.method, self.config.params_for(cell.dataset, cell.method), dataset=cell.dataset
+        ).params()
         return unlearned_config(
             self.original_key(cell.dataset, cell.seed),
             method=cell.method,
@@ -211,6 +221,7 @@ class Context:
                 arch=self.dataset_config(name).arch,
                 store=self.store,
                 key=self.shadows_key(name, seed, setting),
+                verbose=self.verbose,
             )
         return self._shadows[key]
 

@@ -30,6 +30,10 @@ from labelleak.experiments.grid import Cell, knowledge_settings_for
 Finish = Callable[[Cell, dict[str, Any]], None]
 
 
+def _nothing(dataset: str) -> None:
+    pass
+
+
 def prepare_dataset(ctx: Context, dataset: str, summary: RunSummary) -> None:
     """The shared stages of one dataset, once: θ_o of every seed and every calibration its cells use.
 
@@ -53,9 +57,12 @@ class Executor(Protocol):
         summary: RunSummary,
         finish: Finish,
         checkpoint: Callable[[], None],
+        prepared: Callable[[str], None] = _nothing,
     ) -> None:
-        """Prepare ``datasets`` and run every cell of ``todo``, calling ``finish`` per cell and
-        ``checkpoint`` after each dataset's cells were submitted (to write partial results)."""
+        """Prepare ``datasets`` and run every cell of ``todo``, calling ``finish`` per cell,
+        ``checkpoint`` after each dataset's cells were submitted (to write partial results) and
+        ``prepared`` whenever this process finished preparing a dataset (so that the caller's
+        progress rates can leave that time out)."""
 
 
 class InProcessExecutor:
@@ -70,9 +77,11 @@ class InProcessExecutor:
         summary: RunSummary,
         finish: Finish,
         checkpoint: Callable[[], None],
+        prepared: Callable[[str], None] = _nothing,
     ) -> None:
         for dataset in datasets:
             prepare_dataset(ctx, dataset, summary)
+            prepared(dataset)
             for cell in (c for c in todo if c.dataset == dataset):
                 finish(cell, cells.run_cell(ctx, cell))
             checkpoint()
@@ -93,6 +102,7 @@ class ProcessPoolExecutor:
         summary: RunSummary,
         finish: Finish,
         checkpoint: Callable[[], None],
+        prepared: Callable[[str], None] = _nothing,
     ) -> None:
         with futures.ProcessPoolExecutor(
             max_workers=self.jobs,
@@ -109,6 +119,7 @@ class ProcessPoolExecutor:
                     summary.merge(preparing.pop(dataset).result())
                 else:
                     prepare_dataset(ctx, dataset, summary)
+                    prepared(dataset)
                 pending.update({pool.submit(_work, cell): cell for cell in todo if cell.dataset == dataset})
                 for future in [f for f in pending if f.done()]:
                     finish(pending.pop(future), future.result())

@@ -126,10 +126,25 @@ def knowledge_settings_for(attack: Any, settings: tuple[KnowledgeConfig, ...]) -
 
 
 def describe(config: ExperimentConfig, *, num_classes: dict[str, int] | None = None) -> str:
-    """One line summarising the grid's size."""
+    """One line summarising the grid's size, e.g. ``20 targets (5 forget sets of digits x 1 seed x 4 methods),
+    ...``; with several datasets, ``(10 forget sets [mnist 5, fashion-mnist 4, cifar10 1] x ...``."""
     n_cells = len(cells(config, num_classes=num_classes))
     variants = attack_variants(config)
+    per_dataset = [
+        (d.name, len(forget_sets(d, num_classes=(num_classes or {}).get(d.name, 10)))) for d in config.datasets
+    ]
+    total = sum(n for _, n in per_dataset)
+    sets = f"{total} forget {_plural(total, 'set')}"
+    if len(per_dataset) > 1:
+        sets += " [" + ", ".join(f"{name} {n}" for name, n in per_dataset) + "]"
+    else:
+        sets += f" of {per_dataset[0][0]}"
     return (
-        f"{n_cells} targets ({len(config.datasets)} datasets x {len(config.seeds)} seeds x forget sets x "
-        f"{len(config.methods)} methods), {len(variants)} attack variants, {len(config.knowledge)} knowledge settings"
+        f"{n_cells} targets ({sets} x {len(config.seeds)} {_plural(len(config.seeds), 'seed')} x "
+        f"{len(config.methods)} {_plural(len(config.methods), 'method')}), {len(variants)} attack variants, "
+        f"{len(config.knowledge)} knowledge {_plural(len(config.knowledge), 'setting')}"
     )
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"

@@ -40,6 +40,7 @@ from labelleak.experiments.plan import CellPlan, cell_fields, plan_cell, row_lab
 from labelleak.experiments.provenance import git_revision, machine
 from labelleak.report.tables import write_results
 from labelleak.store import ArtifactStore, atomic_write_json
+from labelleak.unlearning import forgot
 from labelleak.validation import check_number
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def _relabel(ctx: Context, plan: CellPlan, path: Path, data: dict[str, Any]) -> 
     plan's order)."""
     rows = [{**row, **row_labels(ctx, plan.cell, item)} for row, item in zip(data["rows"], plan.rows)]
     utility = {**data["utility"], **cell_fields(ctx, plan.cell)}
+    if "forgot" not in utility:  # a cell finished before the column existed
+        utility["forgot"] = forgot(float(utility["forget_test_acc"]), ctx.dataset(plan.cell.dataset).num_classes)
     if rows != data["rows"] or utility != data["utility"]:
         atomic_write_json(path, {**data, "rows": rows, "utility": utility})
 
@@ -103,7 +106,7 @@ def run_experiment(
     store = store or ArtifactStore()
     store_root = str(store.root)
     config = available_datasets(config)
-    ctx = Context(config, store_root=store_root, results_dir=str(results_dir))
+    ctx = Context(config, store_root=store_root, results_dir=str(results_dir), verbose=verbose)
     summary = RunSummary(results_dir=results_dir)
     num_classes = {d.name: ctx.dataset(d.name).num_classes for d in config.datasets}
     all_cells = cells(config, num_classes=num_classes, pilot=pilot)
@@ -136,7 +139,7 @@ def run_experiment(
         if out["cached_rows"]:
             logger.info("cell %s: %d of %d rows loaded from the store", cell.id, out["cached_rows"], len(out["rows"]))
 
-    bar = tqdm(
+    bar = _CellBar(
         total=len(all_cells),
         initial=summary.cells_skipped,
         desc=f"{config.name} cells",
@@ -152,7 +155,13 @@ def run_experiment(
 
     try:
         local_executor(jobs, cells_to_run=len(todo)).execute(
-            ctx, datasets=datasets, todo=todo, summary=summary, finish=finish, checkpoint=checkpoint
+            ctx,
+            datasets=datasets,
+            todo=todo,
+            summary=summary,
+            finish=finish,
+            checkpoint=checkpoint,
+            prepared=bar.prepared,
         )
     finally:
         bar.close()
@@ -176,6 +185,31 @@ def run_experiment(
         },
     )
     return summary
+
+
+class _CellBar:
+    """The progress bar over cells. It appears once the first dataset's shared stages (θ_o, the shadow
+    calibration, with their own bars and log lines) are done, and pauses while this process prepares a
+    later dataset, so that its rate and ETA measure cells only."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.bar: Any = None
+
+    def prepared(self, dataset: str = "") -> None:
+        if self.bar is None:
+            self.bar = tqdm(**self.options)
+        else:
+            self.bar.unpause()  # leave the preparation out of the elapsed time
+
+    def update(self) -> None:
+        if self.bar is None:
+            self.prepared()
+        self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def available_datasets(config: ExperimentConfig) -> ExperimentConfig:

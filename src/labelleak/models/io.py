@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from labelleak import LabelleakError, __version__
 from labelleak.models.architectures import Classifier, ModelSpec, build_model
-from labelleak.store import atomic_write_json
+from labelleak.store import atomic_write_json, temp_prefix
 
 
 class ModelFileError(LabelleakError):
@@ -35,7 +36,7 @@ def save_model(model: Classifier, directory: Path, *, metadata: dict[str, Any] |
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / "model.safetensors"
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".model.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=temp_prefix("model"), suffix=".tmp")
     os.close(fd)
     try:
         save_file(state, tmp)
@@ -61,13 +62,26 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # weights_only refusals and corrupt archives raise assorted types
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelFileError(f"refusing to load {path}: not a plain tensor state dict ({first_line})") from None
+        raise ModelFileError(f"refusing to load {path}: not a plain tensor state dict ({_refusal(err)})") from None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
         raise ModelFileError(f"refusing to load {path}: expected a state dict of tensors, got {type(state).__name__}")
     return state
+
+
+def _refusal(err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, without torch's advice to load it unsafely."""
+    text = str(err)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return f"refused global {found.group(1)}; nothing in the file was run"
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # torch's text around the reason tells how to load the file with weights_only=False: never pass that on
+    usable = [line for line in lines if "weights_only" not in line and "torch.load" not in line]
+    return usable[0] if usable else type(err).__name__
 
 
 def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> torch.nn.Module:

@@ -93,8 +93,14 @@ def train(
     verbose: bool = False,
     desc: str = "train",
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+    on_step: Callable[[torch.Tensor], None] | None = None,
 ) -> ModuleT:
-    """Train ``model`` in place with mini-batch ``loss_fn``; same inputs and seed give identical weights."""
+    """Train ``model`` in place with mini-batch ``loss_fn``; same inputs and seed give identical weights.
+
+    ``on_step``, when given, is called after every optimiser step with the batch's labels (it may
+    read the model's parameters, not change them); the update record of Amnesiac unlearning
+    (:class:`labelleak.unlearning.amnesiac_updates.UpdateRecorder`) uses it.
+    """
     generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer(
         model.parameters(), name=config.optimizer, lr=config.lr, weight_decay=config.weight_decay
@@ -116,6 +122,8 @@ def train(
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
+                if on_step is not None:
+                    on_step(y[idx])
                 bar.update()
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     model.eval()

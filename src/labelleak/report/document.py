@@ -53,6 +53,13 @@ def _matrix(labels: list[str], columns: list[str], cells: dict[tuple[str, str], 
     )
 
 
+def _in_order(columns: list[str], order: list[str]) -> list[str]:
+    """``columns`` (methods, then "all methods") sorted by ``order``, so that every table of a dataset
+    lists the unlearning methods in the same order, whichever targets it keeps."""
+    rank = {method: i for i, method in enumerate(order)}
+    return sorted(columns, key=lambda c: (c == "all methods", rank.get(c, len(rank))))
+
+
 def build_blocks(results_dir: Path) -> list[Block]:
     rows, utility = load_results(results_dir)
     run = json.loads((results_dir / "run.json").read_text()) if (results_dir / "run.json").is_file() else {}
@@ -94,9 +101,11 @@ def build_blocks(results_dir: Path) -> list[Block]:
     for dataset, part in rows.groupby("dataset", sort=False):
         k = len(json.loads(part["scores"].iloc[0]))
         blocks.append(("h2", f"Dataset: {dataset}"))
+        method_order = list(dict.fromkeys(part["method"]))
         singles = part[part["n_forget"] == 1]
         if not singles.empty:
             labels, methods, cells = asr_matrix(singles)
+            methods = _in_order(methods, method_order)
             chance = random_guess_rate(k, 1)
             blocks.append(("h3", "Single-class unlearning: ASR (attack × unlearning method)"))
             blocks.append(("p", f"Chance level {_pct(chance)} (1/{k}). Each cell: ASR [95% interval] n."))
@@ -104,6 +113,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
             effective = _unlearned(singles, utility)
             if 0 < len(effective) < len(singles):
                 labels_u, methods_u, cells_u = asr_matrix(effective)
+                methods_u = _in_order(methods_u, method_order)
                 blocks.append(
                     (
                         "h3",
@@ -197,6 +207,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
             )
             for size, group in multi.groupby("n_forget"):
                 labels, methods, cells = asr_matrix(group)
+                methods = _in_order(methods, method_order)
                 blocks.append(("h3", f"Multi-class unlearning, |C| = {size}: per unlearning method"))
                 blocks.append(
                     (

@@ -37,6 +37,7 @@ def _save(fig, path: Path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be read by others
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

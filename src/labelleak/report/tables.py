@@ -157,7 +157,12 @@ def utility_table(utility: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def markdown_cell(value: Any) -> str:
+    """``value`` as one Markdown table cell: a literal ``|`` (as in ``|C|``) would end the cell, so it is escaped."""
+    return str(value).replace("|", "\\|")
+
+
 def markdown_table(headers: Sequence[str], body: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(map(str, headers)) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    lines = ["| " + " | ".join(map(markdown_cell, headers)) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
+    lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in body]
     return "\n".join(lines)

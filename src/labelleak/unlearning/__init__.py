@@ -5,6 +5,8 @@ fills the registry.
 """
 
 from labelleak.unlearning import (  # noqa: F401  (imported to register the methods)
+    amnesiac,
+    amnesiac_updates,
     bad_teacher,
     boundary_expanding,
     boundary_shrink,
@@ -20,5 +22,15 @@ from labelleak.unlearning import (  # noqa: F401  (imported to register the meth
     unsir,
 )
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner, UnlearnResult, utility_metrics
+from labelleak.unlearning.forgetting import did_not_forget_warning, forget_bound, forgot
 
-__all__ = ["UNLEARNERS", "ForgetSplit", "UnlearnResult", "Unlearner", "utility_metrics"]
+__all__ = [
+    "UNLEARNERS",
+    "ForgetSplit",
+    "UnlearnResult",
+    "Unlearner",
+    "did_not_forget_warning",
+    "forget_bound",
+    "forgot",
+    "utility_metrics",
+]

@@ -19,7 +19,7 @@ import torch
 from labelleak.data import ImageDataset
 from labelleak.models import Classifier, TrainConfig, accuracy, recipe_for
 from labelleak.registry import Registry
-from labelleak.validation import check_classes
+from labelleak.validation import ParameterError, check_classes
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,11 @@ class Unlearner(ABC):
     summary: ClassVar[str] = ""
     #: which data the method touches: a subset of {"forget", "retain"}
     uses: ClassVar[frozenset[str]] = frozenset({"forget", "retain"})
+    #: True for the methods that read the parameter-update record of θ_o's training
+    #: (``amnesiac_updates``); :meth:`unlearn` then needs ``update_record``
+    needs_update_record: ClassVar[bool] = False
+    #: the record of the current :meth:`unlearn` call (None outside it)
+    _update_record: Any = None
 
     def params(self) -> dict[str, Any]:
         """The method's resolved parameters (part of every cache key)."""
@@ -91,6 +96,7 @@ class Unlearner(ABC):
         seed: int,
         recipe: TrainConfig | None = None,
         verbose: bool = False,
+        update_record: Any = None,
     ) -> UnlearnResult:
         """Unlearn ``forget_classes`` from a copy of ``original`` (θ_o is left untouched).
 
@@ -101,14 +107,26 @@ class Unlearner(ABC):
             seed: all randomness of the method derives from it.
             recipe: how θ_o was trained (Retrain reuses it); default: the dataset's default recipe.
             verbose: show progress bars.
+            update_record: the parameter-update record of θ_o's training, for the methods with
+                ``needs_update_record`` (ignored by the others).
         """
+        if self.needs_update_record and update_record is None:
+            raise ParameterError(
+                f"{self.name} needs the record of θ_o's parameter updates, and θ_o was trained without it: "
+                "train it with train_original(..., record_updates=True) (command line: labelleak train "
+                "--record-updates)"
+            )
         split = ForgetSplit.from_dataset(data, forget_classes)
         recipe = recipe or recipe_for(data.name)
         model = copy.deepcopy(original)
         start = time.perf_counter()
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            model = self._unlearn(model, original=original, split=split, seed=seed, recipe=recipe, verbose=verbose)
+            self._update_record = update_record
+            try:
+                model = self._unlearn(model, original=original, split=split, seed=seed, recipe=recipe, verbose=verbose)
+            finally:
+                self._update_record = None
         seconds = time.perf_counter() - start
         model.eval()
         metrics = {**utility_metrics(model, data, split.forget_classes), "seconds": seconds}

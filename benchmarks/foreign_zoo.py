@@ -1,0 +1,341 @@
+"""The foreign-model zoo: targets labelleak did not train, audited as a model owner would.
+
+Architectures from ``benchmarks/zoo_models.py`` (a BatchNorm CNN, a small residual net, a VGG-style
+net with BatchNorm, an MLP with dropout) are trained and unlearned here by deliberately
+independent plain-PyTorch code (none of labelleak's training or unlearning code), with five
+methods: retrain, fine-tune, NegGrad+ (ascent on D_f, descent on D_r), random labels and a
+bad-teacher distillation. Each target is then audited through the command line,
+``labelleak audit --model-factory benchmarks/zoo_models.py:FACTORY --weights θ_u --original θ_o
+--dataset D --json OUT``, and the script tabulates exact-match ASR per attack × architecture ×
+dataset, over all targets and over the targets that forgot (forget-class test accuracy ≤ 10%),
+with the audit verdict beside them.
+
+Resumable: every model and every audit JSON is a file under ``--out``; a re-run skips what exists.
+
+    python benchmarks/foreign_zoo.py --datasets mnist --out runs/zoo --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from labelleak.data import load_dataset
+from labelleak.metrics import wilson_interval
+from zoo_models import ZOO
+
+METHODS = ("retrain", "finetune", "neggrad_plus", "random_labels", "bad_teacher")
+#: a target "forgot" when its forget-class test accuracy is at most this
+FORGOT = 0.10
+
+
+# --------------------------------------------------------------------------- independent training
+
+
+def batches(n: int, size: int, gen: torch.Generator):
+    order = torch.randperm(n, generator=gen)
+    for i in range(0, n, size):
+        yield order[i : i + size]
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, lr: float, seed: int) -> nn.Module:
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        for idx in batches(len(y), 128, gen):
+            opt.zero_grad()
+            F.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    if len(y) == 0:
+        return float("nan")
+    model.eval()
+    hits = sum(int((model(x[i : i + 1024]).argmax(1) == y[i : i + 1024]).sum()) for i in range(0, len(y), 1024))
+    return hits / len(y)
+
+
+def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], *, epochs: int, seed: int):
+    """θ_u from θ_o by ``method``; plain loops, hyper-parameters of the methods' papers scaled to this zoo."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    is_forget = torch.isin(y, torch.tensor(forget))
+    xf, yf, xr, yr = x[is_forget], y[is_forget], x[~is_forget], y[~is_forget]
+    k = int(y.max()) + 1
+    model = factory()
+    model.load_state_dict(original.state_dict())
+    if method == "retrain":
+        return fit(factory(), xr, yr, epochs=epochs, lr=1e-3, seed=seed)
+    if method == "finetune":  # catastrophic forgetting: D_r only, a hotter learning rate
+        return fit(model, xr, yr, epochs=2, lr=3e-3, seed=seed)
+    if method == "neggrad_plus":  # Kurmanji et al. 2023: descent on D_r, ascent on D_f, until D_f is forgotten
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        for _ in range(5):
+            model.train()
+            for idx in batches(len(yr), 128, gen):
+                f = torch.randint(0, len(yf), (64,), generator=gen)
+                loss = F.cross_entropy(model(xr[idx]), yr[idx]) - 0.5 * F.cross_entropy(model(xf[f]), yf[f])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                if accuracy(model, xf[:256], yf[:256]) < 0.05:
+                    return model.eval()
+        return model.eval()
+    if method == "random_labels":  # Graves et al. 2021 relabelling: D_f gets random other labels, with D_r
+        shift = torch.randint(1, k, yf.shape, generator=gen)
+        relabelled = (yf + shift) % k
+        keep = torch.randperm(len(yr), generator=gen)[: 4 * len(yf)]
+        return fit(model, torch.cat([xf, xr[keep]]), torch.cat([relabelled, yr[keep]]), epochs=2, lr=1e-3, seed=seed)
+    if method == "bad_teacher":  # Chundawat et al. 2023: distil θ_o on D_r and a random net on D_f
+        teacher, dumb = original.eval(), factory().eval()
+        keep = torch.randperm(len(yr), generator=gen)[: 3 * len(yf)]
+        xs = torch.cat([xf, xr[keep]])
+        forgotten = torch.cat([torch.ones(len(yf), dtype=torch.bool), torch.zeros(len(keep), dtype=torch.bool)])
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        for _ in range(3):
+            model.train()
+            for idx in batches(len(xs), 128, gen):
+                with torch.no_grad():
+                    target = torch.where(forgotten[idx, None], dumb(xs[idx]), teacher(xs[idx])).softmax(1)
+                loss = F.kl_div(model(xs[idx]).log_softmax(1), target, reduction="batchmean")
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        return model.eval()
+    raise ValueError(f"unknown method {method!r}")
+
+
+# --------------------------------------------------------------------------- the zoo
+
+
+def forget_sets(seed: int) -> list[list[int]]:
+    rng = np.random.default_rng(seed)
+    singles = sorted(int(c) for c in rng.choice(10, size=2, replace=False))
+    pair = sorted(int(c) for c in rng.choice([c for c in range(10) if c not in singles], size=2, replace=False))
+    return [[singles[0]], [singles[1]], pair]
+
+
+def build_targets(args, dataset: str, arch: str, out: Path) -> list[dict]:
+    data = load_dataset(dataset)
+    kind = "g28" if data.input_shape[0] == 1 else "c32"
+    factory = ZOO[arch][1][kind]
+    gen = torch.Generator().manual_seed(args.seed)
+    subset = torch.randperm(len(data.y_train), generator=gen)[: args.train_size]
+    x, y = data.x_train[subset], data.y_train[subset]
+    models = out / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    original_path = models / f"{dataset}_{arch}_original.safetensors"
+    original = factory()
+    if original_path.exists():
+        original.load_state_dict(load_file(str(original_path)))
+    else:
+        torch.manual_seed(args.seed)
+        original = fit(factory(), x, y, epochs=args.epochs, lr=1e-3, seed=args.seed)
+        save_file({k: v.contiguous() for k, v in original.state_dict().items()}, str(original_path))
+    original.eval()
+    targets = []
+    for forget in forget_sets(args.seed + len(dataset)):
+        for method in args.methods:
+            name = f"{dataset}_{arch}_{method}_f{'-'.join(map(str, forget))}"
+            path = models / f"{name}.safetensors"
+            meta = models / f"{name}.json"
+            if not meta.exists():
+                start = time.process_time()
+                model = unlearn(method, original, factory, x, y, forget, epochs=args.epochs, seed=args.seed)
+                seconds = time.process_time() - start
+                save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+                is_f = torch.isin(data.y_test, torch.tensor(forget))
+                meta.write_text(
+                    json.dumps(
+                        {
+                            "forget_test_acc": accuracy(model, data.x_test[is_f], data.y_test[is_f]),
+                            "retain_test_acc": accuracy(model, data.x_test[~is_f], data.y_test[~is_f]),
+                            "original_test_acc": accuracy(original, data.x_test, data.y_test),
+                            "cpu_seconds": seconds,
+                        }
+                    )
+                )
+            targets.append(
+                {
+                    "name": name,
+                    "dataset": dataset,
+                    "arch": arch,
+                    "batchnorm": ZOO[arch][0],
+                    "method": method,
+                    "forget": forget,
+                    "factory": f"benchmarks/zoo_models.py:{factory.__name__}",
+                    "weights": str(path),
+                    "original": str(original_path),
+                    **json.loads(meta.read_text()),
+                }
+            )
+    return targets
+
+
+def audit(target: dict, args, out: Path) -> dict:
+    result = out / ("audits-uncalibrated" if args.uncalibrated else "audits") / f"{target['name']}.json"
+    if not result.exists() and args.uncalibrated:
+        result.parent.mkdir(parents=True, exist_ok=True)
+        result.write_text(json.dumps(uncalibrated_inversion(target, args)))
+    if not result.exists():
+        result.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            "labelleak", "audit", "--model-factory", target["factory"], "--weights", target["weights"],
+            "--original", target["original"], "--dataset", target["dataset"], "--json", str(result),
+            "--quiet", "--threads", str(args.threads),
+        ]  # fmt: skip
+        if args.cache:
+            command += ["--cache", args.cache]
+        start = time.time()
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"audit of {target['name']} failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+            return {}
+        data = json.loads(result.read_text())
+        data["wall_seconds"] = time.time() - start
+        data["calibration_lines"] = [
+            ln for ln in done.stdout.splitlines() if ln.startswith(("calibrated on", "warning"))
+        ]
+        result.write_text(json.dumps(data))
+    return json.loads(result.read_text())
+
+
+def uncalibrated_inversion(target: dict, args) -> dict:
+    """The ablation: the inversion attacks with their fixed, data-free defaults (no shadows), which is
+    how the audit ran them on every model before it calibrated on shadows of the owner's architecture."""
+    from labelleak.audit import load_factory, load_user_model, run_audit, weights_target
+
+    data = load_dataset(target["dataset"])
+    factory = load_factory(target["factory"])
+    sample = data.x_test[:16]
+
+    def load(path: str):
+        return load_user_model(factory, spec=target["factory"], weights=Path(path), num_classes=10, sample=sample)
+
+    report = run_audit(
+        weights_target(
+            load(target["weights"]), num_classes=10, input_shape=data.input_shape, description=target["name"]
+        ),
+        dataset=data,
+        attacks="invert-wb,invert-bb",
+        seed=0,
+    )
+    attacks = [{"name": r.attack, "predicted": [int(c) for c in r.predicted]} for r in report.results]
+    return {"attacks": attacks, "verdict": {"forgotten": report.verdict.forgotten}}
+
+
+def table(rows: list[dict], *, columns: list[str], column_of, title: str) -> str:
+    attacks = sorted({a for r in rows for a in r["success"]}) + ["verdict"]
+    lines = [f"### {title}", "", "| attack | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for attack in attacks:
+        cells = []
+        for column in columns:
+            hits = [r["success"][attack] for r in rows if column_of(r) == column and attack in r["success"]]
+            if not hits:
+                cells.append("–")
+                continue
+            low, high = wilson_interval(sum(hits), len(hits))
+            cells.append(f"{sum(hits) / len(hits):.0%} [{low:.0%}–{high:.0%}] n={len(hits)}")
+        lines.append(f"| {attack} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="mnist,fashion-mnist,cifar10")
+    parser.add_argument("--archs", default=",".join(ZOO))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--out", default="runs/zoo")
+    parser.add_argument("--cache", help="labelleak's artifact store for the audits (default: its own default)")
+    parser.add_argument("--train-size", type=int, default=20000, help="training images per θ_o (a seeded subset)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--build-only", action="store_true", help="train and unlearn, do not audit")
+    parser.add_argument(
+        "--uncalibrated",
+        action="store_true",
+        help="ablation: run only the inversion attacks, uncalibrated (fixed defaults), into OUT/audits-uncalibrated",
+    )
+    args = parser.parse_args(argv)
+    args.methods = args.methods.split(",")
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    rows = []
+    for dataset in args.datasets.split(","):
+        for arch in args.archs.split(","):
+            for target in build_targets(args, dataset, arch, out):
+                if args.build_only:
+                    print(
+                        f"{target['name']}: forget {target['forget_test_acc']:.1%}, retain {target['retain_test_acc']:.1%}"
+                    )
+                    continue
+                result = audit(target, args, out)
+                if not result:
+                    continue
+                truth = sorted(target["forget"])
+                success = {a["name"]: sorted(a["predicted"]) == truth for a in result["attacks"]}
+                success["verdict"] = sorted(result["verdict"]["forgotten"]) == truth
+                rows.append({**target, "success": success, "audit_seconds": result.get("wall_seconds")})
+                print(
+                    f"{target['name']}: forget {target['forget_test_acc']:.1%} retain {target['retain_test_acc']:.1%}"
+                    f" verdict {result['verdict']['forgotten']} truth {truth}",
+                    flush=True,
+                )
+    if not rows:
+        return 0
+    stem = "zoo-uncalibrated" if args.uncalibrated else "zoo"
+    (out / f"{stem}.json").write_text(json.dumps(rows, indent=1))
+    singles = [r for r in rows if len(r["forget"]) == 1]
+    forgot = [r for r in singles if r["forget_test_acc"] <= FORGOT]
+    arch_cols = [f"{d}/{a}" for d in args.datasets.split(",") for a in args.archs.split(",")]
+    report = [
+        f"Targets: {len(rows)} ({len(singles)} single-class, {len(forgot)} of them forgot, forget acc <= {FORGOT:.0%}).",
+        "",
+        table(
+            forgot,
+            columns=["BatchNorm", "no BatchNorm"],
+            column_of=lambda r: "BatchNorm" if r["batchnorm"] else "no BatchNorm",
+            title="Single-class targets that forgot, by BatchNorm",
+        ),
+        table(
+            forgot,
+            columns=arch_cols,
+            column_of=lambda r: f"{r['dataset']}/{r['arch']}",
+            title="Single-class targets that forgot, per dataset/architecture",
+        ),
+        table(
+            singles,
+            columns=arch_cols,
+            column_of=lambda r: f"{r['dataset']}/{r['arch']}",
+            title="All single-class targets",
+        ),
+        table(
+            [r for r in rows if len(r["forget"]) == 2],
+            columns=arch_cols,
+            column_of=lambda r: f"{r['dataset']}/{r['arch']}",
+            title="Pairs (exact set)",
+        ),
+    ]
+    (out / f"{stem}.md").write_text("\n".join(report))
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

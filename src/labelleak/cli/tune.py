@@ -1,0 +1,104 @@
+"""``labelleak tune``: search a method's parameters with Optuna on a validation split of the training data."""
+
+from __future__ import annotations
+
+from labelleak.cli.common import (
+    add_data_options,
+    add_run_options,
+    add_verb,
+    late_description,
+    late_help,
+    print_table,
+    store_from,
+)
+
+# labelleak.tune imports torch: it is imported when help is shown or the verb runs, not for every command
+DESCRIPTION = (
+    "Search --method's parameters with Optuna's seeded TPE sampler. The search runs on a\n"
+    "validation split carved from the training data (never the test split): θ_o is\n"
+    "trained on 80% of it, each trial unlearns --forget and is scored on the other 20%.\n"
+    "Objective: forget accuracy ≤ Retrain's + {slack:.0%}, then highest retain accuracy,\n"
+    "then lowest CPU time. The study is stored in the artifact store and resumes; the best\n"
+    "settings are written to the per-dataset defaults (labelleak/unlearning/defaults.json,\n"
+    "or --write FILE).\n\n"
+    "example: labelleak tune --dataset digits --method scrub --forget 3 --trials 20"
+)
+
+
+def _description() -> str:
+    from labelleak.tune import SLACK
+
+    return DESCRIPTION.format(slack=SLACK)
+
+
+def _method_names() -> list[str]:
+    from labelleak.unlearning import UNLEARNERS
+
+    return UNLEARNERS.names()
+
+
+def register(subparsers) -> None:
+    parser = add_verb(
+        subparsers,
+        "tune",
+        help="tune an unlearning method's parameters with Optuna (needs: pip install 'labelleak[tune]')",
+        description=DESCRIPTION,
+        handler=run,
+    )
+    late_description(parser, _description)
+    add_data_options(parser)
+    late_help(
+        parser,
+        parser.add_argument("--method", required=True, help="unlearning method"),
+        lambda: f"unlearning method: {', '.join(_method_names())}",
+    )
+    parser.add_argument(
+        "--forget", type=int, action="append", metavar="CLASS", help="class to forget; repeatable (default: 3)"
+    )
+    parser.add_argument("--trials", type=int, default=20, metavar="N", help="finished trials wanted (default: 20)")
+    parser.add_argument("--write", metavar="FILE", help="defaults file to update (default: the packaged one)")
+    parser.add_argument("--no-write", action="store_true", help="print the result only")
+    add_run_options(parser)
+
+
+def run(args) -> int:
+    from labelleak.data import load_dataset
+    from labelleak.tune import SLACK, search_space, tune
+    from labelleak.unlearning.defaults import defaults_path, write_defaults
+
+    search_space(args.method)  # fails at once for a method with nothing to tune
+    dataset = load_dataset(args.dataset, root=args.data_root, download=args.download)
+    result = tune(
+        dataset,
+        method=args.method,
+        forget_classes=args.forget or [3],
+        trials=args.trials,
+        store=store_from(args),
+        seed=args.seed,
+    )
+    print(
+        f"{dataset.describe()}\n{args.method} forgetting {list(result.forget_classes)}: {result.trials} trials, "
+        f"{result.cpu_seconds:.1f} CPU-s of unlearning; Retrain's validation forget accuracy "
+        f"{result.retrain_forget:.1%}"
+    )
+    m = result.metrics
+    print_table(
+        ["best parameters", "validation forget acc", "validation retain acc", "CPU s", "feasible"],
+        [
+            [
+                ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.params.items()),
+                f"{m.get('forget_test_acc', float('nan')):.1%}",
+                f"{m.get('retain_test_acc', float('nan')):.1%}",
+                f"{m.get('cpu_seconds', float('nan')):.2f}",
+                "yes" if result.feasible else "NO",
+            ]
+        ],
+    )
+    if not result.feasible:
+        print(f"WARNING: no trial reached Retrain's forget accuracy + {SLACK:.0%}; nothing written")
+        return 1
+    if not args.no_write:
+        params = {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in result.params.items()}
+        path = write_defaults(dataset.name, args.method, params, path=args.write or defaults_path())
+        print(f"wrote {dataset.name}/{args.method} = {params} to {path}")
+    return 0

@@ -1,0 +1,87 @@
+"""Architectures that labelleak does not ship: a model owner's factory registered as a labelleak
+architecture, so the attacker can train and unlearn shadow models *of the owner's architecture*
+(the classic shadow-model approach) with labelleak's own training and unlearning code.
+
+The owner's network becomes a :class:`~labelleak.models.architectures.Classifier` by splitting it
+at its head: the body is the network with the head replaced by ``nn.Identity``, the head a fresh
+``nn.Linear`` of the same shape. That split is only valid when the head is the network's last
+operation, applied once to the features; :func:`register_factory` checks it on a sample and
+refuses otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from labelleak import LabelleakError
+from labelleak.models.architectures import ARCHITECTURES, ModelSpec
+
+
+class ForeignArchitectureError(LabelleakError):
+    """A model factory cannot be split into features and a last linear layer."""
+
+
+def _split(net: nn.Module, head: str) -> tuple[nn.Module, nn.Linear]:
+    """(the network with ``head`` replaced by nn.Identity, the head module)."""
+    module = dict(net.named_modules()).get(head)
+    if not isinstance(module, nn.Linear):
+        raise ForeignArchitectureError(f"head {head!r} does not name an nn.Linear of the model")
+    parent_name, _, attr = head.rpartition(".")
+    parent = dict(net.named_modules())[parent_name] if parent_name else net
+    setattr(parent, attr, nn.Identity())
+    return net, module
+
+
+def factory_fingerprint(factory: Callable[[], nn.Module], *, head: str, source: str) -> str:
+    """A short hash naming the architecture: its parameter and buffer names and shapes, its head and
+    ``source`` (e.g. the factory file's content), so two different architectures never share shadows."""
+    net = factory()
+    digest = hashlib.sha256(f"{source}\n{head}".encode())
+    for name, tensor in net.state_dict().items():
+        digest.update(f"{name}:{tuple(tensor.shape)};".encode())
+    return digest.hexdigest()[:12]
+
+
+def register_factory(factory: Callable[[], nn.Module], *, head: str, sample: torch.Tensor, source: str = "") -> str:
+    """Register ``factory`` as a labelleak architecture and return its name (``factory-<hash>``).
+
+    ``sample`` (a batch of inputs in [0, 1]) checks that head(body(x)) equals the network's output,
+    i.e. that the head is the network's last operation. Registering the same architecture again
+    returns the same name.
+    """
+    name = f"factory-{factory_fingerprint(factory, head=head, source=source)}"
+    if name in ARCHITECTURES:
+        return name
+    net = factory().eval()
+    expected = net(sample).detach()
+    body, module = _split(copy.deepcopy(net), head)
+    try:
+        with torch.no_grad():
+            rebuilt = module(body.eval()(sample))
+    except RuntimeError:  # the network uses the head's output shape after the head: not splittable
+        rebuilt = None
+    if (
+        rebuilt is None
+        or rebuilt.shape != expected.shape
+        or not torch.allclose(rebuilt, expected, atol=1e-5, rtol=1e-4)
+    ):
+        raise ForeignArchitectureError(
+            f"the model's output is not its head {head!r} applied to the features entering it, so shadow "
+            f"models of this architecture cannot be built"
+        )
+
+    def build(spec: ModelSpec) -> tuple[nn.Module, int]:
+        body, module = _split(factory(), head)
+        if module.out_features != spec.num_classes:
+            raise ForeignArchitectureError(
+                f"head {head!r} has {module.out_features} outputs, the dataset has {spec.num_classes} classes"
+            )
+        return body, module.in_features
+
+    ARCHITECTURES.register(name)(build)
+    return name

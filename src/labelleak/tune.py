@@ -1,0 +1,170 @@
+"""Tune an unlearning method's parameters with Optuna on a validation split of the *training* data.
+
+The search never sees the test split: a stratified 20% of the training split is held out as the
+validation set, a tuning θ_o is trained on the other 80% (cached like any θ_o), and every trial
+unlearns the forget classes from it and is scored on the held-out 20%. Objective, in order:
+
+1. forget-class validation accuracy at most Retrain's (on the same split) plus 2 points;
+2. then the highest retain validation accuracy;
+3. then the lowest cost (CPU seconds of the unlearning).
+
+This is folded into one number to maximise: a feasible trial scores ``retain − 1e-4 · cpu_seconds``
+(≥ −1 for any run under ~3 hours), an infeasible one ``−1 − excess forget accuracy``, so a feasible
+trial always wins. The sampler is a seeded TPE; the study lives in the artifact store as an Optuna
+journal file, so an interrupted or repeated ``labelleak tune`` resumes it (``--trials N`` is the
+total number of finished trials wanted). Optuna is an optional dependency: ``pip install
+'labelleak[tune]'``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from labelleak.data import ImageDataset
+from labelleak.store import ArtifactStore
+from labelleak.targets import train_original, unlearn_original
+from labelleak.unlearning import UNLEARNERS
+from labelleak.validation import ParameterError, check_classes
+
+#: the forget-accuracy slack over Retrain's, in accuracy units
+SLACK = 0.02
+#: fraction of the training split held out for validation
+VALIDATION_FRACTION = 0.2
+
+#: the search space per parameter name: ("log", low, high), ("int", low, high) or ("cat", choices)
+SPACE: dict[str, tuple[Any, ...]] = {
+    "lr": ("log", 1e-5, 1e-1),
+    "epochs": ("int", 1, 20),
+    "repair_epochs": ("int", 1, 10),
+    "impair_lr": ("log", 1e-5, 1e-1),
+    "repair_lr": ("log", 1e-5, 1e-1),
+    "alpha": ("log", 0.5, 100.0),
+    "lam": ("log", 0.05, 10.0),
+    "optimizer": ("cat", ("sgd", "adam")),
+}
+
+
+def search_space(method: str) -> dict[str, tuple[Any, ...]]:
+    """The parameters of ``method`` that are tuned, with their ranges."""
+    space = {name: SPACE[name] for name in UNLEARNERS.options(method) if name in SPACE}
+    if not space or method == "retrain":
+        raise ParameterError(f"method {method!r} has nothing to tune")
+    return space
+
+
+def validation_split(dataset: ImageDataset, *, seed: int = 0) -> ImageDataset:
+    """The training split cut in two, stratified: 80% train, 20% "test" (the validation set)."""
+    generator = torch.Generator().manual_seed(seed)
+    val = []
+    for k in range(dataset.num_classes):
+        idx = torch.nonzero(dataset.y_train == k).flatten()
+        idx = idx[torch.randperm(len(idx), generator=generator)]
+        val.append(idx[: max(1, round(len(idx) * VALIDATION_FRACTION))])
+    is_val = torch.zeros(len(dataset.y_train), dtype=torch.bool)
+    is_val[torch.cat(val)] = True
+    return replace(
+        dataset,
+        x_train=dataset.x_train[~is_val],
+        y_train=dataset.y_train[~is_val],
+        x_test=dataset.x_train[is_val],
+        y_test=dataset.y_train[is_val],
+        source=f"{dataset.source}; training split cut 80/20 for tuning",
+    )
+
+
+def score(forget: float, retain: float, cpu_seconds: float, target: float) -> float:
+    """The folded lexicographic objective (see the module docstring); higher is better."""
+    if math.isnan(forget) or forget > target:
+        return -1.0 - (1.0 if math.isnan(forget) else forget - target)
+    return retain - 1e-4 * cpu_seconds
+
+
+@dataclass
+class TuneResult:
+    method: str
+    dataset: str
+    forget_classes: tuple[int, ...]
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    retrain_forget: float
+    feasible: bool
+    trials: int
+    cpu_seconds: float
+
+
+def tune(
+    dataset: ImageDataset,
+    *,
+    method: str,
+    forget_classes: Sequence[int],
+    trials: int,
+    store: ArtifactStore,
+    seed: int = 0,
+) -> TuneResult:
+    """Run (or resume) the study until it holds ``trials`` finished trials; return the best."""
+    try:
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+    except ImportError:
+        raise ParameterError("labelleak tune needs Optuna: pip install 'labelleak[tune]'") from None
+    space = search_space(method)
+    classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
+    split = validation_split(dataset, seed=seed)
+    original = train_original(split, seed=seed, store=store)
+    reference = unlearn_original(original, split, method="retrain", forget_classes=classes, seed=seed, store=store)
+    target = reference.metrics["forget_test_acc"] + SLACK
+
+    def objective(trial: Any) -> float:
+        params: dict[str, Any] = {}
+        for name, spec in space.items():
+            if spec[0] == "log":
+                params[name] = trial.suggest_float(name, spec[1], spec[2], log=True)
+            elif spec[0] == "int":
+                params[name] = trial.suggest_int(name, spec[1], spec[2])
+            else:
+                params[name] = trial.suggest_categorical(name, list(spec[1]))
+        result = unlearn_original(
+            original, split, method=method, params=params, forget_classes=classes, seed=seed, store=store
+        )
+        m = result.metrics
+        cpu = float(m.get("cpu_seconds", m["seconds"]))
+        for key in ("forget_test_acc", "retain_test_acc"):
+            trial.set_user_attr(key, float(m[key]))
+        trial.set_user_attr("cpu_seconds", cpu)
+        return score(float(m["forget_test_acc"]), float(m["retain_test_acc"]), cpu, target)
+
+    folder = store.root / "tune"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{dataset.name}-{method}-{'+'.join(map(str, classes))}-seed{seed}"
+    storage = JournalStorage(JournalFileBackend(str(folder / f"{name}.journal")))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        load_if_exists=True,
+    )
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(done) < trials:
+        study.optimize(objective, n_trials=trials - len(done))
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = study.best_trial
+    params = {**best.params}
+    return TuneResult(
+        method=method,
+        dataset=dataset.name,
+        forget_classes=classes,
+        params=params,
+        metrics={k: float(v) for k, v in best.user_attrs.items()},
+        retrain_forget=float(reference.metrics["forget_test_acc"]),
+        feasible=best.value is not None and best.value > -1.0,
+        trials=len(done),
+        cpu_seconds=sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in done),
+    )

@@ -1,0 +1,50 @@
+"""``labelleak tune``: Optuna on a validation split of the training data, resumable, writes the defaults."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("optuna")
+
+from labelleak.cli import main
+from labelleak.tune import score, search_space, validation_split
+from labelleak.validation import ParameterError
+
+
+def test_validation_split_uses_only_training_data(digits):
+    split = validation_split(digits)
+    assert len(split.y_train) + len(split.y_test) == len(digits.y_train)
+    assert torch.equal(torch.unique(split.y_test), torch.arange(10))
+    # the validation images are training images, not test images
+    assert any(torch.equal(split.x_test[0], t) for t in digits.x_train)
+    assert not any(torch.equal(split.x_test[0], t) for t in digits.x_test)
+
+
+def test_objective_prefers_forgetting_then_retain_then_cost():
+    assert score(0.0, 0.90, 1.0, target=0.02) > score(0.5, 0.99, 0.1, target=0.02)
+    assert score(0.0, 0.95, 1.0, target=0.02) > score(0.0, 0.90, 0.1, target=0.02)
+    assert score(0.0, 0.95, 1.0, target=0.02) > score(0.0, 0.95, 5.0, target=0.02)
+    with pytest.raises(ParameterError, match="nothing to tune"):
+        search_space("retrain")
+
+
+def test_tune_digits_writes_the_defaults_and_resumes(capsys, tmp_path):
+    out = tmp_path / "defaults.json"
+    out.write_text(json.dumps({"digits": {"ssd": {"alpha": 15.0}}}))
+    argv = ["tune", "--dataset", "digits", "--method", "amnesiac", "--forget", "3", "--trials", "3"]
+    argv += ["--cache", str(tmp_path / "cache"), "--write", str(out), "--threads", "1", "--quiet"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "3 trials" in printed and "wrote digits/amnesiac" in printed
+    table = json.loads(out.read_text())
+    assert table["digits"]["ssd"] == {"alpha": 15.0} and set(table["digits"]["amnesiac"]) == {
+        "lr",
+        "epochs",
+        "optimizer",
+    }
+    assert list((tmp_path / "cache" / "tune").glob("*.journal"))
+    # resumed: the study already holds 3 trials, so nothing new runs
+    assert main(argv) == 0 and "3 trials" in capsys.readouterr().out
