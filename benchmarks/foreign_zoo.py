@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -240,7 +241,7 @@ def uncalibrated_inversion(target: dict, args) -> dict:
 
 
 def table(rows: list[dict], *, columns: list[str], column_of, title: str) -> str:
-    attacks = sorted({a for r in rows for a in r["success"]}) + ["verdict"]
+    attacks = sorted({a for r in rows for a in r["success"]} - {"verdict"}) + ["verdict"]
     lines = [f"### {title}", "", "| attack | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for attack in attacks:
         cells = []
@@ -300,7 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         return 0
     stem = "zoo-uncalibrated" if args.uncalibrated else "zoo"
-    (out / f"{stem}.json").write_text(json.dumps(rows, indent=1))
+    # model files relative to --out, so the record names no machine's folders
+    files = [
+        {**r, "weights": os.path.relpath(r["weights"], out), "original": os.path.relpath(r["original"], out)}
+        for r in rows
+    ]
+    (out / f"{stem}.json").write_text(json.dumps(files, indent=1))
     singles = [r for r in rows if len(r["forget"]) == 1]
     forgot = [r for r in singles if r["forget_test_acc"] <= FORGOT]
     arch_cols = [f"{d}/{a}" for d in args.datasets.split(",") for a in args.archs.split(",")]
