@@ -259,6 +259,14 @@ def test_score_margin_and_verdict():
     assert (v.forgotten, v.agreeing_attacks, v.attacks_run) == ([1], 3, 5)
     tie = verdict(results[:3], num_classes=4)
     assert (tie.forgotten, tie.agreeing_attacks) == ([1, 2], 2)
+    # a set: every class that a majority of the voting attacks name, not only the most-named one
+    half = verdict([result("a", (1, 2)), result("b", (1, 2)), result("c", (1,)), result("d", (3,))], num_classes=4)
+    assert (half.forgotten, half.agreeing_attacks) == ([1], 3)  # class 2: 2 of 4 voters is no majority
+    pair = verdict([result("a", (1, 2)), result("b", (1, 2)), result("c", (1,))], num_classes=4)
+    assert (pair.forgotten, pair.agreeing_attacks) == ([1, 2], 2)
+    # no class with a majority: the most-named ones
+    spread = verdict([result("a", (0,)), result("b", (1,)), result("c", (2,)), result("d", (2,))], num_classes=4)
+    assert (spread.forgotten, spread.agreeing_attacks) == ([2], 2)
 
 
 def _prefixed(path, prefix):

@@ -98,7 +98,7 @@ class AuditReport:
         return (
             f"verdict: class {classes} — named by {v.agreeing_attacks} of {v.attacks_run} attacks"
             if len(v.forgotten) == 1
-            else f"verdict: classes {classes} — each named by {v.agreeing_attacks} of {v.attacks_run} attacks"
+            else f"verdict: classes {classes} — each named by at least {v.agreeing_attacks} of {v.attacks_run} attacks"
         )
 
 
@@ -130,8 +130,9 @@ def markdown(report: AuditReport, *, images: dict[str, str] | None = None) -> st
         "",
         report.verdict_line(),
         "",
-        "Every attack that looked at the model votes for the classes it predicts; a chance reference "
-        "that made no query (random-guess) is listed but does not vote.",
+        "Every attack that looked at the model votes for the classes it predicts; the verdict is every class "
+        "more than half of them name (else the most-named). A chance reference that made no query "
+        "(random-guess) is listed but does not vote.",
         "",
         "## Attacks",
         "",

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -29,6 +30,18 @@ logger = logging.getLogger(__name__)
 #: fine-tuning on the retain set would cost two retain-set epochs per shadow class, several times
 #: the others, and the first audit of a dataset pays for every shadow
 SHADOW_METHODS = ("gradient_ascent", "random_labels")
+#: the seed of the disjoint pairs the shadows also forget (the shadows' own seed, see ShadowConfig)
+SHADOW_PAIR_SEED = 1000
+
+
+def shadow_forget_sets(num_classes: int) -> tuple[tuple[int, ...], ...]:
+    """What the audit's shadow models forget: every class singly, and the classes in disjoint random
+    pairs (⌊K/2⌋ of them), so that what an attack is fit on also shows it two forgotten classes."""
+    order = [int(c) for c in np.random.default_rng(SHADOW_PAIR_SEED).permutation(num_classes)]
+    pairs = [tuple(sorted(order[i : i + 2])) for i in range(0, num_classes - 1, 2)]
+    return (*((c,) for c in range(num_classes)), *pairs)
+
+
 #: decider of the parameter attacks once calibrated: Youden's threshold on the family's score
 PARAMETER_DECIDER = "youden"
 
@@ -98,7 +111,7 @@ def calibrate_attacks(
     chosen = [a for a in attacks if a.needs_calibration or (arch is not None and a.calibratable)]
     if not chosen:
         return {}
-    config = ShadowConfig(methods=SHADOW_METHODS)
+    config = ShadowConfig(methods=SHADOW_METHODS, forget_sets=shadow_forget_sets(dataset.num_classes))
     shadows = Shadows(dataset, draw, config=config, eval_seeds=(), arch=arch or "auto", store=store, verbose=verbose)
     source = (
         f"shadows of the owner's architecture ({arch})"
@@ -108,7 +121,7 @@ def calibrate_attacks(
     found = {}
     for attack in chosen:
         attack.calibrate(shadows)
-        found[attack.name] = f"{source}, {len(config.methods)} methods x {dataset.num_classes} classes"
+        found[attack.name] = f"{source}, {len(config.methods)} methods x {dataset.num_classes} classes and pairs"
     return found
 
 

@@ -37,19 +37,23 @@ def votes_in_verdict(result: AttackResult) -> bool:
 
 
 def verdict(results: Sequence[AttackResult], *, num_classes: int) -> AuditVerdict:
-    """The classes named by the most attacks (ties all reported) and how many attacks named them.
+    """The classes a majority of the attacks name, and how many attacks named each of them at least.
 
-    Every attack that looked at the model votes for each class in its predicted set;
-    ``attacks_run`` counts every attack run, chance references included.
+    Every attack that looked at the model votes for each class in its predicted set; a class is in
+    the verdict when more than half of those attacks name it, so a set of forgotten classes is named
+    when most attacks name it. When no class has a majority, the most-named classes are the verdict
+    (ties all reported). ``attacks_run`` counts every attack run, chance references included.
     """
     votes = np.zeros(num_classes, dtype=int)
-    for result in results:
-        if votes_in_verdict(result):
-            for c in result.predicted:
-                votes[int(c)] += 1
+    voting = [result for result in results if votes_in_verdict(result)]
+    for result in voting:
+        for c in result.predicted:
+            votes[int(c)] += 1
     if votes.max(initial=0) == 0:
         return AuditVerdict(forgotten=[], agreeing_attacks=0, attacks_run=len(results))
-    top = int(votes.max())
+    named = np.flatnonzero(2 * votes > len(voting))
+    if not len(named):
+        named = np.flatnonzero(votes == votes.max())
     return AuditVerdict(
-        forgotten=[int(c) for c in np.flatnonzero(votes == top)], agreeing_attacks=top, attacks_run=len(results)
+        forgotten=[int(c) for c in named], agreeing_attacks=int(votes[named].min()), attacks_run=len(results)
     )
