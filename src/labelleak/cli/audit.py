@@ -101,6 +101,12 @@ def register(subparsers) -> None:
         metavar="N",
         help="most queries each black-box attack may spend (default: the attack's own)",
     )
+    parser.add_argument(
+        "--shadow-pairs",
+        action="store_true",
+        help="the attacker's shadow models also forget pairs of classes: the verdict names forgotten pairs "
+        "more often, single classes less cleanly (docs/audit.md)",
+    )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
     add_run_options(parser)
@@ -200,6 +206,7 @@ def _run(args) -> int:
         store=store_from(args),
         data_root=args.data_root,
         verbose=not args.quiet,
+        shadow_pairs=args.shadow_pairs,
     )
     print(f"target: {report.target}")
     if target.head_name:
