@@ -34,6 +34,11 @@ class AuditReport:
     calibrations: dict[str, str] = field(default_factory=dict)
 
     @property
+    def calibration_sources(self) -> list[str]:
+        """What the calibrated attacks were fit on, each source once."""
+        return sorted({c for c in self.calibrations.values() if c and c != UNCALIBRATED})
+
+    @property
     def uncalibrated(self) -> list[str]:
         """The attacks that could be calibrated on shadows but ran with fixed defaults."""
         return [r.attack for r in self.results if self.calibrations.get(r.attack) == UNCALIBRATED]
@@ -120,8 +125,7 @@ def markdown(report: AuditReport, *, images: dict[str, str] | None = None) -> st
     ]
     if report.calibration:
         lines.append(f"- calibration: {report.calibration}")
-    sources = sorted({c for c in report.calibrations.values() if c and c != UNCALIBRATED})
-    lines += [f"- calibrated on: {source}" for source in sources]
+    lines += [f"- calibrated on: {source}" for source in report.calibration_sources]
     if report.uncalibrated:
         lines.append(f"- **warning**: uncalibrated (fixed defaults): {', '.join(report.uncalibrated)}")
     lines += [

@@ -137,7 +137,6 @@ def _run(args) -> int:
         write_json,
         write_markdown,
     )
-    from labelleak.audit.report import UNCALIBRATED
     from labelleak.data import load_dataset
     from labelleak.store import check_output_file
 
@@ -215,7 +214,7 @@ def _run(args) -> int:
     print(f"attacker knowledge: {report.knowledge}")
     if report.calibration:
         print(f"calibration: {report.calibration}")
-    for source in sorted({c for c in report.calibrations.values() if c and c != UNCALIBRATED}):
+    for source in report.calibration_sources:
         print(f"calibrated on: {source}")
     if report.uncalibrated:
         print(f"warning: these attacks ran uncalibrated, with fixed defaults: {', '.join(report.uncalibrated)}")
