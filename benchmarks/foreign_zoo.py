@@ -128,10 +128,14 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
 
 
 def forget_sets(seed: int) -> list[list[int]]:
+    """Two single classes, a pair outside them, then a second pair and a triple of any classes
+    (drawn after the first three, so that adding them left the earlier targets as they were)."""
     rng = np.random.default_rng(seed)
     singles = sorted(int(c) for c in rng.choice(10, size=2, replace=False))
     pair = sorted(int(c) for c in rng.choice([c for c in range(10) if c not in singles], size=2, replace=False))
-    return [[singles[0]], [singles[1]], pair]
+    second_pair = sorted(int(c) for c in rng.choice(10, size=2, replace=False))
+    triple = sorted(int(c) for c in rng.choice(10, size=3, replace=False))
+    return [[singles[0]], [singles[1]], pair, second_pair, triple]
 
 
 def build_targets(args, dataset: str, arch: str, out: Path) -> list[dict]:
@@ -205,8 +209,8 @@ def audit(target: dict, args, out: Path) -> dict:
         ]  # fmt: skip
         if args.cache:
             command += ["--cache", args.cache]
-        if args.shadow_pairs:
-            command += ["--shadow-pairs"]
+        if args.single_class_shadows:
+            command += ["--single-class-shadows"]
         start = time.time()
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
@@ -243,8 +247,9 @@ def uncalibrated_inversion(target: dict, args) -> dict:
     return {"attacks": attacks, "verdict": {"forgotten": report.verdict.forgotten}}
 
 
-def current_verdict(result: dict) -> list[int]:
-    """labelleak's verdict (:func:`labelleak.audit.verdict`) over an audit JSON's per-attack decisions."""
+def majority_verdict(result: dict) -> list[int]:
+    """The majority vote of :func:`labelleak.audit.verdict` (what it returns without a fused model)
+    over an audit JSON's per-attack decisions: the verdict rule before the fused one, on the same run."""
     results = [
         AttackResult(
             attack=a["name"],
@@ -260,10 +265,8 @@ def current_verdict(result: dict) -> list[int]:
 
 
 def table(rows: list[dict], *, columns: list[str], column_of, title: str) -> str:
-    attacks = sorted({a for r in rows for a in r["success"]} - {"verdict", "verdict (as run)"}) + [
-        "verdict (as run)",
-        "verdict",
-    ]
+    verdicts = ["verdict (as run)", "majority vote"]
+    attacks = sorted({a for r in rows for a in r["success"]} - set(verdicts)) + verdicts
     lines = [f"### {title}", "", "| attack | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for attack in attacks:
         cells = []
@@ -290,7 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--build-only", action="store_true", help="train and unlearn, do not audit")
-    parser.add_argument("--shadow-pairs", action="store_true", help="audit with labelleak audit --shadow-pairs")
+    parser.add_argument(
+        "--single-class-shadows",
+        action="store_true",
+        help="audit with labelleak audit --single-class-shadows (shadows forget no pairs or triples)",
+    )
     parser.add_argument(
         "--uncalibrated",
         action="store_true",
@@ -315,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
                 truth = sorted(target["forget"])
                 success = {a["name"]: sorted(a["predicted"]) == truth for a in result["attacks"]}
                 success["verdict (as run)"] = sorted(result["verdict"]["forgotten"]) == truth
-                # the verdict rule of the labelleak installed now, over the same per-attack decisions
-                success["verdict"] = current_verdict(result) == truth
+                # the majority vote over the same per-attack decisions (the rule the fused verdict replaced)
+                success["majority vote"] = majority_verdict(result) == truth
                 rows.append({**target, "success": success, "audit_seconds": result.get("wall_seconds")})
                 print(
                     f"{target['name']}: forget {target['forget_test_acc']:.1%} retain {target['retain_test_acc']:.1%}"
@@ -356,13 +363,22 @@ def main(argv: list[str] | None = None) -> int:
             column_of=lambda r: f"{r['dataset']}/{r['arch']}",
             title="All single-class targets",
         ),
-        table(
-            [r for r in rows if len(r["forget"]) == 2],
-            columns=arch_cols,
-            column_of=lambda r: f"{r['dataset']}/{r['arch']}",
-            title="Pairs (exact set)",
-        ),
     ]
+    for size, name in ((2, "Pairs"), (3, "Triples")):
+        sets = [r for r in rows if len(r["forget"]) == size]
+        report.append(
+            table(
+                sets, columns=arch_cols, column_of=lambda r: f"{r['dataset']}/{r['arch']}", title=f"{name} (exact set)"
+            )
+        )
+        report.append(
+            table(
+                [r for r in sets if r["forget_test_acc"] <= FORGOT],
+                columns=["all architectures"],
+                column_of=lambda r: "all architectures",
+                title=f"{name} (exact set), targets that forgot",
+            )
+        )
     (out / f"{stem}.md").write_text("\n".join(report))
     print("\n".join(report))
     return 0

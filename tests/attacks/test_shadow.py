@@ -134,3 +134,36 @@ def test_shadow_key_follows_the_shadow_training_recipe(monkeypatch):
     assert shadow_key(ShadowConfig(methods=("finetune",), epochs=3), "digits") != before
     monkeypatch.setitem(DEFAULT_RECIPES, "digits", TrainConfig(**{**DEFAULT_RECIPES["digits"].to_dict(), "lr": 0.5}))
     assert shadow_key(config, "digits") != before
+
+
+def test_shadow_config_draws_pairs_and_triples_with_its_own_seed():
+    config = ShadowConfig(pairs=3, triples=2)
+    sets = config.resolved_forget_sets(10)
+    assert sets[:10] == tuple((c,) for c in range(10))
+    assert [len(s) for s in sets[10:]] == [2, 2, 2, 3, 3]
+    assert sets == ShadowConfig(pairs=3, triples=2).resolved_forget_sets(10)  # seeded
+    assert sets != ShadowConfig(pairs=3, triples=2, seed=2000).resolved_forget_sets(10)
+    assert ShadowConfig().resolved_forget_sets(4) == ((0,), (1,), (2,), (3,))
+    assert ShadowConfig(forget_sets=((1, 2),)).resolved_forget_sets(4) == ((1, 2),)
+    with pytest.raises(ParameterError, match="either forget_sets or pairs/triples"):
+        ShadowConfig(forget_sets=((1,),), pairs=1)
+    with pytest.raises(ParameterError, match="pairs"):
+        ShadowConfig(pairs=-1)
+    assert config.to_dict()["pairs"] == 3 and config.to_dict()["triples"] == 2
+
+
+def test_shadow_scores_line_up_across_attacks(digits, draw, store):
+    shadows = Shadows(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
+    parameter = ATTACKS.build("param-diff", decider="calibrated").calibrate(shadows).shadow_scores(shadows)
+    inversion = ATTACKS.build("invert-wb", steps=5, checkpoints=[2]).calibrate(shadows).shadow_scores(shadows)
+    baseline = ATTACKS.build("accuracy-probe").shadow_scores(shadows)
+    expected = ["1000:retrain:1", "1000:retrain:4", "1000:retrain:2-6"]
+    for rows in (parameter, inversion, baseline):
+        assert rows.ids == expected
+        assert rows.scores.shape == (3, 10)
+        assert rows.forgotten.sum(1).tolist() == [1, 1, 2]
+    # the baseline ran on every shadow model: a second call loads its scores from the store
+    before = store.counts[("shadow-scores", "cached")]
+    again = ATTACKS.build("accuracy-probe").shadow_scores(shadows)
+    assert np.array_equal(again.scores, baseline.scores)
+    assert store.counts[("shadow-scores", "cached")] == before + 1

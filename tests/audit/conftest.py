@@ -23,6 +23,7 @@ import torch.nn.functional as F
 HERE = Path(__file__).parent
 USER_MODEL = HERE / "user_model.py"
 FORGOTTEN = 3
+FORGOTTEN_PAIR = (1, 6)
 
 
 def load_user_module():
@@ -52,32 +53,42 @@ class OwnerFiles:
     retain_test_acc: float
 
 
-@pytest.fixture(scope="session")
-def owner_files(tmp_path_factory, digits) -> OwnerFiles:
-    out = tmp_path_factory.mktemp("owner")
+def owner_workflow(out: Path, digits, forgotten: tuple[int, ...]) -> OwnerFiles:
     user = load_user_module()
     torch.manual_seed(0)
     model = user.build()
     fit(model, digits.x_train, digits.y_train, epochs=12, seed=0, lr=3e-3)
     torch.save(model.state_dict(), out / "original.pt")
-    # "Random labels" unlearning: the forget samples get random wrong labels, the retain samples keep
-    # theirs, and the model is fine-tuned on both for a few epochs.
+    # "Random labels" unlearning: the forget samples get random labels of the retained classes, the
+    # retain samples keep theirs, and the model is fine-tuned on both for a few epochs.
     gen = torch.Generator().manual_seed(1)
     y = digits.y_train.clone()
-    forget = y == FORGOTTEN
-    shift = torch.randint(1, 10, (int(forget.sum()),), generator=gen)
-    y[forget] = (FORGOTTEN + shift) % 10
+    forget = torch.isin(y, torch.tensor(forgotten))
+    retained = torch.tensor([c for c in range(10) if c not in forgotten])
+    y[forget] = retained[torch.randint(len(retained), (int(forget.sum()),), generator=gen)]
     fit(model, digits.x_train, y, epochs=3, seed=1, lr=1e-3)
     torch.save(model.state_dict(), out / "unlearned.pt")
     with torch.no_grad():
         pred = model(digits.x_test).argmax(1)
-    test_forget = digits.y_test == FORGOTTEN
+    test_forget = torch.isin(digits.y_test, torch.tensor(forgotten))
     return OwnerFiles(
         original=out / "original.pt",
         unlearned=out / "unlearned.pt",
-        forget_test_acc=float((pred[test_forget] == FORGOTTEN).float().mean()),
+        forget_test_acc=float((pred[test_forget] == digits.y_test[test_forget]).float().mean()),
         retain_test_acc=float((pred[~test_forget] == digits.y_test[~test_forget]).float().mean()),
     )
+
+
+@pytest.fixture(scope="session")
+def owner_files(tmp_path_factory, digits) -> OwnerFiles:
+    """The owner's model, unlearned of class :data:`FORGOTTEN`."""
+    return owner_workflow(tmp_path_factory.mktemp("owner"), digits, (FORGOTTEN,))
+
+
+@pytest.fixture(scope="session")
+def owner_pair_files(tmp_path_factory, digits) -> OwnerFiles:
+    """The owner's model, unlearned of the two classes :data:`FORGOTTEN_PAIR`."""
+    return owner_workflow(tmp_path_factory.mktemp("owner_pair"), digits, FORGOTTEN_PAIR)
 
 
 #: set (to anything but "" or "0") where the ONNX tests must run, not skip

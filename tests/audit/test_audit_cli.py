@@ -9,10 +9,11 @@ import torch
 
 from labelleak.attacks import ATTACKS
 from labelleak.cli import main
-from tests.audit.conftest import FORGOTTEN, USER_MODEL
+from tests.audit.conftest import FORGOTTEN, FORGOTTEN_PAIR, USER_MODEL
 
 JSON_KEYS = {"num_classes", "verdict", "attacks"}
-ATTACK_KEYS = {"name", "access", "scores", "predicted", "queries", "seconds", "calibration"}
+ATTACK_KEYS = {"name", "access", "scores", "predicted", "queries", "seconds", "calibration", "probabilities"}
+VERDICT_KEYS = {"forgotten", "agreeing_attacks", "attacks_run", "rule", "confidence", "fused_attacks"}
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +32,24 @@ def test_owner_model_really_forgot(owner_files):
     # the premise of the tests below: plain-PyTorch unlearning removed class 3 and kept the rest
     assert owner_files.forget_test_acc < 0.05
     assert owner_files.retain_test_acc > 0.9
+
+
+def test_owner_model_really_forgot_two_classes(owner_pair_files):
+    assert owner_pair_files.forget_test_acc < 0.05
+    assert owner_pair_files.retain_test_acc > 0.9
+
+
+def test_white_box_audit_names_both_forgotten_classes(owner_pair_files, cache_dir, tmp_path, capsys):
+    out_json = tmp_path / "pair.json"
+    args = ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_pair_files.unlearned]
+    code, out, err = audit(
+        [*args, "--original", owner_pair_files.original, "--cache", cache_dir, "--json", out_json], capsys
+    )
+    assert code == 0, err
+    result = json.loads(out_json.read_text())
+    assert result["verdict"]["rule"] == "fused"
+    assert result["verdict"]["forgotten"] == list(FORGOTTEN_PAIR)
+    assert f"verdict: classes {FORGOTTEN_PAIR[0]}, {FORGOTTEN_PAIR[1]}" in out
 
 
 def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_path, capsys):
@@ -56,7 +75,13 @@ def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_p
     assert "head: classifier.3" in out
     result = json.loads(out_json.read_text())
     assert set(result) == JSON_KEYS
-    assert set(result["verdict"]) == {"forgotten", "agreeing_attacks", "attacks_run"}
+    assert set(result["verdict"]) == VERDICT_KEYS
+    assert result["verdict"]["rule"] == "fused"
+    confidence = result["verdict"]["confidence"]
+    assert len(confidence) == 10 and confidence[FORGOTTEN] > 0.5
+    assert sorted(k for k in range(10) if confidence[k] > 0.5) == [FORGOTTEN]
+    fused = set(result["verdict"]["fused_attacks"])
+    assert {"param-diff", "invert-wb", "accuracy-probe"} <= fused and "random-guess" not in fused
     assert result["num_classes"] == 10
     expected = set(ATTACKS.names())  # weights + θ_o: every registered attack is permitted
     assert {a["name"] for a in result["attacks"]} == expected

@@ -66,7 +66,14 @@ def test_attacks_lists_every_attack_with_family_access_knowledge_and_calibration
     by_name = {row[0]: row for row in rows[2:]}
     assert sorted(by_name) == sorted(ATTACKS.names())
     assert all(len(row) == len(rows[0]) and all(row) for row in rows)
-    assert by_name["param-diff"][1:7] == ["parameter", "weights", "yes", "yes", "no", "with decider youden or tree"]
+    assert by_name["param-diff"][1:7] == [
+        "parameter",
+        "weights",
+        "yes",
+        "yes",
+        "no",
+        "with decider youden, tree or calibrated",
+    ]
     assert by_name["param-diff-orig"][1:6] == ["parameter", "weights", "no", "no", "yes"]
     assert by_name["invert-wb"][1:7] == ["inversion", "gradients", "no", "no", "no", "optional (calibrate = true)"]
     assert by_name["invert-bb"][1:3] == ["inversion", "queries"]
@@ -486,7 +493,7 @@ def test_run_header_counts_the_forget_sets(capsys):
     code, out, _ = _run(capsys, "run", str(REPO / "configs" / "quick.toml"), "--dry-run")
     assert code == 0
     assert (
-        "quick: 20 targets (5 forget sets of digits x 1 seed x 4 methods), 14 attack variants, 1 knowledge setting"
+        "quick: 20 targets (5 forget sets of digits x 1 seed x 4 methods), 15 attack variants, 1 knowledge setting"
         in out
     )
 

@@ -36,6 +36,7 @@ def test_reproduce_quick_then_resume(tmp_path, capsys):
 
     report = (out / "report.md").read_text()
     assert "## Dataset: digits" in report and "### Multi-class unlearning" in report
+    assert "### Decided set size" in report and "| param-diff (calibrated) | 2 | 4 |" in report
     assert "## Utility of the unlearning methods" in report and "labelleak reproduce --profile quick" in report
     for method in config.methods:
         assert f"| {method} |" in report or f" {method} |" in report

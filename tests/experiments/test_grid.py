@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from labelleak.attacks.baselines import AccuracyProbe, HuProbe, NoiseLogProb
 from labelleak.experiments.config import DatasetConfig, KnowledgeConfig, parse_config
-from labelleak.experiments.grid import attack_variants, cells, forget_sets, knowledge_settings_for, random_sets
+from labelleak.experiments.grid import attack_variants, cells, forget_sets, knowledge_settings_for
 
 
 def test_forget_sets_singles_pairs_triples_and_explicit():
@@ -20,14 +18,6 @@ def test_forget_sets_singles_pairs_triples_and_explicit():
     assert 4 <= len(pairs) <= 5 and 3 <= len(triples) <= 4
     assert all(list(s) == sorted(s) and len(set(s)) == len(s) for s in sets)
     assert forget_sets(d, num_classes=10) == sets  # seeded
-
-
-def test_random_sets_are_distinct_seeded_and_capped():
-    assert random_sets(10, 2, 5, seed=0) == random_sets(10, 2, 5, seed=0)
-    assert random_sets(10, 2, 5, seed=0) != random_sets(10, 2, 5, seed=1)
-    everything = random_sets(5, 2, 100, seed=0)
-    assert len(everything) == math.comb(5, 2) == len(set(everything))
-    assert random_sets(10, 3, 0, seed=0) == []
 
 
 def test_cells_cover_datasets_seeds_sets_methods():

@@ -22,6 +22,7 @@ import torch
 from labelleak import LabelleakError
 from labelleak.access import ACCESS_LEVELS, WeightsAccess, require_access
 from labelleak.registry import Registry
+from labelleak.targets import access_view
 
 if TYPE_CHECKING:
     from labelleak.attacks.shadow import Shadows
@@ -53,6 +54,27 @@ class AttackerKnowledge:
     unrelated_x: torch.Tensor | None = None
     original: WeightsAccess | None = None
     description: str = ""
+
+
+@dataclass
+class ShadowScores:
+    """An attack's per-class scores on shadow targets: ``ids`` (one per shadow target, the same
+    for every attack run on the same shadows), ``scores`` (n, K), ``forgotten`` (n, K) booleans."""
+
+    ids: list[str]
+    scores: np.ndarray
+    forgotten: np.ndarray
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], num_classes: int) -> ShadowScores:
+        forgotten = np.zeros((len(data["ids"]), num_classes), dtype=bool)
+        for row, classes in enumerate(data["forgotten"]):
+            forgotten[row, list(classes)] = True
+        return cls(
+            ids=list(data["ids"]),
+            scores=np.asarray(data["scores"], dtype=np.float64).reshape(len(data["ids"]), num_classes),
+            forgotten=forgotten,
+        )
 
 
 @dataclass
@@ -160,6 +182,35 @@ class Attack(ABC):
     def _calibrate(self, shadows: Shadows) -> Any:
         """Return the fitted state (the subclass keeps whatever it needs to decide with it)."""
         raise NotImplementedError
+
+    def shadow_scores(self, shadows: Shadows) -> ShadowScores:
+        """The per-class scores this attack, as built and calibrated, gives every shadow target that
+        forgot (for a probability of "forgotten" per class and a set decision fit on them:
+        :class:`~labelleak.attacks.setsize.SetCalibrator`). Cached with the shadows.
+
+        By default the attack is run on each shadow model with the shadow's own knowledge;
+        attacks that already hold their shadow scores from :meth:`calibrate` return those.
+        """
+        key = {
+            "attack": self.name,
+            "options": {k: v for k, v in self.options.items() if k != "verbose"},
+            "revision": type(self).revision(self.options),
+            "version": 1,
+        }
+
+        def compute() -> dict[str, Any]:
+            rows: dict[str, Any] = {"ids": [], "scores": [], "forgotten": []}
+            limit = shadows.config.max_forget_accuracy
+            for shadow in shadows.targets():
+                if limit is not None and shadow.metrics.get("forget_test_acc", 0.0) > limit:
+                    continue
+                view = access_view(shadow.unlearned, self.requires)
+                rows["ids"].append(shadow.identity)
+                rows["scores"].append([float(v) for v in self.infer(view, knowledge=shadow.knowledge).scores])
+                rows["forgotten"].append(list(shadow.forget_classes))
+            return rows
+
+        return ShadowScores.from_json(shadows.cached("shadow-scores", key, compute), shadows.dataset.num_classes)
 
     def infer(self, target: Any, *, knowledge: AttackerKnowledge | None = None) -> AttackResult:
         """Run the attack on ``target`` (an access view) and return scores and the decision."""

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelleak.attacks.base import Attack, CalibrationError
+from labelleak.attacks.base import Attack, CalibrationError, ShadowScores
+from labelleak.attacks.setsize import best_exact_cut
 from labelleak.targets import access_view
 from labelleak.validation import ParameterError, check_choice, check_number
 
@@ -262,23 +263,6 @@ def _statistic(reading: InversionReading, criterion: str) -> np.ndarray:
     return entropy(reading.profiles)
 
 
-def _best_cut(normalised: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """The threshold t whose decision rule (flag ``score > t``; none flagged ⇒ argmax) gets the
-    most shadow runs exactly right, and that exact-match rate. Ties go to the larger t (fewer flags)."""
-    values = np.unique(normalised)
-    cuts = np.concatenate([(values[:-1] + values[1:]) / 2, [np.inf]])
-    top = normalised.argmax(axis=1)
-    best_t, best_rate = float("inf"), -1.0
-    for t in cuts[::-1]:
-        flagged = normalised > t
-        none = ~flagged.any(axis=1)
-        flagged[none, top[none]] = True
-        rate = float((flagged == labels).all(axis=1).mean())
-        if rate > best_rate:
-            best_t, best_rate = float(t), rate
-    return best_t, best_rate
-
-
 def _margin(normalised: np.ndarray, labels: np.ndarray) -> float:
     """Mean over runs of (lowest forgotten − highest retained) robust z-score: how clearly a
     checkpoint separates, on a scale comparable across checkpoints."""
@@ -336,7 +320,7 @@ def fit_calibration(
         if not seen.all():
             reference[~seen] = np.median(reference[seen])
         normalised = (reference - stats) if criterion == "threshold" else (stats - reference)
-        threshold, rate = _best_cut(normalised, labels)
+        threshold, rate = best_exact_cut(normalised, labels)
         key = (rate, _margin(normalised, labels))
         if key > best_key:
             best_key = key
@@ -372,17 +356,43 @@ class InversionAttack(Attack):
         fitted: list[InversionCalibration] = []
 
         def fit() -> dict[str, Any]:
-            readings, forgotten = [], []
+            readings, forgotten, ids, accuracy = [], [], [], []
             for shadow in shadows.targets():
                 readings.append(self.run(access_view(shadow.unlearned, self.requires)).readings())
                 forgotten.append(shadow.forget_classes)
+                ids.append(shadow.identity)
+                accuracy.append(float(shadow.metrics.get("forget_test_acc", 0.0)))
             fitted.append(fit_calibration(readings, forgotten, criterion=self.criterion))
-            return fitted[0].to_dict()
+            # the scores this calibration gives the shadows themselves, for the set decision fit on them
+            scores = [
+                fitted[0].normalised_scores(run[fitted[0].checkpoint], self.criterion).tolist() for run in readings
+            ]
+            shadow_rows = {
+                "ids": ids,
+                "scores": scores,
+                "forgotten": [list(f) for f in forgotten],
+                "accuracy": accuracy,
+            }
+            return {**fitted[0].to_dict(), "shadows": shadow_rows}
 
-        stored = shadows.cached("inversion-calibration", self.calibration_key(), fit)
+        stored = shadows.cached("inversion-calibration", {**self.calibration_key(), "record": 2}, fit)
         calibration = fitted[0] if fitted else InversionCalibration.from_dict(stored)
         if calibration.criterion != self.criterion:
             raise CalibrationError(
                 f"the stored calibration was fitted for criterion {calibration.criterion!r}, not {self.criterion!r}"
             )
+        self._shadow_rows = stored["shadows"]
         return calibration
+
+    def shadow_scores(self, shadows: Shadows) -> ShadowScores:
+        """The calibrated criterion's scores on the shadow runs it was fitted on (no second run);
+        uncalibrated, the attack is run on every shadow model (the default)."""
+        if self.calibration_ is None:
+            return super().shadow_scores(shadows)
+        rows = self._shadow_rows
+        limit = shadows.config.max_forget_accuracy
+        keep = [i for i, a in enumerate(rows["accuracy"]) if limit is None or a <= limit]
+        return ShadowScores.from_json(
+            {name: [rows[name][i] for i in keep] for name in ("ids", "scores", "forgotten")},
+            shadows.dataset.num_classes,
+        )

@@ -11,8 +11,12 @@ data choose |Ĉ| (multi-class unlearning is never told how many classes were for
   or below it); classes on the forgotten side form Ĉ (the most extreme one when none is).
 * :class:`TreeDecider` — a shallow decision tree fit on shadow per-class feature vectors labelled
   forgotten / retained; Ĉ = classes it predicts forgotten (the most probable one when none is).
+* :class:`CalibratedDecider` — labelleak's own, not the paper's: a calibrated probability of
+  "forgotten" per class from ``primary`` relative to the target's other classes, and the set whose
+  cut names the shadows' forgotten sets (singles, pairs, triples) exactly most often
+  (:class:`~labelleak.attacks.setsize.SetCalibrator`).
 
-Youden and the tree must be fit on shadow experiments only, never on the targets they report.
+Youden, the tree and the calibrated decider must be fit on shadow experiments only, never on the targets they report.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from sklearn.tree import DecisionTreeClassifier
 
 from labelleak import LabelleakError
+from labelleak.attacks.setsize import SetCalibrator
 from labelleak.validation import check_number
 
 
@@ -212,4 +217,37 @@ class TreeDecider(Decider):
         return {"decider": self.name, "depth": int(self._tree.get_depth()), "leaves": int(self._tree.get_n_leaves())}
 
 
-DECIDERS: dict[str, type[Decider]] = {cls.name: cls for cls in (KMeansDecider, YoudenDecider, TreeDecider)}
+class CalibratedDecider(Decider):
+    """P(forgotten) per class from the primary score relative to the target's other classes, and the
+    set above a cut chosen for the exact-set rate on shadow targets (see :mod:`labelleak.attacks.setsize`).
+
+    Shadows that forget pairs and triples are what let it name more than one class; fit on single
+    classes only, it learns to name one. Scores are the probabilities.
+    """
+
+    name = "calibrated"
+    needs_calibration = True
+
+    def __init__(self) -> None:
+        self.calibrator = SetCalibrator()
+
+    def fit(self, primary: np.ndarray, forgotten: np.ndarray) -> CalibratedDecider:
+        """Fit on shadow scores ``primary`` (n_targets, K) and their forgotten masks (n_targets, K)."""
+        self.calibrator.fit(primary, forgotten)
+        return self
+
+    def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        if not self.calibrator.fitted:
+            raise NotCalibratedError(
+                "the calibrated decider needs probabilities fit on shadow experiments (attack.calibrate(shadows))"
+            )
+        _, primary = _as_inputs(features, primary)
+        return self.calibrator.decide(primary)
+
+    def describe(self) -> dict[str, Any]:
+        return {"decider": self.name, **self.calibrator.describe()}
+
+
+DECIDERS: dict[str, type[Decider]] = {
+    cls.name: cls for cls in (KMeansDecider, YoudenDecider, TreeDecider, CalibratedDecider)
+}

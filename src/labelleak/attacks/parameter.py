@@ -35,8 +35,15 @@ import torch
 import torch.nn.functional as F
 
 from labelleak.access import WeightsAccess
-from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge, CalibrationError
-from labelleak.attacks.deciders import DECIDERS, Decider, KMeansDecider, TreeDecider, YoudenDecider
+from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge, CalibrationError, ShadowScores
+from labelleak.attacks.deciders import (
+    DECIDERS,
+    CalibratedDecider,
+    Decider,
+    KMeansDecider,
+    TreeDecider,
+    YoudenDecider,
+)
 from labelleak.models.training import batches
 from labelleak.seeding import derive_seed, torch_generator
 from labelleak.validation import check_choice, check_number
@@ -241,6 +248,8 @@ class Calibration:
     forgotten: np.ndarray
     methods: list[str] = field(default_factory=list)
     description: str = ""
+    #: each shadow target's :attr:`~labelleak.attacks.shadow.ShadowTarget.identity`
+    ids: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """One line for result tables: what the shadows were."""
@@ -258,10 +267,11 @@ class Calibration:
             forgotten=self.forgotten[keep],
             methods=[m for m, k in zip(self.methods, keep) if k],
             description=f"{self.description}; restricted to methods {kept}",
+            ids=[i for i, k in zip(self.ids, keep) if k],
         )
 
     def fit(self, decider: str, family: str, *, seed: int = 0) -> Decider:
-        """A Youden or tree decider fit on the shadow features of ``family``."""
+        """A Youden, tree or calibrated decider fit on the shadow features of ``family``."""
         if family not in self.features:
             raise CalibrationError(f"the calibration holds no {family!r} features (it has {sorted(self.features)})")
         z = self.features[family]
@@ -271,6 +281,8 @@ class Calibration:
             return YoudenDecider().fit(primary, labels)
         if decider == "tree":
             return TreeDecider(seed=seed).fit(z.reshape(-1, z.shape[-1]), labels)
+        if decider == "calibrated":
+            return CalibratedDecider().fit(np.stack([primary_score(t, family) for t in z]), self.forgotten)
         raise CalibrationError(f"decider {decider!r} is not calibrated on shadows")
 
 
@@ -307,7 +319,7 @@ class ParameterAttack(Attack):
 
     @property
     def calibratable(self) -> bool:
-        # only the Youden and tree deciders are fit on shadows; k-means decides from the target alone
+        # only the Youden, tree and calibrated deciders are fit on shadows; k-means decides from the target alone
         return self.needs_calibration
 
     def calibration_key(self) -> dict[str, Any]:
@@ -318,6 +330,15 @@ class ParameterAttack(Attack):
         calibration = shadows.features(self.reference)
         self._decider = calibration.fit(self.decider, self.family, seed=self.reference.seed)
         return calibration
+
+    def shadow_scores(self, shadows: Shadows) -> ShadowScores:
+        """The decider's scores on the shadow features it was fit on (already extracted: no rerun)."""
+        if self._decider is None:
+            raise CalibrationError(f"attack {self!r} needs calibrate(shadows) before its shadow scores")
+        calibration = shadows.features(self.reference)
+        features = calibration.features[self.family]
+        scores = [self._decider.decide(z, primary_score(z, self.family))[0] for z in features]
+        return ShadowScores(ids=list(calibration.ids), scores=np.stack(scores), forgotten=calibration.forgotten)
 
     def _infer(self, target: WeightsAccess, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         z = extract_features(target, knowledge, config=self.reference, families=(self.family,))[self.family]

@@ -42,7 +42,7 @@ from labelleak.attacks.knowledge import DEFAULT_AUX_FRACTION, KnowledgeDraw, dra
 from labelleak.attacks.parameter import Calibration, ReferenceConfig, extract_features
 from labelleak.data import ImageDataset
 from labelleak.models import Classifier, TrainConfig, recipe_for, resolve_arch
-from labelleak.seeding import derive_seed, torch_generator
+from labelleak.seeding import derive_seed, random_class_sets, torch_generator
 from labelleak.store import ArtifactStore, cached, dataset_fingerprint
 from labelleak.targets import build_unlearner, train_original, unlearn_original
 from labelleak.validation import ParameterError, check_classes, check_number
@@ -69,6 +69,11 @@ class ShadowTarget:
     seed: int
     metrics: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def identity(self) -> str:
+        """Names this experiment among the shadows (seed, method, forgotten classes)."""
+        return f"{self.seed}:{self.method}:{'-'.join(map(str, self.forget_classes))}"
+
 
 @dataclass(frozen=True)
 class ShadowConfig:
@@ -76,7 +81,11 @@ class ShadowConfig:
 
     Attributes:
         methods: unlearning methods (registry names, default parameters) applied to shadows.
-        forget_sets: forgotten class sets; default every class singly.
+        forget_sets: forgotten class sets; default every class singly, plus ``pairs`` and ``triples``.
+        pairs, triples: how many random pairs and triples of classes the shadows also forget
+            (drawn with the shadows' own ``seed``, independently of any evaluated forget set, so
+            a coincidence with one carries no information): what lets a decider fit on the
+            shadows see what two or three forgotten classes look like and name a set.
         n_models: shadow originals θ_o', each unlearned with every method and forget set.
         seed: the first shadow seed; shadow i uses ``seed + i`` (must avoid the evaluation seeds).
         train_fraction: share of the shadow pool used to train θ_o' (the rest holds A', N').
@@ -92,6 +101,8 @@ class ShadowConfig:
 
     methods: tuple[str, ...] = ("finetune",)
     forget_sets: tuple[tuple[int, ...], ...] | None = None
+    pairs: int = 0
+    triples: int = 0
     n_models: int = 1
     seed: int = 1000
     train_fraction: float = 0.8
@@ -105,6 +116,10 @@ class ShadowConfig:
         if not self.methods:
             raise ParameterError("methods must name at least one unlearning method, got none")
         check_number("n_models", self.n_models, low=1, high=100, integer=True)
+        check_number("pairs", self.pairs, low=0, high=1000, integer=True)
+        check_number("triples", self.triples, low=0, high=1000, integer=True)
+        if self.forget_sets is not None and (self.pairs or self.triples):
+            raise ParameterError("give either forget_sets or pairs/triples, not both")
         check_number("seed", self.seed, low=0, integer=True)
         check_number("train_fraction", self.train_fraction, low=0.1, high=0.95)
         if self.epochs is not None:
@@ -117,6 +132,16 @@ class ShadowConfig:
     def seeds(self) -> list[int]:
         return [self.seed + i for i in range(self.n_models)]
 
+    def resolved_forget_sets(self, num_classes: int) -> tuple[tuple[int, ...], ...]:
+        """The forget sets of every shadow model on a dataset of ``num_classes`` classes."""
+        if self.forget_sets is not None:
+            return tuple(check_classes("forget_sets", s, num_classes) for s in self.forget_sets)
+        return (
+            *((c,) for c in range(num_classes)),
+            *random_class_sets(num_classes, 2, self.pairs, seed=self.seed),
+            *random_class_sets(num_classes, 3, self.triples, seed=self.seed),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The configuration as cache-key material.
 
@@ -127,6 +152,8 @@ class ShadowConfig:
         return {
             "methods": methods,
             "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
+            "pairs": self.pairs,
+            "triples": self.triples,
             "n_models": self.n_models,
             "seed": self.seed,
             "train_fraction": self.train_fraction,
@@ -202,8 +229,7 @@ def shadow_targets(
     """
     _check_seeds(config, eval_seeds)
     k = dataset.num_classes
-    forget_sets = config.forget_sets or tuple((c,) for c in range(k))
-    forget_sets = tuple(check_classes("forget_sets", s, k) for s in forget_sets)
+    forget_sets = config.resolved_forget_sets(k)
     recipe = shadow_recipe(config, dataset.name)
     arch = resolve_arch(arch, dataset.name)
     aux_per_class = config.aux_per_class or max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
@@ -318,7 +344,7 @@ def calibrate(
         "shadow": shadow_key(config, dataset.name),
         "reference": reference.to_dict(),
         "families": list(FAMILIES),
-        "version": 1,
+        "version": 2,
     }
     computed: list[Calibration] = []
 
@@ -342,7 +368,7 @@ def _shadow_features(
     verbose: bool,
 ) -> Calibration:
     features: dict[str, list[np.ndarray]] = {f: [] for f in FAMILIES}
-    forgotten, methods, utility = [], [], []
+    forgotten, methods, utility, ids = [], [], [], []
     skipped = 0
     for shadow in shadow_targets(
         dataset, draw, config=config, eval_seeds=eval_seeds, arch=arch, store=store, verbose=verbose
@@ -359,6 +385,7 @@ def _shadow_features(
         mask[list(shadow.forget_classes)] = True
         forgotten.append(mask)
         methods.append(shadow.method)
+        ids.append(shadow.identity)
         utility.append(shadow.metrics.get("forget_test_acc", float("nan")))
     if not methods:
         raise CalibrationError(
@@ -366,8 +393,10 @@ def _shadow_features(
             f"max_forget_accuracy={config.max_forget_accuracy}); choose other shadow methods"
         )
     kept = sorted(set(methods))
+    sizes = sorted({int(mask.sum()) for mask in forgotten})
     description = (
         f"{len(methods)} shadow targets: methods {kept}, seeds {config.seeds()}, "
+        f"forgetting {' or '.join(map(str, sizes))} classes, "
         f"{'A without the forgotten classes' if config.exclude_forgotten else 'A of every class'}, "
         f"N {config.unrelated}; mean shadow forget accuracy {np.nanmean(utility):.3f}"
         + (f"; {skipped} shadows skipped (forget accuracy > {config.max_forget_accuracy})" if skipped else "")
@@ -378,6 +407,7 @@ def _shadow_features(
         forgotten=np.stack(forgotten),
         methods=methods,
         description=description,
+        ids=ids,
     )
 
 
@@ -388,6 +418,7 @@ def _calibration_to_json(calibration: Calibration) -> dict[str, Any]:
         "forgotten": calibration.forgotten.tolist(),
         "methods": calibration.methods,
         "description": calibration.description,
+        "ids": calibration.ids,
     }
 
 
@@ -398,6 +429,7 @@ def _calibration_from_json(data: dict[str, Any]) -> Calibration:
         forgotten=np.asarray(data["forgotten"], dtype=bool),
         methods=list(data["methods"]),
         description=data["description"],
+        ids=list(data["ids"]),
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from labelleak.attacks.base import AttackResult
-from labelleak.audit.verdict import AuditVerdict, score_margin, verdict
+from labelleak.audit.verdict import AuditVerdict, VerdictModel, score_margin, verdict
 from labelleak.report.prototypes import save_prototype_grid
 from labelleak.store import atomic_write_bytes
 
@@ -32,6 +32,8 @@ class AuditReport:
     #: per attack: what it was calibrated on, :data:`UNCALIBRATED` when it could have been but ran
     #: with its fixed defaults, "" when it has nothing to calibrate
     calibrations: dict[str, str] = field(default_factory=dict)
+    #: how the verdict fuses the attacks (fit on the shadows); None: majority vote
+    verdict_model: VerdictModel | None = None
 
     @property
     def calibration_sources(self) -> list[str]:
@@ -45,14 +47,21 @@ class AuditReport:
 
     @property
     def verdict(self) -> AuditVerdict:
-        return verdict(self.results, num_classes=self.num_classes)
+        return verdict(self.results, num_classes=self.num_classes, model=self.verdict_model)
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable shape promised by the CLI (``--json``), nothing more."""
         v = self.verdict
         return {
             "num_classes": self.num_classes,
-            "verdict": {"forgotten": v.forgotten, "agreeing_attacks": v.agreeing_attacks, "attacks_run": v.attacks_run},
+            "verdict": {
+                "forgotten": v.forgotten,
+                "agreeing_attacks": v.agreeing_attacks,
+                "attacks_run": v.attacks_run,
+                "rule": v.rule,
+                "confidence": v.confidence,
+                "fused_attacks": v.fused_attacks,
+            },
             "attacks": [
                 {
                     "name": r.attack,
@@ -62,10 +71,16 @@ class AuditReport:
                     "queries": r.queries,
                     "seconds": float(r.seconds),
                     "calibration": self.calibrations.get(r.attack, ""),
+                    "probabilities": self._probabilities(r),
                 }
                 for r in self.results
             ],
         }
+
+    def _probabilities(self, result: AttackResult) -> list[float] | None:
+        """P(forgotten) per class of ``result`` by the verdict's model (None outside the fused verdict)."""
+        p = None if self.verdict_model is None else self.verdict_model.probabilities(result)
+        return None if p is None else [round(float(x), 6) for x in p]
 
     def table_rows(self) -> list[list[str]]:
         rows = []
@@ -74,7 +89,7 @@ class AuditReport:
                 [
                     r.attack,
                     r.access,
-                    ", ".join(self._class_label(c) for c in r.predicted),
+                    ", ".join(self.class_label(c) for c in r.predicted),
                     f"{score_margin(r.scores, r.predicted):+.2f}",
                     "-" if r.queries is None else str(r.queries),
                     f"{r.seconds:.2f}",
@@ -91,7 +106,7 @@ class AuditReport:
         "seconds",
     )
 
-    def _class_label(self, c: int) -> str:
+    def class_label(self, c: int) -> str:
         name = self.class_names[c] if c < len(self.class_names) else ""
         return f"{c} ({name})" if name and name != str(c) else str(c)
 
@@ -99,12 +114,38 @@ class AuditReport:
         v = self.verdict
         if not v.forgotten:
             return f"verdict: no attack named a class ({v.attacks_run} attacks run)"
-        classes = ", ".join(self._class_label(c) for c in v.forgotten)
-        return (
-            f"verdict: class {classes} — named by {v.agreeing_attacks} of {v.attacks_run} attacks"
-            if len(v.forgotten) == 1
-            else f"verdict: classes {classes} — each named by at least {v.agreeing_attacks} of {v.attacks_run} attacks"
+        classes = ", ".join(self.class_label(c) for c in v.forgotten)
+        confidence = (
+            f"fused confidence {', '.join(f'{v.confidence[c]:.2f}' for c in v.forgotten)}; " if v.confidence else ""
         )
+        return (
+            f"verdict: class {classes} — {confidence}named by {v.agreeing_attacks} of {v.attacks_run} attacks"
+            if len(v.forgotten) == 1
+            else f"verdict: classes {classes} — {confidence}each named by at least {v.agreeing_attacks} "
+            f"of {v.attacks_run} attacks"
+        )
+
+
+def verdict_rule(report: AuditReport) -> str:
+    """How the verdict was reached, in a sentence or two for the Markdown report."""
+    v, model = report.verdict, report.verdict_model
+    if v.rule == "fused" and model is not None:
+        confidence = ", ".join(f"{report.class_label(c)}: {v.confidence[c]:.2f}" for c in range(report.num_classes))
+        fit = (
+            f" on {model.n_shadow} shadow models, where it named the forgotten set exactly on {model.shadow_exact:.0%}"
+            if model.n_shadow
+            else ""
+        )
+        return (
+            f"Fused: each of {', '.join(v.fused_attacks)} turns its scores into a probability per class that the "
+            "class was forgotten (fit on the attacker's shadow models); the verdict names the classes whose "
+            f"averaged log-odds clear a cut fit{fit}. Confidence per class (above 0.5: named): {confidence}."
+        )
+    return (
+        "Majority vote: every attack that looked at the model votes for the classes it predicts; the verdict "
+        "is every class more than half of them name (else the most-named). A chance reference that made no "
+        "query (random-guess) is listed but does not vote."
+    )
 
 
 def write_json(report: AuditReport, path: Path) -> None:
@@ -134,9 +175,7 @@ def markdown(report: AuditReport, *, images: dict[str, str] | None = None) -> st
         "",
         report.verdict_line(),
         "",
-        "Every attack that looked at the model votes for the classes it predicts; the verdict is every class "
-        "more than half of them name (else the most-named). A chance reference that made no query "
-        "(random-guess) is listed but does not vote.",
+        verdict_rule(report),
         "",
         "## Attacks",
         "",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -18,6 +17,7 @@ from labelleak.audit.errors import AuditError, one_line
 from labelleak.audit.loading import PROBE_IMAGES, LoadedModel, fresh_copy, shadow_architecture, wrap_user_model
 from labelleak.audit.report import UNCALIBRATED, AuditReport
 from labelleak.audit.target import AuditTarget, weights_target
+from labelleak.audit.verdict import VerdictModel
 from labelleak.data import ImageDataset
 from labelleak.models import resolve_arch
 from labelleak.store import ArtifactStore
@@ -30,25 +30,15 @@ logger = logging.getLogger(__name__)
 #: fine-tuning on the retain set would cost two retain-set epochs per shadow class, several times
 #: the others, and the first audit of a dataset pays for every shadow
 SHADOW_METHODS = ("gradient_ascent", "random_labels")
-#: the seed of the disjoint pairs the shadows also forget (the shadows' own seed, see ShadowConfig)
-SHADOW_PAIR_SEED = 1000
+#: random pairs and triples of classes the audit's shadow models also forget, besides every class
+#: singly (drawn with the shadows' own seed): what the set decisions and the fused verdict are fit on
+#: to name more than one forgotten class
+SHADOW_PAIRS = 5
+SHADOW_TRIPLES = 3
 
 
-def shadow_forget_sets(num_classes: int, *, pairs: bool) -> tuple[tuple[int, ...], ...] | None:
-    """What the audit's shadow models forget: every class singly (None: the shadows' default) and, with
-    ``pairs``, also the classes in ⌊K/2⌋ disjoint random pairs, so that what an attack is fit on shows
-    it two forgotten classes. Measured on the foreign-model zoo (docs/audit.md): the pairs let the
-    verdict name more forgotten pairs, but the single-decision thresholds (Youden) fit on them then
-    flag extra classes on single-class targets, so they are an option, not the default."""
-    if not pairs:
-        return None
-    order = [int(c) for c in np.random.default_rng(SHADOW_PAIR_SEED).permutation(num_classes)]
-    sets = [tuple(sorted(order[i : i + 2])) for i in range(0, num_classes - 1, 2)]
-    return (*((c,) for c in range(num_classes)), *sets)
-
-
-#: decider of the parameter attacks once calibrated: Youden's threshold on the family's score
-PARAMETER_DECIDER = "youden"
+#: decider of the parameter attacks once calibrated: a probability per class and a set fit on the shadows
+PARAMETER_DECIDER = "calibrated"
 
 
 # ----------------------------------------------------------------------------------------- attacks
@@ -100,10 +90,10 @@ def calibrate_attacks(
     arch: str | None,
     store: ArtifactStore | None,
     verbose: bool,
-    shadow_pairs: bool = False,
-) -> dict[str, str]:
+    multi_class_shadows: bool = True,
+) -> tuple[dict[str, str], Shadows | None]:
     """Fit the attacks on one shared set of shadow experiments; returns, per attack name, what it was
-    calibrated on ("" for an attack left uncalibrated).
+    calibrated on, and the shadows (None when no attack needed them).
 
     With the owner's architecture (``arch``, registered by
     :func:`~labelleak.models.foreign.register_factory`) the shadows are that architecture, trained
@@ -113,26 +103,41 @@ def calibrate_attacks(
     the shadows are labelleak's default architecture for ``dataset`` and only the attacks that
     cannot decide without calibration are fit on them (a transfer: the parameter attacks'
     z-scored features carry over between architectures, an inversion difficulty reference does not).
+    The shadows forget every class singly and, with ``multi_class_shadows``, :data:`SHADOW_PAIRS`
+    random pairs and :data:`SHADOW_TRIPLES` random triples.
     """
     chosen = [a for a in attacks if a.needs_calibration or (arch is not None and a.calibratable)]
     if not chosen:
-        return {}
-    config = ShadowConfig(
-        methods=SHADOW_METHODS, forget_sets=shadow_forget_sets(dataset.num_classes, pairs=shadow_pairs)
-    )
+        return {}, None
+    pairs, triples = (SHADOW_PAIRS, SHADOW_TRIPLES) if multi_class_shadows else (0, 0)
+    config = ShadowConfig(methods=SHADOW_METHODS, pairs=pairs, triples=triples)
     shadows = Shadows(dataset, draw, config=config, eval_seeds=(), arch=arch or "auto", store=store, verbose=verbose)
     source = (
         f"shadows of the owner's architecture ({arch})"
         if arch is not None
         else f"transfer from shadows of labelleak's {resolve_arch('auto', dataset.name)}"
     )
+    sets = f"{dataset.num_classes} classes" + (f", {pairs} pairs and {triples} triples" if pairs or triples else "")
     found = {}
     for attack in chosen:
         attack.calibrate(shadows)
-        found[attack.name] = (
-            f"{source}, {len(config.methods)} methods x {dataset.num_classes} classes{' and pairs' if shadow_pairs else ''}"
-        )
-    return found
+        found[attack.name] = f"{source}, {len(config.methods)} methods x {sets}"
+    return found, shadows
+
+
+def fit_verdict(attacks: Mapping[str, Attack], shadows: Shadows) -> VerdictModel | None:
+    """The fused verdict's model, fit on every attack's scores of the shadow models. An inversion
+    attack left uncalibrated is left out: its shadow scores would cost a full inversion per shadow
+    model, on shadows of another architecture."""
+    scores = {}
+    for name, attack in attacks.items():
+        if attack.category == "inversion" and attack.calibration_ is None:
+            continue
+        try:
+            scores[name] = attack.shadow_scores(shadows)
+        except Exception as err:  # the attack still runs; it only stays out of the fused verdict
+            logger.info("attack %s stays out of the fused verdict: %s", name, one_line(err))
+    return VerdictModel.fit(scores)
 
 
 # ------------------------------------------------------------------------------------------- run
@@ -148,7 +153,7 @@ def run_audit(
     store: ArtifactStore | None = None,
     data_root: str | None = None,
     verbose: bool = False,
-    shadow_pairs: bool = False,
+    multi_class_shadows: bool = True,
 ) -> AuditReport:
     """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
 
@@ -162,7 +167,8 @@ def run_audit(
         seed: every random choice of the audit derives from it.
         store: artifact store caching the shadow calibration (None = no caching).
         verbose: progress bars.
-        shadow_pairs: the shadow models also forget pairs of classes (:func:`shadow_forget_sets`).
+        multi_class_shadows: the shadow models also forget random pairs and triples
+            (:func:`calibrate_attacks`); without them the set decisions learn to name one class.
 
     An attack that fails is reported in ``failures`` and the others still run; the audit fails only
     when none could run.
@@ -196,15 +202,16 @@ def run_audit(
             logger.info("attack %s failed: %s", name, one_line(err))
             logger.debug("attack %s failed", name, exc_info=True)
             broken[name] = one_line(err)
-    calibrations = calibrate_attacks(
+    calibrations, shadows = calibrate_attacks(
         built.values(),
         dataset=dataset,
         draw=draw,
         arch=target.arch,
         store=store,
         verbose=verbose,
-        shadow_pairs=shadow_pairs,
+        multi_class_shadows=multi_class_shadows,
     )
+    verdict_model = None if shadows is None else fit_verdict(built, shadows)
     fitted = [a.calibration_ for a in built.values() if a.calibration_ is not None]
     report = AuditReport(
         num_classes=target.num_classes,
@@ -219,6 +226,7 @@ def run_audit(
         calibrations={
             name: calibrations.get(name, UNCALIBRATED if attack.calibratable else "") for name, attack in built.items()
         },
+        verdict_model=verdict_model,
     )
     for name in tqdm(names, desc="audit", disable=not verbose):
         if name in broken:

@@ -1,13 +1,26 @@
-"""Where the attacks agree: the score margin of one result and the verdict over all of them."""
+"""Where the attacks agree: the score margin of one result and the verdict over all of them.
+
+The verdict fuses evidence rather than counting votes. Each attack's per-class scores become a
+calibrated probability of "forgotten" per class (:class:`~labelleak.attacks.setsize.SetCalibrator`,
+fit on that attack's scores of the attacker's shadow models, whose forgotten sets are known), the
+attacks' log-odds are averaged per class, and the classes above a cut form the verdict. The cut is
+the one that names the shadows' forgotten sets (single classes, pairs, triples) exactly most often,
+read off out-of-fold probabilities. An audit without shadow models (nothing in it needed them, e.g. a
+queries-only audit) falls back to a majority vote over the attacks' decided sets.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from labelleak.attacks.base import AttackResult
+from labelleak.attacks.base import AttackResult, ShadowScores
+from labelleak.attacks.setsize import SetCalibrationError, SetCalibrator, best_exact_cut, flag, log_odds
+
+logger = logging.getLogger(__name__)
 
 
 def score_margin(scores: np.ndarray, predicted: Sequence[int]) -> float:
@@ -25,9 +38,19 @@ def score_margin(scores: np.ndarray, predicted: Sequence[int]) -> float:
 
 @dataclass
 class AuditVerdict:
+    """The classes the audit names, how many attacks named each of them (at least), the attacks run.
+
+    ``rule`` is "fused" (calibrated log-odds averaged over ``fused_attacks``) or "majority";
+    ``confidence`` (fused rule only) is, per class, the logistic of the fused log-odds minus the cut:
+    above 0.5 exactly for the named classes (unless none clears the cut and the top class is named).
+    """
+
     forgotten: list[int]
     agreeing_attacks: int
     attacks_run: int
+    rule: str = "majority"
+    confidence: list[float] = field(default_factory=list)
+    fused_attacks: list[str] = field(default_factory=list)
 
 
 def votes_in_verdict(result: AttackResult) -> bool:
@@ -36,19 +59,87 @@ def votes_in_verdict(result: AttackResult) -> bool:
     return not (result.access == "queries" and result.queries == 0)
 
 
-def verdict(results: Sequence[AttackResult], *, num_classes: int) -> AuditVerdict:
-    """The classes a majority of the attacks name, and how many attacks named each of them at least.
+@dataclass
+class VerdictModel:
+    """What the fused verdict is fit to: each attack's set calibrator and the cut on fused log-odds.
 
-    Every attack that looked at the model votes for each class in its predicted set; a class is in
-    the verdict when more than half of those attacks name it, so a set of forgotten classes is named
-    when most attacks name it. When no class has a majority, the most-named classes are the verdict
-    (ties all reported). ``attacks_run`` counts every attack run, chance references included.
+    Attributes:
+        calibrators: attack name -> its :class:`SetCalibrator` (fit on its shadow scores).
+        cut: fused log-odds above which a class is named.
+        shadow_exact: exact-set rate of the fused rule on the shadows it was fit on (out-of-fold
+            probabilities; NaN when fewer than two shadow targets were common to every attack).
+        n_shadow: shadow targets the cut was fit on.
+    """
+
+    calibrators: dict[str, SetCalibrator]
+    cut: float
+    shadow_exact: float
+    n_shadow: int
+
+    @classmethod
+    def fit(cls, shadow_scores: Mapping[str, ShadowScores]) -> VerdictModel | None:
+        """Fit on every attack's shadow scores (None when no attack's scores can fit a calibrator)."""
+        calibrators: dict[str, SetCalibrator] = {}
+        for name, rows in shadow_scores.items():
+            try:
+                calibrators[name] = SetCalibrator().fit(rows.scores, rows.forgotten)
+            except SetCalibrationError as err:
+                logger.info("attack %s stays out of the fused verdict: %s", name, err)
+        if not calibrators:
+            return None
+        common = sorted(set.intersection(*(set(shadow_scores[name].ids) for name in calibrators)))
+        if len(common) < 2:
+            return cls(calibrators=calibrators, cut=0.0, shadow_exact=float("nan"), n_shadow=0)
+        fused = np.mean(
+            [
+                log_odds(calibrators[name].out_of_fold_[[shadow_scores[name].ids.index(i) for i in common]])
+                for name in calibrators
+            ],
+            axis=0,
+        )
+        first = shadow_scores[next(iter(calibrators))]
+        labels = first.forgotten[[first.ids.index(i) for i in common]]
+        cut, rate = best_exact_cut(fused, labels)
+        return cls(
+            calibrators=calibrators,
+            cut=cut if np.isfinite(cut) else float(fused.max()),
+            shadow_exact=rate,
+            n_shadow=len(common),
+        )
+
+    def probabilities(self, result: AttackResult) -> np.ndarray | None:
+        """P(forgotten) per class of one attack's result (None for an attack without a calibrator)."""
+        calibrator = self.calibrators.get(result.attack)
+        return None if calibrator is None else calibrator.probabilities(result.scores)
+
+
+def verdict(results: Sequence[AttackResult], *, num_classes: int, model: VerdictModel | None = None) -> AuditVerdict:
+    """The classes the audit names.
+
+    With ``model`` and at least one of its attacks among ``results``: the fused rule (module
+    docstring). Otherwise a majority vote: a class is named when more than half of the attacks that
+    looked at the model name it, or, when none has a majority, the most-named classes (ties all
+    reported). ``agreeing_attacks`` is, either way, the fewest attacks that named one of the named
+    classes; ``attacks_run`` counts every attack run, chance references included.
     """
     votes = np.zeros(num_classes, dtype=int)
     voting = [result for result in results if votes_in_verdict(result)]
     for result in voting:
         for c in result.predicted:
             votes[int(c)] += 1
+    fused = [r for r in voting if model is not None and r.attack in model.calibrators]
+    if model is not None and fused:
+        evidence = np.mean([log_odds(model.calibrators[r.attack].probabilities(r.scores)) for r in fused], axis=0)
+        named = np.array(flag(evidence, model.cut))
+        confidence = 1.0 / (1.0 + np.exp(-(evidence - model.cut)))
+        return AuditVerdict(
+            forgotten=[int(c) for c in named],
+            agreeing_attacks=int(votes[named].min()),
+            attacks_run=len(results),
+            rule="fused",
+            confidence=[round(float(c), 6) for c in confidence],
+            fused_attacks=[r.attack for r in fused],
+        )
     if votes.max(initial=0) == 0:
         return AuditVerdict(forgotten=[], agreeing_attacks=0, attacks_run=len(results))
     named = np.flatnonzero(2 * votes > len(voting))

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
         help="unlearn classes and run one label-leakage attack on the result",
         description="Train (or load) θ_o, unlearn --forget with --method (cached), then run --attack on\n"
         "θ_u and print the per-class scores, the decided set Ĉ, the truth and the time.\n"
-        "Deciders youden/tree are calibrated on the attacker's shadow models (its own\n"
+        "Deciders youden/tree/calibrated are fit on the attacker's shadow models (its own\n"
         "data, other seeds; the attacked method is left out of the shadow methods).\n\n"
         "example: labelleak attack --dataset digits --method retrain --forget 3 "
         "--attack param-diff --decider kmeans",
@@ -43,7 +43,9 @@ def register(subparsers) -> None:
         lambda: f"attack: {', '.join(_attack_names())} (default: param-diff; `labelleak attacks` says what each needs)",
     )
     parser.add_argument(
-        "--decider", choices=("kmeans", "youden", "tree"), help="decider of the parameter attacks (default: kmeans)"
+        "--decider",
+        choices=("kmeans", "youden", "tree", "calibrated"),
+        help="decider of the parameter attacks (default: kmeans; youden, tree and calibrated are fit on shadow models)",
     )
     parser.add_argument("--criterion", choices=("threshold", "entropy"), help="criterion of the inversion attacks")
     parser.add_argument("--queries", type=int, metavar="N", help="query budget of attacks that take one")
@@ -72,6 +74,15 @@ def register(subparsers) -> None:
         metavar="N",
         help="training epochs of the shadow models (default: the dataset's recipe)",
     )
+    for size, name in ((2, "pairs"), (3, "triples")):
+        parser.add_argument(
+            f"--shadow-{name}",
+            type=int,
+            default=0,
+            metavar="N",
+            help=f"random {name} of classes the shadow models also forget (default: 0); fit on shadows that forget "
+            f"{size} classes, the youden, tree and calibrated deciders can name {size}",
+        )
     add_run_options(parser)
 
 
@@ -157,6 +168,8 @@ def run(args) -> int:
                 methods=methods,
                 aux_per_class=args.aux_per_class,
                 epochs=args.shadow_epochs,
+                pairs=args.shadow_pairs,
+                triples=args.shadow_triples,
                 exclude_forgotten=args.no_aux_of_forgotten,
                 unrelated=args.unrelated,
             ),

@@ -46,7 +46,11 @@ def calibration(name: str, attack: Any) -> str:
     if "decider" in ATTACKS.options(name):
         fitted = [d for d in DECIDERS if ATTACKS.build(name, decider=d).needs_calibration]
         if fitted:
-            return f"with decider {' or '.join(fitted)}"
+            return (
+                f"with decider {', '.join(fitted[:-1])} or {fitted[-1]}"
+                if len(fitted) > 1
+                else f"with decider {fitted[0]}"
+            )
     return "no"
 
 

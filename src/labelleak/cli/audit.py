@@ -102,10 +102,10 @@ def register(subparsers) -> None:
         help="most queries each black-box attack may spend (default: the attack's own)",
     )
     parser.add_argument(
-        "--shadow-pairs",
+        "--single-class-shadows",
         action="store_true",
-        help="the attacker's shadow models also forget pairs of classes: the verdict names forgotten pairs "
-        "more often, single classes less cleanly (docs/audit.md)",
+        help="the attacker's shadow models forget single classes only, not also random pairs and triples "
+        "(faster first audit; the verdict then learns to name one class: docs/audit.md)",
     )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
@@ -205,7 +205,7 @@ def _run(args) -> int:
         store=store_from(args),
         data_root=args.data_root,
         verbose=not args.quiet,
-        shadow_pairs=args.shadow_pairs,
+        multi_class_shadows=not args.single_class_shadows,
     )
     print(f"target: {report.target}")
     if target.head_name:

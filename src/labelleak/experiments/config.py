@@ -39,8 +39,10 @@ Layout (all tables optional unless marked)::
     exclude_forgotten = false      # A holds no sample of the forgotten classes
     original = true                # the two-version setting: the attacker also holds θ_o
 
-    [shadow]                       # attacker's shadow experiments (for Youden / tree / calibrated inversion)
+    [shadow]                       # attacker's shadow experiments (Youden / tree / calibrated deciders and inversion)
     methods = ["finetune"]
+    pairs = 5                      # random pairs the shadows also forget (besides every class singly)
+    triples = 3                    # random triples likewise (drawn with the shadow seed)
     n_models = 1
     seed = 1000                    # must differ from every evaluation seed
     train_fraction = 0.8
@@ -278,11 +280,13 @@ def _method_names(raw: Any, key: str) -> tuple[str, ...]:
 
 def _shadow(table: Any, key: str) -> ShadowConfig:
     table = table_at(table, key)
-    check_keys(table, {"methods", "n_models", "seed", "train_fraction", "epochs"}, key)
+    check_keys(table, {"methods", "pairs", "triples", "n_models", "seed", "train_fraction", "epochs"}, key)
     methods = _method_names(table.get("methods", ["finetune"]), f"{key}.methods")
     epochs = table.get("epochs")
     return ShadowConfig(
         methods=methods,
+        pairs=integer(table.get("pairs", 0), f"{key}.pairs", low=0, high=1000),
+        triples=integer(table.get("triples", 0), f"{key}.triples", low=0, high=1000),
         n_models=integer(table.get("n_models", 1), f"{key}.n_models", low=1, high=100),
         seed=integer(table.get("seed", 1000), f"{key}.seed", low=0),
         train_fraction=real(table.get("train_fraction", 0.8), f"{key}.train_fraction", low=0.1, high=0.95),

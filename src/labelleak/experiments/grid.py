@@ -12,13 +12,12 @@ explicit ``sets``; duplicates are dropped, order is stable.
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from labelleak.experiments.config import ExperimentConfig, KnowledgeConfig
-from labelleak.seeding import derive_seed, numpy_generator
+from labelleak.seeding import random_class_sets
 
 
 @dataclass(frozen=True)
@@ -58,22 +57,12 @@ class AttackVariant:
         return f"{self.name} ({', '.join(parts)})" if parts else self.name
 
 
-def random_sets(num_classes: int, size: int, count: int, *, seed: int) -> list[tuple[int, ...]]:
-    """``count`` distinct sets of ``size`` classes, drawn without replacement (sorted tuples)."""
-    if count == 0:
-        return []
-    combos = list(itertools.combinations(range(num_classes), size))
-    rng = numpy_generator(derive_seed(seed, "forget-sets", size))
-    chosen = rng.choice(len(combos), size=min(count, len(combos)), replace=False)
-    return [combos[i] for i in chosen]
-
-
 def forget_sets(dataset: Any, *, num_classes: int) -> list[tuple[int, ...]]:
     """The forget sets of one :class:`~labelleak.experiments.config.DatasetConfig`."""
     singles = range(num_classes) if dataset.singles == "all" else dataset.singles
     sets: list[tuple[int, ...]] = [(int(c),) for c in singles]
-    sets += random_sets(num_classes, 2, dataset.pairs, seed=dataset.forget_seed)
-    sets += random_sets(num_classes, 3, dataset.triples, seed=dataset.forget_seed)
+    sets += random_class_sets(num_classes, 2, dataset.pairs, seed=dataset.forget_seed)
+    sets += random_class_sets(num_classes, 3, dataset.triples, seed=dataset.forget_seed)
     sets += [tuple(s) for s in dataset.sets]
     return list(dict.fromkeys(sets))
 

@@ -28,6 +28,7 @@ from labelleak.report.tables import (
     markdown_table,
     ordered_labels,
     row_label,
+    set_size_confusion,
     summary_table,
     utility_table,
 )
@@ -202,6 +203,26 @@ def build_blocks(results_dir: Path) -> list[Block]:
                             _num(r["auc"]),
                         ]
                         for r in table.to_dict("records")
+                    ],
+                )
+            )
+            blocks.append(("h3", "Decided set size"))
+            blocks.append(
+                (
+                    "p",
+                    "How many classes each attack named (|Ĉ|) against how many were forgotten (|C|), over all "
+                    "methods: targets per cell. A decider that cannot name a set puts every target in |Ĉ| = 1.",
+                )
+            )
+            confusion = set_size_confusion(part.assign(label=row_label(part)))
+            sizes = [c for c in confusion.columns if c not in ("label", "n_forget", "n")]
+            blocks.append(
+                (
+                    "table",
+                    ["attack", "|C|", "n", *(f"|Ĉ|={s}" for s in sizes)],
+                    [
+                        [r["label"], int(r["n_forget"]), int(r["n"]), *(int(r[s]) for s in sizes)]
+                        for r in confusion.to_dict("records")
                     ],
                 )
             )

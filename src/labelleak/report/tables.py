@@ -95,6 +95,19 @@ def summary_table(rows: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def set_size_confusion(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per ``label`` and true set size ``n_forget``: n and the number of targets with each decided
+    size |Ĉ| (columns "1", "2", "3" and "4+"), labels in :func:`ordered_labels` order."""
+    decided = rows["predicted"].map(lambda p: min(len(_classes(p)), 4))
+    frame = rows.assign(decided=decided.map(lambda d: "4+" if d == 4 else str(d)))
+    table = pd.crosstab([frame["label"], frame["n_forget"]], frame["decided"])
+    table = table.reindex(columns=["1", "2", "3", "4+"], fill_value=0)
+    table.insert(0, "n", table.sum(axis=1))
+    table = table.reset_index()
+    order = {label: i for i, label in enumerate(ordered_labels(rows))}
+    return table.sort_values(["label", "n_forget"], key=lambda c: c.map(order) if c.name == "label" else c)
+
+
 def attack_order(rows: pd.DataFrame) -> list[str]:
     """Attack labels in a stable reading order: the paper's attacks first, then the baselines."""
     baselines = ("random-guess", "noise-frequency", "noise-logprob", "accuracy-probe", "hu-probe")

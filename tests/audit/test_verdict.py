@@ -1,0 +1,60 @@
+"""The audit verdict: fused calibrated log-odds when a verdict model is fit, else a majority vote."""
+
+import numpy as np
+
+from labelleak.attacks.base import AttackResult, ShadowScores
+from labelleak.audit.verdict import VerdictModel, verdict
+
+
+def result(name: str, scores, predicted, *, access: str = "weights", queries=None) -> AttackResult:
+    return AttackResult(
+        attack=name,
+        access=access,
+        scores=np.asarray(scores, float),
+        predicted=tuple(predicted),
+        queries=queries,
+        seconds=0.0,
+    )
+
+
+def shadow_rows(seed: int, *, noise: float, n: int = 40, k: int = 6) -> ShadowScores:
+    """n shadow targets forgetting one or two classes, scored 4 above the rest plus noise."""
+    rng = np.random.default_rng(0)  # the same forgotten sets for every attack
+    forgotten = np.zeros((n, k), dtype=bool)
+    for i in range(n):
+        forgotten[i, rng.choice(k, size=1 + i % 2, replace=False)] = True
+    scores = 4.0 * forgotten + noise * np.random.default_rng(seed).normal(size=(n, k))
+    return ShadowScores(ids=[f"s{i}" for i in range(n)], scores=scores, forgotten=forgotten)
+
+
+def test_majority_vote_without_a_model():
+    results = [result("a", [0, 1, 0], [1]), result("b", [0, 1, 1], [1, 2]), result("c", [1, 0, 0], [0])]
+    v = verdict(results, num_classes=3)
+    assert v.rule == "majority" and v.forgotten == [1] and v.agreeing_attacks == 2 and v.confidence == []
+    chance = result("random-guess", [0, 0, 1], [2], access="queries", queries=0)
+    assert verdict([*results, chance], num_classes=3).attacks_run == 4
+
+
+def test_fused_verdict_names_a_pair_that_no_majority_names():
+    model = VerdictModel.fit({"a": shadow_rows(1, noise=0.5), "b": shadow_rows(2, noise=0.5)})
+    assert model is not None and model.n_shadow == 40 and model.shadow_exact > 0.9
+    # each attack ranks the pair {1, 4} on top but decides a single class: no class has a majority
+    results = [result("a", [0, 4.2, 0, 0, 3.9, 0], [1]), result("b", [0, 3.9, 0, 0, 4.1, 0], [4])]
+    v = verdict(results, num_classes=6, model=model)
+    assert v.rule == "fused" and v.forgotten == [1, 4] and v.fused_attacks == ["a", "b"]
+    assert min(v.confidence[1], v.confidence[4]) > 0.5 > max(v.confidence[c] for c in (0, 2, 3, 5))
+    assert v.agreeing_attacks == 1
+    assert verdict(results, num_classes=6).forgotten == [1, 4]  # majority fallback: most-named tie
+    single = [result("a", [0, 4.0, 0, 0, 0.2, 0], [1]), result("b", [0.1, 4.1, 0, 0, 0, 0], [1])]
+    assert verdict(single, num_classes=6, model=model).forgotten == [1]
+
+
+def test_attacks_outside_the_model_do_not_enter_the_fusion():
+    model = VerdictModel.fit({"a": shadow_rows(1, noise=0.5)})
+    results = [result("a", [0, 4, 0, 0, 0, 0], [1]), result("other", [4, 0, 0, 0, 0, 0], [0])]
+    v = verdict(results, num_classes=6, model=model)
+    assert v.fused_attacks == ["a"] and v.forgotten == [1]
+    assert model.probabilities(results[1]) is None and model.probabilities(results[0]).shape == (6,)
+    assert (
+        VerdictModel.fit({"bad": ShadowScores(ids=["x"], scores=np.zeros((1, 6)), forgotten=np.eye(6)[:1] > 0)}) is None
+    )
