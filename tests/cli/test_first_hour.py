@@ -534,3 +534,21 @@ def test_written_files_get_the_usual_permissions(tmp_path):
         os.umask(umask)
     for name in ("report.md", "run.json"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (4, 2), (8, 4), (64, 4)])
+def test_verbs_default_to_half_the_cores_at_most_four(monkeypatch, cores, threads):
+    from labelleak.cli import build_parser
+    from labelleak.cli.common import default_threads
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert default_threads() == threads
+    commands = {
+        "demo": [],
+        "train": ["--dataset", "digits"],
+        "unlearn": ["--dataset", "digits", "--method", "retrain", "--forget", "1"],
+        "attack": ["--dataset", "digits", "--method", "retrain", "--forget", "1"],
+        "audit": ["--dataset", "digits", "--onnx", "m.onnx"],
+    }
+    for verb, rest in commands.items():
+        assert build_parser().parse_args([verb, *rest]).threads == threads, verb
