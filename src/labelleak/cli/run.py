@@ -48,6 +48,20 @@ def add_execution_options(parser) -> None:
         help="run independent targets in N worker processes, 1 torch thread each (default: 1)",
     )
     parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process or --jobs local worker processes (default); ray: every cell a Ray task, "
+        "on a local Ray with --jobs CPUs or on the cluster at --address (pip install 'labelleak[ray]'; "
+        "docs/runner.md)",
+    )
+    parser.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="with --executor ray: the Ray cluster to run on (e.g. auto or ray://head:10001); its nodes must "
+        "see --cache at the same path",
+    )
+    parser.add_argument(
         "--cache",
         metavar="DIR",
         help=f"artifact store for models and results (default: ${CACHE_ENV} or ~/.cache/labelleak)",
@@ -114,9 +128,9 @@ def command_line(args) -> str:
     """The command that regenerates this run (recorded in run.json and the report)."""
     words = ["labelleak", args.verb]
     words += ["--profile", args.profile] if args.verb == "reproduce" else [args.config]
-    for option in ("out", "jobs", "cache", "pilot"):
+    for option in ("out", "jobs", "executor", "address", "cache", "pilot"):
         value = getattr(args, option, None)
-        if value is not None and not (option == "jobs" and value == 1):
+        if value is not None and (option, value) not in (("jobs", 1), ("executor", "local")):
             words += [f"--{option}", str(value)]
     return shlex.join(words)
 
@@ -146,6 +160,8 @@ def execute(config_path: str, args) -> Path:
         verbose=not args.quiet,
         command=command_line(args),
         pilot=getattr(args, "pilot", None),
+        executor=args.executor,
+        address=args.address,
     )
     print(summary.describe())
     print(f"wall time {summary.wall_seconds / 60:.1f} min; results in {out}/results.csv, utility in {out}/utility.csv")

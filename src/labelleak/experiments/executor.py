@@ -4,12 +4,14 @@ prepare and the cells to run; the executor calls ``finish`` with each cell's out
 * :class:`InProcessExecutor` — everything in this process, dataset by dataset.
 * :class:`ProcessPoolExecutor` — spawned local worker processes with one torch thread each; the
   workers prepare the other datasets while this process prepares the first.
-
-A distributed engine plugs in here by implementing :class:`Executor`.
+* :class:`RayExecutor` — every preparation and cell a Ray task, on a local Ray or an existing
+  cluster (``pip install 'labelleak[ray]'``). Ray schedules, retries and places the tasks; the
+  content-addressed store, on a path every node sees, is what the tasks share (docs/runner.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -21,11 +23,13 @@ from typing import Any, Protocol
 
 import torch
 
+from labelleak import LabelleakError
 from labelleak.attacks import ATTACKS
 from labelleak.experiments import cells
 from labelleak.experiments.config import ExperimentConfig
 from labelleak.experiments.context import Context, RunSummary
 from labelleak.experiments.grid import Cell, knowledge_settings_for
+from labelleak.validation import ParameterError, check_choice
 
 Finish = Callable[[Cell, dict[str, Any]], None]
 
@@ -128,8 +132,83 @@ class ProcessPoolExecutor:
                 finish(pending.pop(future), future.result())
 
 
-def local_executor(jobs: int, *, cells_to_run: int) -> InProcessExecutor | ProcessPoolExecutor:
-    """In this process for one job (or at most one cell to run), else a pool of ``jobs`` workers."""
+class RayExecutor:
+    """Preparations and cells as Ray tasks (``num_cpus`` each, Ray's retries on a lost worker).
+
+    Args:
+        address: an existing Ray cluster's address (``ray.init(address=...)``, e.g. ``auto`` or
+            ``ray://head:10001``); None starts a local Ray on this machine with ``jobs`` CPUs.
+        jobs: CPUs of the local Ray (ignored with ``address``: the cluster has its own).
+        cpus_per_task: CPUs Ray reserves for each task, and its torch threads.
+
+    Every dataset's shared stages (θ_o, the calibrations) are prepared by one task before its cells
+    are submitted, so cells only load them; two cells that need the same artifact anyway are
+    serialised by the store's per-artifact lock. Killed and re-run, the runner resumes from the
+    finished cell files exactly as with the local executors.
+    """
+
+    def __init__(self, *, address: str | None = None, jobs: int = 1, cpus_per_task: int = 1) -> None:
+        self.address, self.jobs, self.cpus_per_task = address, jobs, cpus_per_task
+
+    def execute(
+        self,
+        ctx: Context,
+        *,
+        datasets: Sequence[str],
+        todo: Sequence[Cell],
+        summary: RunSummary,
+        finish: Finish,
+        checkpoint: Callable[[], None],
+        prepared: Callable[[str], None] = _nothing,
+    ) -> None:
+        ray = import_ray()
+        started_here = not ray.is_initialized()
+        if started_here:
+            if self.address is None:
+                ray.init(num_cpus=self.jobs, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=self.address, log_to_driver=False)
+        try:
+            options = {"num_cpus": self.cpus_per_task, "max_retries": 2}
+            prepare = ray.remote(_ray_prepare).options(**options)
+            run = ray.remote(_ray_cell).options(**options)
+            setting = (ctx.config, str(ctx.store.root), str(ctx.results_dir), self.cpus_per_task)
+            preparing = {dataset: prepare.remote(*setting, dataset) for dataset in datasets}
+            pending: dict[Any, Cell] = {}
+            for dataset in datasets:
+                summary.merge(ray.get(preparing.pop(dataset)))
+                pending.update({run.remote(*setting, cell): cell for cell in todo if cell.dataset == dataset})
+                checkpoint()
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                finish(pending.pop(done[0]), ray.get(done[0]))
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+def import_ray() -> Any:
+    """The ray module, or a one-line error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise LabelleakError("--executor ray needs Ray: pip install 'labelleak[ray]'") from None
+    return ray
+
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(
+    name: str, *, jobs: int, cells_to_run: int, address: str | None = None
+) -> InProcessExecutor | ProcessPoolExecutor | RayExecutor:
+    """``local``: in this process for one job (or at most one cell to run), else a pool of ``jobs``
+    workers; ``ray``: :class:`RayExecutor` (on ``address``, else a local Ray with ``jobs`` CPUs)."""
+    check_choice("executor", name, EXECUTORS)
+    if name == "ray":
+        return RayExecutor(address=address, jobs=jobs)
+    if address is not None:
+        raise ParameterError(f"address is for the ray executor, got executor {name!r}")
     return InProcessExecutor() if jobs == 1 or cells_to_run <= 1 else ProcessPoolExecutor(jobs)
 
 
@@ -173,3 +252,29 @@ def _prepare_work(dataset: str) -> dict[str, Any]:
     summary = RunSummary(results_dir=_WORKER.results_dir)
     prepare_dataset(_WORKER, dataset, summary)
     return summary.to_dict()
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray tasks: each worker process keeps one Context per (config, store, results) it served
+
+_RAY_CONTEXTS: dict[tuple[str, str, str], Context] = {}
+
+
+def _ray_context(config: ExperimentConfig, store_root: str, results_dir: str, threads: int) -> Context:
+    torch.set_num_threads(threads)
+    key = (json.dumps(config.to_dict(), sort_keys=True, default=str), store_root, results_dir)
+    if key not in _RAY_CONTEXTS:
+        logging.getLogger("labelleak").setLevel(logging.WARNING)
+        _RAY_CONTEXTS[key] = Context(config, store_root=store_root, results_dir=results_dir)
+    return _RAY_CONTEXTS[key]
+
+
+def _ray_prepare(config: ExperimentConfig, store_root: str, results_dir: str, threads: int, dataset: str) -> dict:
+    ctx = _ray_context(config, store_root, results_dir, threads)
+    summary = RunSummary(results_dir=ctx.results_dir)
+    prepare_dataset(ctx, dataset, summary)
+    return summary.to_dict()
+
+
+def _ray_cell(config: ExperimentConfig, store_root: str, results_dir: str, threads: int, cell: Cell) -> dict:
+    return cells.run_cell(_ray_context(config, store_root, results_dir, threads), cell)

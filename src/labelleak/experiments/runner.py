@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from labelleak.data import DataError, load_dataset
 from labelleak.experiments.config import ConfigError, ExperimentConfig
 from labelleak.experiments.context import Context, RunSummary
-from labelleak.experiments.executor import local_executor
+from labelleak.experiments.executor import import_ray, make_executor
 from labelleak.experiments.grid import Cell, cells
 from labelleak.experiments.plan import CellPlan, cell_fields, plan_cell, row_labels
 from labelleak.experiments.provenance import git_revision, machine
@@ -84,6 +84,8 @@ def run_experiment(
     verbose: bool = False,
     command: str = "",
     pilot: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> RunSummary:
     """Run every cell of ``config`` into ``results_dir`` (resuming a previous run there).
 
@@ -91,13 +93,19 @@ def run_experiment(
         config: a validated experiment (:func:`~labelleak.experiments.config.load_config`).
         results_dir: where cell files, ``results.csv``, ``utility.csv`` and ``run.json`` go.
         store: the artifact store (default: ``$LABELLEAK_CACHE`` or ~/.cache/labelleak).
-        jobs: cells run in this many spawned worker processes (1 = in this process).
+        jobs: cells run in this many spawned worker processes (1 = in this process); with the ray
+            executor, the CPUs of the local Ray it starts.
         verbose: progress bar over cells (with ETA) and per-stage log lines.
         command: the command line, recorded in ``run.json``.
         pilot: run only the first ``pilot`` forget sets of every dataset (for
             :func:`~labelleak.experiments.estimate.estimate_seconds`).
+        executor: "local" (this process or a local pool) or "ray" (:class:`~labelleak.experiments.executor.RayExecutor`).
+        address: the Ray cluster to run on (ray executor only; None starts a local Ray).
     """
     check_number("jobs", jobs, low=1, high=256, integer=True)
+    make_executor(executor, jobs=jobs, cells_to_run=0, address=address)  # a bad choice fails before any work
+    if executor == "ray":
+        import_ray()
     if pilot is not None:
         check_number("pilot", pilot, low=1, integer=True)
     started = time.time()
@@ -154,7 +162,7 @@ def run_experiment(
         write_results(results_dir, [cell_file(results_dir, c) for c in all_cells])
 
     try:
-        local_executor(jobs, cells_to_run=len(todo)).execute(
+        make_executor(executor, jobs=jobs, cells_to_run=len(todo), address=address).execute(
             ctx,
             datasets=datasets,
             todo=todo,
@@ -177,6 +185,7 @@ def run_experiment(
             "git_revision": git_revision(),
             "machine": machine(),
             "jobs": jobs,
+            "executor": executor,
             "store": store_root,
             "pilot": pilot,
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
