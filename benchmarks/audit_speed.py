@@ -129,6 +129,11 @@ def main() -> None:
         help="reuse this artifact store for the audits' shadow calibration (default: a fresh, "
         "empty one, so that the first audit builds it)",
     )
+    parser.add_argument(
+        "--single-class-shadows",
+        action="store_true",
+        help="audit with --single-class-shadows (shadows forget no pairs or triples): what they cost",
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     files = owner_files(args.workdir, method=args.method, forget=args.forget, threads=args.threads)
@@ -142,6 +147,7 @@ def main() -> None:
         str(files["original"]),
         "--cache",
         str(cache),
+        *(["--single-class-shadows"] if args.single_class_shadows else []),
     ]
     first = (
         "first white-box audit (builds the shadow calibration)"

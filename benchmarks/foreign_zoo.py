@@ -281,6 +281,47 @@ def table(rows: list[dict], *, columns: list[str], column_of, title: str) -> str
     return "\n".join(lines) + "\n"
 
 
+def successes(result: dict, truth: list[int]) -> dict[str, bool]:
+    """Per attack (and the verdict as run): did the audit name exactly the forgotten set?"""
+    success = {a["name"]: sorted(a["predicted"]) == truth for a in result["attacks"]}
+    success["verdict (as run)"] = sorted(result["verdict"]["forgotten"]) == truth
+    return success
+
+
+def comparison(rows: list[dict], before: Path) -> str:
+    """Exact-set ASR before (the audit JSONs in ``before``, written by an earlier labelleak) and now,
+    on the targets audited by both, by the number of forgotten classes, over all targets and over
+    the targets that forgot."""
+    pairs = []
+    for row in rows:
+        path = before / f"{row['name']}.json"
+        if path.exists():
+            pairs.append((row, successes(json.loads(path.read_text()), sorted(row["forget"]))))
+    lines = [f"### Before ({before.name}) → now, exact set, on the {len(pairs)} targets audited by both", ""]
+    groups = [(size, forgot) for size in (1, 2, 3) for forgot in (False, True)]
+    header = [f"\\|C\\|={size}{', forgot' if forgot else ''}" for size, forgot in groups]
+    lines += ["| attack | " + " | ".join(header) + " |", "|---" * (len(groups) + 1) + "|"]
+    attacks = sorted({a for row, _ in pairs for a in row["success"]} & {a for _, old in pairs for a in old})
+    for attack in attacks:
+        cells = []
+        for size, forgot in groups:
+            chosen = [
+                (old[attack], row["success"][attack])
+                for row, old in pairs
+                if len(row["forget"]) == size
+                and (not forgot or row["forget_test_acc"] <= FORGOT)
+                and attack in old
+                and attack in row["success"]
+            ]
+            cells.append(
+                f"{sum(o for o, _ in chosen)}/{len(chosen)} → {sum(n for _, n in chosen)}/{len(chosen)}"
+                if chosen
+                else "–"
+            )
+        lines.append(f"| {attack} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="mnist,fashion-mnist,cifar10")
@@ -303,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="ablation: run only the inversion attacks, uncalibrated (fixed defaults), into OUT/audits-uncalibrated",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a folder of audit JSONs of the same targets by an earlier labelleak: adds a before → now table",
+    )
     args = parser.parse_args(argv)
     args.methods = args.methods.split(",")
     torch.set_num_threads(args.threads)
@@ -320,8 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not result:
                     continue
                 truth = sorted(target["forget"])
-                success = {a["name"]: sorted(a["predicted"]) == truth for a in result["attacks"]}
-                success["verdict (as run)"] = sorted(result["verdict"]["forgotten"]) == truth
+                success = successes(result, truth)
                 # the majority vote over the same per-attack decisions (the rule the fused verdict replaced)
                 success["majority vote"] = majority_verdict(result) == truth
                 rows.append({**target, "success": success, "audit_seconds": result.get("wall_seconds")})
@@ -379,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                 title=f"{name} (exact set), targets that forgot",
             )
         )
+    if args.before:
+        report.append(comparison(rows, args.before))
     (out / f"{stem}.md").write_text("\n".join(report))
     print("\n".join(report))
     return 0

@@ -218,8 +218,9 @@ class TreeDecider(Decider):
 
 
 class CalibratedDecider(Decider):
-    """P(forgotten) per class from the primary score relative to the target's other classes, and the
-    set above a cut chosen for the exact-set rate on shadow targets (see :mod:`labelleak.attacks.setsize`).
+    """P(forgotten) per class from the primary score relative to the target's other classes and the
+    z-scored feature vector, and the set above a cut chosen for the exact-set rate on shadow targets
+    (see :mod:`labelleak.attacks.setsize`).
 
     Shadows that forget pairs and triples are what let it name more than one class; fit on single
     classes only, it learns to name one. Scores are the probabilities.
@@ -227,13 +228,17 @@ class CalibratedDecider(Decider):
 
     name = "calibrated"
     needs_calibration = True
+    # 1 read the primary score alone; with the feature vectors too, its out-of-fold exact-set rate on
+    # the shadow targets rose (docs/parameter_attacks.md)
+    revision = 2
 
     def __init__(self) -> None:
         self.calibrator = SetCalibrator()
 
-    def fit(self, primary: np.ndarray, forgotten: np.ndarray) -> CalibratedDecider:
-        """Fit on shadow scores ``primary`` (n_targets, K) and their forgotten masks (n_targets, K)."""
-        self.calibrator.fit(primary, forgotten)
+    def fit(self, features: np.ndarray, primary: np.ndarray, forgotten: np.ndarray) -> CalibratedDecider:
+        """Fit on shadow features (n_targets, K, m), primary scores (n_targets, K) and forgotten
+        masks (n_targets, K)."""
+        self.calibrator.fit(primary, forgotten, features=features)
         return self
 
     def decide(self, features: np.ndarray, primary: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -241,8 +246,8 @@ class CalibratedDecider(Decider):
             raise NotCalibratedError(
                 "the calibrated decider needs probabilities fit on shadow experiments (attack.calibrate(shadows))"
             )
-        _, primary = _as_inputs(features, primary)
-        return self.calibrator.decide(primary)
+        features, primary = _as_inputs(features, primary)
+        return self.calibrator.decide(primary, features=features)
 
     def describe(self) -> dict[str, Any]:
         return {"decider": self.name, **self.calibrator.describe()}

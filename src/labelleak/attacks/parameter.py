@@ -282,7 +282,7 @@ class Calibration:
         if decider == "tree":
             return TreeDecider(seed=seed).fit(z.reshape(-1, z.shape[-1]), labels)
         if decider == "calibrated":
-            return CalibratedDecider().fit(np.stack([primary_score(t, family) for t in z]), self.forgotten)
+            return CalibratedDecider().fit(z, np.stack([primary_score(t, family) for t in z]), self.forgotten)
         raise CalibrationError(f"decider {decider!r} is not calibrated on shadows")
 
 

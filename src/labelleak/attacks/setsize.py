@@ -8,8 +8,10 @@ Every attack ranks classes by a per-class score; how many classes to name is a s
    differ between models and attacks); what separates a forgotten pair from a single class with a
    runner-up is the score *relative to the other classes of the same target*. Each class is
    described by its z-score within the target, the gaps to the next higher and next lower class
-   in the ranking, and its distance below the top class (:func:`relative_evidence`). A logistic
-   regression on those gives P(forgotten) per class: fit by log-loss, it *is* Platt's sigmoid
+   in the ranking, and its distance below the top class (:func:`relative_evidence`), plus any
+   further per-class features the caller has (the parameter attacks pass their z-scored feature
+   vectors, the ones the paper's decision tree sees). A logistic regression on those gives
+   P(forgotten) per class: fit by log-loss, it *is* Platt's sigmoid
    calibration of a linear evidence score, so scikit-learn's ``CalibratedClassifierCV`` around it
    would only fit a second sigmoid on top of the first.
 2. **The set.** Classes whose probability exceeds a cut form Ĉ (the most probable class when none
@@ -117,7 +119,9 @@ class SetCalibrator:
     def fitted(self) -> bool:
         return self._model is not None
 
-    def fit(self, scores: np.ndarray, forgotten: np.ndarray) -> SetCalibrator:
+    def fit(self, scores: np.ndarray, forgotten: np.ndarray, *, features: np.ndarray | None = None) -> SetCalibrator:
+        """Fit on (n, K) shadow scores and forgotten masks, and optionally (n, K, m) further
+        per-class features (then :meth:`probabilities` needs the same m features of a target)."""
         scores = np.asarray(scores, dtype=np.float64)
         labels = np.asarray(forgotten, dtype=bool)
         if scores.ndim != 2 or labels.shape != scores.shape:
@@ -131,7 +135,9 @@ class SetCalibrator:
             )
         z = np.stack([relative_evidence(s)[:, 0] for s in scores])
         self.direction_ = 1 if z[labels].mean() >= z[~labels].mean() else -1
-        x = np.concatenate([relative_evidence(self.direction_ * s) for s in scores])
+        x = np.concatenate(
+            [self._evidence(s, None if features is None else f) for s, f in zip(scores, self._rows(features, n))]
+        )
         y = labels.reshape(-1).astype(int)
         groups = np.repeat(np.arange(n), k)
         folds = GroupKFold(n_splits=min(MAX_FOLDS, n))
@@ -148,16 +154,35 @@ class SetCalibrator:
     def _estimator() -> LogisticRegression:
         return LogisticRegression(C=1.0, max_iter=1000)
 
-    def probabilities(self, scores: np.ndarray) -> np.ndarray:
-        """P(forgotten) of each class of one target, from its (K,) scores."""
+    @staticmethod
+    def _rows(features: np.ndarray | None, n: int) -> list[np.ndarray | None]:
+        if features is None:
+            return [None] * n
+        features = np.asarray(features, dtype=np.float64)
+        if features.ndim != 3 or len(features) != n:
+            raise SetCalibrationError(f"features must be (n_targets, K, m) with n_targets={n}, got {features.shape}")
+        return list(features)
+
+    def _evidence(self, scores: np.ndarray, features: np.ndarray | None) -> np.ndarray:
+        evidence = relative_evidence(self.direction_ * np.asarray(scores, dtype=np.float64))
+        return evidence if features is None else np.hstack([evidence, np.asarray(features, dtype=np.float64)])
+
+    def probabilities(self, scores: np.ndarray, *, features: np.ndarray | None = None) -> np.ndarray:
+        """P(forgotten) of each class of one target, from its (K,) scores (and (K, m) features when
+        the calibrator was fit with features)."""
         if self._model is None:
             raise SetCalibrationError("the set calibrator is not fitted (fit it on shadow scores first)")
-        evidence = relative_evidence(self.direction_ * np.asarray(scores, dtype=np.float64))
+        evidence = self._evidence(scores, features)
+        if evidence.shape[1] != self._model.n_features_in_:
+            raise SetCalibrationError(
+                f"the calibrator was fit on {self._model.n_features_in_ - len(EVIDENCE)} further features per class, "
+                f"got {evidence.shape[1] - len(EVIDENCE)}"
+            )
         return np.asarray(self._model.predict_proba(evidence)[:, 1], dtype=np.float64)
 
-    def decide(self, scores: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    def decide(self, scores: np.ndarray, *, features: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
         """Probabilities (K,) and the decided set of one target."""
-        probabilities = self.probabilities(scores)
+        probabilities = self.probabilities(scores, features=features)
         assert self.cut_ is not None
         return probabilities, flag(probabilities, self.cut_)
 

@@ -184,28 +184,37 @@ def build_blocks(results_dir: Path) -> list[Block]:
                     ),
                 )
             )
-            table = summary_table(multi.assign(label=row_label(multi)), ["label", "n_forget"])
             order = {label: i for i, label in enumerate(ordered_labels(multi))}
-            table = table.sort_values(["n_forget", "label"], key=lambda c: c.map(order) if c.name == "label" else c)
-            blocks.append(
-                (
-                    "table",
-                    ["attack", "|C|", "n", "exact-set ASR [95%]", "precision", "recall", "F1", "AUC"],
-                    [
+            forgot = _unlearned(multi, utility)
+            for title, chosen in (
+                ("", multi),
+                (f"Targets whose forget-class test accuracy is ≤ {EFFECTIVE_FORGET_ACC:.0%}:", forgot),
+            ):
+                if chosen.empty:
+                    continue
+                table = summary_table(chosen.assign(label=row_label(chosen)), ["label", "n_forget"])
+                table = table.sort_values(["n_forget", "label"], key=lambda c: c.map(order) if c.name == "label" else c)
+                if title:
+                    blocks.append(("p", title))
+                blocks.append(
+                    (
+                        "table",
+                        ["attack", "|C|", "n", "exact-set ASR [95%]", "precision", "recall", "F1", "AUC"],
                         [
-                            r["label"],
-                            int(r["n_forget"]),
-                            int(r["n"]),
-                            fmt_asr(r).rsplit(" n=", 1)[0],
-                            _pct(r["precision"]),
-                            _pct(r["recall"]),
-                            _pct(r["f1"]),
-                            _num(r["auc"]),
-                        ]
-                        for r in table.to_dict("records")
-                    ],
+                            [
+                                r["label"],
+                                int(r["n_forget"]),
+                                int(r["n"]),
+                                fmt_asr(r).rsplit(" n=", 1)[0],
+                                _pct(r["precision"]),
+                                _pct(r["recall"]),
+                                _pct(r["f1"]),
+                                _num(r["auc"]),
+                            ]
+                            for r in table.to_dict("records")
+                        ],
+                    )
                 )
-            )
             blocks.append(("h3", "Decided set size"))
             blocks.append(
                 (
