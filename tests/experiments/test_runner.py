@@ -264,3 +264,15 @@ def test_utility_has_a_forgot_column_against_the_documented_bound(tmp_path, stor
     cell_file.write_text(json.dumps(data))
     run_experiment(config_with(), results_dir=out, store=store)
     assert pd.read_csv(out / "utility.csv")["forgot"].notna().all()
+
+
+def test_an_optional_dataset_without_files_is_recorded_and_reported(tmp_path, store, monkeypatch):
+    from labelleak.report.document import write_report
+
+    monkeypatch.setenv("LABELLEAK_DATA", str(tmp_path / "no-data"))
+    datasets = [{"name": "digits", "epochs": 5, "singles": [0]}, {"name": "svhn", "optional": True, "singles": [3]}]
+    out = tmp_path / "run"
+    run_experiment(config_with(datasets=datasets), results_dir=out, store=store)
+    assert json.loads((out / "run.json").read_text())["datasets_skipped"] == ["svhn"]
+    write_report(out)
+    assert "**Not run:** svhn, optional in the config, whose files were missing" in (out / "report.md").read_text()

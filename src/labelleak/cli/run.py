@@ -144,14 +144,14 @@ def execute(config_path: str, args) -> Path:
     config = load_experiment(config_path, args)
     if getattr(args, "download", False):
         fetch_missing(config, quiet=args.quiet)
-    config = available_datasets(config)
+    available = available_datasets(config)
     out = Path(args.out) if args.out else Path("results") / config.name
     from labelleak.store import check_output_dir
 
     # both checked before any work: a results folder that cannot be made, a store that cannot be written
     check_output_dir(out, what="--out" if args.out else "results directory")
     store = store_from(args)
-    print(f"{config.name}: {describe(config)}")
+    print(f"{config.name}: {describe(available)}")
     summary = run_experiment(
         config,
         results_dir=out,

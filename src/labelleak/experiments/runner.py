@@ -113,7 +113,9 @@ def run_experiment(
     results_dir.mkdir(parents=True, exist_ok=True)
     store = store or ArtifactStore()
     store_root = str(store.root)
+    requested = [d.name for d in config.datasets]
     config = available_datasets(config)
+    skipped = [name for name in requested if name not in {d.name for d in config.datasets}]
     ctx = Context(config, store_root=store_root, results_dir=str(results_dir), verbose=verbose)
     summary = RunSummary(results_dir=results_dir)
     num_classes = {d.name: ctx.dataset(d.name).num_classes for d in config.datasets}
@@ -186,6 +188,7 @@ def run_experiment(
             "machine": machine(),
             "jobs": jobs,
             "executor": executor,
+            "datasets_skipped": skipped,
             "store": store_root,
             "pilot": pilot,
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

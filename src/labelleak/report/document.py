@@ -79,6 +79,14 @@ def build_blocks(results_dir: Path) -> list[Block]:
                 f"({run.get('cells_skipped', 0)} of {run.get('cells_total', 0)} cells were already finished).",
             )
         )
+        if run.get("datasets_skipped"):
+            blocks.append(
+                (
+                    "p",
+                    f"**Not run:** {', '.join(run['datasets_skipped'])}, optional in the config, whose files were "
+                    "missing (`labelleak datasets` says where they are looked for and how to fetch them).",
+                )
+            )
     blocks.append(
         (
             "p",
