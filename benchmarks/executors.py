@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from labelleak.experiments.config import load_config
 from labelleak.experiments.runner import run_experiment
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=Path(__file__).parent.parent / "configs" / "quick.toml")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.mkdtemp(prefix="labelleak_executors_")))
     args = parser.parse_args()
+    torch.set_num_threads(1)  # as `labelleak run` does: one thread per process, whatever the executor
     config = load_config(args.config)
     print(f"{config.name}, load average before: {os.getloadavg()[0]:.2f}")
     walls: dict[tuple[str, int], float] = {}

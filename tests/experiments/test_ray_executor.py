@@ -5,6 +5,7 @@ import importlib.util
 
 import pandas as pd
 import pytest
+import torch
 
 from labelleak.cli import main
 from labelleak.cli.reproduce import configs_dir
@@ -17,6 +18,15 @@ from labelleak.validation import ParameterError
 TIMING = ["seconds", "cpu_seconds"]
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread in this process, as `labelleak run` sets it and as every Ray task runs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tidy(path, order):
     frame = pd.read_csv(path)
     return frame.drop(columns=[c for c in TIMING if c in frame]).sort_values(order).reset_index(drop=True)
@@ -25,7 +35,7 @@ def tidy(path, order):
 @pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install 'labelleak[ray]')"
 )
-def test_quick_profile_on_ray_matches_the_local_executor(tmp_path):
+def test_quick_profile_on_ray_matches_the_local_executor(tmp_path, one_thread):
     config = load_config(configs_dir() / "quick.toml")
     local, on_ray = tmp_path / "local", tmp_path / "ray"
     run_experiment(config, results_dir=local, store=ArtifactStore(tmp_path / "cache-local"))
