@@ -167,3 +167,11 @@ def test_shadow_scores_line_up_across_attacks(digits, draw, store):
     again = ATTACKS.build("accuracy-probe").shadow_scores(shadows)
     assert np.array_equal(again.scores, baseline.scores)
     assert store.counts[("shadow-scores", "cached")] == before + 1
+
+
+def test_progress_options_stay_out_of_cache_keys():
+    # a quiet and a verbose audit share one inversion calibration and one set of shadow scores
+    quiet = ATTACKS.build("invert-wb", steps=5, verbose=False)
+    loud = ATTACKS.build("invert-wb", steps=5, verbose=True)
+    assert quiet.calibration_key() == loud.calibration_key() == {"attack": "invert-wb", "options": {"steps": 5}}
+    assert loud.options == {"steps": 5, "verbose": True}

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from labelleak.attacks.shadow import Shadows
 
 AttackT = TypeVar("AttackT", bound="Attack")
+#: options that change how an attack reports progress, never what it computes: left out of cache keys
+PRESENTATION_OPTIONS = frozenset({"verbose"})
 
 
 class MissingKnowledgeError(LabelleakError):
@@ -168,9 +170,15 @@ class Attack(ABC):
         """True when :meth:`infer` needs :meth:`calibrate` first (e.g. a decider fit on shadows)."""
         return False
 
+    @property
+    def result_options(self) -> dict[str, Any]:
+        """The given options that can change what the attack computes: :attr:`options` without
+        those that only change how it reports progress (:data:`PRESENTATION_OPTIONS`)."""
+        return {k: v for k, v in self._given_options.items() if k not in PRESENTATION_OPTIONS}
+
     def calibration_key(self) -> dict[str, Any]:
         """What this attack's calibration depends on besides the shadow experiments (cache-key material)."""
-        return {"attack": self.name, "options": self.options}
+        return {"attack": self.name, "options": self.result_options}
 
     def calibrate(self: AttackT, shadows: Shadows) -> AttackT:
         """Fit the attack on the attacker's shadow experiments; returns the attack itself."""
@@ -193,7 +201,7 @@ class Attack(ABC):
         """
         key = {
             "attack": self.name,
-            "options": {k: v for k, v in self.options.items() if k != "verbose"},
+            "options": self.result_options,
             "revision": type(self).revision(self.options),
             "version": 1,
         }

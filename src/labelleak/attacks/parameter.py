@@ -275,14 +275,14 @@ class Calibration:
         if family not in self.features:
             raise CalibrationError(f"the calibration holds no {family!r} features (it has {sorted(self.features)})")
         z = self.features[family]
+        primary = np.stack([primary_score(t, family) for t in z])
         labels = self.forgotten.reshape(-1)
         if decider == "youden":
-            primary = np.stack([primary_score(t, family) for t in z]).reshape(-1)
-            return YoudenDecider().fit(primary, labels)
+            return YoudenDecider().fit(primary.reshape(-1), labels)
         if decider == "tree":
             return TreeDecider(seed=seed).fit(z.reshape(-1, z.shape[-1]), labels)
         if decider == "calibrated":
-            return CalibratedDecider().fit(z, np.stack([primary_score(t, family) for t in z]), self.forgotten)
+            return CalibratedDecider().fit(z, primary, self.forgotten)
         raise CalibrationError(f"decider {decider!r} is not calibrated on shadows")
 
 

@@ -199,16 +199,22 @@ def import_ray() -> Any:
 EXECUTORS = ("local", "ray")
 
 
+def check_executor(name: str, *, address: str | None = None) -> str:
+    """``name`` when it is a known executor and ``address`` is given only for ``ray``, else a
+    one-line error."""
+    check_choice("executor", name, EXECUTORS)
+    if name != "ray" and address is not None:
+        raise ParameterError(f"address is for the ray executor, got executor {name!r}")
+    return name
+
+
 def make_executor(
     name: str, *, jobs: int, cells_to_run: int, address: str | None = None
 ) -> InProcessExecutor | ProcessPoolExecutor | RayExecutor:
     """``local``: in this process for one job (or at most one cell to run), else a pool of ``jobs``
     workers; ``ray``: :class:`RayExecutor` (on ``address``, else a local Ray with ``jobs`` CPUs)."""
-    check_choice("executor", name, EXECUTORS)
-    if name == "ray":
+    if check_executor(name, address=address) == "ray":
         return RayExecutor(address=address, jobs=jobs)
-    if address is not None:
-        raise ParameterError(f"address is for the ray executor, got executor {name!r}")
     return InProcessExecutor() if jobs == 1 or cells_to_run <= 1 else ProcessPoolExecutor(jobs)
 
 
@@ -249,8 +255,13 @@ def _work(cell: Cell) -> dict[str, Any]:
 
 def _prepare_work(dataset: str) -> dict[str, Any]:
     assert _WORKER is not None
-    summary = RunSummary(results_dir=_WORKER.results_dir)
-    prepare_dataset(_WORKER, dataset, summary)
+    return _prepared_summary(_WORKER, dataset)
+
+
+def _prepared_summary(ctx: Context, dataset: str) -> dict[str, Any]:
+    """:func:`prepare_dataset` in a worker, returning what it tallied for the runner to merge."""
+    summary = RunSummary(results_dir=ctx.results_dir)
+    prepare_dataset(ctx, dataset, summary)
     return summary.to_dict()
 
 
@@ -270,10 +281,7 @@ def _ray_context(config: ExperimentConfig, store_root: str, results_dir: str, th
 
 
 def _ray_prepare(config: ExperimentConfig, store_root: str, results_dir: str, threads: int, dataset: str) -> dict:
-    ctx = _ray_context(config, store_root, results_dir, threads)
-    summary = RunSummary(results_dir=ctx.results_dir)
-    prepare_dataset(ctx, dataset, summary)
-    return summary.to_dict()
+    return _prepared_summary(_ray_context(config, store_root, results_dir, threads), dataset)
 
 
 def _ray_cell(config: ExperimentConfig, store_root: str, results_dir: str, threads: int, cell: Cell) -> dict:

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from labelleak.data import DataError, load_dataset
 from labelleak.experiments.config import ConfigError, ExperimentConfig
 from labelleak.experiments.context import Context, RunSummary
-from labelleak.experiments.executor import import_ray, make_executor
+from labelleak.experiments.executor import check_executor, import_ray, make_executor
 from labelleak.experiments.grid import Cell, cells
 from labelleak.experiments.plan import CellPlan, cell_fields, plan_cell, row_labels
 from labelleak.experiments.provenance import git_revision, machine
@@ -103,8 +103,8 @@ def run_experiment(
         address: the Ray cluster to run on (ray executor only; None starts a local Ray).
     """
     check_number("jobs", jobs, low=1, high=256, integer=True)
-    make_executor(executor, jobs=jobs, cells_to_run=0, address=address)  # a bad choice fails before any work
-    if executor == "ray":
+    # a bad choice, or Ray missing, fails before any work
+    if check_executor(executor, address=address) == "ray":
         import_ray()
     if pilot is not None:
         check_number("pilot", pilot, low=1, integer=True)
