@@ -1,9 +1,11 @@
 """Views of a target model that enforce the threat model (Zheng et al., arXiv 2604.07386, 2026).
 
-Three levels, each including the ones before it:
+Four levels, each including the ones before it:
 
-* :class:`QueryAccess` — probability vectors for inputs, every input counted, optional budget;
-  built from any callable, so an ONNX session works as well as a PyTorch model.
+* :class:`LabelAccess` — the top-1 label only (a label-only API), every input counted, optional
+  budget.
+* :class:`QueryAccess` — probability vectors for inputs; built from any callable, so an ONNX
+  session works as well as a PyTorch model.
 * :class:`GradientAccess` — adds differentiable log-probabilities w.r.t. the input; parameters are
   frozen and not exposed.
 * :class:`WeightsAccess` — adds the parameters: the model itself, its last linear layer (``head``)
@@ -27,7 +29,7 @@ from labelleak import LabelleakError
 if TYPE_CHECKING:
     from labelleak.models import Classifier
 
-ACCESS_LEVELS = ("queries", "gradients", "weights")
+ACCESS_LEVELS = ("labels", "queries", "gradients", "weights")
 
 
 class InsufficientAccessError(LabelleakError):
@@ -47,14 +49,14 @@ def require_access(target: object, level: str, *, who: str) -> None:
         raise InsufficientAccessError(f"{who} needs {level!r} access to the target, but was given only {have!r} access")
 
 
-class QueryAccess:
-    """Black-box access: ``query(x)`` returns probabilities (N, K) and counts N queries."""
+class LabelAccess:
+    """Label-only access: ``query_labels(x)`` returns the top-1 label (N,) and counts N queries."""
 
-    level = "queries"
+    level = "labels"
 
     def __init__(
         self,
-        predict_proba: Callable[[torch.Tensor], torch.Tensor],
+        predict_labels: Callable[[torch.Tensor], torch.Tensor],
         *,
         num_classes: int,
         input_shape: Sequence[int],
@@ -63,7 +65,7 @@ class QueryAccess:
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive integer or None, got {budget!r}")
-        self._predict_proba = predict_proba
+        self._predict_labels = predict_labels
         self.num_classes = int(num_classes)
         self.input_shape = tuple(int(s) for s in input_shape)
         self.budget = budget
@@ -73,12 +75,12 @@ class QueryAccess:
     @classmethod
     def from_model(
         cls, model: nn.Module, *, num_classes: int, input_shape: Sequence[int], budget: int | None = None
-    ) -> QueryAccess:
+    ) -> LabelAccess:
         frozen = _frozen_copy(model)
 
         @torch.no_grad()
         def predict(x: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(frozen(x), dim=1)
+            return frozen(x).argmax(dim=1)
 
         return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
 
@@ -99,14 +101,55 @@ class QueryAccess:
                 f"inputs must have shape (N, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}"
             )
 
-    def query(self, x: torch.Tensor) -> torch.Tensor:
-        """Probabilities for a batch of inputs in [0, 1]; charges ``len(x)`` queries first."""
+    def _batched(self, predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         self._check_inputs(x)
         self._charge(len(x))
         with torch.no_grad():
-            return torch.cat(
-                [self._predict_proba(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
-            )
+            return torch.cat([predict(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+
+    def query_labels(self, x: torch.Tensor) -> torch.Tensor:
+        """The top-1 label (int64) for a batch of inputs in [0, 1]; charges ``len(x)`` queries first."""
+        return self._batched(self._predict_labels, x).long()
+
+
+class QueryAccess(LabelAccess):
+    """Black-box access: ``query(x)`` returns probabilities (N, K) and counts N queries."""
+
+    level = "queries"
+
+    def __init__(
+        self,
+        predict_proba: Callable[[torch.Tensor], torch.Tensor],
+        *,
+        num_classes: int,
+        input_shape: Sequence[int],
+        budget: int | None = None,
+        batch_size: int = 2048,
+    ) -> None:
+        super().__init__(
+            lambda x: predict_proba(x).argmax(dim=1),
+            num_classes=num_classes,
+            input_shape=input_shape,
+            budget=budget,
+            batch_size=batch_size,
+        )
+        self._predict_proba = predict_proba
+
+    @classmethod
+    def from_model(
+        cls, model: nn.Module, *, num_classes: int, input_shape: Sequence[int], budget: int | None = None
+    ) -> QueryAccess:
+        frozen = _frozen_copy(model)
+
+        @torch.no_grad()
+        def predict(x: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(frozen(x), dim=1)
+
+        return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
+
+    def query(self, x: torch.Tensor) -> torch.Tensor:
+        """Probabilities for a batch of inputs in [0, 1]; charges ``len(x)`` queries first."""
+        return self._batched(self._predict_proba, x)
 
 
 class GradientAccess(QueryAccess):

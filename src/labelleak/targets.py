@@ -16,7 +16,7 @@ from typing import Any, Literal, overload
 
 import torch
 
-from labelleak.access import GradientAccess, QueryAccess, WeightsAccess
+from labelleak.access import GradientAccess, LabelAccess, QueryAccess, WeightsAccess
 from labelleak.data import ImageDataset
 from labelleak.models import (
     Classifier,
@@ -307,22 +307,29 @@ def unlearn_original(
 @overload
 def access_view(model: Classifier, level: Literal["weights"], *, budget: int | None = None) -> WeightsAccess: ...
 @overload
+def access_view(model: Classifier, level: Literal["gradients"], *, budget: int | None = None) -> GradientAccess: ...
+@overload
+def access_view(model: Classifier, level: Literal["queries"], *, budget: int | None = None) -> QueryAccess: ...
+@overload
+def access_view(model: Classifier, level: Literal["labels"], *, budget: int | None = None) -> LabelAccess: ...
+@overload
 def access_view(
     model: Classifier, level: str, *, budget: int | None = None
-) -> QueryAccess | GradientAccess | WeightsAccess: ...
+) -> LabelAccess | QueryAccess | GradientAccess | WeightsAccess: ...
 def access_view(
     model: Classifier, level: str, *, budget: int | None = None
-) -> QueryAccess | GradientAccess | WeightsAccess:
+) -> LabelAccess | QueryAccess | GradientAccess | WeightsAccess:
     """The view of a labelleak :class:`~labelleak.models.Classifier` at access ``level``
-    (``queries``, ``gradients`` or ``weights``), counting queries against ``budget``."""
+    (``labels``, ``queries``, ``gradients`` or ``weights``), counting queries against ``budget``."""
     spec = model.spec
     shape = (spec.in_channels, spec.image_size, spec.image_size)
-    views: dict[str, Callable[[], QueryAccess | GradientAccess | WeightsAccess]] = {
+    views: dict[str, Callable[[], LabelAccess | QueryAccess | GradientAccess | WeightsAccess]] = {
         "weights": lambda: WeightsAccess.of_classifier(model, budget=budget),
         "gradients": lambda: GradientAccess(model, num_classes=spec.num_classes, input_shape=shape, budget=budget),
         "queries": lambda: QueryAccess.from_model(
             model, num_classes=spec.num_classes, input_shape=shape, budget=budget
         ),
+        "labels": lambda: LabelAccess.from_model(model, num_classes=spec.num_classes, input_shape=shape, budget=budget),
     }
     if level not in views:
         raise ParameterError(f"level must be one of {', '.join(views)}, got {level!r}")

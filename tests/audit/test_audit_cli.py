@@ -111,10 +111,12 @@ def test_onnx_audit_runs_queries_only(owner_onnx, cache_dir, tmp_path, capsys):
     assert code == 0, err
     result = json.loads(out_json.read_text())
     black_box = {
-        n for n in ATTACKS.names() if ATTACKS.get(n).requires == "queries" and not ATTACKS.get(n).needs_original
+        n
+        for n in ATTACKS.names()
+        if ATTACKS.get(n).requires in ("labels", "queries") and not ATTACKS.get(n).needs_original
     }
     assert {a["name"] for a in result["attacks"]} == black_box
-    assert all(a["access"] == "queries" and isinstance(a["queries"], int) for a in result["attacks"])
+    assert all(a["access"] in ("labels", "queries") and isinstance(a["queries"], int) for a in result["attacks"])
     assert FORGOTTEN in result["verdict"]["forgotten"]
     # the architecture behind an ONNX file is unknown: nothing is fit on shadows of it, and the audit says so
     calibration = {a["name"]: a["calibration"] for a in result["attacks"]}

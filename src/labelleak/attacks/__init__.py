@@ -3,7 +3,7 @@
 Importing this package registers every attack in :data:`ATTACKS`.
 """
 
-from labelleak.attacks import baselines, genetic, inversion, parameter  # noqa: F401  (registration)
+from labelleak.attacks import baselines, evolution, genetic, inversion, labelonly, parameter  # noqa: F401  (registration)
 from labelleak.attacks.base import (
     ATTACKS,
     Attack,

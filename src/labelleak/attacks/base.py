@@ -236,7 +236,8 @@ class Attack(ABC):
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != (target.num_classes,):
             raise RuntimeError(f"attack {self.name!r} returned {scores.shape} scores for {target.num_classes} classes")
-        queries = target.queries_used - used_before if self.requires == "queries" or self.counts_queries else None
+        counted = self.requires in ("labels", "queries") or self.counts_queries
+        queries = target.queries_used - used_before if counted else None
         return AttackResult(
             attack=self.name,
             access=self.requires,

@@ -234,7 +234,7 @@ def run_audit(
             continue
         attack = built[name]
         try:
-            view = target.view(budget=query_budget if attack.requires == "queries" else None)
+            view = target.view(budget=query_budget if attack.requires in ("labels", "queries") else None)
             report.results.append(attack.infer(view, knowledge=draw.knowledge))
         except Exception as err:  # one broken or over-budget attack must not hide the others' findings
             logger.info("attack %s failed: %s", name, one_line(err))
