@@ -13,6 +13,11 @@ Four levels, each including the ones before it:
 
 An attack declares the level it needs (``Attack.requires``); handing it less raises
 :class:`InsufficientAccessError` before any work is done.
+
+A view built from a model keeps its frozen copy on a ``device`` (the model's own by default, see
+:mod:`labelleak.device`): inputs are moved there and every tensor a view returns is on the CPU,
+so attack code is the same whatever the device. :meth:`WeightsAccess.model` and
+:meth:`WeightsAccess.copy_model` hand out modules, which stay on the view's device.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import torch
 from torch import nn
 
 from labelleak import LabelleakError
+from labelleak.device import module_device
 
 if TYPE_CHECKING:
     from labelleak.models import Classifier
@@ -74,13 +80,21 @@ class LabelAccess:
 
     @classmethod
     def from_model(
-        cls, model: nn.Module, *, num_classes: int, input_shape: Sequence[int], budget: int | None = None
+        cls,
+        model: nn.Module,
+        *,
+        num_classes: int,
+        input_shape: Sequence[int],
+        budget: int | None = None,
+        device: torch.device | None = None,
     ) -> LabelAccess:
-        frozen = _frozen_copy(model)
+        """A label-only view of a frozen copy of ``model`` on ``device`` (default: the model's device)."""
+        frozen = _frozen_copy(model, device)
+        frozen_device = module_device(frozen)
 
         @torch.no_grad()
         def predict(x: torch.Tensor) -> torch.Tensor:
-            return frozen(x).argmax(dim=1)
+            return frozen(x.to(frozen_device)).argmax(dim=1).cpu()
 
         return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
 
@@ -137,13 +151,21 @@ class QueryAccess(LabelAccess):
 
     @classmethod
     def from_model(
-        cls, model: nn.Module, *, num_classes: int, input_shape: Sequence[int], budget: int | None = None
+        cls,
+        model: nn.Module,
+        *,
+        num_classes: int,
+        input_shape: Sequence[int],
+        budget: int | None = None,
+        device: torch.device | None = None,
     ) -> QueryAccess:
-        frozen = _frozen_copy(model)
+        """A view of a frozen copy of ``model`` on ``device`` (default: the model's device)."""
+        frozen = _frozen_copy(model, device)
+        frozen_device = module_device(frozen)
 
         @torch.no_grad()
         def predict(x: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(frozen(x), dim=1)
+            return torch.softmax(frozen(x.to(frozen_device)), dim=1).cpu()
 
         return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
 
@@ -158,13 +180,22 @@ class GradientAccess(QueryAccess):
     level = "gradients"
 
     def __init__(
-        self, model: nn.Module, *, num_classes: int, input_shape: Sequence[int], budget: int | None = None
+        self,
+        model: nn.Module,
+        *,
+        num_classes: int,
+        input_shape: Sequence[int],
+        budget: int | None = None,
+        device: torch.device | None = None,
     ) -> None:
-        self._model = _frozen_copy(model)
+        """A view of a frozen copy of ``model`` on ``device`` (default: the model's device)."""
+        self._model = _frozen_copy(model, device)
+        #: where the frozen copy runs; inputs are moved here, outputs come back on the CPU
+        self.device = module_device(self._model)
 
         @torch.no_grad()
         def predict(x: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(self._model(x), dim=1)
+            return torch.softmax(self._model(x.to(self.device)), dim=1).cpu()
 
         super().__init__(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
 
@@ -172,13 +203,13 @@ class GradientAccess(QueryAccess):
         """log p(x), differentiable w.r.t. ``x``; charges ``len(x)`` queries."""
         self._check_inputs(x)
         self._charge(len(x))
-        return torch.log_softmax(self._model(x), dim=1)
+        return torch.log_softmax(self._model(x.to(self.device)), dim=1).cpu()
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits f(x), differentiable w.r.t. ``x``; charges ``len(x)`` queries."""
         self._check_inputs(x)
         self._charge(len(x))
-        return self._model(x)
+        return self._model(x.to(self.device)).cpu()
 
 
 class WeightsAccess(GradientAccess):
@@ -194,8 +225,10 @@ class WeightsAccess(GradientAccess):
         input_shape: Sequence[int],
         head_name: str = "head",
         budget: int | None = None,
+        device: torch.device | None = None,
     ) -> None:
-        super().__init__(model, num_classes=num_classes, input_shape=input_shape, budget=budget)
+        """A view of a frozen copy of ``model`` on ``device`` (default: the model's device)."""
+        super().__init__(model, num_classes=num_classes, input_shape=input_shape, budget=budget, device=device)
         modules = dict(self._model.named_modules())
         head = modules.get(head_name)
         if not isinstance(head, nn.Linear):
@@ -205,18 +238,23 @@ class WeightsAccess(GradientAccess):
         self.head_name = head_name
 
     @classmethod
-    def of_classifier(cls, model: Classifier, *, budget: int | None = None) -> WeightsAccess:
-        """A view of a labelleak :class:`~labelleak.models.Classifier` (head named ``head``)."""
+    def of_classifier(
+        cls, model: Classifier, *, budget: int | None = None, device: torch.device | None = None
+    ) -> WeightsAccess:
+        """A view of a labelleak :class:`~labelleak.models.Classifier` (head named ``head``) on
+        ``device`` (default: the model's device)."""
         spec = model.spec
         return cls(
             model,
             num_classes=spec.num_classes,
             input_shape=(spec.in_channels, spec.image_size, spec.image_size),
             budget=budget,
+            device=device,
         )
 
     @property
     def model(self) -> nn.Module:
+        """The frozen model itself, on the view's device."""
         return self._model
 
     @property
@@ -226,36 +264,37 @@ class WeightsAccess(GradientAccess):
     @property
     def head_weight(self) -> torch.Tensor:
         """W ∈ R^{K×d}: row k is w_k."""
-        return self.head.weight.detach().clone()
+        return self.head.weight.detach().cpu().clone()
 
     @property
     def head_bias(self) -> torch.Tensor:
         bias = self.head.bias
-        return bias.detach().clone() if bias is not None else torch.zeros(self.num_classes)
+        return bias.detach().cpu().clone() if bias is not None else torch.zeros(self.num_classes)
 
     @torch.no_grad()
     def features(self, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
         """φ(x): the input of the head, captured by a forward hook (works for any architecture)."""
         self._check_inputs(x)
         captured: list[torch.Tensor] = []
-        handle = self.head.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0].flatten(1)))
+        handle = self.head.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0].flatten(1).cpu()))
         try:
             for i in range(0, len(x), batch_size):
-                self._model(x[i : i + batch_size])
+                self._model(x[i : i + batch_size].to(self.device))
         finally:
             handle.remove()
         return torch.cat(captured)
 
     def copy_model(self) -> tuple[nn.Module, nn.Linear]:
-        """A trainable deep copy of the model and its head, for building reference models."""
+        """A trainable deep copy of the model and its head, for building reference models; on the
+        view's device (:attr:`device`), so whoever trains it moves its batches there."""
         clone = copy.deepcopy(self._model)
         for p in clone.parameters():
             p.requires_grad_(True)
         return clone, dict(clone.named_modules())[self.head_name]
 
 
-def _frozen_copy(model: nn.Module) -> nn.Module:
-    frozen = copy.deepcopy(model).eval()
+def _frozen_copy(model: nn.Module, device: torch.device | None) -> nn.Module:
+    frozen = copy.deepcopy(model).to(device if device is not None else module_device(model)).eval()
     for p in frozen.parameters():
         p.requires_grad_(False)
     return frozen

@@ -3,10 +3,15 @@
 Each stage is a pure function of its config and seed, cached in an :class:`~labelleak.store.ArtifactStore`
 under the hash of that config (:func:`original_config`, :func:`unlearned_config`), so the CLI, the
 experiment runner, the attacker's shadow models and the benchmarks share every trained model.
+
+Each function here takes the ``device`` its models go to (default: the process's default device,
+:func:`labelleak.device.default_device`). The device is not part of any cache key: a model stored
+from a GPU run is loaded by a CPU run and the other way round (docs/runner.md, "GPU").
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +23,7 @@ import torch
 
 from labelleak.access import GradientAccess, LabelAccess, QueryAccess, WeightsAccess
 from labelleak.data import ImageDataset
+from labelleak.device import default_device, module_device
 from labelleak.models import (
     Classifier,
     ModelFileError,
@@ -130,8 +136,12 @@ def train_original(
     store: ArtifactStore | None = None,
     verbose: bool = False,
     record_updates: bool = False,
+    device: torch.device | None = None,
 ) -> TrainedModel:
     """Train θ_o on the full training split (or load it from ``store`` when an identical run exists).
+
+    The model is initialised on the CPU (the same weights on every device), trained on ``device``
+    (default: :func:`~labelleak.device.default_device`) and returned there, also when it was loaded.
 
     With ``record_updates`` the parameter updates of the training are also recorded, grouped by
     the classes present in each batch (``amnesiac_updates`` needs them): the record is put in
@@ -140,11 +150,12 @@ def train_original(
     training is replayed (deterministic: same weights) to record it.
     """
     config = original_config(dataset, arch=arch, seed=seed, train_config=train_config)
+    device = device or default_device()
     recorded: list[UpdateRecord] = []
 
     def run_training() -> tuple[Classifier, float]:
         spec = ModelSpec.from_dict(config["spec"])
-        model = build_model(spec, seed=seed)
+        model = build_model(spec, seed=seed).to(device)
         recorder = UpdateRecorder(model) if record_updates else None
         start = time.perf_counter()
         train(
@@ -172,6 +183,7 @@ def train_original(
         return model, {"metrics": metrics}
 
     (model, sidecar), hit = cached(store, "original", config, compute, codec=MODEL)
+    model.to(device)  # a stored model is loaded onto the CPU
     result = TrainedModel(model, config, sidecar["metrics"], cached=hit, path=_stored_path(store, "original", config))
     if record_updates:
         record = recorded[0] if recorded else load_update_record(config, store)
@@ -246,6 +258,7 @@ def unlearn_original(
     seed: int = 0,
     store: ArtifactStore | None = None,
     verbose: bool = False,
+    device: torch.device | None = None,
 ) -> UnlearnResult:
     """Unlearn ``forget_classes`` from θ_o with ``method`` (or load the identical run from ``store``).
 
@@ -259,6 +272,8 @@ def unlearn_original(
             a default explicitly reuses the same artifact.
         forget_classes: the classes to forget (at least one, not all).
         seed: seed of the unlearning run.
+        device: where θ_u is computed and returned (default: :func:`~labelleak.device.default_device`);
+            ``original.model`` itself is not moved.
     """
     if original.config.get("dataset") != dataset.name or original.config.get("data") != dataset_fingerprint(dataset):
         raise ParameterError(
@@ -268,12 +283,16 @@ def unlearn_original(
     unlearner = build_unlearner(method, params, dataset=dataset.name)
     config = unlearned_config(original, method=method, params=unlearner.params(), forget_classes=classes, seed=seed)
     record = load_update_record(original, store) if unlearner.needs_update_record else None
+    device = device or default_device()
 
     def compute() -> tuple[Classifier, dict[str, Any]]:
         recipe = TrainConfig(**original.config["train"])
+        theta_o = (
+            original.model if module_device(original.model) == device else copy.deepcopy(original.model).to(device)
+        )
         cpu_start = time.process_time()
         result = unlearner.unlearn(
-            original.model,
+            theta_o,
             forget_classes=classes,
             data=dataset,
             seed=seed,
@@ -294,7 +313,7 @@ def unlearn_original(
 
     (model, sidecar), hit = cached(store, "unlearned", config, compute, codec=MODEL)
     return UnlearnResult(
-        model=model,
+        model=model.to(device),  # a stored model is loaded onto the CPU
         method=method,
         params=config["params"],
         forget_classes=classes,
@@ -304,32 +323,49 @@ def unlearn_original(
     )
 
 
-@overload
-def access_view(model: Classifier, level: Literal["weights"], *, budget: int | None = None) -> WeightsAccess: ...
-@overload
-def access_view(model: Classifier, level: Literal["gradients"], *, budget: int | None = None) -> GradientAccess: ...
-@overload
-def access_view(model: Classifier, level: Literal["queries"], *, budget: int | None = None) -> QueryAccess: ...
-@overload
-def access_view(model: Classifier, level: Literal["labels"], *, budget: int | None = None) -> LabelAccess: ...
+_Device = torch.device | None
+
+
 @overload
 def access_view(
-    model: Classifier, level: str, *, budget: int | None = None
+    model: Classifier, level: Literal["weights"], *, budget: int | None = None, device: _Device = None
+) -> WeightsAccess: ...
+@overload
+def access_view(
+    model: Classifier, level: Literal["gradients"], *, budget: int | None = None, device: _Device = None
+) -> GradientAccess: ...
+@overload
+def access_view(
+    model: Classifier, level: Literal["queries"], *, budget: int | None = None, device: _Device = None
+) -> QueryAccess: ...
+@overload
+def access_view(
+    model: Classifier, level: Literal["labels"], *, budget: int | None = None, device: _Device = None
+) -> LabelAccess: ...
+@overload
+def access_view(
+    model: Classifier, level: str, *, budget: int | None = None, device: _Device = None
 ) -> LabelAccess | QueryAccess | GradientAccess | WeightsAccess: ...
 def access_view(
-    model: Classifier, level: str, *, budget: int | None = None
+    model: Classifier, level: str, *, budget: int | None = None, device: _Device = None
 ) -> LabelAccess | QueryAccess | GradientAccess | WeightsAccess:
     """The view of a labelleak :class:`~labelleak.models.Classifier` at access ``level``
-    (``labels``, ``queries``, ``gradients`` or ``weights``), counting queries against ``budget``."""
+    (``labels``, ``queries``, ``gradients`` or ``weights``), counting queries against ``budget``;
+    its frozen copy runs on ``device`` (default: :func:`~labelleak.device.default_device`)."""
     spec = model.spec
     shape = (spec.in_channels, spec.image_size, spec.image_size)
+    device = device or default_device()
     views: dict[str, Callable[[], LabelAccess | QueryAccess | GradientAccess | WeightsAccess]] = {
-        "weights": lambda: WeightsAccess.of_classifier(model, budget=budget),
-        "gradients": lambda: GradientAccess(model, num_classes=spec.num_classes, input_shape=shape, budget=budget),
-        "queries": lambda: QueryAccess.from_model(
-            model, num_classes=spec.num_classes, input_shape=shape, budget=budget
+        "weights": lambda: WeightsAccess.of_classifier(model, budget=budget, device=device),
+        "gradients": lambda: GradientAccess(
+            model, num_classes=spec.num_classes, input_shape=shape, budget=budget, device=device
         ),
-        "labels": lambda: LabelAccess.from_model(model, num_classes=spec.num_classes, input_shape=shape, budget=budget),
+        "queries": lambda: QueryAccess.from_model(
+            model, num_classes=spec.num_classes, input_shape=shape, budget=budget, device=device
+        ),
+        "labels": lambda: LabelAccess.from_model(
+            model, num_classes=spec.num_classes, input_shape=shape, budget=budget, device=device
+        ),
     }
     if level not in views:
         raise ParameterError(f"level must be one of {', '.join(views)}, got {level!r}")

@@ -71,7 +71,7 @@ def test_run_writes_tidy_results_and_a_rerun_skips_everything(tmp_path, store):
     utility = pd.read_csv(out / "utility.csv")
     assert len(utility) == 6 and {"forget_test_acc", "retain_test_acc", "test_acc"} <= set(utility)
     run = json.loads((out / "run.json").read_text())
-    assert run["cells_total"] == 6 and "machine" in run
+    assert run["cells_total"] == 6 and "machine" in run and run["device"] == "cpu"
 
     again = run_experiment(config_with(), results_dir=out, store=store)
     assert again.cells_skipped == 6

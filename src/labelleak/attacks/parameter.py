@@ -128,7 +128,11 @@ def finetune_head(head: Head, features: torch.Tensor, labels: torch.Tensor, *, s
 def finetune_full(
     target: WeightsAccess, x: torch.Tensor, y: torch.Tensor, *, config: ReferenceConfig, label: str
 ) -> Head:
-    """Fine-tune a copy of the whole target on (x, y) with seeded mini-batch Adam; return its head."""
+    """Fine-tune a copy of the whole target on (x, y) with seeded mini-batch Adam; return its head.
+
+    The copy trains on the view's device (batch order and dropout seeded as on the CPU); the head
+    comes back on the CPU like everything a view returns.
+    """
     model, head = target.copy_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.finetune_lr)
     gen = torch_generator(derive_seed(config.seed, "full-finetune", label))
@@ -137,12 +141,12 @@ def finetune_full(
         torch.manual_seed(derive_seed(config.seed, "full-finetune-dropout", label))
         for _ in range(config.finetune_epochs):
             for idx in batches(len(x), config.batch_size, generator=gen):
-                loss = F.cross_entropy(model(x[idx]), y[idx])
+                loss = F.cross_entropy(model(x[idx].to(target.device)), y[idx].to(target.device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
     model.eval()
-    return Head(head.weight.detach().clone(), head.bias.detach().clone())
+    return Head(head.weight.detach().cpu().clone(), head.bias.detach().cpu().clone())
 
 
 def reference_heads(

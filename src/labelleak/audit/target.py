@@ -9,6 +9,7 @@ from typing import Any
 from labelleak.access import QueryAccess, WeightsAccess
 from labelleak.audit.loading import LoadedModel
 from labelleak.audit.onnx import OnnxModel
+from labelleak.device import default_device
 
 
 @dataclass
@@ -40,18 +41,27 @@ def weights_target(
     original: LoadedModel | None = None,
     arch: str | None = None,
 ) -> AuditTarget:
-    """White-box target (A-weights); with ``original`` the two-version setting (A-weights+orig)."""
+    """White-box target (A-weights); with ``original`` the two-version setting (A-weights+orig).
+
+    The views run on the process's default device (:func:`~labelleak.device.default_device`).
+    """
     shape = tuple(input_shape)
+    device = default_device()
 
     def make(budget: int | None) -> WeightsAccess:
         return WeightsAccess(
-            loaded.model, num_classes=num_classes, input_shape=shape, head_name=loaded.head_name, budget=budget
+            loaded.model,
+            num_classes=num_classes,
+            input_shape=shape,
+            head_name=loaded.head_name,
+            budget=budget,
+            device=device,
         )
 
     theta_o = None
     if original is not None:
         theta_o = WeightsAccess(
-            original.model, num_classes=num_classes, input_shape=shape, head_name=original.head_name
+            original.model, num_classes=num_classes, input_shape=shape, head_name=original.head_name, device=device
         )
     return AuditTarget(
         level="weights",

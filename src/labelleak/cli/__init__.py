@@ -4,9 +4,11 @@ the handler it sets receives the parsed arguments and returns an exit code."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from labelleak import LabelleakError, __version__
 from labelleak.cli import attack, attacks, audit, datasets, demo, methods, report, reproduce, run, train, tune, unlearn
@@ -85,13 +87,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        return int(args.handler(args) or 0)
+        with device_of(args):
+            return int(args.handler(args) or 0)
     except LabelleakError as err:
         print(f"labelleak: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("labelleak: interrupted", file=sys.stderr)
         return 130
+
+
+def device_of(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    """The verb's ``--device`` as the default device while its handler runs (nothing for a verb
+    without the option); ``cuda`` on a machine without CUDA is a one-line error."""
+    if getattr(args, "device", None) is None:
+        return contextlib.nullcontext()
+    import torch
+
+    from labelleak.device import resolve_device, use_device
+
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        logging.getLogger(__name__).info("models run on %s (%s)", device, torch.cuda.get_device_name(device))
+    return use_device(device)
 
 
 if __name__ == "__main__":

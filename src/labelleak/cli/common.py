@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 #: the artifact store's environment variable (``labelleak.store.ENV_VAR``, which imports torch)
 CACHE_ENV = "LABELLEAK_CACHE"
 
+#: ``--device`` values (``labelleak.device.DEVICE_CHOICES``, which imports torch)
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
 
 class VerbParser(argparse.ArgumentParser):
     """A parser whose help texts may be computed when help is shown (see :func:`late_help`)."""
@@ -122,7 +125,19 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"torch CPU threads (default: half the usable CPU cores, 1 to 4: {default_threads()} here)",
     )
+    add_device_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars or info messages")
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device``, of every verb that trains or attacks; ``labelleak.cli.main`` applies it to the
+    whole command (docs/runner.md, "GPU")."""
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="where models train and run: auto (cuda when available, else cpu; the default), cpu or cuda",
+    )
 
 
 def store_from(args: argparse.Namespace) -> ArtifactStore:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labelleak.cli.common import CACHE_ENV, add_verb, int_at_least, store_from
+from labelleak.cli.common import CACHE_ENV, add_device_option, add_verb, int_at_least, store_from
 
 if TYPE_CHECKING:
     from labelleak.experiments.config import ExperimentConfig
@@ -73,6 +73,7 @@ def add_execution_options(parser) -> None:
         metavar="N",
         help="torch CPU threads of the main process (default: 1)",
     )
+    add_device_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
     parser.add_argument(
         "--data-root",
@@ -128,9 +129,9 @@ def command_line(args) -> str:
     """The command that regenerates this run (recorded in run.json and the report)."""
     words = ["labelleak", args.verb]
     words += ["--profile", args.profile] if args.verb == "reproduce" else [args.config]
-    for option in ("out", "jobs", "executor", "address", "cache", "pilot"):
+    for option in ("out", "jobs", "executor", "address", "device", "cache", "pilot"):
         value = getattr(args, option, None)
-        if value is not None and (option, value) not in (("jobs", 1), ("executor", "local")):
+        if value is not None and (option, value) not in (("jobs", 1), ("executor", "local"), ("device", "auto")):
             words += [f"--{option}", str(value)]
     return shlex.join(words)
 

@@ -7,6 +7,9 @@ prepare and the cells to run; the executor calls ``finish`` with each cell's out
 * :class:`RayExecutor` — every preparation and cell a Ray task, on a local Ray or an existing
   cluster (``pip install 'labelleak[ray]'``). Ray schedules, retries and places the tasks; the
   content-addressed store, on a path every node sees, is what the tasks share (docs/runner.md).
+
+Workers run on this process's default device (:func:`labelleak.device.default_device`): the
+executors hand its kind (``cpu`` or ``cuda``) to every worker, which resolves it on its own machine.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import torch
 
 from labelleak import LabelleakError
 from labelleak.attacks import ATTACKS
+from labelleak.device import default_device, resolve_device, set_default_device
 from labelleak.experiments import cells
 from labelleak.experiments.config import ExperimentConfig
 from labelleak.experiments.context import Context, RunSummary
@@ -112,7 +116,7 @@ class ProcessPoolExecutor:
             max_workers=self.jobs,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(ctx.config, str(ctx.store.root), str(ctx.results_dir)),
+            initargs=(ctx.config, str(ctx.store.root), str(ctx.results_dir), default_device().type),
         ) as pool:
             # the workers prepare the other datasets while this process prepares the first, then
             # they run one dataset's cells while this process waits for the next preparation
@@ -172,7 +176,7 @@ class RayExecutor:
             options = {"num_cpus": self.cpus_per_task, "max_retries": 2}
             prepare = ray.remote(_ray_prepare).options(**options)
             run = ray.remote(_ray_cell).options(**options)
-            setting = (ctx.config, str(ctx.store.root), str(ctx.results_dir), self.cpus_per_task)
+            setting = (ctx.config, str(ctx.store.root), str(ctx.results_dir), self.cpus_per_task, default_device().type)
             preparing = {dataset: prepare.remote(*setting, dataset) for dataset in datasets}
             pending: dict[Any, Cell] = {}
             for dataset in datasets:
@@ -240,10 +244,11 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _init_worker(config: ExperimentConfig, store_root: str, results_dir: str) -> None:
+def _init_worker(config: ExperimentConfig, store_root: str, results_dir: str, device: str) -> None:
     global _WORKER
     _die_with_parent()
     torch.set_num_threads(1)
+    set_default_device(resolve_device(device))
     logging.getLogger("labelleak").setLevel(logging.WARNING)
     _WORKER = Context(config, store_root=store_root, results_dir=results_dir)
 
@@ -271,8 +276,9 @@ def _prepared_summary(ctx: Context, dataset: str) -> dict[str, Any]:
 _RAY_CONTEXTS: dict[tuple[str, str, str], Context] = {}
 
 
-def _ray_context(config: ExperimentConfig, store_root: str, results_dir: str, threads: int) -> Context:
+def _ray_context(config: ExperimentConfig, store_root: str, results_dir: str, threads: int, device: str) -> Context:
     torch.set_num_threads(threads)
+    set_default_device(resolve_device(device))
     key = (json.dumps(config.to_dict(), sort_keys=True, default=str), store_root, results_dir)
     if key not in _RAY_CONTEXTS:
         logging.getLogger("labelleak").setLevel(logging.WARNING)
@@ -280,9 +286,13 @@ def _ray_context(config: ExperimentConfig, store_root: str, results_dir: str, th
     return _RAY_CONTEXTS[key]
 
 
-def _ray_prepare(config: ExperimentConfig, store_root: str, results_dir: str, threads: int, dataset: str) -> dict:
-    return _prepared_summary(_ray_context(config, store_root, results_dir, threads), dataset)
+def _ray_prepare(
+    config: ExperimentConfig, store_root: str, results_dir: str, threads: int, device: str, dataset: str
+) -> dict:
+    return _prepared_summary(_ray_context(config, store_root, results_dir, threads, device), dataset)
 
 
-def _ray_cell(config: ExperimentConfig, store_root: str, results_dir: str, threads: int, cell: Cell) -> dict:
-    return cells.run_cell(_ray_context(config, store_root, results_dir, threads), cell)
+def _ray_cell(
+    config: ExperimentConfig, store_root: str, results_dir: str, threads: int, device: str, cell: Cell
+) -> dict:
+    return cells.run_cell(_ray_context(config, store_root, results_dir, threads, device), cell)

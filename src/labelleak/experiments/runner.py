@@ -32,6 +32,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from labelleak.data import DataError, load_dataset
+from labelleak.device import default_device
 from labelleak.experiments.config import ConfigError, ExperimentConfig
 from labelleak.experiments.context import Context, RunSummary
 from labelleak.experiments.executor import check_executor, import_ray, make_executor
@@ -88,6 +89,9 @@ def run_experiment(
     address: str | None = None,
 ) -> RunSummary:
     """Run every cell of ``config`` into ``results_dir`` (resuming a previous run there).
+
+    Models train and run on the process's default device (:func:`~labelleak.device.default_device`,
+    handed to the workers too), which ``run.json`` records; it is in no cache key.
 
     Args:
         config: a validated experiment (:func:`~labelleak.experiments.config.load_config`).
@@ -188,6 +192,7 @@ def run_experiment(
             "machine": machine(),
             "jobs": jobs,
             "executor": executor,
+            "device": str(default_device()),
             "datasets_skipped": skipped,
             "store": store_root,
             "pilot": pilot,

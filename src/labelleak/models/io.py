@@ -35,7 +35,8 @@ def save_model(model: Classifier, directory: Path, *, metadata: dict[str, Any] |
     """Write ``model.safetensors`` and ``model.json`` (spec, metadata, version, sha256) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / "model.safetensors"
-    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    # stored from the CPU whatever the model's device, so a GPU-trained model loads on any machine
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=temp_prefix("model"), suffix=".tmp")
     os.close(fd)
     try:

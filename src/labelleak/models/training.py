@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from labelleak.device import module_device
 from labelleak.validation import check_choice, check_number
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
@@ -97,11 +98,14 @@ def train(
 ) -> ModuleT:
     """Train ``model`` in place with mini-batch ``loss_fn``; same inputs and seed give identical weights.
 
+    The model trains on its own device; ``x`` and ``y`` may stay on the CPU, each batch is moved
+    to the model (the batch order and augmentation are drawn on the CPU, see labelleak.device).
     ``on_step``, when given, is called after every optimiser step with the batch's labels (it may
     read the model's parameters, not change them); the update record of Amnesiac unlearning
     (:class:`labelleak.unlearning.amnesiac_updates.UpdateRecorder`) uses it.
     """
     generator = torch.Generator().manual_seed(seed)
+    device = module_device(model)
     optimizer = make_optimizer(
         model.parameters(), name=config.optimizer, lr=config.lr, weight_decay=config.weight_decay
     )
@@ -116,14 +120,15 @@ def train(
         for _ in range(config.epochs):
             for idx in batches(len(x), config.batch_size, generator=generator):
                 xb = augment_batch(x[idx], generator) if config.augment else x[idx]
-                loss = loss_fn(model(xb), y[idx])
+                yb = y[idx].to(device)
+                loss = loss_fn(model(xb.to(device)), yb)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
                 if on_step is not None:
-                    on_step(y[idx])
+                    on_step(yb)
                 bar.update()
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     model.eval()
@@ -132,9 +137,15 @@ def train(
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
+    """Logits of ``model`` in ``eval()`` mode, computed on the model's device and returned on the CPU."""
     was_training = model.training
     model.eval()
-    out = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]) if len(x) else torch.empty(0)
+    device = module_device(model)
+    out = (
+        torch.cat([model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+        if len(x)
+        else torch.empty(0)
+    )
     model.train(was_training)
     return out
 

@@ -63,7 +63,7 @@ class UpdateRecord:
         for group, params in self.updates.items():
             key = _group_name(group)
             out[f"steps/{key}"] = torch.tensor(self.steps[group])
-            out.update({f"update/{key}/{name}": t for name, t in params.items()})
+            out.update({f"update/{key}/{name}": t.cpu() for name, t in params.items()})
         return out
 
     @classmethod
@@ -159,7 +159,7 @@ class AmnesiacUpdates(OptimizerOptions, Unlearner):
                 for name, delta in record.updates[group].items():
                     if name not in params or params[name].shape != delta.shape:
                         raise ParameterError(f"the update record does not match the model (parameter {name!r})")
-                    params[name].sub_(delta)
+                    params[name].sub_(delta.to(params[name].device))
         if self.repair_epochs:
             run_epochs(
                 model,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from labelleak.device import module_device
 from labelleak.models import Classifier, TrainConfig, build_model, predict_logits
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
@@ -79,7 +80,9 @@ class BadTeacher(OptimizerOptions, Unlearner):
         retained = len(torch.unique(split.y_retain))
         per_class = max(1, round(self.retain_fraction * len(split.y_retain) / retained))
         x_keep, _ = retain_subset(split, per_class=per_class, seed=derive_seed(seed, "bad_teacher", "retain"))
-        incompetent = build_model(original.spec, seed=derive_seed(seed, "bad_teacher", "teacher"))
+        incompetent = build_model(original.spec, seed=derive_seed(seed, "bad_teacher", "teacher")).to(
+            module_device(model)
+        )
         x = torch.cat([split.x_forget, x_keep])
         targets = torch.cat([predict_logits(incompetent, split.x_forget), predict_logits(original, x_keep)])
         optimizer = self._build_optimizer(model.parameters())

@@ -100,6 +100,9 @@ class Unlearner(ABC):
     ) -> UnlearnResult:
         """Unlearn ``forget_classes`` from a copy of ``original`` (θ_o is left untouched).
 
+        The copy stays on ``original``'s device (:func:`labelleak.device.module_device`); the data
+        stay on the CPU and are moved there batch by batch.
+
         Args:
             original: θ_o, trained on ``data``'s training split.
             forget_classes: the classes C to forget (at least one, not all).

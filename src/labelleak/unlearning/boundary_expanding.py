@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from labelleak.device import module_device
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
@@ -55,9 +56,11 @@ class BoundaryExpanding(OptimizerOptions, Unlearner):
     ) -> Classifier:
         head = model.head
         k, dim = head.out_features, head.in_features
+        device = module_device(model)
+        # the new heads are initialised on the CPU, as every init is (labelleak.device), then moved
         with torch.random.fork_rng():
             torch.manual_seed(derive_seed(seed, "boundary_expanding", "shadow"))
-            wide = nn.Linear(dim, k + 1)
+            wide = nn.Linear(dim, k + 1).to(device)
         with torch.no_grad():
             wide.weight[:k] = head.weight
             wide.bias[:k] = head.bias
@@ -75,7 +78,7 @@ class BoundaryExpanding(OptimizerOptions, Unlearner):
             verbose=verbose,
             desc="boundary expanding",
         )
-        pruned = nn.Linear(dim, k)
+        pruned = nn.Linear(dim, k).to(device)
         with torch.no_grad():
             pruned.weight.copy_(wide.weight[:k])
             pruned.bias.copy_(wide.bias[:k])

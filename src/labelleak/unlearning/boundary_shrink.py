@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from labelleak.device import module_device
 from labelleak.models import Classifier, TrainConfig
 from labelleak.models.training import predict_logits
 from labelleak.seeding import derive_seed
@@ -26,15 +27,17 @@ def nearest_wrong_labels(
 
     The FGSM image is clipped to [0, 1] and rounded to 1/255 as in the original code. Classes in
     ``forbidden`` (the forgotten ones) are never chosen, so with several forgotten classes a sample
-    is not pushed from one forgotten class into another.
+    is not pushed from one forgotten class into another. The gradients are computed on θ_o's
+    device, the labels returned on the CPU.
     """
     original.eval()
+    device = module_device(original)
     labels = []
     for start in range(0, len(x), batch_size):
-        xb = x[start : start + batch_size].clone().requires_grad_(True)
-        loss = F.cross_entropy(original(xb), y[start : start + batch_size])
+        xb = x[start : start + batch_size].clone().to(device).requires_grad_(True)
+        loss = F.cross_entropy(original(xb), y[start : start + batch_size].to(device))
         (grad,) = torch.autograd.grad(loss, xb)
-        labels.append(torch.round((xb.detach() + epsilon * grad.sign()).clamp(0, 1) * 255) / 255)
+        labels.append((torch.round((xb.detach() + epsilon * grad.sign()).clamp(0, 1) * 255) / 255).cpu())
     logits = predict_logits(original, torch.cat(labels))
     logits[:, list(forbidden)] = float("-inf")
     return logits.argmax(1)

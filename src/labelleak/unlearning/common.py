@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from labelleak.device import module_device
 from labelleak.models.training import accuracy, batches
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import ForgetSplit
@@ -134,6 +135,8 @@ def run_epochs(
 ) -> int:
     """Mini-batch training of ``model`` on (x, y) for ``epochs`` shuffled epochs; returns the steps taken.
 
+    Each batch is moved to the model's device (``x`` and ``y`` may stay on the CPU).
+
     Args:
         loss_fn: ``loss_fn(logits, y_batch, x_batch) -> scalar`` to *minimise*; default cross-entropy.
             Gradient ascent passes the negated loss.
@@ -143,13 +146,15 @@ def run_epochs(
     """
     loss_fn = loss_fn or (lambda logits, yb, xb: F.cross_entropy(logits, yb))
     generator = torch.Generator().manual_seed(seed)
+    device = module_device(model)
     per_epoch = (len(x) + batch_size - 1) // batch_size
     steps = 0
     model.train()
     with tqdm(total=epochs * per_epoch, desc=desc, disable=not verbose, leave=False) as bar:
         for _ in range(epochs):
             for idx in batches(len(x), batch_size, generator=generator):
-                loss = loss_fn(model(x[idx]), y[idx], x[idx])
+                xb = x[idx].to(device)
+                loss = loss_fn(model(xb), y[idx].to(device), xb)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if max_grad_norm is not None:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from labelleak.device import module_device
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
@@ -87,6 +88,7 @@ class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
     ) -> Classifier:
         optimizer = self._build_optimizer(model.parameters())
         generator = torch.Generator().manual_seed(derive_seed(seed, "neggrad_plus"))
+        device = module_device(model)
         steps = self.epochs * ((len(split.y_retain) + self.batch_size - 1) // self.batch_size)
         done = 0
         stop = self._stop_rule(split, seed=seed)
@@ -100,8 +102,8 @@ class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
                     side_batch_size=self.forget_batch_size,
                     generator=generator,
                 ):
-                    retain_loss = F.cross_entropy(model(split.x_retain[r]), split.y_retain[r])
-                    forget_loss = F.cross_entropy(model(split.x_forget[f]), split.y_forget[f])
+                    retain_loss = F.cross_entropy(model(split.x_retain[r].to(device)), split.y_retain[r].to(device))
+                    forget_loss = F.cross_entropy(model(split.x_forget[f].to(device)), split.y_forget[f].to(device))
                     loss = self.beta * retain_loss - (1 - self.beta) * forget_loss
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labelleak.device import module_device
 from labelleak.models import Classifier, TrainConfig, build_model, train
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
@@ -45,7 +46,7 @@ class Retrain(Unlearner):
     ) -> Classifier:
         if self.epochs is not None:
             recipe = TrainConfig(**{**recipe.to_dict(), "epochs": self.epochs})
-        fresh = build_model(model.spec, seed=derive_seed(seed, "retrain", "init"))
+        fresh = build_model(model.spec, seed=derive_seed(seed, "retrain", "init")).to(module_device(model))
         return train(
             fresh,
             split.x_retain,

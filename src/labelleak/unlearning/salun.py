@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labelleak.device import module_device
 from labelleak.models import Classifier, TrainConfig
 from labelleak.models.training import batches
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
@@ -25,10 +26,11 @@ def saliency_mask(
     """Boolean masks of the top ``sparsity`` fraction of |Σ_batches ∇ CE| over all parameters together."""
     was_training = model.training
     model.eval()
+    device = module_device(model)
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
     total = {name: torch.zeros_like(p) for name, p in params.items()}
     for idx in batches(len(x), batch_size):
-        grads = torch.autograd.grad(F.cross_entropy(model(x[idx]), y[idx]), list(params.values()))
+        grads = torch.autograd.grad(F.cross_entropy(model(x[idx].to(device)), y[idx].to(device)), list(params.values()))
         for name, grad in zip(params, grads):
             total[name] += grad
     model.train(was_training)
@@ -37,7 +39,7 @@ def saliency_mask(
     if keep == 0:
         return {name: torch.zeros_like(g, dtype=torch.bool) for name, g in total.items()}
     # ties at the threshold are broken by position, so exactly ``keep`` weights are salient
-    chosen = torch.zeros(flat.numel(), dtype=torch.bool)
+    chosen = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
     chosen[torch.topk(flat, keep, sorted=False).indices] = True
     masks, start = {}, 0
     for name, g in total.items():

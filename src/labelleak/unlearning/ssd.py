@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from labelleak.device import module_device
 from labelleak.models import Classifier, TrainConfig
 from labelleak.models.training import batches
 from labelleak.seeding import derive_seed, torch_generator
@@ -33,11 +34,12 @@ def fisher_diagonal(
     """
     was_training = model.training
     model.eval()
+    device = module_device(model)
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
     total = {name: torch.zeros_like(p) for name, p in params.items()}
     count = 0
     for idx in tqdm(list(batches(len(x), batch_size)), desc=desc, disable=not verbose, leave=False):
-        loss = F.cross_entropy(model(x[idx]), y[idx])
+        loss = F.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
         grads = torch.autograd.grad(loss, list(params.values()))
         for name, grad in zip(params, grads):
             total[name] += grad.pow(2)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from labelleak.device import module_device
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
@@ -23,12 +24,16 @@ from labelleak.validation import check_choice, check_number
 def error_maximising_noise(
     model: Classifier, label: int, *, size: int, steps: int, lr: float, lam: float, seed: int
 ) -> torch.Tensor:
-    """A batch of ``size`` inputs, in the model's normalised space, that maximise the loss of ``label``."""
+    """A batch of ``size`` inputs, in the model's normalised space, that maximise the loss of ``label``.
+
+    The initial noise is drawn on the CPU and optimised on the model's device; returned on the CPU.
+    """
     c, h, w = model.spec.in_channels, model.spec.image_size, model.spec.image_size
+    device = module_device(model)
     generator = torch.Generator().manual_seed(seed)
-    noise = torch.randn(size, c, h, w, generator=generator).requires_grad_(True)
+    noise = torch.randn(size, c, h, w, generator=generator).to(device).requires_grad_(True)
     optimizer = torch.optim.Adam([noise], lr=lr)
-    target = torch.full((size,), label, dtype=torch.long)
+    target = torch.full((size,), label, dtype=torch.long, device=device)
     was_training = model.training
     model.eval()
     for param in model.parameters():
@@ -44,7 +49,7 @@ def error_maximising_noise(
         for param in model.parameters():
             param.requires_grad_(True)
         model.train(was_training)
-    return noise.detach()
+    return noise.detach().cpu()
 
 
 @UNLEARNERS.register("unsir")
@@ -137,7 +142,8 @@ class Unsir(Unlearner):
             split, per_class=self.retain_per_class, seed=derive_seed(seed, "unsir", "retain")
         )
         # back to pixel space, so the model's own normalisation turns it into the learnt noise again
-        x_noise = torch.cat([n * model.std + model.mean for n in noise.values()]).repeat(self.noise_copies, 1, 1, 1)
+        std, mean = model.std.cpu(), model.mean.cpu()
+        x_noise = torch.cat([n * std + mean for n in noise.values()]).repeat(self.noise_copies, 1, 1, 1)
         y_noise = torch.cat([torch.full((len(n),), c, dtype=torch.long) for c, n in noise.items()])
         y_noise = y_noise.repeat(self.noise_copies)
         impair = make_unlearn_optimizer(model.parameters(), name=self.optimizer, lr=self.impair_lr)
