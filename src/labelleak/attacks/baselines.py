@@ -186,12 +186,17 @@ class HuProbe(Attack):
         self.min_drop = check_number("min_drop", min_drop, low=0.0, high=1.0)
         self.seed = check_number("seed", seed, low=0, integer=True)
 
+    def probe_starts(self, *, num_classes: int, input_shape: tuple[int, ...]) -> torch.Tensor:
+        """(K · probes_per_class, C, H, W) seeded uniform-noise starts of the probes, class-major."""
+        return torch.rand(
+            (num_classes * self.probes_per_class, *input_shape),
+            generator=torch_generator(derive_seed(self.seed, "hu-probe")),
+        )
+
     def build_probes(self, original: Any) -> torch.Tensor:
         """(K · probes_per_class, C, H, W) probes, class-major, optimised on θ_o's gradients."""
         k, n = original.num_classes, self.probes_per_class
-        start = torch.rand(
-            (k * n, *original.input_shape), generator=torch_generator(derive_seed(self.seed, "hu-probe"))
-        )
+        start = self.probe_starts(num_classes=k, input_shape=original.input_shape)
         z = torch.logit(start.clamp(0.02, 0.98)).requires_grad_(True)
         target = torch.arange(k).repeat_interleave(n)
         optimizer = torch.optim.Adam([z], lr=self.lr)
