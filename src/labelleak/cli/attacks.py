@@ -86,7 +86,7 @@ def run(args) -> int:
         ["attack", "family", "access", "needs A", "needs N", "needs θ_o", "fit on shadows", "what it does"], rows
     )
     print(
-        "\naccess: weights > gradients > queries (an attack runs with its level or more). A: a labelled sample of "
+        "\naccess: weights > gradients > queries > labels (an attack runs with its level or more). A: a labelled sample of "
         "the data; N: unrelated inputs; θ_o: the model before unlearning.\n"
         "options of one attack: labelleak attacks NAME; run one: labelleak attack --attack NAME ..."
     )

@@ -2,7 +2,7 @@
 
 Train θ_o (an MLP), unlearn five single classes with three methods, run every attack family
 (parameter with k-means and a shadow-calibrated Youden threshold, the two-version difference,
-white-box and black-box inversion) and every baseline on each of the 15 targets, and print the
+white-box and black-box inversion, the query-efficient and the label-only black box) and every baseline on each of the 15 targets, and print the
 ASR table (attack × method, n and 95% Wilson intervals) and the unlearning utility. It is a small
 grid run by the same runner as ``labelleak run``, so everything is cached and a second call is fast.
 """
@@ -35,6 +35,8 @@ DEMO_CONFIG: dict[str, Any] = {
             "vary": {"criterion": ["threshold", "entropy"]},
         },
         {"name": "invert-bb", "vary": {"criterion": ["threshold"], "query_budget": [2560]}},
+        {"name": "invert-cma", "vary": {"query_budget": [1000]}},
+        {"name": "label-reach", "vary": {"query_budget": [1000]}},
         {"name": "random-guess"},
         {"name": "noise-frequency"},
         {"name": "noise-logprob"},

@@ -1,0 +1,152 @@
+"""ASR against queries per target, per dataset, attack and criterion, from a ``labelleak run`` result.
+
+Reads ``results.csv`` and ``utility.csv`` of a run whose black-box attacks vary ``query_budget``
+(configs/query-budget.toml), keeps the targets that forgot (forget-class test accuracy at most
+``--max-forget-acc``), and writes, beside the run:
+
+* ``asr_vs_queries.csv`` — one row per (dataset, attack, criterion, budget, forget-set size):
+  n, exact-set ASR, Wilson 95% interval, mean queries spent and seconds per target;
+* ``asr_vs_queries.md`` — the same as Markdown tables, one per forget-set size;
+* ``asr_vs_queries.png`` — ASR against queries (log scale), one panel per dataset.
+
+Example (the commands behind docs/inversion_attacks.md):
+    labelleak run configs/query-budget.toml --out docs/results/query-budget --jobs 1 --threads 1
+    python benchmarks/query_curve.py docs/results/query-budget
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from labelleak.metrics import wilson_interval
+
+SIZES = {1: "single class", 2: "pairs", 3: "triples"}
+
+
+def budget_of(options: str) -> float:
+    """The ``query_budget`` an attack row ran with (NaN for attacks without one)."""
+    return float(json.loads(options).get("query_budget", float("nan"))) if isinstance(options, str) else float("nan")
+
+
+def criterion_of(row: pd.Series) -> str:
+    options = json.loads(row["attack_options"]) if isinstance(row["attack_options"], str) else {}
+    if "criterion" in options:
+        return str(options["criterion"])
+    return "threshold" if row["attack"].startswith(("invert", "label")) else "argmax"
+
+
+def curve(results: pd.DataFrame, utility: pd.DataFrame, *, max_forget_acc: float) -> pd.DataFrame:
+    forgot = utility.loc[utility["forget_test_acc"] <= max_forget_acc, "cell"]
+    rows = results[results["cell"].isin(forgot)].copy()
+    rows["budget"] = rows["attack_options"].map(budget_of)
+    # attacks without a query budget (the noise baseline) are placed at the queries they spent
+    rows["budget"] = rows["budget"].fillna(pd.to_numeric(rows["queries"], errors="coerce"))
+    rows["criterion"] = rows.apply(criterion_of, axis=1)
+    rows["size"] = rows["n_forget"].astype(int)
+    out = []
+    for (dataset, attack, criterion, budget, size), group in rows.groupby(
+        ["dataset", "attack", "criterion", "budget", "size"], dropna=False
+    ):
+        hits, n = int(group["success"].astype(bool).sum()), len(group)
+        low, high = wilson_interval(hits, n)
+        out.append(
+            {
+                "dataset": dataset,
+                "attack": attack,
+                "access": group["access"].iloc[0],
+                "criterion": criterion,
+                "budget": budget,
+                "size": size,
+                "n": n,
+                "asr": hits / n,
+                "ci_low": low,
+                "ci_high": high,
+                "queries": pd.to_numeric(group["queries"], errors="coerce").mean(),
+                "seconds": group["seconds"].mean(),
+            }
+        )
+    return pd.DataFrame(out).sort_values(["size", "dataset", "attack", "criterion", "budget"])
+
+
+def markdown(table: pd.DataFrame) -> str:
+    parts = []
+    for size, by_size in table.groupby("size"):
+        parts.append(f"### {SIZES.get(int(size), f'{size} classes')} (targets that forgot)\n")
+        budgets = sorted(by_size["budget"].dropna().unique())
+        header = ["dataset", "attack (access)", *[f"{int(b):,}" for b in budgets]]
+        parts.append("| " + " | ".join(header) + " |")
+        parts.append("|" + "---|" * len(header))
+        for (dataset, attack, access), rows in by_size.groupby(["dataset", "attack", "access"]):
+            cells = []
+            for b in budgets:
+                hit = rows[rows["budget"] == b]
+                cells.append(
+                    ""
+                    if hit.empty
+                    else f"{hit['asr'].iloc[0]:.0%} [{hit['ci_low'].iloc[0]:.0%}–"
+                    f"{hit['ci_high'].iloc[0]:.0%}] n={int(hit['n'].iloc[0])}"
+                )
+            parts.append("| " + " | ".join([dataset, f"{attack} ({access})", *cells]) + " |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    datasets = sorted(table["dataset"].unique())
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), sharey=True, squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        for (attack, size), rows in table[table["dataset"] == dataset].groupby(["attack", "size"]):
+            if attack == "random-guess":
+                continue
+            rows = rows.sort_values("budget")
+            style = "-o" if size == 1 else ("--s" if size == 2 else ":^")
+            n = int(rows["n"].max())
+            ax.plot(rows["budget"], rows["asr"], style, label=f"{attack}, {SIZES.get(int(size), size)} (n={n})")
+        ax.set_xscale("log")
+        ax.set_title(f"{dataset}: targets that forgot")
+        ax.set_xlabel("queries per target (budget)")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("exact-set ASR")
+    axes[0][0].set_ylim(-0.02, 1.02)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.22, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="a labelleak run's output folder (results.csv, utility.csv)")
+    parser.add_argument(
+        "--max-forget-acc", type=float, default=0.1, help="targets that forgot: forget-class test accuracy at most this"
+    )
+    args = parser.parse_args(argv)
+    for name in ("results.csv", "utility.csv"):
+        if not (args.run / name).is_file():
+            print(f"query_curve: {args.run / name} not found: run labelleak run first", file=sys.stderr)
+            return 2
+    table = curve(
+        pd.read_csv(args.run / "results.csv"),
+        pd.read_csv(args.run / "utility.csv"),
+        max_forget_acc=args.max_forget_acc,
+    )
+    table.to_csv(args.run / "asr_vs_queries.csv", index=False, float_format="%.4f")
+    text = markdown(table)
+    (args.run / "asr_vs_queries.md").write_text(text)
+    plot(table, args.run / "asr_vs_queries.png")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

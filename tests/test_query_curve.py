@@ -1,0 +1,69 @@
+"""benchmarks/query_curve.py: ASR against query budget from a run's results, targets that forgot only."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+CURVE = Path(__file__).resolve().parents[1] / "benchmarks" / "query_curve.py"
+
+
+@pytest.fixture(scope="module")
+def query_curve():
+    spec = importlib.util.spec_from_file_location("query_curve_benchmark", CURVE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(cell, attack, budget, success, size=1, queries=None):
+    options = {} if budget is None else {"query_budget": budget}
+    return {
+        "cell": cell,
+        "dataset": "mnist",
+        "attack": attack,
+        "access": "labels" if attack == "label-reach" else "queries",
+        "attack_options": json.dumps(options),
+        "n_forget": size,
+        "success": success,
+        "queries": queries if queries is not None else budget,
+        "seconds": 0.5,
+    }
+
+
+def test_pools_targets_that_forgot_per_budget_and_writes_csv_markdown_and_plot(query_curve, tmp_path):
+    results = pd.DataFrame(
+        [
+            _row("a", "label-reach", 100, True),
+            _row("b", "label-reach", 100, False),
+            _row("a", "label-reach", 1000, True),
+            _row("b", "label-reach", 1000, True),
+            _row("c", "label-reach", 1000, False),  # c did not forget: left out
+            _row("a", "noise-frequency", None, True, queries=64),
+            _row("d", "label-reach", 1000, False, size=2),
+        ]
+    )
+    utility = pd.DataFrame({"cell": ["a", "b", "c", "d"], "forget_test_acc": [0.0, 0.05, 0.9, 0.0]})
+    table = query_curve.curve(results, utility, max_forget_acc=0.1)
+    single = table[(table["attack"] == "label-reach") & (table["size"] == 1)].set_index("budget")
+    assert single.loc[100, "asr"] == 0.5 and single.loc[1000, "asr"] == 1.0 and single.loc[1000, "n"] == 2
+    assert table[table["attack"] == "noise-frequency"]["budget"].tolist() == [64]
+    assert table[table["size"] == 2]["asr"].tolist() == [0.0]
+    assert set(table["criterion"]) == {"threshold", "argmax"}
+
+    results.to_csv(tmp_path / "results.csv", index=False)
+    utility.to_csv(tmp_path / "utility.csv", index=False)
+    assert query_curve.main([str(tmp_path)]) == 0
+    assert (tmp_path / "asr_vs_queries.png").read_bytes().startswith(b"\x89PNG")
+    text = (tmp_path / "asr_vs_queries.md").read_text()
+    assert "### single class" in text and "### pairs" in text and "n=2" in text
+    assert len(pd.read_csv(tmp_path / "asr_vs_queries.csv")) == len(table)
+
+
+def test_a_folder_without_results_is_a_one_line_error(query_curve, tmp_path, capsys):
+    assert query_curve.main([str(tmp_path)]) == 2
+    assert "results.csv not found" in capsys.readouterr().err
