@@ -102,6 +102,8 @@ def markdown(table: pd.DataFrame) -> str:
 
 def plot(table: pd.DataFrame, path: Path) -> None:
     datasets = sorted(table["dataset"].unique())
+    attacks = sorted(a for a in table["attack"].unique() if a != "random-guess")
+    colour = {a: f"C{i}" for i, a in enumerate(attacks)}
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), sharey=True, squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         for (attack, size), rows in table[table["dataset"] == dataset].groupby(["attack", "size"]):
@@ -110,7 +112,8 @@ def plot(table: pd.DataFrame, path: Path) -> None:
             rows = rows.sort_values("budget")
             style = "-o" if size == 1 else ("--s" if size == 2 else ":^")
             n = int(rows["n"].max())
-            ax.plot(rows["budget"], rows["asr"], style, label=f"{attack}, {SIZES.get(int(size), size)} (n={n})")
+            label = f"{attack}, {SIZES.get(int(size), size)} (n={n})"
+            ax.plot(rows["budget"], rows["asr"], style, color=colour[attack], label=label)
         ax.set_xscale("log")
         ax.set_title(f"{dataset}: targets that forgot")
         ax.set_xlabel("queries per target (budget)")

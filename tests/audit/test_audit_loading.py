@@ -211,7 +211,12 @@ def test_attack_selection_follows_declared_access():
         assert select_attacks("all", level=level, has_original=has_original) == expected
     assert set(select_attacks("all", level="weights", has_original=True)) == set(ATTACKS.names())
     queries_only = select_attacks("all", level="queries", has_original=False)
-    assert all(ATTACKS.get(n).requires == "queries" and not ATTACKS.get(n).needs_original for n in queries_only)
+    assert all(
+        ATTACKS.get(n).requires in ("labels", "queries") and not ATTACKS.get(n).needs_original for n in queries_only
+    )
+    assert "label-reach" in queries_only and select_attacks("all", level="labels", has_original=False) == [
+        "label-reach"
+    ]
     assert "param-diff-orig" not in select_attacks("all", level="weights", has_original=False)
 
 
