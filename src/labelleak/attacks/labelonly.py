@@ -107,8 +107,10 @@ def reach_labels(
             break
         parents = []
         for k in range(num_classes):
-            pool = torch.stack(reached[k]) if reached[k] else priors[k]
-            parents.append(pool[torch.randint(len(pool), (batch,), generator=generator)])
+            # indexing the list, not a stacked copy of it, keeps a round's cost independent of the budget spent
+            pool = reached[k] if reached[k] else list(priors[k])
+            picks = torch.randint(len(pool), (batch,), generator=generator)
+            parents.append(torch.stack([pool[i] for i in picks.tolist()]))
         noise = torch.randn((step, *genome_shape), generator=generator) * sigma
         genomes = (torch.cat(parents) + noise).clamp(0.0, 1.0)
         aimed = torch.arange(num_classes).repeat_interleave(batch)
