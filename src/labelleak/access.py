@@ -89,13 +89,7 @@ class LabelAccess:
         device: torch.device | None = None,
     ) -> LabelAccess:
         """A label-only view of a frozen copy of ``model`` on ``device`` (default: the model's device)."""
-        frozen = _frozen_copy(model, device)
-        frozen_device = module_device(frozen)
-
-        @torch.no_grad()
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            return frozen(x.to(frozen_device)).argmax(dim=1).cpu()
-
+        predict = _frozen_predictor(model, device, lambda logits: logits.argmax(dim=1))
         return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
 
     @property
@@ -160,13 +154,7 @@ class QueryAccess(LabelAccess):
         device: torch.device | None = None,
     ) -> QueryAccess:
         """A view of a frozen copy of ``model`` on ``device`` (default: the model's device)."""
-        frozen = _frozen_copy(model, device)
-        frozen_device = module_device(frozen)
-
-        @torch.no_grad()
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(frozen(x.to(frozen_device)), dim=1).cpu()
-
+        predict = _frozen_predictor(model, device, lambda logits: torch.softmax(logits, dim=1))
         return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
 
     def query(self, x: torch.Tensor) -> torch.Tensor:
@@ -298,3 +286,17 @@ def _frozen_copy(model: nn.Module, device: torch.device | None) -> nn.Module:
     for p in frozen.parameters():
         p.requires_grad_(False)
     return frozen
+
+
+def _frozen_predictor(
+    model: nn.Module, device: torch.device | None, output: Callable[[torch.Tensor], torch.Tensor]
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``output`` of a frozen copy of ``model`` on ``device`` for CPU inputs, returned on the CPU."""
+    frozen = _frozen_copy(model, device)
+    frozen_device = module_device(frozen)
+
+    @torch.no_grad()
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        return output(frozen(x.to(frozen_device))).cpu()
+
+    return predict

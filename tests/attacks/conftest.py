@@ -1,4 +1,4 @@
-"""Shadow experiments on digits shared by the attacks that start from shadow priors."""
+"""Shadow experiments and priors on digits shared by the attacks that start from shadow priors."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def forgot_three(digits, digits_model):
     from labelleak.targets import unlearn_original
 
     return unlearn_original(digits_model, digits, method="retrain", forget_classes=[3], seed=0).model
+
+
+@pytest.fixture(scope="session")
+def priors(digits_model):
+    """Two 4×4 genomes per class inverted on θ_o of digits (a quick stand-in for shadow priors)."""
+    from labelleak.attacks.evolution import invert_priors
+    from labelleak.targets import access_view
+
+    return invert_priors(
+        [access_view(digits_model.model, "gradients")], genome=4, restarts=2, steps=30, lr=0.1, tv=0.01, seed=0
+    )

@@ -7,18 +7,11 @@ import pytest
 import torch
 
 from labelleak.attacks.base import CalibrationError
-from labelleak.attacks.evolution import BUDGET_LADDER, PriorCMAInversion, budget_ladder, invert_cma, invert_priors
+from labelleak.attacks.evolution import BUDGET_LADDER, PriorCMAInversion, budget_ladder, invert_cma
 from labelleak.targets import access_view
 from labelleak.validation import ParameterError
 
 FAST = dict(genome=4, prior_restarts=2, prior_steps=30)
-
-
-@pytest.fixture(scope="module")
-def priors(digits_model):
-    return invert_priors(
-        [access_view(digits_model.model, "gradients")], genome=4, restarts=2, steps=30, lr=0.1, tv=0.01, seed=0
-    )
 
 
 def test_priors_are_confident_genomes_on_the_model_they_were_inverted_on(digits_model, priors):

@@ -8,18 +8,10 @@ import torch
 
 from labelleak.access import InsufficientAccessError, LabelAccess, QueryBudgetExceeded
 from labelleak.attacks.base import ATTACKS
-from labelleak.attacks.evolution import invert_priors
 from labelleak.attacks.labelonly import LabelReach, reach_labels
 from labelleak.targets import access_view
 
 FAST = dict(genome=6, prior_restarts=4, prior_steps=60)
-
-
-@pytest.fixture(scope="module")
-def priors(digits_model):
-    return invert_priors(
-        [access_view(digits_model.model, "gradients")], genome=4, restarts=2, steps=30, lr=0.1, tv=0.01, seed=0
-    )
 
 
 def test_a_labels_view_returns_top1_labels_only_and_counts_them(digits_model, digits):

@@ -343,6 +343,7 @@ class InversionAttack(Attack):
 
     criterion: str
     category = "inversion"
+    _criterion: ThresholdCriterion | EntropyCriterion
 
     @property
     def calibratable(self) -> bool:
@@ -351,6 +352,27 @@ class InversionAttack(Attack):
     @abstractmethod
     def run(self, target: Any) -> InversionRun:
         """The search alone (no criterion): the trajectory of every class's prototype."""
+
+    def decide_at(self, run: InversionRun, index: int) -> tuple[np.ndarray, tuple[int, ...], dict[str, Any]]:
+        """The criterion's scores and decision at checkpoint ``index`` of ``run`` (with this attack's
+        calibration, if any), and the artifacts every inversion attack reports: ``prototypes``,
+        ``run``, ``trajectory``, ``read_step`` or ``read_queries`` (the budget read, by the run's
+        unit), and ``confidence`` and ``profiles`` at it."""
+        reading = run.reading(index)
+        scores, predicted = self._criterion.decide(reading, calibration=self.calibration_)
+        read = "read_step" if run.unit == "steps" else "read_queries"
+        return (
+            scores,
+            predicted,
+            {
+                "prototypes": run.prototypes,
+                "run": run,
+                "trajectory": run.summary(),
+                read: int(run.checkpoints[index]),
+                "confidence": reading.confidence,
+                "profiles": reading.profiles,
+            },
+        )
 
     def _calibrate(self, shadows: Shadows) -> InversionCalibration:
         fitted: list[InversionCalibration] = []

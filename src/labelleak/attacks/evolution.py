@@ -315,21 +315,7 @@ class PriorSearchAttack(InversionAttack):
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         run = self.run(target)
         assert self.calibration_ is not None  # needs_calibration: checked by infer
-        index = min(self.calibration_.checkpoint, len(run.checkpoints) - 1)
-        reading = run.reading(index)
-        scores, predicted = self._criterion.decide(reading, calibration=self.calibration_)
-        return (
-            scores,
-            predicted,
-            {
-                "prototypes": run.prototypes,
-                "run": run,
-                "trajectory": run.summary(),
-                "read_queries": int(run.checkpoints[index]),
-                "confidence": reading.confidence,
-                "profiles": reading.profiles,
-            },
-        )
+        return self.decide_at(run, min(self.calibration_.checkpoint, len(run.checkpoints) - 1))
 
 
 @ATTACKS.register("invert-cma")

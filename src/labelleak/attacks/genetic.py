@@ -367,18 +367,5 @@ class BlackBoxInversion(InversionAttack):
             index = run.auto_index(self.read_level)
         else:
             index = len(run.checkpoints) - 1
-        reading = run.reading(index)
-        scores, predicted = self._criterion.decide(reading, calibration=self.calibration_)
-        return (
-            scores,
-            predicted,
-            {
-                "prototypes": run.prototypes,
-                "run": run,
-                "trajectory": run.summary(),
-                "read_queries": int(run.checkpoints[index]),
-                "confidence": reading.confidence,
-                "profiles": reading.profiles,
-                "settings": self.settings.to_dict(),
-            },
-        )
+        scores, predicted, artifacts = self.decide_at(run, index)
+        return scores, predicted, {**artifacts, "settings": self.settings.to_dict()}

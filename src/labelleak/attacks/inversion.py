@@ -282,18 +282,5 @@ class WhiteBoxInversion(InversionAttack):
             index = run.auto_index(self.read_level)
         else:
             index = run.index_at(self.read_step)
-        reading = run.reading(index)
-        scores, predicted = self._criterion.decide(reading, calibration=self.calibration_)
-        logger.debug("invert-wb read at step %d: confidence %s", run.checkpoints[index], reading.confidence)
-        return (
-            scores,
-            predicted,
-            {
-                "prototypes": run.prototypes,
-                "run": run,
-                "trajectory": run.summary(),
-                "read_step": int(run.checkpoints[index]),
-                "confidence": reading.confidence,
-                "profiles": reading.profiles,
-            },
-        )
+        logger.debug("invert-wb read at step %d: confidence %s", run.checkpoints[index], run.confidence[index])
+        return self.decide_at(run, index)
