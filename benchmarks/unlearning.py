@@ -1,19 +1,24 @@
 """Utility of every unlearning method: forget / retain / test accuracy and wall time.
 
 For one dataset, runs each registered method (or ``--methods``) on each forget set and prints a
-Markdown table with a verdict against the targets of docs/unlearning.md: forget-class test accuracy ≤ 10%
-and retain test accuracy within 5 points of the original model. Every run goes through the
+Markdown table with a verdict against the goal of docs/unlearning.md: forget-class test accuracy ≤ 5%
+and a retain test accuracy drop against the original model at most 3 points more than Retrain's own
+drop on the same forget set (Retrain runs first on each set as the reference). Every run goes through the
 shared artifact store, so an interrupted benchmark resumes where it stopped and a repeated one
 only reads the stored results (their "seconds" are those of the original run).
 
     python benchmarks/unlearning.py --dataset fashion-mnist --threads 1
     python benchmarks/unlearning.py --dataset mnist --methods retrain,finetune --forget-sets "0;3"
     python benchmarks/unlearning.py --dataset fashion-mnist --cached-only   # table of what exists
+
+``--csv FILE`` also writes the tidy rows (one per method and forget set).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import logging
 import sys
 import time
@@ -25,8 +30,8 @@ from labelleak.store import ArtifactStore
 from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
 from labelleak.unlearning import UNLEARNERS, utility_metrics
 
-FORGET_TARGET = 0.10
-RETAIN_TOLERANCE = 0.05
+FORGET_TARGET = 0.05
+RETAIN_TOLERANCE = 0.03
 
 
 def parse_forget_sets(text: str) -> list[list[int]]:
@@ -34,12 +39,12 @@ def parse_forget_sets(text: str) -> list[list[int]]:
     return [[int(c) for c in part.split(",")] for part in text.split(";") if part.strip()]
 
 
-def verdict(metrics: dict, before: dict) -> str:
+def verdict(metrics: dict, before: dict, retrain_drop: float) -> str:
     misses = []
     if metrics["forget_test_acc"] > FORGET_TARGET:
         misses.append(f"forget {metrics['forget_test_acc']:.1%} > {FORGET_TARGET:.0%}")
     drop = before["retain_test_acc"] - metrics["retain_test_acc"]
-    if drop > RETAIN_TOLERANCE:
+    if drop - max(retrain_drop, 0.0) > RETAIN_TOLERANCE:
         misses.append(f"retain −{drop * 100:.1f} pts")
     return "ok" if not misses else "MISS: " + "; ".join(misses)
 
@@ -54,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cached-only", action="store_true", help="only report runs already in the store")
     parser.add_argument("--output", help="also write the table to this Markdown file")
+    parser.add_argument("--csv", help="also write the tidy rows to this CSV file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -63,31 +69,37 @@ def main(argv: list[str] | None = None) -> int:
         for method in methods:
             UNLEARNERS.get(method)
     else:
-        methods = [m for m in UNLEARNERS.names() if m != "retrain"] + ["retrain"]
+        methods = UNLEARNERS.names()
+    # Retrain is every other method's reference, so it runs first on each forget set
+    methods = ["retrain", *[m for m in methods if m != "retrain"]]
     forget_sets = parse_forget_sets(args.forget_sets)
     store = ArtifactStore(args.cache)
     dataset = load_dataset(args.dataset)
-    original = train_original(dataset, seed=args.seed, store=store)
+    # amnesiac_updates subtracts θ_o's recorded updates; recording leaves θ_o's weights and key unchanged
+    original = train_original(dataset, seed=args.seed, store=store, record_updates="amnesiac_updates" in methods)
 
     lines = [
         f"{dataset.name}: original {original.config['spec']['arch']} (seed {args.seed}), test accuracy "
         f"{original.metrics['test_accuracy']:.2%}, recorded training time "
         f"{original.metrics['seconds_per_epoch']:.1f} s/epoch",
         "",
-        "| method | forget set | forget acc | retain acc (original) | test acc | forget-train acc | seconds | CPU s | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| method | forget set | forget acc | retain acc (original) | retain drop | test acc | forget-train acc "
+        "| seconds | CPU s | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     print("\n".join(lines), flush=True)
     start = time.perf_counter()
+    records: list[dict] = []
     # forget-set-major, so an interrupted run already has every method on the first forget set
     for classes in forget_sets:
         before = utility_metrics(original.model, dataset, classes)
+        retrain_drop = 0.0
         for method in methods:
             if args.cached_only:
                 config = unlearned_config(
                     original,
                     method=method,
-                    params=build_unlearner(method).params(),
+                    params=build_unlearner(method, dataset=dataset.name).params(),
                     forget_classes=classes,
                     seed=args.seed,
                 )
@@ -97,11 +109,33 @@ def main(argv: list[str] | None = None) -> int:
                 original, dataset, method=method, forget_classes=classes, seed=args.seed, store=store
             )
             m = result.metrics
+            drop = before["retain_test_acc"] - m["retain_test_acc"]
+            if method == "retrain":
+                retrain_drop = drop
             cpu = f"{m['cpu_seconds']:.1f}" if "cpu_seconds" in m else "n/a"
+            decided = verdict(m, before, retrain_drop)
             row = (
                 f"| {method} | {{{', '.join(map(str, result.forget_classes))}}} | {m['forget_test_acc']:.1%} | "
-                f"{m['retain_test_acc']:.1%} ({before['retain_test_acc']:.1%}) | {m['test_acc']:.1%} | "
-                f"{m['forget_train_acc']:.1%} | {m['seconds']:.1f} | {cpu} | {verdict(m, before)} |"
+                f"{m['retain_test_acc']:.1%} ({before['retain_test_acc']:.1%}) | {drop * 100:+.1f} pts | "
+                f"{m['test_acc']:.1%} | {m['forget_train_acc']:.1%} | {m['seconds']:.1f} | {cpu} | {decided} |"
+            )
+            records.append(
+                {
+                    "dataset": dataset.name,
+                    "method": method,
+                    "forget": " ".join(map(str, result.forget_classes)),
+                    "n_forget": len(result.forget_classes),
+                    "forget_test_acc": m["forget_test_acc"],
+                    "retain_test_acc": m["retain_test_acc"],
+                    "original_retain_test_acc": before["retain_test_acc"],
+                    "retain_drop": drop,
+                    "retrain_retain_drop": retrain_drop,
+                    "test_acc": m["test_acc"],
+                    "seconds": m["seconds"],
+                    "cpu_seconds": m.get("cpu_seconds", ""),
+                    "params": json.dumps(result.params, sort_keys=True),
+                    "verdict": decided,
+                }
             )
             lines.append(row)
             print(row, flush=True)
@@ -111,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         with open(args.output, "w") as handle:
             handle.write("\n".join(header + rows) + "\n")
+    if args.csv and records:
+        with open(args.csv, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
     return 0
 
 

@@ -27,6 +27,9 @@ def test_objective_prefers_forgetting_then_retain_then_cost():
     assert score(0.0, 0.90, 1.0, target=0.02) > score(0.5, 0.99, 0.1, target=0.02)
     assert score(0.0, 0.95, 1.0, target=0.02) > score(0.0, 0.90, 0.1, target=0.02)
     assert score(0.0, 0.95, 1.0, target=0.02) > score(0.0, 0.95, 5.0, target=0.02)
+    # over the cost budget is infeasible, however well it forgets, and the further over the worse
+    assert score(0.0, 0.50, 9.0, target=0.02, budget=10.0) > score(0.0, 0.99, 11.0, target=0.02, budget=10.0)
+    assert score(0.0, 0.99, 11.0, target=0.02, budget=10.0) > score(0.0, 0.99, 30.0, target=0.02, budget=10.0)
     with pytest.raises(ParameterError, match="nothing to tune"):
         search_space("retrain")
 
@@ -36,9 +39,16 @@ def test_tune_digits_writes_the_defaults_and_resumes(capsys, tmp_path):
     out.write_text(json.dumps({"digits": {"ssd": {"alpha": 15.0}}}))
     argv = ["tune", "--dataset", "digits", "--method", "amnesiac", "--forget", "3", "--trials", "3"]
     argv += ["--cache", str(tmp_path / "cache"), "--write", str(out), "--threads", "1", "--quiet"]
+    # digits' θ_o trains for 40 epochs of 23 steps: two of them are too few for any trial, and a study
+    # with no trial inside the budget writes nothing
+    assert main([*argv, "--budget-epochs", "0.01"]) == 1
+    assert "nothing written" in capsys.readouterr().out and json.loads(out.read_text()) == {
+        "digits": {"ssd": {"alpha": 15.0}}
+    }
+    argv += ["--budget-epochs", "40"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "3 trials" in printed and "wrote digits/amnesiac" in printed
+    assert "3 trials" in printed and "wrote digits/amnesiac" in printed and "budget per trial" in printed
     table = json.loads(out.read_text())
     assert table["digits"]["ssd"] == {"alpha": 15.0} and set(table["digits"]["amnesiac"]) == {
         "lr",

@@ -4,13 +4,15 @@ The search never sees the test split: a stratified 20% of the training split is 
 validation set, a tuning θ_o is trained on the other 80% (cached like any θ_o), and every trial
 unlearns the forget classes from it and is scored on the held-out 20%. Objective, in order:
 
-1. forget-class validation accuracy at most Retrain's (on the same split) plus 2 points;
+1. forget-class validation accuracy at most Retrain's (on the same split) plus 2 points, and a
+   cost of at most ``BUDGET_EPOCHS`` epochs of θ_o's training (CPU seconds; one epoch is priced as
+   the Retrain reference's CPU seconds over its epochs, measured in the same study);
 2. then the highest retain validation accuracy;
 3. then the lowest cost (CPU seconds of the unlearning).
 
 This is folded into one number to maximise: a feasible trial scores ``retain − 1e-4 · cpu_seconds``
-(≥ −1 for any run under ~3 hours), an infeasible one ``−1 − excess forget accuracy``, so a feasible
-trial always wins. The sampler is a seeded TPE; the study lives in the artifact store as an Optuna
+(≥ −1 for any run under ~3 hours), an infeasible one ``−1 − excess forget accuracy − excess cost``
+(the cost in budgets over one), so a feasible trial always wins. The sampler is a seeded TPE; the study lives in the artifact store as an Optuna
 journal file, so an interrupted or repeated ``labelleak tune`` resumes it (``--trials N`` is the
 total number of finished trials wanted). Optuna is an optional dependency: ``pip install
 'labelleak[tune]'``.
@@ -29,18 +31,22 @@ from labelleak.data import ImageDataset
 from labelleak.store import ArtifactStore
 from labelleak.targets import train_original, unlearn_original
 from labelleak.unlearning import UNLEARNERS
-from labelleak.validation import ParameterError, check_classes
+from labelleak.validation import ParameterError, check_classes, check_number
 
 #: the forget-accuracy slack over Retrain's, in accuracy units
 SLACK = 0.02
+#: the most a tuned method may cost, in epochs of θ_o's training
+BUDGET_EPOCHS = 2.0
 #: fraction of the training split held out for validation
 VALIDATION_FRACTION = 0.2
 
-#: the search space per parameter name: ("log", low, high), ("int", low, high) or ("cat", choices)
+#: the search space per parameter name: ("log", low, high), ("int", low, high), ("logint", low, high)
+#: or ("cat", choices). Epochs are searched on a log scale below the point where most methods pay
+#: more than the cost budget, so that few trials are spent far outside it.
 SPACE: dict[str, tuple[Any, ...]] = {
     "lr": ("log", 1e-5, 1e-1),
-    "epochs": ("int", 1, 20),
-    "repair_epochs": ("int", 1, 10),
+    "epochs": ("logint", 1, 8),
+    "repair_epochs": ("logint", 1, 5),
     "impair_lr": ("log", 1e-5, 1e-1),
     "repair_lr": ("log", 1e-5, 1e-1),
     "alpha": ("log", 0.5, 100.0),
@@ -77,11 +83,18 @@ def validation_split(dataset: ImageDataset, *, seed: int = 0) -> ImageDataset:
     )
 
 
-def score(forget: float, retain: float, cpu_seconds: float, target: float) -> float:
+def score(forget: float, retain: float, cpu_seconds: float, target: float, budget: float = math.inf) -> float:
     """The folded lexicographic objective (see the module docstring); higher is better."""
-    if math.isnan(forget) or forget > target:
-        return -1.0 - (1.0 if math.isnan(forget) else forget - target)
+    forget_excess = 1.0 if math.isnan(forget) else max(0.0, forget - target)
+    cost_excess = max(0.0, cpu_seconds / budget - 1.0)
+    if forget_excess > 0 or cost_excess > 0:
+        return -1.0 - forget_excess - cost_excess
     return retain - 1e-4 * cpu_seconds
+
+
+def _cpu_seconds(metrics: dict[str, Any]) -> float:
+    # stores written before CPU time was recorded hold only the wall-clock seconds
+    return float(metrics.get("cpu_seconds", metrics["seconds"]))
 
 
 @dataclass
@@ -92,6 +105,8 @@ class TuneResult:
     params: dict[str, Any]
     metrics: dict[str, float]
     retrain_forget: float
+    #: the CPU seconds a trial may spend (``BUDGET_EPOCHS`` epochs of θ_o's training)
+    budget_cpu_seconds: float
     feasible: bool
     trials: int
     cpu_seconds: float
@@ -105,8 +120,12 @@ def tune(
     trials: int,
     store: ArtifactStore,
     seed: int = 0,
+    budget_epochs: float = BUDGET_EPOCHS,
 ) -> TuneResult:
-    """Run (or resume) the study until it holds ``trials`` finished trials; return the best."""
+    """Run (or resume) the study until it holds ``trials`` finished trials; return the best.
+
+    ``budget_epochs`` caps a trial's CPU seconds at that many epochs of θ_o's training.
+    """
     try:
         import optuna
         from optuna.storages import JournalStorage
@@ -114,34 +133,36 @@ def tune(
     except ImportError:
         raise ParameterError("labelleak tune needs Optuna: pip install 'labelleak[tune]'") from None
     space = search_space(method)
+    check_number("budget_epochs", budget_epochs, low=0.0, low_inclusive=False)
     classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
     split = validation_split(dataset, seed=seed)
     original = train_original(split, seed=seed, store=store)
     reference = unlearn_original(original, split, method="retrain", forget_classes=classes, seed=seed, store=store)
     target = reference.metrics["forget_test_acc"] + SLACK
+    budget = budget_epochs * _cpu_seconds(reference.metrics) / original.config["train"]["epochs"]
 
     def objective(trial: Any) -> float:
         params: dict[str, Any] = {}
         for name, spec in space.items():
             if spec[0] == "log":
                 params[name] = trial.suggest_float(name, spec[1], spec[2], log=True)
-            elif spec[0] == "int":
-                params[name] = trial.suggest_int(name, spec[1], spec[2])
+            elif spec[0] in ("int", "logint"):
+                params[name] = trial.suggest_int(name, spec[1], spec[2], log=spec[0] == "logint")
             else:
                 params[name] = trial.suggest_categorical(name, list(spec[1]))
         result = unlearn_original(
             original, split, method=method, params=params, forget_classes=classes, seed=seed, store=store
         )
         m = result.metrics
-        cpu = float(m.get("cpu_seconds", m["seconds"]))
+        cpu = _cpu_seconds(m)
         for key in ("forget_test_acc", "retain_test_acc"):
             trial.set_user_attr(key, float(m[key]))
         trial.set_user_attr("cpu_seconds", cpu)
-        return score(float(m["forget_test_acc"]), float(m["retain_test_acc"]), cpu, target)
+        return score(float(m["forget_test_acc"]), float(m["retain_test_acc"]), cpu, target, budget)
 
     folder = store.root / "tune"
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{dataset.name}-{method}-{'+'.join(map(str, classes))}-seed{seed}"
+    name = f"{dataset.name}-{method}-{'+'.join(map(str, classes))}-seed{seed}-budget{budget_epochs:g}"
     storage = JournalStorage(JournalFileBackend(str(folder / f"{name}.journal")))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -164,6 +185,7 @@ def tune(
         params=params,
         metrics={k: float(v) for k, v in best.user_attrs.items()},
         retrain_forget=float(reference.metrics["forget_test_acc"]),
+        budget_cpu_seconds=budget,
         feasible=best.value is not None and best.value > -1.0,
         trials=len(done),
         cpu_seconds=sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in done),

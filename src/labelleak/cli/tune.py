@@ -17,8 +17,8 @@ DESCRIPTION = (
     "Search --method's parameters with Optuna's seeded TPE sampler. The search runs on a\n"
     "validation split carved from the training data (never the test split): θ_o is\n"
     "trained on 80% of it, each trial unlearns --forget and is scored on the other 20%.\n"
-    "Objective: forget accuracy ≤ Retrain's + {slack:.0%}, then highest retain accuracy,\n"
-    "then lowest CPU time. The study is stored in the artifact store and resumes; the best\n"
+    "Objective: forget accuracy ≤ Retrain's + {slack:.0%} at a cost ≤ {budget:g} epochs of the\n"
+    "original model's training, then highest retain accuracy, then lowest CPU time. The study is stored in the artifact store and resumes; the best\n"
     "settings are written to the per-dataset defaults (labelleak/unlearning/defaults.json,\n"
     "or --write FILE).\n\n"
     "example: labelleak tune --dataset digits --method scrub --forget 3 --trials 20"
@@ -26,9 +26,9 @@ DESCRIPTION = (
 
 
 def _description() -> str:
-    from labelleak.tune import SLACK
+    from labelleak.tune import BUDGET_EPOCHS, SLACK
 
-    return DESCRIPTION.format(slack=SLACK)
+    return DESCRIPTION.format(slack=SLACK, budget=BUDGET_EPOCHS)
 
 
 def _method_names() -> list[str]:
@@ -56,6 +56,13 @@ def register(subparsers) -> None:
         "--forget", type=int, action="append", metavar="CLASS", help="class to forget; repeatable (default: 3)"
     )
     parser.add_argument("--trials", type=int, default=20, metavar="N", help="finished trials wanted (default: 20)")
+    parser.add_argument(
+        "--budget-epochs",
+        type=float,
+        default=None,
+        metavar="E",
+        help="most a trial may cost, in epochs of the original model's training (default: 2)",
+    )
     parser.add_argument("--write", metavar="FILE", help="defaults file to update (default: the packaged one)")
     parser.add_argument("--no-write", action="store_true", help="print the result only")
     add_run_options(parser)
@@ -63,7 +70,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from labelleak.data import load_dataset
-    from labelleak.tune import SLACK, search_space, tune
+    from labelleak.tune import BUDGET_EPOCHS, SLACK, search_space, tune
     from labelleak.unlearning.defaults import defaults_path, write_defaults
 
     search_space(args.method)  # fails at once for a method with nothing to tune
@@ -75,11 +82,12 @@ def run(args) -> int:
         trials=args.trials,
         store=store_from(args),
         seed=args.seed,
+        budget_epochs=BUDGET_EPOCHS if args.budget_epochs is None else args.budget_epochs,
     )
     print(
         f"{dataset.describe()}\n{args.method} forgetting {list(result.forget_classes)}: {result.trials} trials, "
         f"{result.cpu_seconds:.1f} CPU-s of unlearning; Retrain's validation forget accuracy "
-        f"{result.retrain_forget:.1%}"
+        f"{result.retrain_forget:.1%}; budget per trial {result.budget_cpu_seconds:.1f} CPU-s"
     )
     m = result.metrics
     print_table(
@@ -95,7 +103,9 @@ def run(args) -> int:
         ],
     )
     if not result.feasible:
-        print(f"WARNING: no trial reached Retrain's forget accuracy + {SLACK:.0%}; nothing written")
+        print(
+            f"WARNING: no trial reached Retrain's forget accuracy + {SLACK:.0%} within the cost budget; nothing written"
+        )
         return 1
     if not args.no_write:
         params = {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in result.params.items()}
