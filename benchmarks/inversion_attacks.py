@@ -16,7 +16,7 @@ Prints Markdown tables (ASR with n, Wilson 95% interval, chance; AUC; mean secon
 and writes every per-target record to ``--out``.
 
 Example (the commands behind docs/inversion_attacks.md):
-    python benchmarks/inversion_attacks.py --dataset fashion-mnist --shadow --threads 1 --out /tmp/I_fmnist.json
+    python benchmarks/inversion_attacks.py --dataset fashion-mnist --shadow --threads 1 --out I_fmnist.json
 """
 
 from __future__ import annotations

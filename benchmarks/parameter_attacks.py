@@ -9,7 +9,7 @@ interval, chance, AUC, precision/recall for multi-class) and per-target seconds;
 per-target record to ``--out`` as JSON.
 
 Example (the commands behind docs/parameter_attacks.md):
-    python benchmarks/parameter_attacks.py --dataset mnist --threads 1 --out /tmp/P_mnist.json
+    python benchmarks/parameter_attacks.py --dataset mnist --threads 1 --out P_mnist.json
 """
 
 from __future__ import annotations

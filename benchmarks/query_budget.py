@@ -6,9 +6,9 @@ files, e.g. a run over all targets at 10²–10⁴ queries and a smaller one at 
 interval, mean seconds and queries per target — then plots ASR against queries per target.
 
 Example (docs/inversion_attacks.md has the full commands behind its tables):
-    python benchmarks/inversion_attacks.py --dataset fashion-mnist --budgets 100 1000 10000 --out /tmp/qb_all.json
-    python benchmarks/inversion_attacks.py --dataset fashion-mnist --classes 0 3 --budgets 100000 --out /tmp/qb_1e5.json
-    python benchmarks/query_budget.py /tmp/qb_all.json /tmp/qb_1e5.json --same-targets --plot /tmp/query_budget.png
+    python benchmarks/inversion_attacks.py --dataset fashion-mnist --budgets 100 1000 10000 --out qb_all.json
+    python benchmarks/inversion_attacks.py --dataset fashion-mnist --classes 0 3 --budgets 100000 --out qb_1e5.json
+    python benchmarks/query_budget.py qb_all.json qb_1e5.json --same-targets --plot query_budget.png
 """
 
 from __future__ import annotations

@@ -81,6 +81,7 @@ from labelleak.experiments.fields import (
     string,
     table_at,
 )
+from labelleak.experiments.provenance import portable_path
 from labelleak.models import ARCHITECTURES
 from labelleak.registry import UnknownNameError
 from labelleak.targets import build_unlearner
@@ -401,6 +402,6 @@ def load_config(path: str | Path) -> ExperimentConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path} is not valid TOML: {err}") from None
     try:
-        return parse_config(data, source=str(path))
+        return parse_config(data, source=portable_path(path))
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None

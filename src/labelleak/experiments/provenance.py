@@ -10,6 +10,22 @@ from pathlib import Path
 import torch
 
 
+def portable_path(path: str | os.PathLike) -> str:
+    """``path`` as a run's files record it: relative to the working directory when inside it, else
+    under ``~`` when inside the home folder, else unchanged, so that committed results do not
+    carry the local folders of the machine that produced them."""
+    if not str(path):
+        return ""
+    resolved = Path(path).expanduser().absolute()
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            relative = resolved.relative_to(base.absolute())
+        except ValueError:
+            continue
+        return prefix + relative.as_posix() if str(relative) != "." else (prefix.rstrip("/") or ".")
+    return str(path)
+
+
 def git_revision() -> str:
     """The git revision of the labelleak source tree (with ``+dirty`` when ``src/`` or ``pyproject.toml``
     has local changes; results written into the checkout, e.g. under ``docs/results``, do not count), or ''."""

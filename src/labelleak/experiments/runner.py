@@ -38,7 +38,7 @@ from labelleak.experiments.context import Context, RunSummary
 from labelleak.experiments.executor import check_executor, import_ray, make_executor
 from labelleak.experiments.grid import Cell, cells
 from labelleak.experiments.plan import CellPlan, cell_fields, plan_cell, row_labels
-from labelleak.experiments.provenance import git_revision, machine
+from labelleak.experiments.provenance import git_revision, machine, portable_path
 from labelleak.report.tables import write_results
 from labelleak.store import ArtifactStore, atomic_write_json
 from labelleak.unlearning import forgot
@@ -194,7 +194,7 @@ def run_experiment(
             "executor": executor,
             "device": str(default_device()),
             "datasets_skipped": skipped,
-            "store": store_root,
+            "store": portable_path(store_root),
             "pilot": pilot,
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
