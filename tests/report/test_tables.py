@@ -12,6 +12,7 @@ from labelleak.report.document import write_report
 from labelleak.report.tables import (
     ResultsError,
     asr_matrix,
+    baseline_comparison,
     fmt_asr,
     load_results,
     summary_table,
@@ -247,3 +248,31 @@ def test_report_files_are_readable_by_others(tmp_path):
         os.umask(umask)
     for path in (md, page, tmp_path / "results.csv", *(tmp_path / "figures").glob("*.png")):
         assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_baseline_comparison_names_the_attacks_a_baseline_ties_or_beats():
+    rows = pd.DataFrame(make_rows())
+    singles = rows[rows["n_forget"] == 1]
+    # noise-frequency right on 6 of the 8 single-class targets: above "bad" (2/8), below "good" (8/8)
+    baseline = singles[singles["attack"] == "good"].assign(attack="noise-frequency", attack_label="noise-frequency")
+    wrong = baseline.index[:2]
+    baseline.loc[wrong, "predicted"] = "9"
+    baseline.loc[wrong, "scores"] = one_hot_scores(10, 9)
+    found = baseline_comparison(pd.concat([singles, baseline]))
+    assert found["baseline"] == "noise-frequency" and found["summary"]["asr"] == pytest.approx(6 / 8)
+    assert found["tied_or_beaten"] == [("bad", pytest.approx(2 / 8))]
+    assert found["ahead"] == [("good", pytest.approx(1.0))]
+    # without a baseline there is nothing to compare
+    assert baseline_comparison(singles) is None
+
+
+def test_report_says_where_a_baseline_ties_or_beats_an_attack(tmp_path):
+    results = make_results_dir(tmp_path)
+    rows = pd.read_csv(results / "results.csv")
+    probe = rows[rows["attack"] == "good"].assign(attack="accuracy-probe", attack_label="accuracy-probe")
+    pd.concat([rows, probe]).to_csv(results / "results.csv", index=False)
+    markdown = write_report(results)[0].read_text()
+    section = markdown.split("## Baselines against the attacks")[1].split("\n## ")[0]
+    # on the targets that forgot (retrain's), the probe ties 'good' and beats 'bad'
+    assert "**digits, |C| = 1** (targets that forgot, n = 4)" in section
+    assert "accuracy-probe, scores 100% and ties or beats 2 of 2 attack variants. Ahead of it: none." in section

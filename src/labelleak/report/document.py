@@ -21,7 +21,9 @@ import pandas as pd
 from labelleak.metrics import random_guess_rate
 from labelleak.report import figures
 from labelleak.report.tables import (
+    BASELINES,
     asr_matrix,
+    baseline_comparison,
     fmt_asr,
     fmt_set,
     load_results,
@@ -106,6 +108,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
     )
 
     blocks += _overview(rows, utility)
+    blocks += _baselines(rows, utility)
 
     for dataset, part in rows.groupby("dataset", sort=False):
         k = len(json.loads(part["scores"].iloc[0]))
@@ -331,6 +334,43 @@ def _overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
         _, headers, body = _matrix(labels, datasets, cells)
         blocks.append(("table", headers, body + [["chance"] + [_pct(chance[d]) for d in datasets]]))
     return blocks
+
+
+def _baselines(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
+    """Where a cheap baseline ties or beats the attacks, said plainly, per dataset and |C|.
+
+    Read on the targets that forgot (forget-class test accuracy ≤ 10%) when the utility table
+    says which they are: on a target that did not forget, every attack and baseline measures the
+    unlearning method's failure rather than leakage.
+    """
+    effective = _unlearned(rows, utility)
+    scope = "targets that forgot" if not effective.empty else "every target"
+    part_rows = effective if not effective.empty else rows
+    lines = []
+    for (dataset, size), part in part_rows.sort_values("n_forget", kind="stable").groupby(
+        ["dataset", "n_forget"], sort=False
+    ):
+        found = baseline_comparison(part)
+        if found is None:
+            continue
+        n_attacks = len(found["tied_or_beaten"]) + len(found["ahead"])
+        ahead = ", ".join(f"{label} ({_pct(asr)})" for label, asr in found["ahead"]) or "none"
+        lines.append(
+            f"**{dataset}, |C| = {size}** ({scope}, n = {int(found['summary']['n'])}): the best baseline, "
+            f"{found['baseline']}, scores {_pct(found['summary']['asr'])} and ties or beats "
+            f"{len(found['tied_or_beaten'])} of {n_attacks} attack variants. Ahead of it: {ahead}."
+        )
+    if not lines:
+        return []
+    return [
+        ("h2", "Baselines against the attacks"),
+        (
+            "p",
+            "The baselines (" + ", ".join(f"`{b}`" for b in BASELINES) + ") need no weights and little or no "
+            "data; an attack that a baseline ties or beats shows no leakage beyond what the baseline already reads.",
+        ),
+        *[("p", line) for line in lines],
+    ]
 
 
 def to_markdown(blocks: list[Block], base: Path) -> str:

@@ -108,11 +108,37 @@ def set_size_confusion(rows: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["label", "n_forget"], key=lambda c: c.map(order) if c.name == "label" else c)
 
 
+#: the cheap reference attacks every grid runs beside the paper's (docs/results, "Baselines")
+BASELINES = ("random-guess", "noise-frequency", "noise-logprob", "accuracy-probe", "hu-probe")
+
+
 def attack_order(rows: pd.DataFrame) -> list[str]:
     """Attack labels in a stable reading order: the paper's attacks first, then the baselines."""
-    baselines = ("random-guess", "noise-frequency", "noise-logprob", "accuracy-probe", "hu-probe")
     labels = list(dict.fromkeys(rows["attack_label"]))
-    return sorted(labels, key=lambda lab: (lab.split(" ")[0] in baselines, labels.index(lab)))
+    return sorted(labels, key=lambda lab: (lab.split(" ")[0] in BASELINES, labels.index(lab)))
+
+
+def baseline_comparison(rows: pd.DataFrame) -> dict[str, Any] | None:
+    """The best baseline against every other attack variant on ``rows`` (one group of targets).
+
+    Returns None when ``rows`` lack a baseline or an attack; else the best baseline's label and
+    summary, the attack labels it ties or beats (its exact-set ASR at least theirs) with their
+    ASR, and those it does not.
+    """
+    labelled = rows.assign(label=row_label(rows))
+    table = summary_table(labelled, ["label"])
+    is_baseline = table["label"].str.split(" ").str[0].isin(BASELINES)
+    baselines, attacks = table[is_baseline], table[~is_baseline]
+    if baselines.empty or attacks.empty:
+        return None
+    best = baselines.sort_values("asr", ascending=False, kind="stable").iloc[0]
+    matched = attacks["asr"] <= best["asr"]
+    return {
+        "baseline": best["label"],
+        "summary": best,
+        "tied_or_beaten": list(zip(attacks.loc[matched, "label"], attacks.loc[matched, "asr"])),
+        "ahead": list(zip(attacks.loc[~matched, "label"], attacks.loc[~matched, "asr"])),
+    }
 
 
 def row_label(rows: pd.DataFrame) -> pd.Series:
