@@ -123,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         ax.set_xlabel("queries per target")
         ax.set_ylabel("ASR (Wilson 95% CI)")
         ax.set_title(f"invert-bb: {', '.join(sorted(datasets))}", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
         fig.tight_layout()
         args.plot.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.plot, dpi=120)
+        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
         print(f"\nplot: {args.plot}")
     return 0
 

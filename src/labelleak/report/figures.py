@@ -36,7 +36,8 @@ def _save(fig, path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
+        # "tight" grows the canvas to every label, so long attack names are never cut off
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be read by others
         os.replace(tmp, path)
     finally:
@@ -55,14 +56,16 @@ def asr_heatmap(
     title: str,
     chance: float | None = None,
 ) -> Path:
-    """Heatmap of ASR (attack × method) with the percentage written in every cell."""
+    """Heatmap of ASR (attack × method) with the percentage and the number of targets in every cell."""
     plt = _pyplot()
     values = np.full((len(labels), len(methods)), np.nan)
+    counts = np.zeros((len(labels), len(methods)), dtype=int)
     for i, label in enumerate(labels):
         for j, method in enumerate(methods):
             if (label, method) in cells:
                 values[i, j] = cells[(label, method)]["asr"]
-    fig, ax = plt.subplots(figsize=(1.6 + 0.75 * len(methods), 1.2 + 0.36 * len(labels)))
+                counts[i, j] = int(cells[(label, method)]["n"])
+    fig, ax = plt.subplots(figsize=(1.6 + 0.8 * len(methods), 1.2 + 0.42 * len(labels)))
     image = ax.imshow(values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(methods)))
     ax.set_xticklabels(methods, rotation=45, ha="right", fontsize=7)
@@ -74,14 +77,17 @@ def asr_heatmap(
                 ax.text(
                     j,
                     i,
-                    f"{100 * values[i, j]:.0f}",
+                    f"{100 * values[i, j]:.0f}\nn={counts[i, j]}",
                     ha="center",
                     va="center",
-                    fontsize=6,
+                    fontsize=5.5,
+                    linespacing=0.9,
                     color="black" if values[i, j] > 0.6 else "white",
                 )
     colorbar = fig.colorbar(image, ax=ax, fraction=0.04)
-    colorbar.set_label("ASR" + (f" (chance {100 * chance:.0f}%)" if chance is not None else ""), fontsize=7)
+    colorbar.set_label(
+        "ASR, n = targets per cell" + (f" (chance {100 * chance:.0f}%)" if chance is not None else ""), fontsize=7
+    )
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
@@ -121,7 +127,8 @@ def asr_vs_budget(path: Path, rows: pd.DataFrame, *, title: str, chance: float |
     ax.set_xlabel("query budget per target")
     ax.set_ylabel("ASR (95% Wilson interval)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    # beside the axes, not over them: the curves end at the largest budgets, under the legend's corner
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.tight_layout()
     return _save(fig, path)
 
