@@ -27,7 +27,7 @@ import torch
 from labelleak.access import WeightsAccess
 from labelleak.attacks import parameter  # noqa: F401  (registers the parameter attacks)
 from labelleak.attacks.base import ATTACKS
-from labelleak.attacks.knowledge import draw_knowledge
+from labelleak.attacks.knowledge import draw_aux_classes, draw_knowledge, forgotten_in_aux
 from labelleak.attacks.parameter import ATTACK_FAMILIES, primary_score
 from labelleak.attacks.shadow import ShadowConfig, calibrate
 from labelleak.data import load_dataset
@@ -72,7 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         "--multi-methods", nargs="+", default=None, help="methods for pairs/triples (default: --methods)"
     )
     parser.add_argument("--aux-per-class", type=int, default=None)
-    parser.add_argument("--no-aux-of-forgotten", action="store_true", help="A holds no sample of the forgotten classes")
+    parser.add_argument(
+        "--aux-classes",
+        type=int,
+        default=None,
+        help="A holds N random classes, drawn from the evaluation seed (default: every class)",
+    )
     parser.add_argument("--unrelated", default="noise")
     parser.add_argument("--cached-only", action="store_true", help="skip targets not yet in the artifact store")
     parser.add_argument("--threads", type=int, default=1)
@@ -89,9 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     data = load_dataset(args.dataset)
     original = train_original(data, seed=EVAL_SEED, store=store)
     k = data.num_classes
+    # a partial A's classes come from the seed alone, never from a target's forgotten classes
+    aux_classes = None if args.aux_classes is None else draw_aux_classes(k, args.aux_classes, seed=EVAL_SEED)
     base = draw_knowledge(
         data,
         aux_per_class=args.aux_per_class,
+        only_classes=aux_classes,
         unrelated=args.unrelated,
         original=WeightsAccess.of_classifier(original.model),
         seed=EVAL_SEED,
@@ -106,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             forget_sets=shadow_sets,
             epochs=args.shadow_epochs,
             aux_per_class=args.aux_per_class,
-            exclude_forgotten=args.no_aux_of_forgotten,
+            aux_classes=args.aux_classes,
             unrelated=args.unrelated,
         ),
         eval_seeds=[EVAL_SEED],
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"# {data.describe()}\n# θ_o test accuracy {original.metrics['test_accuracy']:.4f}\n"
-        f"# knowledge: {base.knowledge.description}{' (forgotten classes removed from A per target)' if args.no_aux_of_forgotten else ''}\n"
+        f"# knowledge: {base.knowledge.description}\n"
         f"# calibration: {calibration.description} ({time.perf_counter() - start:.1f} s)",
         flush=True,
     )
@@ -143,19 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         result = unlearn_original(original, data, method=method, forget_classes=classes, seed=EVAL_SEED, store=store)
         knowledge = base.knowledge
-        if args.no_aux_of_forgotten:
-            knowledge = draw_knowledge(
-                data,
-                aux_per_class=args.aux_per_class,
-                exclude_classes=classes,
-                unrelated=args.unrelated,
-                original=base.knowledge.original,
-                seed=EVAL_SEED,
-            ).knowledge
         target = WeightsAccess.of_classifier(result.model)
         record = {
             "method": method,
             "forget": list(classes),
+            "forgotten_in_aux": forgotten_in_aux(classes, range(k) if aux_classes is None else aux_classes),
             "utility": result.metrics,
             "calibrated_on": sorted(set(transfer.methods)),
             "attacks": {},

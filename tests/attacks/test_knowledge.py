@@ -3,8 +3,10 @@ import torch
 
 from labelleak.attacks.knowledge import (
     convert_images,
+    draw_aux_classes,
     draw_knowledge,
     duplicates_of_train,
+    forgotten_in_aux,
     image_hashes,
     structured_noise,
 )
@@ -30,15 +32,38 @@ def test_default_aux_size_is_one_percent_of_training_set(digits):
     assert len(draw.knowledge.aux_y) == 10 * max(1, round(0.01 * len(digits.y_train) / 10))
 
 
-def test_exclude_and_only_classes(digits):
-    k = draw_knowledge(digits, aux_per_class=3, exclude_classes=[3], seed=0).knowledge
-    assert 3 not in k.aux_y.tolist() and len(k.aux_y) == 27 and "none of [3]" in k.description
+def test_only_classes_and_an_empty_aux(digits):
     k = draw_knowledge(digits, aux_per_class=3, only_classes=[1, 2], unrelated=None, seed=0).knowledge
     assert sorted(set(k.aux_y.tolist())) == [1, 2] and k.unrelated_x is None
+    assert "A: 6 test samples (3/class of 2 of 10 classes: 1 2)" in k.description
     with pytest.raises(ParameterError, match="aux_per_class"):
         draw_knowledge(digits, aux_per_class=10_000, seed=0)
-    with pytest.raises(ParameterError, match="exclude_classes"):
-        draw_knowledge(digits, exclude_classes=[10], seed=0)
+    with pytest.raises(ParameterError, match="only_classes"):
+        draw_knowledge(digits, only_classes=[10], seed=0)
+    # data-free: no A at all (an attack that needs one is refused by name), N of the default size
+    free = draw_knowledge(digits, aux_per_class=0, seed=0)
+    assert free.knowledge.aux_x is None and free.knowledge.aux_y is None and len(free.aux_indices) == 0
+    assert free.knowledge.description.startswith("A: none; N: ")
+    assert len(free.knowledge.unrelated_x) == 10 * max(1, round(0.01 * len(digits.y_train) / 10))
+    assert len(free.shadow_indices) + free.dropped_duplicates == len(digits.y_test)
+
+
+def test_aux_classes_are_drawn_from_the_seed_alone():
+    drawn = draw_aux_classes(10, 4, seed=3)
+    assert len(drawn) == 4 and list(drawn) == sorted(set(drawn)) and all(0 <= c < 10 for c in drawn)
+    assert draw_aux_classes(10, 4, seed=3) == drawn
+    assert len({draw_aux_classes(10, 4, seed=s) for s in range(10)}) > 1
+    for bad in (0, 10, 2.5):
+        with pytest.raises(ParameterError, match=rf"aux_classes must be an integer in \[1, 9\], got {bad}"):
+            draw_aux_classes(10, bad, seed=0)
+
+
+def test_forgotten_in_aux():
+    assert forgotten_in_aux((2,), range(10)) == "all"
+    assert forgotten_in_aux((2, 5), (1, 2, 5)) == "all"
+    assert forgotten_in_aux((2, 5), (1, 2)) == "some"
+    assert forgotten_in_aux((2, 5), (1, 3)) == "none"
+    assert forgotten_in_aux((2,), ()) == "none"
 
 
 def test_draw_is_seeded(digits):

@@ -175,3 +175,40 @@ def test_progress_options_stay_out_of_cache_keys():
     loud = ATTACKS.build("invert-wb", steps=5, verbose=True)
     assert quiet.calibration_key() == loud.calibration_key() == {"attack": "invert-wb", "options": {"steps": 5}}
     assert loud.options == {"steps": 5, "verbose": True}
+
+
+def test_shadow_config_knowledge_settings_validation_and_key():
+    assert ShadowConfig(aux_per_class=0).aux_per_class == 0  # data-free
+    with pytest.raises(ParameterError, match=r"aux_per_class must be an integer >= 0, got -1"):
+        ShadowConfig(aux_per_class=-1)
+    with pytest.raises(ParameterError, match=r"aux_classes must be an integer >= 1, got 0"):
+        ShadowConfig(aux_classes=0)
+    with pytest.raises(ParameterError, match=r"aux_classes needs a non-empty A'"):
+        ShadowConfig(aux_per_class=0, aux_classes=3)
+    key = ShadowConfig().to_dict()
+    assert "exclude_forgotten" not in key and key["aux_classes"] is None
+    assert ShadowConfig(aux_classes=4).to_dict() != key
+
+
+def test_partial_shadows_share_random_classes_per_shadow_seed(digits, draw, store):
+    config = ShadowConfig(**{**vars(CONFIG), "aux_classes": 4})
+    targets = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=store))
+    held = [sorted(set(t.knowledge.aux_y.tolist())) for t in targets]
+    # drawn with the shadow seed, not from a shadow's forgotten classes: one set for all of them
+    assert len(held[0]) == 4 and held == [held[0]] * len(targets)
+    assert all(len(t.knowledge.aux_y) == 12 for t in targets)
+    calibration = calibrate(digits, draw, config=config, eval_seeds=[0], store=store)
+    assert "A of 4 random classes per shadow seed" in calibration.description
+    with pytest.raises(ParameterError, match=r"aux_classes must be an integer in \[1, 9\], got 10"):
+        next(shadow_targets(digits, draw, config=ShadowConfig(aux_classes=10), eval_seeds=[0], store=store))
+
+
+def test_data_free_shadows_yield_the_two_version_features_only(digits, store):
+    free = draw_knowledge(digits, aux_per_class=0, seed=0)
+    config = ShadowConfig(**{**vars(CONFIG), "aux_per_class": 0})
+    targets = list(shadow_targets(digits, free, config=config, eval_seeds=[0], store=store))
+    assert all(t.knowledge.aux_x is None and t.knowledge.unrelated_x is not None for t in targets)
+    calibration = calibrate(digits, free, config=config, eval_seeds=[0], store=store)
+    assert set(calibration.features) == {"orig"} and "no A (data-free)" in calibration.description
+    shadows = Shadows(digits, free, config=config, eval_seeds=[0], store=store)
+    assert ATTACKS.build("param-diff-orig", decider="youden").calibrate(shadows)._decider.threshold is not None

@@ -61,7 +61,9 @@ def test_attack_finds_the_retrained_digit(capsys, cache):
     assert code == 0 and "(cached)" in out
 
 
-def test_attack_with_calibrated_decider_and_no_aux_of_forgotten(capsys, cache):
+def test_attack_with_calibrated_decider_and_a_partial_aux(capsys, cache):
+    from labelleak.attacks.knowledge import draw_aux_classes
+
     code, out, _ = _run(
         capsys,
         "attack",
@@ -81,7 +83,8 @@ def test_attack_with_calibrated_decider_and_no_aux_of_forgotten(capsys, cache):
         "random_labels",
         "--shadow-epochs",
         "5",
-        "--no-aux-of-forgotten",
+        "--aux-classes",
+        "5",
         "--aux-per-class",
         "3",
         "--cache",
@@ -91,9 +94,65 @@ def test_attack_with_calibrated_decider_and_no_aux_of_forgotten(capsys, cache):
         "--quiet",
     )
     assert code == 0
-    assert "shadow targets: methods ['random_labels']" in out
-    assert "A without the forgotten classes" in out and "none of [2, 5]" in out
+    # A's classes come from --seed (0) alone, not from --forget
+    held = draw_aux_classes(10, 5, seed=0)
+    among = {2, 5} & set(held)
+    expected = "all" if among == {2, 5} else ("some" if among else "none")
+    assert f"A held classes {list(held)} (5 of 10, drawn from --seed); forgotten classes among them: {expected}" in out
+    assert f"A: 15 test samples (3/class of 5 of 10 classes: {' '.join(map(str, held))})" in out
+    assert "shadow targets: methods ['random_labels']" in out and "A of 5 random classes per shadow seed" in out
     assert "truth C = [2, 5]" in out
+
+
+def test_attack_without_aux_runs_the_two_version_attack(capsys, cache):
+    code, out, _ = _run(
+        capsys,
+        "attack",
+        "--dataset",
+        "digits",
+        "--method",
+        "retrain",
+        "--forget",
+        "3",
+        "--attack",
+        "param-diff-orig",
+        "--aux-per-class",
+        "0",
+        "--cache",
+        cache,
+        "--threads",
+        "1",
+        "--quiet",
+    )
+    assert code == 0 and "knowledge: A: none; θ_o: given" in out and "truth C = [3]" in out
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--attack", "param-diff", "--aux-per-class", "0"], "attack 'param-diff' needs the auxiliary set A; "),
+        (["--aux-per-class", "0", "--aux-classes", "3"], "--aux-classes needs a non-empty A"),
+        (["--aux-classes", "10"], "--aux-classes must be an integer in [1, 9], got 10"),
+        (["--aux-per-class", "-1"], "--aux-per-class must be an integer >= 0, got -1"),
+    ],
+)
+def test_attack_knowledge_options_are_checked_before_training(capsys, tmp_path, options, message):
+    code, _, err = _run(
+        capsys,
+        "attack",
+        "--dataset",
+        "digits",
+        "--method",
+        "retrain",
+        "--forget",
+        "3",
+        *options,
+        "--cache",
+        str(tmp_path),
+        "--quiet",
+    )
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("original/*"))
 
 
 def test_attack_errors_are_one_line(capsys, cache):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
@@ -66,7 +67,13 @@ def test_valid_config_parses():
             {"gradient_ascent": {}},
             "unlearning.params.gradient_ascent sets parameters of a method not in",
         ),
-        (("knowledge", 0, "exclude_forgotten"), "yes", "knowledge[0].exclude_forgotten must be true or false"),
+        # removed: A built by leaving out the true forgotten classes names them
+        (("knowledge", 0, "exclude_forgotten"), True, "unknown key knowledge[0].'exclude_forgotten'; valid keys: "),
+        (("knowledge", 0, "aux_per_class"), -1, "knowledge[0].aux_per_class must be an integer in [0, 100000], got -1"),
+        (("knowledge", 0, "aux_classes"), 0, "knowledge[0].aux_classes must be an integer in [1, 100000], got 0"),
+        (("knowledge", 0, "aux_classes"), "half", "knowledge[0].aux_classes must be an integer in [1, 100000]"),
+        (("knowledge", 0), {"aux_per_class": 0, "aux_classes": 3}, "knowledge[0].aux_classes needs a non-empty A"),
+        (("knowledge", 0, "original"), "yes", "knowledge[0].original must be true or false"),
         (("shadow", "seed"), 0, "shadow.seed gives shadow seeds [0] that overlap the evaluation seeds [0]"),
         (("shadow", "train_fraction"), 2, "shadow.train_fraction must be a number in [0.1, 0.95], got 2"),
         (("attacks", 0, "name"), "param-magic", "attacks[0].name: unknown attack 'param-magic'; choose one of: "),
@@ -93,6 +100,26 @@ def test_mistakes_are_one_line_errors_naming_the_key(path, value, message):
         parse_config(with_change(path, value))
     text = str(err.value)
     assert message in text and "\n" not in text
+
+
+def test_knowledge_settings_full_partial_and_data_free():
+    settings = [
+        {"name": "full", "aux_per_class": 2},
+        {"name": "partial", "aux_per_class": 2, "aux_classes": 5},
+        {"name": "data-free", "aux_per_class": 0},
+    ]
+    full, partial, free = parse_config(with_change(("knowledge",), settings)).knowledge
+    assert (full.kind, partial.kind, free.kind) == ("full", "partial", "data-free")
+    assert partial.aux_classes == 5 and full.aux_classes is None and free.aux_per_class == 0
+    # the cache-key material: no exclude_forgotten any more, aux_classes only when set
+    assert full.to_dict() == {
+        "name": "full",
+        "aux_per_class": 2,
+        "unrelated": "noise",
+        "unrelated_size": None,
+        "original": True,
+    }
+    assert partial.to_dict() == {**full.to_dict(), "name": "partial", "aux_classes": 5}
 
 
 def test_unknown_method_error_lists_valid_names():
@@ -151,3 +178,34 @@ def test_dataset_level_method_params_override_the_global_ones():
     data["datasets"][0]["params"] = {"scrub": {}}
     with pytest.raises(ConfigError, match=r"datasets\[0\]\.params\.scrub sets parameters of a method not in"):
         parse_config(data)
+
+
+def test_every_bundled_grid_runs_every_baseline():
+    from labelleak.report.tables import BASELINES
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    for path in sorted(configs.glob("*.toml")):
+        names = {attack.name for attack in load_config(path).attacks}
+        assert set(BASELINES) <= names, f"{path.name} lacks {sorted(set(BASELINES) - names)}"
+
+
+def test_full_setting_keeps_its_cache_key_across_the_knowledge_redesign():
+    from labelleak.attacks.shadow import ShadowConfig
+    from labelleak.experiments.config import KnowledgeConfig
+    from labelleak.experiments.context import knowledge_key
+
+    full = KnowledgeConfig(name="default", unrelated="noise", unrelated_size=64)
+    # the key material a store written before partial and data-free settings existed was hashed from
+    assert knowledge_key(full, 3) == {
+        "aux_per_class": None,
+        "unrelated": "noise",
+        "unrelated_size": 64,
+        "exclude_forgotten": False,
+        "original": True,
+        "seed": 3,
+    }
+    partial = KnowledgeConfig(name="partial", aux_classes=5)
+    assert knowledge_key(partial, 3)["aux_classes"] == 5
+    shadow = ShadowConfig(methods=("random_labels",)).to_dict()
+    assert shadow["exclude_forgotten"] is False and "aux_classes" not in shadow
+    assert ShadowConfig(methods=("random_labels",), aux_classes=4).to_dict()["aux_classes"] == 4

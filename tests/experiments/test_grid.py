@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labelleak.attacks.baselines import AccuracyProbe, HuProbe, NoiseLogProb
+from labelleak.attacks.parameter import DifferenceAttack, OriginalDifferenceAttack
 from labelleak.experiments.config import DatasetConfig, KnowledgeConfig, parse_config
 from labelleak.experiments.grid import attack_variants, cells, forget_sets, knowledge_settings_for
 
@@ -45,13 +46,17 @@ def test_cells_cover_datasets_seeds_sets_methods():
 def test_knowledge_settings_only_multiply_attacks_that_use_knowledge():
     settings = (
         KnowledgeConfig(name="full"),
-        KnowledgeConfig(name="no-forgotten", exclude_forgotten=True),
+        KnowledgeConfig(name="partial", aux_classes=5),
+        KnowledgeConfig(name="data-free", aux_per_class=0),
         KnowledgeConfig(name="one-version", original=False),
     )
     assert [s.name for s in knowledge_settings_for(NoiseLogProb(), settings)] == ["full"]
-    assert [s.name for s in knowledge_settings_for(AccuracyProbe(), settings)] == [
+    # an empty A cannot serve an attack that needs A; a setting without θ_o not a two-version one
+    assert [s.name for s in knowledge_settings_for(AccuracyProbe(), settings)] == ["full", "partial", "one-version"]
+    assert [s.name for s in knowledge_settings_for(DifferenceAttack, settings)] == ["full", "partial", "one-version"]
+    assert [s.name for s in knowledge_settings_for(HuProbe(), settings)] == ["full", "partial", "data-free"]
+    assert [s.name for s in knowledge_settings_for(OriginalDifferenceAttack, settings)] == [
         "full",
-        "no-forgotten",
-        "one-version",
+        "partial",
+        "data-free",
     ]
-    assert [s.name for s in knowledge_settings_for(HuProbe(), settings)] == ["full", "no-forgotten"]

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from labelleak.experiments import cells as cells_module
-from labelleak.experiments.config import parse_config
+from labelleak.experiments.config import ConfigError, parse_config
+from labelleak.experiments.context import Context
 from labelleak.experiments.runner import run_experiment
 
 TINY = {
@@ -276,3 +277,60 @@ def test_an_optional_dataset_without_files_is_recorded_and_reported(tmp_path, st
     assert json.loads((out / "run.json").read_text())["datasets_skipped"] == ["svhn"]
     write_report(out)
     assert "**Not run:** svhn, optional in the config, whose files were missing" in (out / "report.md").read_text()
+
+
+def test_full_partial_and_data_free_knowledge_settings(tmp_path, store):
+    from labelleak.attacks.knowledge import draw_aux_classes
+    from labelleak.seeding import derive_seed
+
+    # the partial A's classes come from the knowledge seed alone: pick one forgotten class inside, one outside
+    held = draw_aux_classes(10, 5, seed=derive_seed(0, "knowledge"))
+    inside, outside = held[0], next(c for c in range(10) if c not in held)
+    pair = "+".join(map(str, sorted((inside, outside))))
+    config = config_with(
+        datasets=[{"name": "digits", "epochs": 5, "singles": [inside, outside], "sets": [[inside, outside]]}],
+        unlearning={"methods": ["retrain"], "params": {"retrain": {"epochs": 3}}},
+        knowledge=[
+            {"name": "full", "aux_per_class": 3, "unrelated_size": 16},
+            {"name": "partial", "aux_per_class": 3, "aux_classes": 5, "unrelated_size": 16},
+            {"name": "data-free", "aux_per_class": 0, "unrelated_size": 16},
+        ],
+        attacks=[
+            {"name": "noise-frequency", "params": {"n_queries": 16}},
+            {"name": "accuracy-probe"},
+            {"name": "param-diff", "params": {"steps": 20}},
+            {"name": "param-diff-orig"},
+        ],
+    )
+    out = tmp_path / "results"
+    run_experiment(config, results_dir=out, store=store)
+    rows = pd.read_csv(out / "results.csv", dtype={"aux_classes": str}, keep_default_na=False)
+    assert "exclude_forgotten" not in rows
+    # per target: noise-frequency reads no knowledge (1 row), the A-based attacks run under full and
+    # partial (2 each), the two-version attack under all three
+    assert len(rows) == 3 * (1 + 2 + 2 + 3)
+    by_kind = dict(list(rows.groupby("knowledge_kind")))
+    assert set(by_kind["data-free"]["attack"]) == {"param-diff-orig"}
+    assert set(by_kind["partial"]["attack"]) == {"accuracy-probe", "param-diff", "param-diff-orig"}
+    assert set(by_kind["full"]["forgotten_in_aux"]) == {"all"} and set(by_kind["full"]["aux_classes"]) == {""}
+    assert set(by_kind["data-free"]["forgotten_in_aux"]) == {"none"}
+    assert by_kind["data-free"]["knowledge_description"].str.startswith("A: none; N: 16").all()
+    partial = by_kind["partial"]
+    # one A for every target, whatever its forgotten classes
+    assert set(partial["aux_classes"]) == {" ".join(map(str, held))}
+    assert partial["knowledge_description"].nunique() == 1
+    split = dict(zip(partial["truth"].astype(str), partial["forgotten_in_aux"]))
+    assert split == {str(inside): "all", str(outside): "none", pair: "some"}
+    # the draw takes no target at all: A holds samples of exactly the drawn classes
+    ctx = Context(config, store_root=str(store.root), results_dir=str(out))
+    setting = config.knowledge[1]
+    draw = ctx.draw("digits", 0, setting, ctx.original("digits", 0).model)
+    assert ctx.aux_classes("digits", 0, setting) == held
+    assert sorted(set(draw.knowledge.aux_y.tolist())) == list(held) and len(draw.knowledge.aux_y) == 15
+
+
+def test_an_aux_classes_that_leaves_no_class_out_fails_before_training(tmp_path, store):
+    knowledge = [{"name": "partial", "aux_per_class": 3, "aux_classes": 10}]
+    with pytest.raises(ConfigError, match=r"knowledge\[0\]\.aux_classes must be an integer in \[1, 9\] .*got 10"):
+        run_experiment(config_with(knowledge=knowledge), results_dir=tmp_path / "r", store=store)
+    assert not list(store.root.glob("original/*"))

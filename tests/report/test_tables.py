@@ -276,3 +276,92 @@ def test_report_says_where_a_baseline_ties_or_beats_an_attack(tmp_path):
     # on the targets that forgot (retrain's), the probe ties 'good' and beats 'bad'
     assert "**digits, |C| = 1** (targets that forgot, n = 4)" in section
     assert "accuracy-probe, scores 100% and ties or beats 2 of 2 attack variants. Ahead of it: none." in section
+
+
+def partial_rows():
+    """Attack 'a' under a full and a partial setting whose A held classes 0-4 (5-9 missing): the
+    truths 7 and 6+8 lie among the missing classes, 2 in A, 2+7 partly."""
+    rows = []
+    for truth, split in (("7", "none"), ("2", "all"), ("2+7", "some"), ("6+8", "none")):
+        for setting, kind, aux, in_aux in (("full", "full", "", "all"), ("partial", "partial", "0 1 2 3 4", split)):
+            rows.append(
+                {
+                    "experiment": "synthetic",
+                    "cell": f"retrain-{truth}",
+                    "dataset": "digits",
+                    "method": "retrain",
+                    "forget": truth,
+                    "n_forget": truth.count("+") + 1,
+                    "attack": "a",
+                    "attack_label": "a",
+                    "knowledge": setting,
+                    "knowledge_kind": kind,
+                    "knowledge_description": "A: ...",
+                    "aux_classes": aux,
+                    "forgotten_in_aux": in_aux,
+                    "scores": one_hot_scores(10, int(truth.split("+")[0])),
+                    "predicted": truth.split("+")[0],
+                    "truth": truth,
+                    "success": "+" not in truth,
+                    "queries": "",
+                    "seconds": 0.1,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_partial_rows_are_split_by_whether_c_lay_in_a():
+    from labelleak.report.tables import ordered_labels, row_label
+
+    rows = partial_rows()
+    labels = row_label(rows)
+    assert list(labels[rows["knowledge"] == "full"].unique()) == ["a / full"]
+    assert dict(zip(rows["truth"][rows["knowledge"] == "partial"], labels[rows["knowledge"] == "partial"])) == {
+        "7": "a / partial (C not in A)",
+        "2": "a / partial (C in A)",
+        "2+7": "a / partial (C partly in A)",
+        "6+8": "a / partial (C not in A)",
+    }
+    # "C in A" first, whatever the order of the targets
+    assert ordered_labels(rows) == [
+        "a / full",
+        "a / partial (C in A)",
+        "a / partial (C partly in A)",
+        "a / partial (C not in A)",
+    ]
+    # a run with a partial setting only still names it and splits its rows
+    only = rows[rows["knowledge"] == "partial"]
+    assert set(row_label(only)) == {"a / partial (C in A)", "a / partial (C partly in A)", "a / partial (C not in A)"}
+
+
+def test_guess_missing_from_a_reference():
+    from labelleak.report.tables import aux_class_list, guess_missing_from_aux, partial_reference_table
+
+    assert guess_missing_from_aux([7], [0, 1, 2, 3, 4], num_classes=10) == pytest.approx(1 / 5)
+    assert guess_missing_from_aux([6, 8], [0, 1, 2, 3, 4], num_classes=10) == pytest.approx(1 / 10)
+    assert guess_missing_from_aux([2], [0, 1, 2, 3, 4], num_classes=10) == 0.0
+    assert guess_missing_from_aux([2, 7], [0, 1, 2, 3, 4], num_classes=10) == 0.0
+    # a single class reads back from the CSV as a number, an empty field as NaN
+    assert aux_class_list("0 2 5") == [0, 2, 5] and aux_class_list(3) == [3] and aux_class_list(float("nan")) == []
+    table = partial_reference_table(partial_rows()).set_index("n_forget")
+    assert set(table["knowledge"]) == {"partial"}
+    assert table.loc[1, ["n", "C in A", "C partly in A", "C not in A"]].tolist() == [2, 1, 0, 1]
+    assert table.loc[2, ["n", "C in A", "C partly in A", "C not in A"]].tolist() == [2, 0, 1, 1]
+    assert table.loc[1, "guess_missing"] == pytest.approx((0 + 1 / 5) / 2)
+    assert table.loc[2, "guess_missing"] == pytest.approx((0 + 1 / 10) / 2)
+    assert table.loc[2, "chance"] == pytest.approx(1 / 45)
+    assert partial_reference_table(pd.DataFrame(make_rows())).empty
+
+
+def test_report_shows_the_guess_missing_from_a_next_to_the_knowledge_settings(tmp_path):
+    partial_rows().to_csv(tmp_path / "results.csv", index=False)
+    text = write_report(tmp_path)[0].read_text()
+    top = text.split("## Dataset: digits")[0]
+    assert "| knowledge setting | what the attacker held (first target) |" in top
+    assert (
+        "| dataset | knowledge setting | \\|C\\| | targets | C in A | C partly in A | C not in A | "
+        "guess missing from A | chance |" in top
+    )
+    assert "| digits | partial | 1 | 2 | 1 | 0 | 1 | 10.0% | 10.0% |" in top
+    assert "| digits | partial | 2 | 2 | 0 | 1 | 1 | 5.0% | 2.2% |" in top
+    assert "| a / partial (C not in A) | 100% [" in text

@@ -4,8 +4,9 @@
 split, never from its training split (the target's D):
 
 * A — a stratified labelled sample, by default 1% of |D_train| in total (|D_train|/100/K per
-  class, at least one); ``exclude_classes`` removes classes from it (e.g. "A holds no sample of
-  the forgotten class"), ``only_classes`` keeps only some;
+  class, at least one); ``only_classes`` keeps only some classes (a partial A, whose classes
+  :func:`draw_aux_classes` draws from a seed alone, never from the forgotten classes: an A built
+  around the truth would name it), ``aux_per_class=0`` leaves A empty (data-free);
 * N — ``"noise"``: structured noise (half blurred uniform noise at random scales, half random
   Gaussian blobs), or the name of another dataset whose test images are converted to the target's
   channel count and resized to its input size;
@@ -123,11 +124,32 @@ def unrelated_images(
     ), f"{len(idx)} {kind} test images resized to {tuple(input_shape)}"
 
 
+def draw_aux_classes(num_classes: int, n: int, *, seed: int) -> tuple[int, ...]:
+    """The classes of a partial A: ``n`` of the ``num_classes`` classes, drawn from ``seed`` alone.
+
+    Nothing about a target enters the draw, so every target drawn with the same seed shares the
+    classes, and whether its forgotten classes lie among them varies with the target.
+
+    Raises:
+        ParameterError: ``n`` is not in [1, num_classes - 1] (A must leave at least one class out).
+    """
+    check_number("aux_classes", n, low=1, high=num_classes - 1, integer=True)
+    gen = torch_generator(derive_seed(seed, "aux-classes"))
+    return tuple(sorted(int(c) for c in torch.randperm(num_classes, generator=gen)[:n]))
+
+
+def forgotten_in_aux(forget: Sequence[int], aux_classes: Sequence[int]) -> str:
+    """Whether the forgotten classes lie among the classes of A: "all", "some" or "none"."""
+    held = set(aux_classes) & set(forget)
+    if held == set(forget):
+        return "all"
+    return "some" if held else "none"
+
+
 def draw_knowledge(
     dataset: ImageDataset,
     *,
     aux_per_class: int | None = None,
-    exclude_classes: Sequence[int] = (),
     only_classes: Sequence[int] | None = None,
     unrelated: str | None = "noise",
     unrelated_size: int | None = None,
@@ -139,9 +161,10 @@ def draw_knowledge(
 
     Args:
         dataset: the target's dataset; D is its training split, which is never touched.
-        aux_per_class: samples per class in A; default |D_train|·1%/K (at least 1).
-        exclude_classes: classes of which A holds no sample (those samples go to the shadow pool).
-        only_classes: if given, A holds samples of these classes only.
+        aux_per_class: samples per class in A; default |D_train|·1%/K (at least 1); 0 leaves A
+            empty (data-free: ``aux_x`` and ``aux_y`` are None).
+        only_classes: if given, A holds samples of these classes only (the samples of the others
+            go to the shadow pool).
         unrelated: ``"noise"``, another dataset's name, or None for no N.
         unrelated_size: |N|; default |A| (or 1% of |D_train| when A is empty).
         original: θ_o, for the two-version setting.
@@ -154,13 +177,11 @@ def draw_knowledge(
         if aux_per_class is None
         else check_number("aux_per_class", aux_per_class, low=0, integer=True)
     )
-    excluded = set(check_classes("exclude_classes", exclude_classes, k)) if len(exclude_classes) else set()
-    allowed = (
-        set(check_classes("only_classes", only_classes, k, allow_all=True))
+    classes = (
+        list(check_classes("only_classes", only_classes, k, allow_all=True))
         if only_classes is not None
-        else set(range(k))
+        else list(range(k))
     )
-    classes = sorted(allowed - excluded)
 
     usable = ~duplicates_of_train(dataset)
     gen = torch_generator(derive_seed(seed, "aux"))
@@ -177,10 +198,15 @@ def draw_knowledge(
     in_aux[aux_idx] = True
     shadow_idx = torch.nonzero(usable & ~in_aux).flatten()
 
-    parts = [f"A: {len(aux_idx)} test samples ({per_class}/class of {len(classes)} classes"]
-    if excluded:
-        parts[0] += f", none of {sorted(excluded)}"
-    parts[0] += ")"
+    if not len(aux_idx):
+        parts = ["A: none"]
+    elif len(classes) < k:
+        parts = [
+            f"A: {len(aux_idx)} test samples ({per_class}/class of {len(classes)} of {k} classes: "
+            f"{' '.join(map(str, classes))})"
+        ]
+    else:
+        parts = [f"A: {len(aux_idx)} test samples ({per_class}/class of {k} classes)"]
     unrelated_x = None
     if unrelated is not None:
         n_unrelated = unrelated_size if unrelated_size is not None else (len(aux_idx) or per_class_default * k)
@@ -199,9 +225,10 @@ def draw_knowledge(
     dropped = int((~usable).sum())
     if dropped:
         parts.append(f"{dropped} test images identical to training images excluded")
+    # an empty A is no A: an attack that needs one is then refused by name, not fed zero samples
     knowledge = AttackerKnowledge(
-        aux_x=dataset.x_test[aux_idx],
-        aux_y=dataset.y_test[aux_idx],
+        aux_x=dataset.x_test[aux_idx] if len(aux_idx) else None,
+        aux_y=dataset.y_test[aux_idx] if len(aux_idx) else None,
         unrelated_x=unrelated_x,
         original=original,
         description="; ".join(parts),

@@ -38,7 +38,13 @@ from tqdm.auto import tqdm
 from labelleak import LabelleakError
 from labelleak.access import WeightsAccess
 from labelleak.attacks.base import AttackerKnowledge, CalibrationError
-from labelleak.attacks.knowledge import DEFAULT_AUX_FRACTION, KnowledgeDraw, draw_knowledge, image_hashes
+from labelleak.attacks.knowledge import (
+    DEFAULT_AUX_FRACTION,
+    KnowledgeDraw,
+    draw_aux_classes,
+    draw_knowledge,
+    image_hashes,
+)
 from labelleak.attacks.parameter import Calibration, ReferenceConfig, extract_features
 from labelleak.data import ImageDataset
 from labelleak.models import Classifier, TrainConfig, recipe_for, resolve_arch
@@ -90,9 +96,12 @@ class ShadowConfig:
         seed: the first shadow seed; shadow i uses ``seed + i`` (must avoid the evaluation seeds).
         train_fraction: share of the shadow pool used to train θ_o' (the rest holds A', N').
         epochs: epochs of θ_o' (default: the dataset's recipe).
-        aux_per_class: |A'| per class (default: the target's default, |D_train|·1%/K).
-        exclude_forgotten: A' holds no sample of the shadow's forgotten classes (mirrors the
-            "A without the forgotten class" setting).
+        aux_per_class: |A'| per class (default: the target's default, |D_train|·1%/K); 0 leaves
+            A' empty (the data-free setting), and the shadows then yield the two-version features
+            only.
+        aux_classes: A' holds samples of this many random classes (the partial setting), drawn
+            with each shadow seed and shared by that seed's shadow targets, as the target's A is
+            shared by the targets of one seed; None: every class.
         unrelated: N' kind ("noise" or a dataset name), as for the target.
         max_forget_accuracy: :func:`calibrate` skips shadow targets whose forgotten classes still
             reach this test accuracy (on the shadow test split): a shadow where unlearning did not
@@ -108,7 +117,7 @@ class ShadowConfig:
     train_fraction: float = 0.8
     epochs: int | None = None
     aux_per_class: int | None = None
-    exclude_forgotten: bool = False
+    aux_classes: int | None = None
     unrelated: str = "noise"
     max_forget_accuracy: float | None = 0.5
 
@@ -125,7 +134,14 @@ class ShadowConfig:
         if self.epochs is not None:
             check_number("epochs", self.epochs, low=1, integer=True)
         if self.aux_per_class is not None:
-            check_number("aux_per_class", self.aux_per_class, low=1, integer=True)
+            check_number("aux_per_class", self.aux_per_class, low=0, integer=True)
+        if self.aux_classes is not None:
+            # the upper bound, K - 1, is checked when the shadows draw A' (K is the dataset's)
+            check_number("aux_classes", self.aux_classes, low=1, integer=True)
+            if self.aux_per_class == 0:
+                raise ParameterError(
+                    f"aux_classes needs a non-empty A': give aux_per_class >= 1 or None, got {self.aux_per_class}"
+                )
         if self.max_forget_accuracy is not None:
             check_number("max_forget_accuracy", self.max_forget_accuracy, low=0, high=1)
 
@@ -159,7 +175,10 @@ class ShadowConfig:
             "train_fraction": self.train_fraction,
             "epochs": self.epochs,
             "aux_per_class": self.aux_per_class,
-            "exclude_forgotten": self.exclude_forgotten,
+            # absent unless set, and the retired "A without the forgotten classes" entry kept at
+            # false, so that calibrations stored before the partial setting existed stay valid
+            **({"aux_classes": self.aux_classes} if self.aux_classes is not None else {}),
+            "exclude_forgotten": False,
             "unrelated": self.unrelated,
             "max_forget_accuracy": self.max_forget_accuracy,
         }
@@ -207,6 +226,12 @@ def shadow_key(config: ShadowConfig, dataset_name: str) -> dict[str, Any]:
     return {**config.to_dict(), "recipe": shadow_recipe(config, dataset_name).to_dict()}
 
 
+def shadow_families(config: ShadowConfig) -> tuple[str, ...]:
+    """The feature families the shadows of ``config`` yield: without A' (data-free) only the
+    two-version family, whose references need no data."""
+    return ("orig",) if config.aux_per_class == 0 else FAMILIES
+
+
 def shadow_targets(
     dataset: ImageDataset,
     draw: KnowledgeDraw,
@@ -232,7 +257,11 @@ def shadow_targets(
     forget_sets = config.resolved_forget_sets(k)
     recipe = shadow_recipe(config, dataset.name)
     arch = resolve_arch(arch, dataset.name)
-    aux_per_class = config.aux_per_class or max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
+    aux_per_class = (
+        max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
+        if config.aux_per_class is None
+        else config.aux_per_class
+    )
     total = len(config.seeds()) * len(config.methods) * len(forget_sets)
     logger.info(
         "calibrating the attacker's shadow models on %s, %d of them (shadow seeds %s x methods %s x %d forget sets)",
@@ -281,14 +310,21 @@ def _shadow_experiments(
 ) -> Iterator[ShadowTarget]:
     k = dataset.num_classes
     for seed in config.seeds():
+        # a partial A' holds classes drawn with the shadow seed alone, as the target's A with its seed
+        # (drawn first: an aux_classes that leaves no class out fails before any training)
+        aux_classes = (
+            tuple(range(k))
+            if config.aux_classes is None
+            else draw_aux_classes(k, config.aux_classes, seed=derive_seed(seed, "shadow-knowledge"))
+        )
         shadow = shadow_dataset(dataset, draw, train_fraction=config.train_fraction, seed=seed)
         with _labelled_as_shadow(seed):
             original = train_original(shadow, arch=arch, seed=seed, train_config=recipe, store=store, verbose=verbose)
         original_view = WeightsAccess.of_classifier(original.model)
-        available = int(torch.bincount(shadow.y_test, minlength=k).min())
+        available = int(torch.bincount(shadow.y_test, minlength=k)[list(aux_classes)].min())
         if available < aux_per_class:
             logger.warning(
-                "shadow test set holds only %d samples of its rarest class: A' gets %d per class, not %d",
+                "shadow test set holds only %d samples of the rarest class of A': A' gets %d per class, not %d",
                 available,
                 available,
                 aux_per_class,
@@ -304,7 +340,7 @@ def _shadow_experiments(
                 knowledge = draw_knowledge(
                     shadow,
                     aux_per_class=shadow_aux,
-                    exclude_classes=classes if config.exclude_forgotten else (),
+                    only_classes=None if config.aux_classes is None else aux_classes,
                     unrelated=config.unrelated,
                     original=original_view,
                     seed=derive_seed(seed, "shadow-knowledge", method, *classes),
@@ -343,7 +379,7 @@ def calibrate(
         "arch": resolve_arch(arch, dataset.name),
         "shadow": shadow_key(config, dataset.name),
         "reference": reference.to_dict(),
-        "families": list(FAMILIES),
+        "families": list(shadow_families(config)),
         "version": 2,
     }
     computed: list[Calibration] = []
@@ -367,7 +403,8 @@ def _shadow_features(
     store: ArtifactStore | None,
     verbose: bool,
 ) -> Calibration:
-    features: dict[str, list[np.ndarray]] = {f: [] for f in FAMILIES}
+    families = shadow_families(config)
+    features: dict[str, list[np.ndarray]] = {f: [] for f in families}
     forgotten, methods, utility, ids = [], [], [], []
     skipped = 0
     for shadow in shadow_targets(
@@ -377,9 +414,9 @@ def _shadow_features(
             skipped += 1
             continue
         z = extract_features(
-            WeightsAccess.of_classifier(shadow.unlearned), shadow.knowledge, config=reference, families=FAMILIES
+            WeightsAccess.of_classifier(shadow.unlearned), shadow.knowledge, config=reference, families=families
         )
-        for family in FAMILIES:
+        for family in families:
             features[family].append(z[family])
         mask = np.zeros(dataset.num_classes, dtype=bool)
         mask[list(shadow.forget_classes)] = True
@@ -397,7 +434,7 @@ def _shadow_features(
     description = (
         f"{len(methods)} shadow targets: methods {kept}, seeds {config.seeds()}, "
         f"forgetting {' or '.join(map(str, sizes))} classes, "
-        f"{'A without the forgotten classes' if config.exclude_forgotten else 'A of every class'}, "
+        f"{_describe_aux(config)}, "
         f"N {config.unrelated}; mean shadow forget accuracy {np.nanmean(utility):.3f}"
         + (f"; {skipped} shadows skipped (forget accuracy > {config.max_forget_accuracy})" if skipped else "")
     )
@@ -409,6 +446,15 @@ def _shadow_features(
         description=description,
         ids=ids,
     )
+
+
+def _describe_aux(config: ShadowConfig) -> str:
+    """What the shadows' A' held, for the calibration description."""
+    if config.aux_per_class == 0:
+        return "no A (data-free)"
+    if config.aux_classes is not None:
+        return f"A of {config.aux_classes} random classes per shadow seed"
+    return "A of every class"
 
 
 def _calibration_to_json(calibration: Calibration) -> dict[str, Any]:

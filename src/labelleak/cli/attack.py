@@ -6,7 +6,7 @@ import time
 
 from labelleak.cli.common import add_data_options, add_run_options, add_verb, late_help, print_table, store_from
 from labelleak.cli.unlearn import add_param_option, parse_params
-from labelleak.validation import ParameterError, check_classes
+from labelleak.validation import ParameterError, check_classes, check_number
 
 #: shadow methods used for calibration unless --shadow-methods says otherwise (the attacked
 #: method is removed from them, so the reported number is a transfer result)
@@ -53,9 +53,15 @@ def register(subparsers) -> None:
         "--aux-per-class",
         type=int,
         metavar="N",
-        help="samples per class in the auxiliary set A (default: 1%% of the training set / K)",
+        help="samples per class in the auxiliary set A (default: 1%% of the training set / K; 0: no A, data-free)",
     )
-    parser.add_argument("--no-aux-of-forgotten", action="store_true", help="A holds no sample of the forgotten classes")
+    parser.add_argument(
+        "--aux-classes",
+        type=int,
+        metavar="N",
+        help="A holds samples of N random classes only, drawn from --seed, never from the forgotten classes "
+        "(default: every class)",
+    )
     parser.add_argument(
         "--unrelated",
         default="noise",
@@ -111,7 +117,7 @@ def _attack_options(name: str, args) -> dict:
 
 def run(args) -> int:
     from labelleak.attacks import ATTACKS, ShadowConfig, Shadows
-    from labelleak.attacks.knowledge import draw_knowledge
+    from labelleak.attacks.knowledge import draw_aux_classes, draw_knowledge, forgotten_in_aux
     from labelleak.data import load_dataset
     from labelleak.targets import access_view, build_unlearner, train_original, unlearn_original
     from labelleak.unlearning import UNLEARNERS, did_not_forget_warning
@@ -125,6 +131,19 @@ def run(args) -> int:
     attack.check_target(num_classes=dataset.num_classes)  # e.g. a query budget too small for K classes
     if hasattr(attack, "verbose"):  # its progress bar; not an option, so not part of any cache key
         attack.verbose = verbose
+    if args.aux_per_class is not None:
+        check_number("--aux-per-class", args.aux_per_class, low=0, integer=True)
+    if args.aux_classes is not None:
+        check_number("--aux-classes", args.aux_classes, low=1, high=dataset.num_classes - 1, integer=True)
+    data_free = args.aux_per_class == 0
+    if data_free and args.aux_classes is not None:
+        raise ParameterError(f"--aux-classes needs a non-empty A: give --aux-per-class >= 1, got {args.aux_per_class}")
+    if data_free and cls.needs_aux:
+        raise ParameterError(f"attack {args.attack!r} needs the auxiliary set A; --aux-per-class 0 gives none")
+    # drawn from the seed alone: an A built around --forget would name the forgotten classes
+    aux_classes = (
+        None if args.aux_classes is None else draw_aux_classes(dataset.num_classes, args.aux_classes, seed=args.seed)
+    )
     params = parse_params(args.param)
     build_unlearner(args.method, params, dataset=dataset.name)
     store = store_from(args)
@@ -150,7 +169,7 @@ def run(args) -> int:
     draw = draw_knowledge(
         dataset,
         aux_per_class=args.aux_per_class,
-        exclude_classes=classes if args.no_aux_of_forgotten else (),
+        only_classes=aux_classes,
         unrelated=args.unrelated if (cls.needs_unrelated or cls.needs_aux) else None,
         original=original_view if cls.needs_original else None,
         seed=args.seed,
@@ -159,8 +178,8 @@ def run(args) -> int:
 
     if attack.needs_calibration:
         methods = tuple(args.shadow_methods or [m for m in DEFAULT_SHADOW_METHODS if m != args.method])
-        # the shadow pool excludes every image of A and of the training split; with
-        # --no-aux-of-forgotten the shadows mirror that setting with their own forgotten classes
+        # the shadow pool excludes every image of A and of the training split; the shadows mirror
+        # the knowledge setting (a partial A' holds as many random classes, drawn with each shadow seed)
         shadows = Shadows(
             dataset,
             draw,
@@ -170,7 +189,7 @@ def run(args) -> int:
                 epochs=args.shadow_epochs,
                 pairs=args.shadow_pairs,
                 triples=args.shadow_triples,
-                exclude_forgotten=args.no_aux_of_forgotten,
+                aux_classes=args.aux_classes,
                 unrelated=args.unrelated,
             ),
             eval_seeds=[args.seed],
@@ -190,6 +209,11 @@ def run(args) -> int:
         f"forget test acc {m['forget_test_acc']:.2%}, retain test acc {m['retain_test_acc']:.2%}"
     )
     print(f"attack {attack!r} with {outcome.access} access; knowledge: {outcome.knowledge or 'none'}")
+    if aux_classes is not None:
+        print(
+            f"A held classes {list(aux_classes)} ({len(aux_classes)} of {dataset.num_classes}, drawn from --seed); "
+            f"forgotten classes among them: {forgotten_in_aux(classes, aux_classes)}"
+        )
     rows = [
         [k, dataset.class_names[k], f"{s:.4f}", "Ĉ" if k in outcome.predicted else "", "C" if k in classes else ""]
         for k, s in enumerate(outcome.scores)

@@ -13,7 +13,7 @@ from safetensors.torch import save as save_bytes
 
 from labelleak import metrics
 from labelleak.attacks import ATTACKS, Attack, AttackResult
-from labelleak.attacks.knowledge import KnowledgeDraw
+from labelleak.attacks.knowledge import KnowledgeDraw, forgotten_in_aux
 from labelleak.experiments.config import KnowledgeConfig
 from labelleak.experiments.context import Context, RunSummary
 from labelleak.experiments.grid import Cell
@@ -78,13 +78,7 @@ def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
         else:
             attack = ATTACKS.build(variant.name, **row.options)
         if setting not in draws:
-            draws[setting] = ctx.draw(
-                cell.dataset,
-                cell.seed,
-                setting,
-                original.model,
-                exclude=cell.forget if setting.exclude_forgotten else (),
-            )
+            draws[setting] = ctx.draw(cell.dataset, cell.seed, setting, original.model)
         start, cpu = time.perf_counter(), time.process_time()
         outcome = attack.infer(access_view(result.model, attack.requires), knowledge=draws[setting].knowledge)
         cpu = time.process_time() - cpu
@@ -110,6 +104,7 @@ def _row(
     setting = row.setting
     scores = np.asarray(outcome.scores, dtype=np.float64)
     truth = cell.forget
+    aux_classes = ctx.aux_classes(cell.dataset, cell.seed, setting)
     precision, recall, f1 = metrics.set_precision_recall_f1(outcome.predicted, truth)
     return {
         **row_labels(ctx, cell, row),
@@ -118,9 +113,12 @@ def _row(
         "access": outcome.access,
         "attack_options": json.dumps(row.options, sort_keys=True),
         "knowledge_description": outcome.knowledge,
+        "knowledge_kind": setting.kind,
         "aux_per_class": setting.aux_per_class,
+        # the classes a partial A held; whether C lies among them splits its rows in the report
+        "aux_classes": " ".join(map(str, aux_classes)) if setting.kind == "partial" else "",
+        "forgotten_in_aux": forgotten_in_aux(truth, aux_classes),
         "unrelated": setting.unrelated,
-        "exclude_forgotten": setting.exclude_forgotten,
         "original_given": setting.original,
         "calibration": "" if attack.calibration_ is None else attack.calibration_.describe(),
         "scores": json.dumps([round(float(s), 6) for s in scores]),

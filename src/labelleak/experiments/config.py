@@ -33,11 +33,16 @@ Layout (all tables optional unless marked)::
 
     [[knowledge]]                  # attacker-knowledge settings (default: one, named "default")
     name = "default"
-    aux_per_class = 5              # |A| per class (default: 1% of |D_train| over K)
+    aux_per_class = 5              # |A| per class (default: 1% of |D_train| over K); 0: no A (data-free)
+    aux_classes = 5                # A holds this many random classes of the K (partial; default: all)
     unrelated = "noise"            # N: "noise" or another dataset's name
     unrelated_size = 64            # |N| (default: |A|)
-    exclude_forgotten = false      # A holds no sample of the forgotten classes
     original = true                # the two-version setting: the attacker also holds θ_o
+
+A setting is *full* (A holds every class), *partial* (``aux_classes`` given: the classes are
+drawn once per dataset and seed from the knowledge seed, never from a target's forgotten classes,
+so every target of that seed shares A) or *data-free* (``aux_per_class = 0``: only N and θ_o;
+attacks that need A do not run under it).
 
     [shadow]                       # attacker's shadow experiments (Youden / tree / calibrated deciders and inversion)
     methods = ["finetune"]
@@ -109,22 +114,44 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class KnowledgeConfig:
+    """One attacker-knowledge setting; none depends on a target's forgotten classes.
+
+    Attributes:
+        name: labels the setting in results (not part of any cache key).
+        aux_per_class: samples per class in A (None: |D_train|·1%/K); 0 leaves A empty.
+        aux_classes: A holds this many random classes (drawn from the knowledge seed); None: all.
+        unrelated: N, ``"noise"`` or another dataset's name.
+        unrelated_size: |N| (None: |A|).
+        original: the attacker also holds θ_o (the two-version setting).
+    """
+
     name: str = "default"
     aux_per_class: int | None = None
+    aux_classes: int | None = None
     unrelated: str = "noise"
     unrelated_size: int | None = None
-    exclude_forgotten: bool = False
     original: bool = True
 
+    @property
+    def kind(self) -> str:
+        """What A holds: "full" (every class), "partial" (``aux_classes`` random classes) or
+        "data-free" (nothing)."""
+        if self.aux_per_class == 0:
+            return "data-free"
+        return "full" if self.aux_classes is None else "partial"
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "aux_per_class": self.aux_per_class,
             "unrelated": self.unrelated,
             "unrelated_size": self.unrelated_size,
-            "exclude_forgotten": self.exclude_forgotten,
             "original": self.original,
         }
+        # absent unless set, so that adding partial settings leaves the keys of the others alone
+        if self.aux_classes is not None:
+            out["aux_classes"] = self.aux_classes
+        return out
 
 
 @dataclass(frozen=True)
@@ -227,15 +254,24 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
 
 def _knowledge(table: Any, key: str) -> KnowledgeConfig:
     table = table_at(table, key)
-    check_keys(table, {"name", "aux_per_class", "unrelated", "unrelated_size", "exclude_forgotten", "original"}, key)
+    check_keys(table, {"name", "aux_per_class", "aux_classes", "unrelated", "unrelated_size", "original"}, key)
     aux = table.get("aux_per_class")
+    aux_per_class = None if aux is None else integer(aux, f"{key}.aux_per_class", low=0, high=100_000)
+    classes = table.get("aux_classes")
+    # K is the dataset's: an aux_classes that leaves no class out of A fails once the data are loaded
+    aux_classes = None if classes is None else integer(classes, f"{key}.aux_classes", low=1, high=100_000)
+    if aux_classes is not None and aux_per_class == 0:
+        raise fail(
+            f"{key}.aux_classes",
+            f"needs a non-empty A: with aux_classes, aux_per_class must be >= 1 or absent, got {aux_per_class}",
+        )
     size = table.get("unrelated_size")
     return KnowledgeConfig(
         name=string(table.get("name", "default"), f"{key}.name"),
-        aux_per_class=None if aux is None else integer(aux, f"{key}.aux_per_class", low=1, high=100_000),
+        aux_per_class=aux_per_class,
+        aux_classes=aux_classes,
         unrelated=string(table.get("unrelated", "noise"), f"{key}.unrelated"),
         unrelated_size=None if size is None else integer(size, f"{key}.unrelated_size", low=1, high=1_000_000),
-        exclude_forgotten=boolean(table.get("exclude_forgotten", False), f"{key}.exclude_forgotten"),
         original=boolean(table.get("original", True), f"{key}.original"),
     )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labelleak.attacks import ATTACKS, Attack, Shadows
-from labelleak.attacks.knowledge import KnowledgeDraw, draw_knowledge
+from labelleak.attacks.knowledge import KnowledgeDraw, draw_aux_classes, draw_knowledge
 from labelleak.attacks.shadow import ShadowConfig, shadow_key
 from labelleak.data import ImageDataset, load_dataset
 from labelleak.experiments.config import DatasetConfig, ExperimentConfig, KnowledgeConfig
@@ -80,8 +80,13 @@ class RunSummary:
 
 def knowledge_key(setting: KnowledgeConfig, seed: int) -> dict[str, Any]:
     """A knowledge setting as cache-key material; its name is a label only, so two identically
-    configured settings share results."""
-    return {k: v for k, v in setting.to_dict().items() if k != "name"} | {"seed": seed}
+    configured settings share results.
+
+    The key keeps the entry ``exclude_forgotten: false`` of the retired setting that built A
+    without the true forgotten classes: stores written before the partial and data-free settings
+    replaced it then keep every row of the unchanged full setting.
+    """
+    return {k: v for k, v in setting.to_dict().items() if k != "name"} | {"exclude_forgotten": False, "seed": seed}
 
 
 class Context:
@@ -159,33 +164,37 @@ class Context:
     def knowledge_seed(self, seed: int) -> int:
         return derive_seed(seed, "knowledge")
 
-    def draw(
-        self,
-        name: str,
-        seed: int,
-        setting: KnowledgeConfig,
-        original_model: Classifier,
-        *,
-        exclude: tuple[int, ...] = (),
-    ) -> KnowledgeDraw:
-        """A, N (and θ_o) for a target; the draw without exclusions is shared by all targets."""
+    def aux_classes(self, name: str, seed: int, setting: KnowledgeConfig) -> tuple[int, ...]:
+        """The classes of which A holds samples on (dataset, seed) under ``setting``: every class
+        (full), none (data-free), or the partial setting's classes, drawn from the knowledge seed
+        alone, never from a target's forgotten classes, so every target of (dataset, seed) shares
+        them and whether its forgotten classes lie among them varies with the target.
+
+        Raises:
+            ParameterError: ``aux_classes`` leaves no class of the dataset out of A.
+        """
+        k = self.dataset(name).num_classes
+        if setting.kind == "data-free":
+            return ()
+        if setting.aux_classes is None:
+            return tuple(range(k))
+        return draw_aux_classes(k, setting.aux_classes, seed=self.knowledge_seed(seed))
+
+    def draw(self, name: str, seed: int, setting: KnowledgeConfig, original_model: Classifier) -> KnowledgeDraw:
+        """A, N (and θ_o) under ``setting``, shared by every target of (dataset, seed)."""
         key = (name, seed, setting)
-        if exclude or key not in self._draws:
+        if key not in self._draws:
             original = access_view(original_model, "weights") if setting.original else None
-            draw = draw_knowledge(
+            self._draws[key] = draw_knowledge(
                 self.dataset(name),
                 aux_per_class=setting.aux_per_class,
-                exclude_classes=exclude,
+                only_classes=self.aux_classes(name, seed, setting) if setting.kind == "partial" else None,
                 unrelated=setting.unrelated,
                 unrelated_size=setting.unrelated_size,
                 original=original,
                 seed=self.knowledge_seed(seed),
                 data_root=self.dataset_config(name).data_root,
             )
-            if exclude:
-                # per-target draws hold a copy of the shadow pool: keeping them would grow memory per cell
-                return draw
-            self._draws[key] = draw
         return self._draws[key]
 
     # -- shadow experiments and calibration ------------------------------------------------------
@@ -195,7 +204,7 @@ class Context:
         return replace(
             self.config.shadow,
             aux_per_class=setting.aux_per_class,
-            exclude_forgotten=setting.exclude_forgotten,
+            aux_classes=setting.aux_classes,
             unrelated=setting.unrelated,
         )
 

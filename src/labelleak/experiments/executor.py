@@ -27,7 +27,6 @@ from typing import Any, Protocol
 import torch
 
 from labelleak import LabelleakError
-from labelleak.attacks import ATTACKS
 from labelleak.device import default_device, resolve_device, set_default_device
 from labelleak.experiments import cells
 from labelleak.experiments.config import ExperimentConfig
@@ -51,7 +50,7 @@ def prepare_dataset(ctx: Context, dataset: str, summary: RunSummary) -> None:
     for seed in ctx.config.seeds:
         ctx.original(dataset, seed, summary)
         for variant in calibrated:
-            for setting in knowledge_settings_for(ATTACKS.get(variant.name), ctx.config.knowledge):
+            for setting in knowledge_settings_for(ctx.uncalibrated(variant), ctx.config.knowledge):
                 ctx.calibrated(variant, dataset, seed, setting, summary)
 
 

@@ -106,12 +106,17 @@ def knowledge_settings_for(attack: Any, settings: tuple[KnowledgeConfig, ...]) -
 
     An attack that reads nothing from the knowledge (no A, no N, no θ_o) runs once, under the first
     setting: its result cannot depend on it. Others run under every setting that holds what they
-    need (a setting without θ_o cannot serve a two-version attack).
+    need (a setting without θ_o cannot serve a two-version attack, a data-free one, whose A is
+    empty, cannot serve an attack that needs A).
     """
     uses = attack.needs_aux or attack.needs_unrelated or attack.needs_original
     if not uses:
         return [settings[0]]
-    return [s for s in settings if s.original or not attack.needs_original]
+    return [
+        s
+        for s in settings
+        if attack.unmet_needs(access=attack.requires, aux=s.kind != "data-free", original=s.original) is None
+    ]
 
 
 def describe(config: ExperimentConfig, *, num_classes: dict[str, int] | None = None) -> str:

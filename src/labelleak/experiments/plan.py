@@ -54,7 +54,9 @@ def plan_cell(ctx: Context, cell: Cell) -> CellPlan:
     target = ctx.target_key(cell)
     rows = []
     for variant in ctx.variants:
-        for setting in knowledge_settings_for(ATTACKS.get(variant.name), ctx.config.knowledge):
+        # the built attack, not its class: what it needs can depend on its options (a noise
+        # baseline reads N only with source="unrelated")
+        for setting in knowledge_settings_for(ctx.uncalibrated(variant), ctx.config.knowledge):
             options = _options_for(variant, cell)
             key = {
                 "stage": "attack-row",

@@ -49,6 +49,18 @@ logger = logging.getLogger(__name__)
 __all__ = ["RunSummary", "available_datasets", "cell_file", "run_experiment"]
 
 
+def _check_aux_classes(config: ExperimentConfig, num_classes: dict[str, int]) -> None:
+    """Refuse, before any training, a partial knowledge setting whose ``aux_classes`` leaves no
+    class of some dataset out of A (K is only known once the datasets are loaded)."""
+    for i, setting in enumerate(config.knowledge):
+        for name, k in num_classes.items():
+            if setting.aux_classes is not None and setting.aux_classes >= k:
+                raise ConfigError(
+                    f"knowledge[{i}].aux_classes must be an integer in [1, {k - 1}] (fewer than the {k} classes "
+                    f"of {name}), got {setting.aux_classes}"
+                )
+
+
 def cell_file(results_dir: Path, cell: Cell) -> Path:
     return results_dir / "cells" / f"{cell.id}.json"
 
@@ -123,6 +135,7 @@ def run_experiment(
     ctx = Context(config, store_root=store_root, results_dir=str(results_dir), verbose=verbose)
     summary = RunSummary(results_dir=results_dir)
     num_classes = {d.name: ctx.dataset(d.name).num_classes for d in config.datasets}
+    _check_aux_classes(config, num_classes)
     all_cells = cells(config, num_classes=num_classes, pilot=pilot)
     summary.cells_total = len(all_cells)
     atomic_write_json(results_dir / "config.json", config.to_dict())

@@ -1,6 +1,8 @@
 """The report of a results directory: ``report.md`` and ``report.html`` with figures under ``figures/``.
 
-Sections, per dataset: single-class ASR in the paper's shape (attack × unlearning method, each
+Up front, the knowledge settings and, for partial ones (A held a random subset of the classes),
+how often C lay in A and what guessing among the classes missing from A gives. Sections, per
+dataset: single-class ASR in the paper's shape (attack × unlearning method, each
 cell ``ASR [95% Wilson interval] n``, chance level in the caption), the attack summary (ASR, top-1,
 top-3, AUC, mean rank, queries, seconds), the multi-class tables (exact-set ASR, precision,
 recall, F1 per forget-set size, pooled and per unlearning method), the ASR heatmap, ASR against
@@ -22,6 +24,7 @@ from labelleak.metrics import random_guess_rate
 from labelleak.report import figures
 from labelleak.report.tables import (
     BASELINES,
+    FORGOTTEN_IN_AUX,
     asr_matrix,
     baseline_comparison,
     fmt_asr,
@@ -29,6 +32,7 @@ from labelleak.report.tables import (
     load_results,
     markdown_table,
     ordered_labels,
+    partial_reference_table,
     row_label,
     set_size_confusion,
     summary_table,
@@ -106,6 +110,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
             [[k, d] for k, d in knowledge.itertuples(index=False)],
         )
     )
+    blocks += _partial_reference(rows)
 
     blocks += _overview(rows, utility)
     blocks += _baselines(rows, utility)
@@ -370,6 +375,48 @@ def _baselines(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
             "data; an attack that a baseline ties or beats shows no leakage beyond what the baseline already reads.",
         ),
         *[("p", line) for line in lines],
+    ]
+
+
+def _partial_reference(rows: pd.DataFrame) -> list[Block]:
+    """For partial knowledge settings: how often C lay in A, and what guessing among the classes
+    missing from A gives (the reference the rows split by "C in A" / "C not in A" are read against)."""
+    table = partial_reference_table(rows)
+    if table.empty:
+        return []
+    return [
+        (
+            "p",
+            "Partial knowledge settings: A held a random subset of the classes, drawn from the seed alone, "
+            "so it is the same for every target of a dataset and seed, and C lay in it or not by chance. "
+            "ASR rows of these settings are split by that. Guess missing from A: the exact-set rate of "
+            "naming |C| classes uniformly at random among the classes A lacks (1 / C(m, |C|) when C lies "
+            "among the m missing classes, else 0), averaged over the targets: what the draw of A alone gives.",
+        ),
+        (
+            "table",
+            [
+                "dataset",
+                "knowledge setting",
+                "|C|",
+                "targets",
+                *FORGOTTEN_IN_AUX.values(),
+                "guess missing from A",
+                "chance",
+            ],
+            [
+                [
+                    r["dataset"],
+                    r["knowledge"],
+                    int(r["n_forget"]),
+                    int(r["n"]),
+                    *(int(r[v]) for v in FORGOTTEN_IN_AUX.values()),
+                    f"{100 * r['guess_missing']:.1f}%",
+                    f"{100 * r['chance']:.1f}%",
+                ]
+                for r in table.to_dict("records")
+            ],
+        ),
     ]
 
 

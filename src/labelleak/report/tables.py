@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import numbers
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -141,11 +143,30 @@ def baseline_comparison(rows: pd.DataFrame) -> dict[str, Any] | None:
     }
 
 
+#: how a partial setting's rows are split: whether the forgotten classes C lay among A's classes
+FORGOTTEN_IN_AUX = {"all": "C in A", "some": "C partly in A", "none": "C not in A"}
+
+
+def _partial(rows: pd.DataFrame) -> pd.Series:
+    """True for the rows of partial knowledge settings (A held a random subset of the classes)."""
+    if "knowledge_kind" not in rows:  # results written before knowledge settings had kinds
+        return pd.Series(False, index=rows.index)
+    return rows["knowledge_kind"] == "partial"
+
+
 def row_label(rows: pd.DataFrame) -> pd.Series:
-    """The attack label, with the knowledge setting appended when a run used several."""
+    """The attack label, with the knowledge setting appended when a run used several; the rows of a
+    partial setting always carry it, and whether C lay in A ("C in A", "C partly in A", "C not in
+    A"), because a partial A tells the attacker nothing about C only as long as the two are read apart."""
+    labels = rows["attack_label"]
     if rows["knowledge"].nunique() > 1:
-        return rows["attack_label"] + " / " + rows["knowledge"].astype(str)
-    return rows["attack_label"]
+        labels = labels + " / " + rows["knowledge"].astype(str)
+    partial = _partial(rows)
+    if partial.any():
+        split = rows["attack_label"] + " / " + rows["knowledge"].astype(str)
+        split = split + " (" + rows["forgotten_in_aux"].map(FORGOTTEN_IN_AUX) + ")"
+        labels = labels.where(~partial, split)
+    return labels
 
 
 def fmt_asr(s: dict[str, Any] | pd.Series) -> str:
@@ -163,10 +184,63 @@ def fmt_set(s: dict[str, Any] | pd.Series) -> str:
 
 
 def ordered_labels(rows: pd.DataFrame) -> list[str]:
-    """The row labels (:func:`row_label`) of ``rows`` in :func:`attack_order`."""
+    """The row labels (:func:`row_label`) of ``rows`` in :func:`attack_order`, then in the order the
+    knowledge settings first appear, a partial setting's rows as "C in A", "partly", "not in A"."""
     order = {lab: i for i, lab in enumerate(attack_order(rows))}
-    ranked = rows.assign(label=row_label(rows)).sort_values("attack_label", key=lambda c: c.map(order), kind="stable")
+    settings = {name: i for i, name in enumerate(dict.fromkeys(rows["knowledge"]))}
+    split = {value: i for i, value in enumerate(FORGOTTEN_IN_AUX)}
+    ranked = rows.assign(
+        label=row_label(rows),
+        _attack=rows["attack_label"].map(order),
+        _setting=rows["knowledge"].map(settings),
+        _split=rows["forgotten_in_aux"].map(split).where(_partial(rows), 0) if "forgotten_in_aux" in rows else 0,
+    ).sort_values(["_attack", "_setting", "_split"], kind="stable")
     return list(dict.fromkeys(ranked["label"]))
+
+
+def aux_class_list(value: Any) -> list[int]:
+    """The classes of a results row's ``aux_classes``: "0 2 5" (a single class reads back from the
+    CSV as a number, an empty field as NaN)."""
+    if isinstance(value, numbers.Real):
+        return [] if math.isnan(float(value)) else [int(float(value))]
+    return [int(c) for c in str(value).split()]
+
+
+def guess_missing_from_aux(truth: Sequence[int], aux_classes: Sequence[int], *, num_classes: int) -> float:
+    """The exact-set success rate of naming |C| classes uniformly at random among those missing
+    from A: 1 / C(m, |C|) when C lies among the m missing classes, else 0. What the draw of a
+    partial A alone gives an attacker that guesses "the forgotten classes are the ones A lacks"."""
+    missing = set(range(num_classes)) - set(aux_classes)
+    if not set(truth) <= missing:
+        return 0.0
+    return 1.0 / math.comb(len(missing), len(truth))
+
+
+def partial_reference_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, partial knowledge setting, |C|): the targets, how many had C in A, partly in A
+    and not in A, the mean :func:`guess_missing_from_aux` over the targets and the chance level
+    1 / C(K, |C|). Empty when no row comes from a partial setting."""
+    partial = rows[_partial(rows)].drop_duplicates(["cell", "knowledge"])
+    records = []
+    for (dataset, setting, size), group in partial.groupby(["dataset", "knowledge", "n_forget"], sort=False):
+        k = len(json.loads(group["scores"].iloc[0]))
+        guesses = [
+            guess_missing_from_aux(_classes(t), aux_class_list(a), num_classes=k)
+            for t, a in zip(group["truth"], group["aux_classes"])
+        ]
+        counts = group["forgotten_in_aux"].value_counts()
+        records.append(
+            {
+                "dataset": dataset,
+                "knowledge": setting,
+                "n_forget": int(size),
+                "n": len(group),
+                **{FORGOTTEN_IN_AUX[v]: int(counts.get(v, 0)) for v in FORGOTTEN_IN_AUX},
+                "guess_missing": sum(guesses) / len(guesses),
+                "chance": metrics.random_guess_rate(k, int(size)),
+            }
+        )
+    return pd.DataFrame(records)
 
 
 def asr_matrix(rows: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
