@@ -5,15 +5,18 @@ validation set, a tuning θ_o is trained on the other 80% (cached like any θ_o)
 unlearns the forget classes from it and is scored on the held-out 20%. Objective, in order:
 
 1. forget-class validation accuracy at most Retrain's (on the same split) plus 2 points, and a
-   cost of at most ``BUDGET_EPOCHS`` epochs of θ_o's training (CPU seconds; one epoch is priced as
-   the Retrain reference's CPU seconds over its epochs, measured in the same study);
+   cost of about ``BUDGET_EPOCHS`` epochs of θ_o's training at most (CPU seconds). One epoch is
+   priced from the Retrain reference of the same study: its CPU seconds per epoch, scaled from
+   D_r up to D (Retrain never sees D_f). "About": a trial may run ``BUDGET_ALLOWANCE`` over, since
+   its CPU seconds also hold the utility evaluation and optimiser work that one Retrain epoch
+   does not (a 2-epoch fine-tune on the MNIST split measured 55 CPU-s against 53 for two epochs);
 2. then the highest retain validation accuracy;
 3. then the lowest cost (CPU seconds of the unlearning).
 
 This is folded into one number to maximise: a feasible trial scores ``retain − 1e-4 · cpu_seconds``
 (≥ −1 for any run under ~3 hours), an infeasible one ``−1 − excess forget accuracy − excess cost``
-(the cost in budgets over one), so a feasible trial always wins. The sampler is a seeded TPE; the study lives in the artifact store as an Optuna
-journal file, so an interrupted or repeated ``labelleak tune`` resumes it (``--trials N`` is the
+(the cost in budgets over one), so a feasible trial always wins. The sampler is a seeded TPE; the
+study lives in the artifact store as an Optuna journal file, so an interrupted or repeated ``labelleak tune`` resumes it (``--trials N`` is the
 total number of finished trials wanted). Optuna is an optional dependency: ``pip install
 'labelleak[tune]'``.
 """
@@ -37,6 +40,8 @@ from labelleak.validation import ParameterError, check_classes, check_number
 SLACK = 0.02
 #: the most a tuned method may cost, in epochs of θ_o's training
 BUDGET_EPOCHS = 2.0
+#: how far over the budget a trial may run (timing noise and evaluation; see the module docstring)
+BUDGET_ALLOWANCE = 0.10
 #: fraction of the training split held out for validation
 VALIDATION_FRACTION = 0.2
 
@@ -139,7 +144,14 @@ def tune(
     original = train_original(split, seed=seed, store=store)
     reference = unlearn_original(original, split, method="retrain", forget_classes=classes, seed=seed, store=store)
     target = reference.metrics["forget_test_acc"] + SLACK
-    budget = budget_epochs * _cpu_seconds(reference.metrics) / original.config["train"]["epochs"]
+    n_forget = int(sum((split.y_train == c).sum() for c in classes))
+    epoch_cpu = (
+        _cpu_seconds(reference.metrics)
+        / original.config["train"]["epochs"]
+        * len(split.y_train)
+        / (len(split.y_train) - n_forget)
+    )
+    budget = budget_epochs * epoch_cpu * (1.0 + BUDGET_ALLOWANCE)
 
     def objective(trial: Any) -> float:
         params: dict[str, Any] = {}
@@ -162,7 +174,10 @@ def tune(
 
     folder = store.root / "tune"
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{dataset.name}-{method}-{'+'.join(map(str, classes))}-seed{seed}-budget{budget_epochs:g}"
+    # the budget's pricing is part of the objective, so a study made with another one is not resumed
+    name = (
+        f"{dataset.name}-{method}-{'+'.join(map(str, classes))}-seed{seed}-budget{budget_epochs:g}+{BUDGET_ALLOWANCE:g}"
+    )
     storage = JournalStorage(JournalFileBackend(str(folder / f"{name}.journal")))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
