@@ -21,6 +21,27 @@ def test_forget_sets_singles_pairs_triples_and_explicit():
     assert forget_sets(d, num_classes=10) == sets  # seeded
 
 
+def test_sets_per_seed_draw_new_pairs_and_triples_for_every_seed():
+    shared = DatasetConfig(name="digits", singles=[0, 3], pairs=4, triples=2, forget_seed=7)
+    per_seed = DatasetConfig(name="digits", singles=[0, 3], pairs=4, triples=2, forget_seed=7, sets_per_seed=True)
+    assert forget_sets(shared, num_classes=10, seed=0) == forget_sets(shared, num_classes=10, seed=1)
+    first, second = (forget_sets(per_seed, num_classes=10, seed=s) for s in (0, 1))
+    assert first[:2] == second[:2] == [(0,), (3,)]  # the singles are every seed's
+    assert first[2:] != second[2:] and len(first) == len(second) == 2 + 4 + 2
+    assert forget_sets(per_seed, num_classes=10, seed=1) == second  # seeded
+    config = parse_config(
+        {
+            "name": "g",
+            "seeds": [0, 1],
+            "datasets": [{"name": "digits", "singles": [0], "pairs": 3, "sets_per_seed": True}],
+            "unlearning": {"methods": ["retrain"]},
+            "attacks": [{"name": "random-guess"}],
+        }
+    )
+    by_seed = {s: {c.forget for c in cells(config) if c.seed == s} for s in (0, 1)}
+    assert len(by_seed[0]) == len(by_seed[1]) == 4 and by_seed[0] != by_seed[1]
+
+
 def test_cells_cover_datasets_seeds_sets_methods():
     config = parse_config(
         {

@@ -21,6 +21,7 @@ Layout (all tables optional unless marked)::
     triples = 1                    # random distinct triples
     sets = [[1, 7]]                # further explicit forget sets
     forget_seed = 0
+    sets_per_seed = false          # true: every seed draws its own random pairs and triples
     data_root = "/path"            # where the files are (default: known offline locations)
     optional = false               # true: skip this dataset (with a message) when its files are missing
     [datasets.params.retrain]      # method parameters for this dataset only (over [unlearning.params])
@@ -107,6 +108,9 @@ class DatasetConfig:
     triples: int = 0
     sets: tuple[tuple[int, ...], ...] = ()
     forget_seed: int = 0
+    #: every seed (θ_o replicate) draws its own random pairs and triples, so that a grid covers
+    #: ``len(seeds)`` times as many sets at the cost of one set list per seed
+    sets_per_seed: bool = False
     data_root: str | None = None
     optional: bool = False
     method_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -208,6 +212,7 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
             "triples",
             "sets",
             "forget_seed",
+            "sets_per_seed",
             "data_root",
             "optional",
             "params",
@@ -243,6 +248,7 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
         triples=integer(table.get("triples", 0), f"{key}.triples", low=0, high=math.comb(k, 3)),
         sets=tuple(sets),
         forget_seed=integer(table.get("forget_seed", 0), f"{key}.forget_seed", low=0),
+        sets_per_seed=boolean(table.get("sets_per_seed", False), f"{key}.sets_per_seed"),
         data_root=None if table.get("data_root") is None else string(table["data_root"], f"{key}.data_root"),
         optional=boolean(table.get("optional", False), f"{key}.optional"),
         method_params={

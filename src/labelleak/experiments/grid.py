@@ -6,8 +6,8 @@ knowledge setting it depends on. An **attack variant** is one attack with one co
 varied options (e.g. ``param-diff`` with ``decider="youden"``).
 
 Forget sets per dataset: the singles (``"all"`` or a list), ``pairs`` and ``triples`` random
-distinct sets drawn without replacement from all C(K, 2) / C(K, 3) with ``forget_seed``, then the
-explicit ``sets``; duplicates are dropped, order is stable.
+distinct sets drawn without replacement from all C(K, 2) / C(K, 3) with ``forget_seed`` (and the
+seed, with ``sets_per_seed``), then the explicit ``sets``; duplicates are dropped, order is stable.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labelleak.experiments.config import ExperimentConfig, KnowledgeConfig
-from labelleak.seeding import random_class_sets
+from labelleak.seeding import derive_seed, random_class_sets
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,14 @@ class AttackVariant:
         return f"{self.name} ({', '.join(parts)})" if parts else self.name
 
 
-def forget_sets(dataset: Any, *, num_classes: int) -> list[tuple[int, ...]]:
-    """The forget sets of one :class:`~labelleak.experiments.config.DatasetConfig`."""
+def forget_sets(dataset: Any, *, num_classes: int, seed: int = 0) -> list[tuple[int, ...]]:
+    """The forget sets of one :class:`~labelleak.experiments.config.DatasetConfig` for replicate ``seed``
+    (which matters only with ``sets_per_seed``)."""
     singles = range(num_classes) if dataset.singles == "all" else dataset.singles
     sets: list[tuple[int, ...]] = [(int(c),) for c in singles]
-    sets += random_class_sets(num_classes, 2, dataset.pairs, seed=dataset.forget_seed)
-    sets += random_class_sets(num_classes, 3, dataset.triples, seed=dataset.forget_seed)
+    draw_seed = derive_seed(dataset.forget_seed, "replicate", seed) if dataset.sets_per_seed else dataset.forget_seed
+    sets += random_class_sets(num_classes, 2, dataset.pairs, seed=draw_seed)
+    sets += random_class_sets(num_classes, 3, dataset.triples, seed=draw_seed)
     sets += [tuple(s) for s in dataset.sets]
     return list(dict.fromkeys(sets))
 
@@ -79,7 +81,7 @@ def cells(
     for dataset in config.datasets:
         k = (num_classes or {}).get(dataset.name, 10)
         for seed in config.seeds:
-            for forget in forget_sets(dataset, num_classes=k)[:pilot]:
+            for forget in forget_sets(dataset, num_classes=k, seed=seed)[:pilot]:
                 for method in config.methods:
                     out.append(Cell(dataset=dataset.name, seed=seed, method=method, forget=forget))
     return out
@@ -129,6 +131,8 @@ def describe(config: ExperimentConfig, *, num_classes: dict[str, int] | None = N
     ]
     total = sum(n for _, n in per_dataset)
     sets = f"{total} forget {_plural(total, 'set')}"
+    if any(d.sets_per_seed for d in config.datasets):
+        sets += " (random ones drawn per seed)"
     if len(per_dataset) > 1:
         sets += " [" + ", ".join(f"{name} {n}" for name, n in per_dataset) + "]"
     else:
