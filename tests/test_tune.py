@@ -31,7 +31,7 @@ def test_objective_prefers_forgetting_then_retain_then_cost():
     assert score(0.0, 0.50, 9.0, target=0.02, budget=10.0) > score(0.0, 0.99, 11.0, target=0.02, budget=10.0)
     assert score(0.0, 0.99, 11.0, target=0.02, budget=10.0) > score(0.0, 0.99, 30.0, target=0.02, budget=10.0)
     # forgetting by wrecking the retained classes is infeasible too
-    assert score(0.0, 0.80, 1.0, target=0.02, retain_floor=0.95) < score(0.5, 0.99, 1.0, target=0.02, retain_floor=0.95)
+    assert score(0.0, 0.80, 1.0, target=0.02, retain_floor=0.95) < -1.0
     assert score(0.0, 0.96, 1.0, target=0.02, retain_floor=0.95) > -1.0
     # SCRUB's α is its distillation weight, searched on its own scale, not SSD's threshold range
     assert search_space("scrub")["alpha"][2] <= 1.0 < search_space("ssd")["alpha"][2]
