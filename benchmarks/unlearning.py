@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     store = ArtifactStore(args.cache)
     dataset = load_dataset(args.dataset)
     # amnesiac_updates subtracts θ_o's recorded updates; recording leaves θ_o's weights and key unchanged
-    original = train_original(dataset, seed=args.seed, store=store, record_updates="amnesiac_updates" in methods)
+    original = train_original(
+        dataset, seed=args.seed, store=store, record_updates=any(UNLEARNERS.get(m).needs_update_record for m in methods)
+    )
 
     lines = [
         f"{dataset.name}: original {original.config['spec']['arch']} (seed {args.seed}), test accuracy "

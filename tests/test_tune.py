@@ -63,3 +63,14 @@ def test_tune_digits_writes_the_defaults_and_resumes(capsys, tmp_path):
     assert list((tmp_path / "cache" / "tune").glob("*.journal"))
     # resumed: the study already holds 3 trials, so nothing new runs
     assert main(argv) == 0 and "3 trials" in capsys.readouterr().out
+
+
+def test_tune_trains_the_update_record_a_method_needs(tmp_path):
+    from labelleak.data import load_dataset
+    from labelleak.store import ArtifactStore
+    from labelleak.tune import tune
+
+    store = ArtifactStore(tmp_path / "cache")
+    result = tune(load_dataset("digits"), method="amnesiac_updates", forget_classes=[3], trials=1, store=store)
+    assert result.trials == 1 and "repair_epochs" in result.params
+    assert list((tmp_path / "cache" / "update-record").iterdir())

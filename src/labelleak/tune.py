@@ -159,7 +159,7 @@ def tune(
     check_number("budget_epochs", budget_epochs, low=0.0, low_inclusive=False)
     classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
     split = validation_split(dataset, seed=seed)
-    original = train_original(split, seed=seed, store=store)
+    original = train_original(split, seed=seed, store=store, record_updates=UNLEARNERS.get(method).needs_update_record)
     reference = unlearn_original(original, split, method="retrain", forget_classes=classes, seed=seed, store=store)
     target = reference.metrics["forget_test_acc"] + SLACK
     n_forget = int(sum((split.y_train == c).sum() for c in classes))
