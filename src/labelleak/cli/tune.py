@@ -18,7 +18,8 @@ DESCRIPTION = (
     "validation split carved from the training data (never the test split): θ_o is\n"
     "trained on 80% of it, each trial unlearns --forget and is scored on the other 20%.\n"
     "Objective: forget accuracy ≤ Retrain's + {slack:.0%} at a cost ≤ {budget:g} epochs of the\n"
-    "original model's training, then highest retain accuracy, then lowest CPU time. The study is stored in the artifact store and resumes; the best\n"
+    "original model's training and a retain accuracy at most {retain:.0%} below Retrain's, then\n"
+    "highest retain accuracy, then lowest CPU time. The study is stored in the artifact store and resumes; the best\n"
     "settings are written to the per-dataset defaults (labelleak/unlearning/defaults.json,\n"
     "or --write FILE).\n\n"
     "example: labelleak tune --dataset digits --method scrub --forget 3 --trials 20"
@@ -26,9 +27,9 @@ DESCRIPTION = (
 
 
 def _description() -> str:
-    from labelleak.tune import BUDGET_EPOCHS, SLACK
+    from labelleak.tune import BUDGET_EPOCHS, RETAIN_TOLERANCE, SLACK
 
-    return DESCRIPTION.format(slack=SLACK, budget=BUDGET_EPOCHS)
+    return DESCRIPTION.format(slack=SLACK, budget=BUDGET_EPOCHS, retain=RETAIN_TOLERANCE)
 
 
 def _method_names() -> list[str]:
@@ -70,8 +71,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from labelleak.data import load_dataset
-    from labelleak.tune import BUDGET_EPOCHS, SLACK, search_space, tune
-    from labelleak.unlearning.defaults import defaults_path, write_defaults
+    from labelleak.tune import BUDGET_EPOCHS, RETAIN_TOLERANCE, SLACK, search_space, tune
+    from labelleak.unlearning.defaults import dataset_defaults, defaults_path, write_defaults
 
     search_space(args.method)  # fails at once for a method with nothing to tune
     dataset = load_dataset(args.dataset, root=args.data_root, download=args.download)
@@ -104,11 +105,14 @@ def run(args) -> int:
     )
     if not result.feasible:
         print(
-            f"WARNING: no trial reached Retrain's forget accuracy + {SLACK:.0%} within the cost budget; nothing written"
+            f"WARNING: no trial reached Retrain's forget accuracy + {SLACK:.0%} within the cost budget while keeping "
+            f"retain accuracy within {RETAIN_TOLERANCE:.0%} of Retrain's; nothing written"
         )
         return 1
     if not args.no_write:
-        params = {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in result.params.items()}
+        tuned = {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in result.params.items()}
+        # the trials ran with the dataset's other defaults (e.g. a batch size): the entry keeps them
+        params = {**dataset_defaults(dataset.name, args.method), **tuned}
         path = write_defaults(dataset.name, args.method, params, path=args.write or defaults_path())
         print(f"wrote {dataset.name}/{args.method} = {params} to {path}")
     return 0
