@@ -186,7 +186,8 @@ def test_shadow_config_knowledge_settings_validation_and_key():
     with pytest.raises(ParameterError, match=r"aux_classes needs a non-empty A'"):
         ShadowConfig(aux_per_class=0, aux_classes=3)
     key = ShadowConfig().to_dict()
-    assert "exclude_forgotten" not in key and key["aux_classes"] is None
+    # the full setting keeps the key it had before partial settings existed (stored calibrations stay valid)
+    assert key["exclude_forgotten"] is False and "aux_classes" not in key
     assert ShadowConfig(aux_classes=4).to_dict() != key
 
 

@@ -190,7 +190,6 @@ def test_every_bundled_grid_runs_every_baseline():
 
 
 def test_full_setting_keeps_its_cache_key_across_the_knowledge_redesign():
-    from labelleak.attacks.shadow import ShadowConfig
     from labelleak.experiments.config import KnowledgeConfig
     from labelleak.experiments.context import knowledge_key
 
@@ -206,6 +205,3 @@ def test_full_setting_keeps_its_cache_key_across_the_knowledge_redesign():
     }
     partial = KnowledgeConfig(name="partial", aux_classes=5)
     assert knowledge_key(partial, 3)["aux_classes"] == 5
-    shadow = ShadowConfig(methods=("random_labels",)).to_dict()
-    assert shadow["exclude_forgotten"] is False and "aux_classes" not in shadow
-    assert ShadowConfig(methods=("random_labels",), aux_classes=4).to_dict()["aux_classes"] == 4
