@@ -58,3 +58,42 @@ def test_attacks_outside_the_model_do_not_enter_the_fusion():
     assert (
         VerdictModel.fit({"bad": ShadowScores(ids=["x"], scores=np.zeros((1, 6)), forgotten=np.eye(6)[:1] > 0)}) is None
     )
+
+
+def decoyed_rows(seed: int, *, n: int = 40, k: int = 6) -> ShadowScores:
+    """Like :func:`shadow_rows`, plus, on 80% of the targets, a decoy class scored about as high as
+    the forgotten ones: the same decoys for every attack built here, so two of them agree on them."""
+    clean = shadow_rows(seed, noise=0.5, n=n, k=k)
+    rng = np.random.default_rng(99)
+    decoy = np.zeros((n, k), dtype=bool)
+    for i in range(n):
+        if rng.random() < 0.8:
+            decoy[i, rng.choice(np.flatnonzero(~clean.forgotten[i]))] = True
+    return ShadowScores(ids=clean.ids, scores=clean.scores + 4.0 * decoy, forgotten=clean.forgotten)
+
+
+def test_stacked_fusion_is_kept_only_when_it_beats_the_mean_on_the_shadows():
+    rows = {"good": shadow_rows(1, noise=1.5), "loud": decoyed_rows(2), "echo": decoyed_rows(3)}
+    model = VerdictModel.fit(rows)
+    # two attacks that agree on decoys: weighting them (one nearly drops out) names the shadows'
+    # sets exactly more often, out of fold, than averaging all three
+    assert model.stacker is not None and model.stacked_exact > model.shadow_exact
+    assert model.stacked_attacks == ["good", "loud", "echo"]
+    results = [
+        result("good", [0, 4.1, 0.2, 0, 0, 0], [1]),
+        result("loud", [0, 4.0, 4.2, 0, 0, 0], [1, 2]),
+        result("echo", [0, 3.9, 4.1, 0, 0, 0], [1, 2]),
+    ]
+    v = verdict(results, num_classes=6, model=model)
+    assert v.fusion == "stacked" and v.forgotten == [1]
+    # without every attack it was fit on, the stacker cannot run: the mean combines what is there
+    assert verdict(results[1:], num_classes=6, model=model).fusion == "mean"
+    # attacks the mean already combines perfectly on the shadows keep the mean
+    clean = VerdictModel.fit({"a": shadow_rows(1, noise=0.5), "b": shadow_rows(2, noise=0.5)})
+    assert clean.shadow_exact == 1.0 and clean.stacker is None
+
+
+def test_one_attack_keeps_the_mean():
+    model = VerdictModel.fit({"a": shadow_rows(1, noise=0.5)})
+    assert model.stacker is None
+    assert verdict([result("a", [0, 4, 0, 0, 0, 0], [1])], num_classes=6, model=model).fusion == "mean"

@@ -61,6 +61,7 @@ class AuditReport:
                 "rule": v.rule,
                 "confidence": v.confidence,
                 "fused_attacks": v.fused_attacks,
+                "fusion": v.fusion,
             },
             "attacks": [
                 {
@@ -131,15 +132,23 @@ def verdict_rule(report: AuditReport) -> str:
     v, model = report.verdict, report.verdict_model
     if v.rule == "fused" and model is not None:
         confidence = ", ".join(f"{report.class_label(c)}: {v.confidence[c]:.2f}" for c in range(report.num_classes))
+        stacked = v.fusion == "stacked"
+        rate = model.stacked_exact if stacked else model.shadow_exact
         fit = (
-            f" on {model.n_shadow} shadow models, where it named the forgotten set exactly on {model.shadow_exact:.0%}"
+            f" on {model.n_shadow} shadow models, where it named the forgotten set exactly on {rate:.0%}"
             if model.n_shadow
             else ""
+        )
+        combination = (
+            "combined by a logistic regression fit on the shadows (it named their sets exactly more often than "
+            f"the plain average, {model.shadow_exact:.0%})"
+            if stacked
+            else "averaged"
         )
         return (
             f"Fused: each of {', '.join(v.fused_attacks)} turns its scores into a probability per class that the "
             "class was forgotten (fit on the attacker's shadow models); the verdict names the classes whose "
-            f"averaged log-odds clear a cut fit{fit}. Confidence per class (above 0.5: named): {confidence}."
+            f"log-odds, {combination}, clear a cut fit{fit}. Confidence per class (above 0.5: named): {confidence}."
         )
     return (
         "Majority vote: every attack that looked at the model votes for the classes it predicts; the verdict "

@@ -3,9 +3,16 @@
 The verdict fuses evidence rather than counting votes. Each attack's per-class scores become a
 calibrated probability of "forgotten" per class (:class:`~labelleak.attacks.setsize.SetCalibrator`,
 fit on that attack's scores of the attacker's shadow models, whose forgotten sets are known), the
-attacks' log-odds are averaged per class, and the classes above a cut form the verdict. The cut is
-the one that names the shadows' forgotten sets (single classes, pairs, triples) exactly most often,
-read off out-of-fold probabilities. An audit without shadow models (nothing in it needed them, e.g. a
+attacks' log-odds are combined per class, and the classes above a cut form the verdict. Two
+combinations are fit and the one that names the shadows' forgotten sets (single classes, pairs,
+triples) exactly more often, on out-of-fold probabilities, is kept:
+
+* **mean** — the average of the attacks' log-odds: every attack counts the same, so two
+  correlated, over-confident attacks can add a class;
+* **stacked** — a logistic regression on the attacks' log-odds (stacked generalisation, Wolpert
+  1992), fit on the shadows' out-of-fold log-odds, which learns how much each attack is worth.
+
+The cut is the one that names the shadows' forgotten sets exactly most often. An audit without shadow models (nothing in it needed them, e.g. a
 queries-only audit) falls back to a majority vote over the attacks' decided sets.
 """
 
@@ -16,9 +23,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, cross_val_predict
 
 from labelleak.attacks.base import AttackResult, ShadowScores
-from labelleak.attacks.setsize import SetCalibrationError, SetCalibrator, best_exact_cut, flag, log_odds
+from labelleak.attacks.setsize import (
+    MAX_FOLDS,
+    SetCalibrationError,
+    SetCalibrator,
+    best_exact_cut,
+    flag,
+    log_odds,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +56,10 @@ def score_margin(scores: np.ndarray, predicted: Sequence[int]) -> float:
 class AuditVerdict:
     """The classes the audit names, how many attacks named each of them (at least), the attacks run.
 
-    ``rule`` is "fused" (calibrated log-odds averaged over ``fused_attacks``) or "majority";
-    ``confidence`` (fused rule only) is, per class, the logistic of the fused log-odds minus the cut:
-    above 0.5 exactly for the named classes (unless none clears the cut and the top class is named).
+    ``rule`` is "fused" (calibrated log-odds of ``fused_attacks`` combined as ``fusion`` says:
+    "mean" or "stacked") or "majority"; ``confidence`` (fused rule only) is, per class, the logistic
+    of the fused log-odds minus the cut: above 0.5 exactly for the named classes (unless none clears
+    the cut and the top class is named).
     """
 
     forgotten: list[int]
@@ -51,6 +68,7 @@ class AuditVerdict:
     rule: str = "majority"
     confidence: list[float] = field(default_factory=list)
     fused_attacks: list[str] = field(default_factory=list)
+    fusion: str = ""
 
 
 def votes_in_verdict(result: AttackResult) -> bool:
@@ -61,20 +79,28 @@ def votes_in_verdict(result: AttackResult) -> bool:
 
 @dataclass
 class VerdictModel:
-    """What the fused verdict is fit to: each attack's set calibrator and the cut on fused log-odds.
+    """What the fused verdict is fit to: each attack's set calibrator, the combination and its cut.
 
     Attributes:
         calibrators: attack name -> its :class:`SetCalibrator` (fit on its shadow scores).
-        cut: fused log-odds above which a class is named.
-        shadow_exact: exact-set rate of the fused rule on the shadows it was fit on (out-of-fold
-            probabilities; NaN when fewer than two shadow targets were common to every attack).
-        n_shadow: shadow targets the cut was fit on.
+        cut: fused log-odds above which a class is named (of the mean combination).
+        shadow_exact: exact-set rate of the mean combination on the shadows it was fit on
+            (out-of-fold probabilities; NaN when fewer than two shadow targets were common to every
+            attack).
+        n_shadow: shadow targets the cuts were fit on.
+        stacker: the stacked combination (None when the mean names the shadows' sets at least as
+            often, or with fewer than two attacks); its features are the log-odds of ``stacked_attacks``.
+        stacked_cut, stacked_exact: its cut and out-of-fold exact-set rate on the shadows.
     """
 
     calibrators: dict[str, SetCalibrator]
     cut: float
     shadow_exact: float
     n_shadow: int
+    stacker: LogisticRegression | None = None
+    stacked_attacks: list[str] = field(default_factory=list)
+    stacked_cut: float = float("nan")
+    stacked_exact: float = float("nan")
 
     @classmethod
     def fit(cls, shadow_scores: Mapping[str, ShadowScores]) -> VerdictModel | None:
@@ -90,27 +116,64 @@ class VerdictModel:
         common = sorted(set.intersection(*(set(shadow_scores[name].ids) for name in calibrators)))
         if len(common) < 2:
             return cls(calibrators=calibrators, cut=0.0, shadow_exact=float("nan"), n_shadow=0)
-        fused = np.mean(
+        names = list(calibrators)
+        evidence = np.stack(
             [
                 log_odds(calibrators[name].out_of_fold_[[shadow_scores[name].ids.index(i) for i in common]])
-                for name in calibrators
+                for name in names
             ],
-            axis=0,
-        )
-        first = shadow_scores[next(iter(calibrators))]
+            axis=-1,
+        )  # (n, K, attacks)
+        first = shadow_scores[names[0]]
         labels = first.forgotten[[first.ids.index(i) for i in common]]
+        fused = evidence.mean(axis=-1)
         cut, rate = best_exact_cut(fused, labels)
-        return cls(
+        model = cls(
             calibrators=calibrators,
             cut=cut if np.isfinite(cut) else float(fused.max()),
             shadow_exact=rate,
             n_shadow=len(common),
         )
+        if len(names) >= 2:
+            model._fit_stacker(evidence, labels, names)
+        return model
+
+    def _fit_stacker(self, evidence: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
+        """Keep a stacked combination when, out of fold, it names the shadows' sets more often than the mean."""
+        n, k, _ = evidence.shape
+        x, y = evidence.reshape(n * k, -1), np.asarray(labels, dtype=int).reshape(-1)
+        groups = np.repeat(np.arange(n), k)
+        folds = GroupKFold(n_splits=min(MAX_FOLDS, n))
+        try:
+            out_of_fold = cross_val_predict(_stacker(), x, y, groups=groups, cv=folds, method="predict_proba")[:, 1]
+        except ValueError as err:  # a fold with one kind of class only
+            logger.info("no stacked verdict: %s", err)
+            return
+        stacked = log_odds(out_of_fold.reshape(n, k))
+        cut, rate = best_exact_cut(stacked, labels)
+        if rate > self.shadow_exact:
+            self.stacker = _stacker().fit(x, y)
+            self.stacked_attacks = names
+            self.stacked_cut = cut if np.isfinite(cut) else float(stacked.max())
+            self.stacked_exact = rate
 
     def probabilities(self, result: AttackResult) -> np.ndarray | None:
         """P(forgotten) per class of one attack's result (None for an attack without a calibrator)."""
         calibrator = self.calibrators.get(result.attack)
         return None if calibrator is None else calibrator.probabilities(result.scores)
+
+    def fuse(self, results: Sequence[AttackResult]) -> tuple[np.ndarray, float, str]:
+        """(fused log-odds per class, the cut, "stacked" or "mean") for ``results`` of calibrated attacks:
+        the stacked combination when every attack it was fit on is among them, else the mean."""
+        evidence = {r.attack: log_odds(self.calibrators[r.attack].probabilities(r.scores)) for r in results}
+        if self.stacker is not None and all(name in evidence for name in self.stacked_attacks):
+            x = np.stack([evidence[name] for name in self.stacked_attacks], axis=-1)
+            return log_odds(self.stacker.predict_proba(x)[:, 1]), self.stacked_cut, "stacked"
+        return np.mean(list(evidence.values()), axis=0), self.cut, "mean"
+
+
+def _stacker() -> LogisticRegression:
+    return LogisticRegression(C=1.0, max_iter=1000)
 
 
 def verdict(results: Sequence[AttackResult], *, num_classes: int, model: VerdictModel | None = None) -> AuditVerdict:
@@ -129,9 +192,9 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
             votes[int(c)] += 1
     fused = [r for r in voting if model is not None and r.attack in model.calibrators]
     if model is not None and fused:
-        evidence = np.mean([log_odds(model.calibrators[r.attack].probabilities(r.scores)) for r in fused], axis=0)
-        named = np.array(flag(evidence, model.cut))
-        confidence = 1.0 / (1.0 + np.exp(-(evidence - model.cut)))
+        evidence, cut, fusion = model.fuse(fused)
+        named = np.array(flag(evidence, cut))
+        confidence = 1.0 / (1.0 + np.exp(-(evidence - cut)))
         return AuditVerdict(
             forgotten=[int(c) for c in named],
             agreeing_attacks=int(votes[named].min()),
@@ -139,6 +202,7 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
             rule="fused",
             confidence=[round(float(c), 6) for c in confidence],
             fused_attacks=[r.attack for r in fused],
+            fusion=fusion,
         )
     if votes.max(initial=0) == 0:
         return AuditVerdict(forgotten=[], agreeing_attacks=0, attacks_run=len(results))
