@@ -8,6 +8,7 @@ import torch
 from labelleak.targets import build_unlearner, load_update_record, train_original, unlearn_original
 from labelleak.unlearning import UNLEARNERS
 from labelleak.unlearning.amnesiac_updates import UpdateRecord
+from labelleak.unlearning.defaults import dataset_defaults
 from labelleak.validation import ParameterError
 
 
@@ -79,7 +80,7 @@ def test_amnesiac_updates_through_the_store(digits, store):
     result = unlearn_original(
         train_original(digits, seed=0, store=store), digits, method="amnesiac_updates", forget_classes=[3], store=store
     )
-    assert result.params["repair_epochs"] == 5  # the digits default
+    assert result.params["repair_epochs"] == dataset_defaults("digits", "amnesiac_updates")["repair_epochs"]
     assert result.metrics["forget_test_acc"] <= 0.2 and result.metrics["retain_test_acc"] > 0.85
 
 
