@@ -9,9 +9,14 @@ Reads ``results.csv`` and ``utility.csv`` of a run whose black-box attacks vary 
 * ``asr_vs_queries.md`` — the same as Markdown tables, one per forget-set size;
 * ``asr_vs_queries.png`` — ASR against queries (log scale), one panel per dataset.
 
+``--also DIR`` adds the rows of a supplementary run (e.g. a larger budget on some of the same
+targets); a row it shares with the main run (same target, attack, options and knowledge) is
+counted once.
+
 Example (the commands behind docs/inversion_attacks.md):
     labelleak run configs/query-budget.toml --out docs/results/query-budget --jobs 1 --threads 1
-    python benchmarks/query_curve.py docs/results/query-budget
+    labelleak run configs/query-budget-1e5.toml --out docs/results/query-budget-1e5 --jobs 1 --threads 1
+    python benchmarks/query_curve.py docs/results/query-budget --also docs/results/query-budget-1e5
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import pandas as pd
 from labelleak.metrics import wilson_interval
 
 SIZES = {1: "single class", 2: "pairs", 3: "triples"}
+#: what makes a results row unique: one attack setting on one target under one knowledge setting
+ROW_KEY = ["cell", "attack", "attack_options", "knowledge"]
 
 
 def budget_of(options: str) -> float:
@@ -131,18 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="a labelleak run's output folder (results.csv, utility.csv)")
     parser.add_argument(
+        "--also", type=Path, action="append", default=[], metavar="DIR", help="a supplementary run's folder; repeatable"
+    )
+    parser.add_argument(
         "--max-forget-acc", type=float, default=0.1, help="targets that forgot: forget-class test accuracy at most this"
     )
     args = parser.parse_args(argv)
-    for name in ("results.csv", "utility.csv"):
-        if not (args.run / name).is_file():
-            print(f"query_curve: {args.run / name} not found: run labelleak run first", file=sys.stderr)
-            return 2
-    table = curve(
-        pd.read_csv(args.run / "results.csv"),
-        pd.read_csv(args.run / "utility.csv"),
-        max_forget_acc=args.max_forget_acc,
-    )
+    runs = [args.run, *args.also]
+    for run in runs:
+        for name in ("results.csv", "utility.csv"):
+            if not (run / name).is_file():
+                print(f"query_curve: {run / name} not found: run labelleak run first", file=sys.stderr)
+                return 2
+    results = pd.concat([pd.read_csv(run / "results.csv") for run in runs]).drop_duplicates(ROW_KEY)
+    utility = pd.concat([pd.read_csv(run / "utility.csv") for run in runs]).drop_duplicates("cell")
+    table = curve(results, utility, max_forget_acc=args.max_forget_acc)
     table.to_csv(args.run / "asr_vs_queries.csv", index=False, float_format="%.4f")
     text = markdown(table)
     (args.run / "asr_vs_queries.md").write_text(text)

@@ -28,6 +28,7 @@ def _row(cell, attack, budget, success, size=1, queries=None):
         "attack": attack,
         "access": "labels" if attack == "label-reach" else "queries",
         "attack_options": json.dumps(options),
+        "knowledge": "default",
         "n_forget": size,
         "success": success,
         "queries": queries if queries is not None else budget,
@@ -62,6 +63,22 @@ def test_pools_targets_that_forgot_per_budget_and_writes_csv_markdown_and_plot(q
     text = (tmp_path / "asr_vs_queries.md").read_text()
     assert "### single class" in text and "### pairs" in text and "n=2" in text
     assert len(pd.read_csv(tmp_path / "asr_vs_queries.csv")) == len(table)
+
+
+def test_a_supplementary_run_adds_its_budgets_and_shares_rows_once(query_curve, tmp_path):
+    main, extra = tmp_path / "main", tmp_path / "extra"
+    for folder, rows in (
+        (main, [_row("a", "label-reach", 1000, True), _row("a", "noise-frequency", None, True, queries=64)]),
+        # the supplement repeats the baseline on the same target, and adds a larger budget
+        (extra, [_row("a", "label-reach", 100000, False), _row("a", "noise-frequency", None, True, queries=64)]),
+    ):
+        folder.mkdir()
+        pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
+        pd.DataFrame({"cell": ["a"], "forget_test_acc": [0.0]}).to_csv(folder / "utility.csv", index=False)
+    assert query_curve.main([str(main), "--also", str(extra)]) == 0
+    table = pd.read_csv(main / "asr_vs_queries.csv")
+    assert sorted(table[table["attack"] == "label-reach"]["budget"]) == [1000, 100000]
+    assert table[table["attack"] == "noise-frequency"]["n"].tolist() == [1]
 
 
 def test_a_folder_without_results_is_a_one_line_error(query_curve, tmp_path, capsys):
