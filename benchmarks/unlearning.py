@@ -49,6 +49,25 @@ def verdict(metrics: dict, before: dict, retrain_drop: float) -> str:
     return "ok" if not misses else "MISS: " + "; ".join(misses)
 
 
+def summarize(records: list[dict]) -> str:
+    """One Markdown line per method: forget sets meeting the goal, the worst forget accuracy and
+    retain drop over them, and the mean CPU seconds."""
+    lines = [
+        "| method | goal met | worst forget acc | worst retain drop (Retrain's) | mean CPU s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for method in dict.fromkeys(r["method"] for r in records):
+        mine = [r for r in records if r["method"] == method]
+        worst = max(mine, key=lambda r: r["retain_drop"])
+        cpu = [float(r["cpu_seconds"]) for r in mine if r["cpu_seconds"] != ""]
+        lines.append(
+            f"| {method} | {sum(r['verdict'] == 'ok' for r in mine)}/{len(mine)} | "
+            f"{max(r['forget_test_acc'] for r in mine):.1%} | {worst['retain_drop'] * 100:+.1f} pts "
+            f"({worst['retrain_retain_drop'] * 100:+.1f}) | {sum(cpu) / len(cpu) if cpu else float('nan'):.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="fashion-mnist")
@@ -143,10 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             print(row, flush=True)
     logging.getLogger("benchmark").warning("done in %.0f s", time.perf_counter() - start)
     header, rows = lines[:4], sorted(lines[4:], key=lambda row: methods.index(row.split(" | ")[0][2:]))
-    print("\nby method:\n" + "\n".join(header + rows))
+    summary = summarize(records)
+    print("\nby method:\n" + "\n".join(header + rows) + "\n\n" + summary)
     if args.output:
         with open(args.output, "w") as handle:
-            handle.write("\n".join(header + rows) + "\n")
+            handle.write("\n".join(header + rows) + "\n\n" + summary + "\n")
     if args.csv and records:
         with open(args.csv, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(records[0]))
