@@ -16,11 +16,11 @@ unlearns the forget classes from it and is scored on the held-out 20%. Objective
 3. then the lowest cost (CPU seconds of the unlearning).
 
 This is folded into one number to maximise: a feasible trial scores ``retain − 1e-4 · cpu_seconds``
-(≥ −1 for any run under ~3 hours), an infeasible one ``−1 − excess forget accuracy − excess cost − retain shortfall``
-(the cost in budgets over one), so a feasible trial always wins. The sampler is a seeded TPE; the
-study lives in the artifact store as an Optuna journal file, so an interrupted or repeated ``labelleak tune`` resumes it (``--trials N`` is the
-total number of finished trials wanted). Optuna is an optional dependency: ``pip install
-'labelleak[tune]'``.
+(≥ −1 for any run under ~3 hours), an infeasible one ``−1 − excess forget accuracy − excess cost
+− retain shortfall`` (the cost in budgets over one), so a feasible trial always wins. The sampler
+is a seeded TPE; the study lives in the artifact store as an Optuna journal file, so an
+interrupted or repeated ``labelleak tune`` resumes it (``--trials N`` is the total number of
+finished trials wanted). Optuna is an optional dependency: ``pip install 'labelleak[tune]'``.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class TuneResult:
     params: dict[str, Any]
     metrics: dict[str, float]
     retrain_forget: float
-    #: the CPU seconds a trial may spend (``BUDGET_EPOCHS`` epochs of θ_o's training)
+    #: the CPU seconds a trial may spend (``budget_epochs`` epochs of θ_o's training, plus the allowance)
     budget_cpu_seconds: float
     feasible: bool
     trials: int

@@ -17,11 +17,11 @@ DESCRIPTION = (
     "Search --method's parameters with Optuna's seeded TPE sampler. The search runs on a\n"
     "validation split carved from the training data (never the test split): θ_o is\n"
     "trained on 80% of it, each trial unlearns --forget and is scored on the other 20%.\n"
-    "Objective: forget accuracy ≤ Retrain's + {slack:.0%} at a cost ≤ {budget:g} epochs of the\n"
-    "original model's training and a retain accuracy at most {retain:.0%} below Retrain's, then\n"
-    "highest retain accuracy, then lowest CPU time. The study is stored in the artifact store and resumes; the best\n"
-    "settings are written to the per-dataset defaults (labelleak/unlearning/defaults.json,\n"
-    "or --write FILE).\n\n"
+    "Objective: forget accuracy ≤ Retrain's + {slack:.0%} at a cost ≤ about {budget:g} epochs of\n"
+    "the original model's training and a retain accuracy at most {retain:.0%} below Retrain's,\n"
+    "then highest retain accuracy, then lowest CPU time. The study is stored in the artifact\n"
+    "store and resumes; the best settings are written to the per-dataset defaults\n"
+    "(labelleak/unlearning/defaults.json, or --write FILE) over the dataset's other defaults.\n\n"
     "example: labelleak tune --dataset digits --method scrub --forget 3 --trials 20"
 )
 
