@@ -181,8 +181,8 @@ def tune(
                 params[name] = trial.suggest_int(name, spec[1], spec[2], log=spec[0] == "logint")
             else:
                 params[name] = trial.suggest_categorical(name, list(spec[1]))
-        try:
-            build_unlearner(method, params)
+        try:  # built as unlearn_original builds it: over the split's dataset defaults
+            build_unlearner(method, params, dataset=split.name)
         except ParameterError as err:  # a combination the method refuses (SCRUB: max_steps > epochs)
             raise optuna.TrialPruned(str(err)) from None
         result = unlearn_original(

@@ -34,6 +34,10 @@ from labelleak.validation import ParameterError, check_classes, check_number
 
 #: default size of A relative to the training set (the paper's 1%)
 DEFAULT_AUX_FRACTION = 0.01
+#: cache-key material of the retired setting that built A without the true forgotten classes: the
+#: knowledge and shadow keys keep it, so that stores written before the partial and data-free
+#: settings replaced it keep every row and calibration of the unchanged full setting
+RETIRED_KEY_MATERIAL = {"exclude_forgotten": False}
 
 
 @dataclass

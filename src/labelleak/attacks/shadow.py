@@ -40,6 +40,7 @@ from labelleak.access import WeightsAccess
 from labelleak.attacks.base import AttackerKnowledge, CalibrationError
 from labelleak.attacks.knowledge import (
     DEFAULT_AUX_FRACTION,
+    RETIRED_KEY_MATERIAL,
     KnowledgeDraw,
     draw_aux_classes,
     draw_knowledge,
@@ -175,10 +176,9 @@ class ShadowConfig:
             "train_fraction": self.train_fraction,
             "epochs": self.epochs,
             "aux_per_class": self.aux_per_class,
-            # absent unless set, and the retired "A without the forgotten classes" entry kept at
-            # false, so that calibrations stored before the partial setting existed stay valid
+            # absent unless set, so that calibrations stored before the partial setting existed stay valid
             **({"aux_classes": self.aux_classes} if self.aux_classes is not None else {}),
-            "exclude_forgotten": False,
+            **RETIRED_KEY_MATERIAL,
             "unrelated": self.unrelated,
             "max_forget_accuracy": self.max_forget_accuracy,
         }

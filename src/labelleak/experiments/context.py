@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labelleak.attacks import ATTACKS, Attack, Shadows
-from labelleak.attacks.knowledge import KnowledgeDraw, draw_aux_classes, draw_knowledge
+from labelleak.attacks.knowledge import RETIRED_KEY_MATERIAL, KnowledgeDraw, draw_aux_classes, draw_knowledge
 from labelleak.attacks.shadow import ShadowConfig, shadow_key
 from labelleak.data import ImageDataset, load_dataset
 from labelleak.experiments.config import DatasetConfig, ExperimentConfig, KnowledgeConfig
@@ -80,13 +80,9 @@ class RunSummary:
 
 def knowledge_key(setting: KnowledgeConfig, seed: int) -> dict[str, Any]:
     """A knowledge setting as cache-key material; its name is a label only, so two identically
-    configured settings share results.
-
-    The key keeps the entry ``exclude_forgotten: false`` of the retired setting that built A
-    without the true forgotten classes: stores written before the partial and data-free settings
-    replaced it then keep every row of the unchanged full setting.
-    """
-    return {k: v for k, v in setting.to_dict().items() if k != "name"} | {"exclude_forgotten": False, "seed": seed}
+    configured settings share results (the key keeps
+    :data:`~labelleak.attacks.knowledge.RETIRED_KEY_MATERIAL`)."""
+    return {k: v for k, v in setting.to_dict().items() if k != "name"} | RETIRED_KEY_MATERIAL | {"seed": seed}
 
 
 class Context:
