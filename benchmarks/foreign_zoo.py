@@ -157,7 +157,10 @@ def build_targets(args, dataset: str, arch: str, out: Path) -> list[dict]:
         save_file({k: v.contiguous() for k, v in original.state_dict().items()}, str(original_path))
     original.eval()
     targets = []
-    for forget in forget_sets(args.seed + len(dataset)):
+    sets = forget_sets(args.seed + len(dataset))
+    if args.sets == "singles":
+        sets = [forget for forget in sets if len(forget) == 1]
+    for forget in sets:
         for method in args.methods:
             name = f"{dataset}_{arch}_{method}_f{'-'.join(map(str, forget))}"
             path = models / f"{name}.safetensors"
@@ -328,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archs", default=",".join(ZOO))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--out", default="runs/zoo")
+    parser.add_argument(
+        "--sets",
+        choices=("all", "singles"),
+        default="all",
+        help="forget sets per architecture: all (two single classes, two pairs, a triple) or the singles only",
+    )
     parser.add_argument("--cache", help="labelleak's artifact store for the audits (default: its own default)")
     parser.add_argument("--train-size", type=int, default=20000, help="training images per θ_o (a seeded subset)")
     parser.add_argument("--epochs", type=int, default=3)
