@@ -42,6 +42,15 @@ def test_sets_per_seed_draw_new_pairs_and_triples_for_every_seed():
     assert len(by_seed[0]) == len(by_seed[1]) == 4 and by_seed[0] != by_seed[1]
 
 
+def test_random_singles_are_drawn_per_seed_beside_the_listed_ones():
+    d = DatasetConfig(name="digits", singles=(), random_singles=2, pairs=1, forget_seed=7, sets_per_seed=True)
+    first, second = (forget_sets(d, num_classes=10, seed=s) for s in (0, 1))
+    assert [len(s) for s in first] == [1, 1, 2] and first[:2] != second[:2]
+    # drawing singles leaves the pairs of a config without them as they were
+    no_singles = DatasetConfig(name="digits", singles=(), pairs=1, forget_seed=7, sets_per_seed=True)
+    assert forget_sets(no_singles, num_classes=10, seed=0) == first[2:]
+
+
 def test_cells_cover_datasets_seeds_sets_methods():
     config = parse_config(
         {

@@ -145,6 +145,21 @@ def test_changed_parameter_invalidates_exactly_what_it_touches(tmp_path, store):
     assert counts(changed, "unlearned") == {"computed": 6}
 
 
+def test_train_per_class_trains_on_a_subset_with_its_own_models(tmp_path, store):
+    out = tmp_path / "results"
+    datasets = copy.deepcopy(TINY["datasets"])
+    datasets[0]["train_per_class"] = 40
+    subset = config_with(datasets=datasets)
+    assert len(Context(subset, store_root=store.root, results_dir=out).dataset("digits").y_train) == 400
+    first = run_experiment(subset, results_dir=out, store=store)
+    assert counts(first, "original") == {"computed": 1}
+    assert set(pd.read_csv(out / "results.csv")["train_per_class"]) == {40}
+    # the whole training split is another θ_o, never the subset's stored one
+    whole = run_experiment(config_with(), results_dir=tmp_path / "whole", store=store)
+    assert counts(whole, "original") == {"computed": 1}
+    assert counts(whole, "unlearned") == {"computed": 6}
+
+
 def test_rows_reused_from_another_experiment_carry_this_runs_labels(tmp_path, store):
     run_experiment(config_with(), results_dir=tmp_path / "first", store=store)
     knowledge = [{**TINY["knowledge"][0], "name": "renamed"}]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelleak.data.base import DataError, ImageDataset, from_uint8
+from labelleak.data.base import DataError, ImageDataset, from_uint8, train_subset
 from labelleak.data.cifar import read_cifar_directory
 from labelleak.data.digits import load_digits_dataset
 from labelleak.data.discovery import candidate_locations, download, download_root, missing_message
@@ -34,6 +34,7 @@ __all__ = [
     "file_datasets",
     "load_dataset",
     "locate_dataset",
+    "train_subset",
 ]
 
 logger = logging.getLogger(__name__)

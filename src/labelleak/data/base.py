@@ -81,6 +81,30 @@ def validate_arrays(ds: ImageDataset) -> None:
         raise DataError(f"{where}: the train split has no sample of class(es) {missing}")
 
 
+def train_subset(ds: ImageDataset, *, per_class: int, seed: int) -> ImageDataset:
+    """``ds`` with at most ``per_class`` training images of each class, drawn by ``seed`` (the
+    test split is kept whole). A smaller training split makes θ_o, Retrain and every method that
+    passes over D_r proportionally cheaper, which is how a large grid fits a CPU budget; a class
+    with fewer images keeps all of them."""
+    import torch
+
+    if per_class < 1:
+        raise ValueError(f"per_class must be at least 1, got {per_class}")
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(ds.y_train), generator=gen)
+    keep = torch.cat([order[ds.y_train[order] == c][:per_class] for c in range(ds.num_classes)])
+    keep = keep.sort().values
+    return ImageDataset(
+        name=ds.name,
+        x_train=ds.x_train[keep].contiguous(),
+        y_train=ds.y_train[keep].contiguous(),
+        x_test=ds.x_test,
+        y_test=ds.y_test,
+        class_names=ds.class_names,
+        source=f"{ds.source}, {per_class} training images per class (seed {seed})",
+    )
+
+
 def from_uint8(images, labels, *, layout: str) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 images in ``layout`` ('NHW', 'NHWC' or 'NCHW') -> float32 NCHW in [0, 1], int64 labels."""
     import torch

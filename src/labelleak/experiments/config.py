@@ -104,6 +104,8 @@ class DatasetConfig:
     arch: str = "auto"
     epochs: int | None = None
     singles: str | tuple[int, ...] = "all"
+    #: single classes drawn at random (like the pairs and triples) besides the listed ``singles``
+    random_singles: int = 0
     pairs: int = 0
     triples: int = 0
     sets: tuple[tuple[int, ...], ...] = ()
@@ -111,6 +113,9 @@ class DatasetConfig:
     #: every seed (θ_o replicate) draws its own random pairs and triples, so that a grid covers
     #: ``len(seeds)`` times as many sets at the cost of one set list per seed
     sets_per_seed: bool = False
+    #: train θ_o (and so every method, Retrain included) on at most this many training images
+    #: per class, a fixed draw shared by all seeds; None keeps the whole training split
+    train_per_class: int | None = None
     data_root: str | None = None
     optional: bool = False
     method_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -208,11 +213,13 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
             "arch",
             "epochs",
             "singles",
+            "random_singles",
             "pairs",
             "triples",
             "sets",
             "forget_seed",
             "sets_per_seed",
+            "train_per_class",
             "data_root",
             "optional",
             "params",
@@ -239,16 +246,21 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
             raise fail(f"{key}.sets[{i}]", f"must name between 1 and {k - 1} classes, got {list(classes)}")
         sets.append(tuple(sorted(classes)))
     epochs = table.get("epochs")
+    train_per_class = table.get("train_per_class")
     return DatasetConfig(
         name=name,
         arch=arch,
         epochs=None if epochs is None else integer(epochs, f"{key}.epochs", low=1, high=10_000),
         singles=singles,
+        random_singles=integer(table.get("random_singles", 0), f"{key}.random_singles", low=0, high=k),
         pairs=integer(table.get("pairs", 0), f"{key}.pairs", low=0, high=math.comb(k, 2)),
         triples=integer(table.get("triples", 0), f"{key}.triples", low=0, high=math.comb(k, 3)),
         sets=tuple(sets),
         forget_seed=integer(table.get("forget_seed", 0), f"{key}.forget_seed", low=0),
         sets_per_seed=boolean(table.get("sets_per_seed", False), f"{key}.sets_per_seed"),
+        train_per_class=None
+        if train_per_class is None
+        else integer(train_per_class, f"{key}.train_per_class", low=1),
         data_root=None if table.get("data_root") is None else string(table["data_root"], f"{key}.data_root"),
         optional=boolean(table.get("optional", False), f"{key}.optional"),
         method_params={

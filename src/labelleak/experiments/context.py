@@ -12,7 +12,7 @@ from typing import Any
 from labelleak.attacks import ATTACKS, Attack, Shadows
 from labelleak.attacks.knowledge import RETIRED_KEY_MATERIAL, KnowledgeDraw, draw_aux_classes, draw_knowledge
 from labelleak.attacks.shadow import ShadowConfig, shadow_key
-from labelleak.data import ImageDataset, load_dataset
+from labelleak.data import ImageDataset, load_dataset, train_subset
 from labelleak.experiments.config import DatasetConfig, ExperimentConfig, KnowledgeConfig
 from labelleak.experiments.grid import AttackVariant, Cell, attack_variants
 from labelleak.models import Classifier, TrainConfig, recipe_for
@@ -111,7 +111,13 @@ class Context:
 
     def dataset(self, name: str) -> ImageDataset:
         if name not in self._datasets:
-            self._datasets[name] = load_dataset(name, root=self.dataset_config(name).data_root)
+            config = self.dataset_config(name)
+            dataset = load_dataset(name, root=config.data_root)
+            if config.train_per_class is not None:
+                dataset = train_subset(
+                    dataset, per_class=config.train_per_class, seed=derive_seed(0, "train-subset", name)
+                )
+            self._datasets[name] = dataset
         return self._datasets[name]
 
     def recipe(self, name: str) -> TrainConfig:

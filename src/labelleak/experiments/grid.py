@@ -63,6 +63,7 @@ def forget_sets(dataset: Any, *, num_classes: int, seed: int = 0) -> list[tuple[
     singles = range(num_classes) if dataset.singles == "all" else dataset.singles
     sets: list[tuple[int, ...]] = [(int(c),) for c in singles]
     draw_seed = derive_seed(dataset.forget_seed, "replicate", seed) if dataset.sets_per_seed else dataset.forget_seed
+    sets += random_class_sets(num_classes, 1, dataset.random_singles, seed=draw_seed)
     sets += random_class_sets(num_classes, 2, dataset.pairs, seed=draw_seed)
     sets += random_class_sets(num_classes, 3, dataset.triples, seed=draw_seed)
     sets += [tuple(s) for s in dataset.sets]

@@ -84,6 +84,7 @@ def cell_fields(ctx: Context, cell: Cell) -> dict[str, Any]:
         "dataset": cell.dataset,
         "arch": d.arch,
         "epochs": d.epochs,
+        "train_per_class": d.train_per_class,
         "seed": cell.seed,
         "method": cell.method,
         "forget": "+".join(map(str, cell.forget)),
