@@ -258,9 +258,7 @@ def _dataset(table: Any, key: str) -> DatasetConfig:
         sets=tuple(sets),
         forget_seed=integer(table.get("forget_seed", 0), f"{key}.forget_seed", low=0),
         sets_per_seed=boolean(table.get("sets_per_seed", False), f"{key}.sets_per_seed"),
-        train_per_class=None
-        if train_per_class is None
-        else integer(train_per_class, f"{key}.train_per_class", low=1),
+        train_per_class=None if train_per_class is None else integer(train_per_class, f"{key}.train_per_class", low=1),
         data_root=None if table.get("data_root") is None else string(table["data_root"], f"{key}.data_root"),
         optional=boolean(table.get("optional", False), f"{key}.optional"),
         method_params={
