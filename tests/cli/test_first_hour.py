@@ -552,3 +552,18 @@ def test_verbs_default_to_half_the_cores_at_most_four(monkeypatch, cores, thread
     }
     for verb, rest in commands.items():
         assert build_parser().parse_args([verb, *rest]).threads == threads, verb
+
+
+def test_run_datasets_option_restricts_the_grid(capsys, tmp_path):
+    config = tmp_path / "two.toml"
+    config.write_text(
+        'name = "two"\n[[datasets]]\nname = "digits"\nsingles = [0, 1]\n[[datasets]]\nname = "mnist"\nsingles = [3]\n'
+        '[unlearning]\nmethods = ["retrain"]\n[[attacks]]\nname = "random-guess"\n'
+    )
+    code, out, _ = _run(capsys, "run", str(config), "--dry-run", "--datasets", "digits")
+    assert code == 0
+    assert "two: 2 targets (2 forget sets of digits x 1 seed x 1 method)" in out
+    assert "mnist" not in out
+    code, _, err = _run(capsys, "run", str(config), "--dry-run", "--datasets", "digits,svhn")
+    assert code == 2
+    assert "--datasets must name datasets of 'two' (digits, mnist), got 'digits,svhn'" in err

@@ -82,6 +82,12 @@ def add_execution_options(parser) -> None:
         "dataset's data_root, else $LABELLEAK_DATA, else the known offline copies)",
     )
     parser.add_argument(
+        "--datasets",
+        metavar="NAMES",
+        help="run only these of the config's datasets (comma-separated, e.g. mnist,fashion-mnist): the part of "
+        "a grid that fits the machine; a later run without it adds the rest to the same --out",
+    )
+    parser.add_argument(
         "--download",
         action="store_true",
         help="first download the official files of every missing (non-optional) dataset into --data-root "
@@ -90,10 +96,20 @@ def add_execution_options(parser) -> None:
 
 
 def load_experiment(path: str, args) -> ExperimentConfig:
-    """The validated config, with ``--data-root`` (when given) as every dataset's data_root."""
+    """The validated config, restricted to ``--datasets`` and with ``--data-root`` as every dataset's
+    data_root (each when given)."""
     from labelleak.experiments.config import load_config
+    from labelleak.validation import ParameterError
 
     config = load_config(path)
+    only = getattr(args, "datasets", None)
+    if only is not None:
+        names = [d.name for d in config.datasets]
+        wanted = [w.strip() for w in only.split(",") if w.strip()]
+        unknown = [w for w in wanted if w not in names]
+        if not wanted or unknown:
+            raise ParameterError(f"--datasets must name datasets of {config.name!r} ({', '.join(names)}), got {only!r}")
+        config = replace(config, datasets=tuple(d for d in config.datasets if d.name in wanted))
     root = getattr(args, "data_root", None)
     if root is not None:
         config = replace(config, datasets=tuple(replace(d, data_root=root) for d in config.datasets))
@@ -129,7 +145,7 @@ def command_line(args) -> str:
     """The command that regenerates this run (recorded in run.json and the report)."""
     words = ["labelleak", args.verb]
     words += ["--profile", args.profile] if args.verb == "reproduce" else [args.config]
-    for option in ("out", "jobs", "executor", "address", "device", "cache", "pilot"):
+    for option in ("out", "jobs", "executor", "address", "device", "cache", "pilot", "datasets"):
         value = getattr(args, option, None)
         if value is not None and (option, value) not in (("jobs", 1), ("executor", "local"), ("device", "auto")):
             words += [f"--{option}", str(value)]
