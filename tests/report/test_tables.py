@@ -76,10 +76,14 @@ def make_rows():
     return rows
 
 
-def make_results_dir(tmp_path, datasets=("digits",)):
+def make_results_dir(tmp_path, datasets=("digits",), seeds=False):
+    """A results directory of :func:`make_rows` per dataset; with ``seeds``, finetune's targets come
+    from θ_o seed 1 and retrain's from seed 0."""
     rows = [
         {**row, "dataset": dataset, "cell": f"{dataset}-{row['cell']}"} for dataset in datasets for row in make_rows()
     ]
+    if seeds:
+        rows = [{**row, "seed": int(row["method"] == "finetune")} for row in rows]
     cells = {}
     for row in rows:
         cells.setdefault(row["cell"], []).append(row)
@@ -177,7 +181,7 @@ def test_report_has_a_per_method_table_of_the_unlearned_targets_only(tmp_path):
 def test_report_overview_over_datasets_on_every_and_on_unlearned_targets(tmp_path):
     make_results_dir(tmp_path, datasets=("digits", "mnist"))
     text = write_report(tmp_path)[0].read_text()
-    overview = text.split("## Overview: single-class ASR over all unlearning methods")[1].split("## Dataset:")[0]
+    overview = text.split("## Overview: single-class ASR over all unlearning methods")[1].split("## ")[0]
     every, unlearned = overview.split("targets whose forget-class test accuracy is ≤ 10%")
     assert "| attack | digits | mnist |" in every
     # every target: 4 retrain + 4 finetune per dataset; finetune kept 90% forget accuracy, so only retrain counts below
@@ -365,3 +369,38 @@ def test_report_shows_the_guess_missing_from_a_next_to_the_knowledge_settings(tm
     assert "| digits | partial | 1 | 2 | 1 | 0 | 1 | 10.0% | 10.0% |" in top
     assert "| digits | partial | 2 | 2 | 0 | 1 | 1 | 5.0% | 2.2% |" in top
     assert "| a / partial (C not in A) | 100% [" in text
+
+
+def test_per_seed_summary_gives_each_seed_and_the_spread():
+    from labelleak.report.tables import fmt_seeds, per_seed_summary
+
+    rows = pd.DataFrame(make_rows())
+    singles = rows[rows["n_forget"] == 1].assign(seed=lambda r: (r["method"] == "finetune").astype(int))
+    table = per_seed_summary(singles, ["attack_label"]).set_index("attack_label")
+    # 'bad' is right on class 0 only: once per method, i.e. 1 of the 4 targets of each seed
+    assert table.loc["bad", "seeds"] == {0: 0.25, 1: 0.25} and table.loc["bad", "spread"] == 0
+    assert table.loc["bad", "asr"] == pytest.approx(0.25) and table.loc["bad", "n"] == 8
+    shifted = singles.assign(success=singles["success"] & (singles["seed"] == 0))
+    line = per_seed_summary(shifted, ["attack_label"]).set_index("attack_label").loc["good"]
+    assert fmt_seeds(line) == "100 / 0% (spread 100)"
+
+
+def test_report_overview_over_every_target_per_seed_and_per_set_size(tmp_path):
+    make_results_dir(tmp_path, datasets=("digits", "mnist"))
+    text = write_report(tmp_path)[0].read_text()
+    overview = text.split("## Overview: exact-set ASR over every target, single and multi-class")[1]
+    overview = overview.split("## Baselines")[0].split("## Dataset:")[0]
+    # every target of a dataset: 8 single classes (good right on all) + the pair (good right)
+    assert "| good | 100% [70–100] n=9 | 100% [70–100] n=9 |" in overview
+    assert "| attack | 1 forgotten class | 2 forgotten classes |" in overview
+    assert "| bad | 25% [10–49] n=16 | 0% [0–66] n=2 |" in overview
+    assert "per θ_o seed" not in overview.lower()  # the synthetic rows carry no seed
+
+
+def test_report_gives_each_seeds_asr_beside_the_pooled_one(tmp_path):
+    make_results_dir(tmp_path, seeds=True)
+    text = write_report(tmp_path)[0].read_text()
+    section = text.split("Per θ_o seed, every target")[1].split("## ")[0]
+    # 'bad': seed 0 = retrain's 4 singles (right on class 0) + the pair (wrong); seed 1 = finetune's 4 singles
+    assert "| bad | 20 / 25% (spread 5) |" in section
+    assert "| good | 100 / 100% (spread 0) |" in section

@@ -28,11 +28,13 @@ from labelleak.report.tables import (
     asr_matrix,
     baseline_comparison,
     fmt_asr,
+    fmt_seeds,
     fmt_set,
     load_results,
     markdown_table,
     ordered_labels,
     partial_reference_table,
+    per_seed_summary,
     row_label,
     set_size_confusion,
     summary_table,
@@ -113,6 +115,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
     blocks += _partial_reference(rows)
 
     blocks += _overview(rows, utility)
+    blocks += _every_target_overview(rows, utility)
     blocks += _baselines(rows, utility)
 
     for dataset, part in rows.groupby("dataset", sort=False):
@@ -339,6 +342,64 @@ def _overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
         _, headers, body = _matrix(labels, datasets, cells)
         blocks.append(("table", headers, body + [["chance"] + [_pct(chance[d]) for d in datasets]]))
     return blocks
+
+
+def _every_target_overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
+    """Exact-set ASR per (attack, dataset) over every target, single and multi-class pooled, when a
+    run has forget sets of several sizes or several θ_o seeds: on every target and on those that
+    forgot, per θ_o seed (the seeds are the independent replicates), and per |C| over the datasets."""
+    seeds = sorted(rows["seed"].unique()) if "seed" in rows else []
+    several_sizes = rows["n_forget"].nunique() > 1 and rows["dataset"].nunique() > 1
+    if not several_sizes and len(seeds) < 2:
+        return []
+    labels = ordered_labels(rows)
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    sizes = sorted(int(s) for s in rows["n_forget"].unique())
+    blocks: list[Block] = [
+        ("h2", "Overview: exact-set ASR over every target, single and multi-class"),
+        (
+            "p",
+            "Ĉ = C exactly, pooled over every forget-set size ("
+            + ", ".join(f"|C| = {s}" for s in sizes)
+            + "), every unlearning method"
+            + (f" and every θ_o seed ({', '.join(str(s) for s in seeds)})" if seeds else "")
+            + ". Chance differs by |C|: the per-dataset sections give it.",
+        ),
+    ]
+    for title, part in (
+        ("every target", rows),
+        (f"targets whose forget-class test accuracy is ≤ {EFFECTIVE_FORGET_ACC:.0%}", _unlearned(rows, utility)),
+    ):
+        if part.empty:
+            continue
+        table = summary_table(part.assign(label=row_label(part)), ["label", "dataset"])
+        cells = {(r["label"], r["dataset"]): r for r in table.to_dict("records")}
+        blocks.append(("p", f"ASR [95% interval] n, {title}."))
+        blocks.append(_matrix(labels, datasets, cells))
+    if len(seeds) > 1:
+        table = per_seed_summary(rows.assign(label=row_label(rows)), ["label", "dataset"])
+        cells = {(r["label"], r["dataset"]): r for r in table.to_dict("records")}
+        blocks.append(
+            (
+                "p",
+                "Per θ_o seed, every target: the ASR of each seed's targets in seed order, and the spread "
+                "(max − min, points). Targets of one seed share θ_o and the shadow models, so a spread wider "
+                "than the pooled interval above says the interval is too optimistic.",
+            )
+        )
+        blocks.append(_matrix(labels, datasets, cells, fmt=fmt_seeds))
+    if len(sizes) > 1:
+        table = summary_table(
+            rows.assign(label=row_label(rows), size=rows["n_forget"].map(_size_name)), ["label", "size"]
+        )
+        cells = {(r["label"], r["size"]): r for r in table.to_dict("records")}
+        blocks.append(("p", "By forget-set size, over every dataset, every target."))
+        blocks.append(_matrix(labels, [_size_name(s) for s in sizes], cells))
+    return blocks
+
+
+def _size_name(size: int) -> str:
+    return f"{size} forgotten {'class' if size == 1 else 'classes'}"
 
 
 def _baselines(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:

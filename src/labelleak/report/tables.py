@@ -97,6 +97,28 @@ def summary_table(rows: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def per_seed_summary(rows: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """:func:`summary_table` over ``by``, plus the exact-set ASR of each θ_o seed (``seeds``, a dict
+    seed -> ASR) and their ``spread`` (max - min). The targets of one seed share θ_o and its shadow
+    models, so the seeds, not the targets, are the independent replicates: the pooled Wilson
+    interval treats targets as independent and can be narrower than the seeds' disagreement."""
+    pooled = summary_table(rows, by)
+    per_seed: dict[tuple, dict[int, float]] = {}
+    for keys, group in rows.groupby([*by, "seed"], sort=False, dropna=False):
+        *group_keys, seed = keys
+        per_seed.setdefault(tuple(group_keys), {})[int(seed)] = float(group["success"].astype(bool).mean())
+    seeds = [per_seed.get(tuple(r[b] for b in by), {}) for r in pooled.to_dict("records")]
+    return pooled.assign(seeds=seeds, spread=[max(v.values()) - min(v.values()) if v else float("nan") for v in seeds])
+
+
+def fmt_seeds(s: dict[str, Any] | pd.Series) -> str:
+    """``a / b / c% (spread d)``: a :func:`per_seed_summary` line's ASR per seed, in seed order."""
+    if not s["n"]:
+        return "–"
+    values = [s["seeds"][seed] for seed in sorted(s["seeds"])]
+    return " / ".join(f"{100 * v:.0f}" for v in values) + f"% (spread {100 * s['spread']:.0f})"
+
+
 def set_size_confusion(rows: pd.DataFrame) -> pd.DataFrame:
     """Per ``label`` and true set size ``n_forget``: n and the number of targets with each decided
     size |Ĉ| (columns "1", "2", "3" and "4+"), labels in :func:`ordered_labels` order."""
