@@ -91,3 +91,30 @@ def test_calibrated_on_shadows_it_names_the_forgotten_class(digit_shadows, forgo
     monkeypatch.setattr(evolution, "invert_priors", lambda *a, **k: pytest.fail("priors inverted twice"))
     again = PriorCMAInversion(query_budget=600, **FAST).calibrate(digit_shadows)
     assert torch.equal(again.priors_, attack.priors_)
+
+
+def test_shadow_runs_search_from_the_other_originals_priors(digits, tmp_path):
+    from labelleak.attacks.knowledge import draw_knowledge
+    from labelleak.attacks.shadow import ShadowConfig, Shadows
+    from labelleak.store import ArtifactStore
+
+    config = ShadowConfig(methods=("retrain",), forget_sets=((1,), (4,)), epochs=2, aux_per_class=3, n_models=2)
+    shadows = Shadows(
+        digits,
+        draw_knowledge(digits, aux_per_class=3, seed=0),
+        config=config,
+        eval_seeds=[0],
+        store=ArtifactStore(tmp_path),
+    )
+    attack = PriorCMAInversion(query_budget=200, **FAST)
+    searched = []
+    search = attack.search
+    attack.search = lambda target, priors: searched.append(priors) or search(target, priors)
+    attack.calibrate(shadows)
+    by_seed = attack.priors_by_seed_
+    assert sorted(by_seed) == [1000, 1001] and attack.priors_.shape == (10, 4, 1, 4, 4)
+    assert not torch.equal(by_seed[1000], by_seed[1001])
+    shadow_seeds = [shadow.seed for shadow in shadows.targets()]
+    assert sorted(set(shadow_seeds)) == [1000, 1001] and len(searched) == len(shadow_seeds)
+    for seed, priors in zip(shadow_seeds, searched):
+        assert torch.equal(priors, by_seed[2001 - seed])  # the other original's priors, never its own

@@ -40,7 +40,7 @@ from labelleak.targets import access_view
 from labelleak.validation import ParameterError, check_choice, check_number
 
 if TYPE_CHECKING:
-    from labelleak.attacks.shadow import Shadows
+    from labelleak.attacks.shadow import Shadows, ShadowTarget
 
 CRITERIA = ("threshold", "entropy")
 
@@ -353,6 +353,11 @@ class InversionAttack(Attack):
     def run(self, target: Any) -> InversionRun:
         """The search alone (no criterion): the trajectory of every class's prototype."""
 
+    def shadow_run(self, shadow: ShadowTarget) -> InversionRun:
+        """The run on one shadow target that the calibration is fitted on (by default, :meth:`run` on
+        its unlearned model through this attack's access view)."""
+        return self.run(access_view(shadow.unlearned, self.requires))
+
     def decide_at(self, run: InversionRun, index: int) -> tuple[np.ndarray, tuple[int, ...], dict[str, Any]]:
         """The criterion's scores and decision at checkpoint ``index`` of ``run`` (with this attack's
         calibration, if any), and the artifacts every inversion attack reports: ``prototypes``,
@@ -380,7 +385,7 @@ class InversionAttack(Attack):
         def fit() -> dict[str, Any]:
             readings, forgotten, ids, accuracy = [], [], [], []
             for shadow in shadows.targets():
-                readings.append(self.run(access_view(shadow.unlearned, self.requires)).readings())
+                readings.append(self.shadow_run(shadow).readings())
                 forgotten.append(shadow.forget_classes)
                 ids.append(shadow.identity)
                 accuracy.append(float(shadow.metrics.get("forget_test_acc", 0.0)))

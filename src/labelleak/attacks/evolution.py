@@ -46,7 +46,7 @@ from labelleak.targets import access_view
 from labelleak.validation import ParameterError, check_choice, check_number
 
 if TYPE_CHECKING:
-    from labelleak.attacks.shadow import Shadows
+    from labelleak.attacks.shadow import Shadows, ShadowTarget
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +93,9 @@ def invert_priors(
 
 def shadow_priors(
     shadows: Shadows, *, genome: int, restarts: int, steps: int, lr: float, tv: float, seed: int
-) -> torch.Tensor:
+) -> dict[int, torch.Tensor]:
     """:func:`invert_priors` on every shadow original θ_o′ (the attacker's own models, white-box),
-    cached with the shadows."""
+    cached with the shadows: {shadow seed: (K, restarts, C, genome, genome)}."""
     options = {"genome": genome, "restarts": restarts, "steps": steps, "lr": lr, "tv": tv, "seed": seed}
 
     def compute() -> dict[str, Any]:
@@ -107,10 +107,14 @@ def shadow_priors(
         priors = invert_priors(
             list(originals.values()), genome=genome, restarts=restarts, steps=steps, lr=lr, tv=tv, seed=seed
         )
-        return {"shape": list(priors.shape), "genes": priors.flatten().tolist()}
+        return {"shape": list(priors.shape), "genes": priors.flatten().tolist(), "seeds": list(originals)}
 
     stored = shadows.cached("inversion-priors", {"priors": options, "version": 1}, compute)
-    return torch.tensor(stored["genes"], dtype=torch.float32).view(*stored["shape"])
+    genes = torch.tensor(stored["genes"], dtype=torch.float32).view(*stored["shape"])
+    # invert_priors concatenates the originals' priors along dim 1, ``restarts`` each, in the order
+    # their seeds first appear among the shadow targets (records made before "seeds" was kept)
+    seeds = stored.get("seeds") or list(dict.fromkeys(t.seed for t in shadows.targets()))[: shadows.config.n_models]
+    return {s: genes[:, i * restarts : (i + 1) * restarts] for i, s in enumerate(seeds)}
 
 
 class _Tracker:
@@ -278,6 +282,7 @@ class PriorSearchAttack(InversionAttack):
         self.verbose = verbose
         self._criterion = make_criterion(criterion)
         self.priors_: torch.Tensor | None = None
+        self.priors_by_seed_: dict[int, torch.Tensor] | None = None
 
     @property
     def needs_calibration(self) -> bool:
@@ -291,7 +296,7 @@ class PriorSearchAttack(InversionAttack):
             )
 
     def _calibrate(self, shadows: Shadows) -> InversionCalibration:
-        self.priors_ = shadow_priors(
+        self.priors_by_seed_ = shadow_priors(
             shadows,
             genome=self.genome,
             restarts=self.prior_restarts,
@@ -300,7 +305,23 @@ class PriorSearchAttack(InversionAttack):
             tv=self.prior_tv,
             seed=self.seed,
         )
+        self.priors_ = torch.cat(list(self.priors_by_seed_.values()), dim=1)
         return super()._calibrate(shadows)
+
+    def calibration_key(self) -> dict[str, Any]:
+        # the shadow runs search from the other originals' priors (held-out), see shadow_run
+        return {**super().calibration_key(), "priors": "held-out"}
+
+    def shadow_run(self, shadow: ShadowTarget) -> InversionRun:
+        """The search on a shadow target from the priors of the *other* shadow originals when there
+        are several (``n_models`` ≥ 2): priors inverted on the shadow's own θ_o′ land in their class
+        on its unlearned copies far more surely than on the target's independently trained θ_o, and
+        a calibration that never sees that transfer gap under-estimates how hard a retained class
+        is to reach on the target. With one shadow original the search uses its priors."""
+        assert self.priors_by_seed_ is not None  # set by _calibrate before the shadow runs
+        others = [p for s, p in self.priors_by_seed_.items() if s != shadow.seed]
+        view = access_view(shadow.unlearned, self.requires)
+        return self.search(view, torch.cat(others, dim=1)) if others else self.run(view)
 
     @abstractmethod
     def search(self, target: Any, priors: torch.Tensor) -> InversionRun:
