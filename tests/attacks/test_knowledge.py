@@ -45,7 +45,16 @@ def test_only_classes_and_an_empty_aux(digits):
     assert free.knowledge.aux_x is None and free.knowledge.aux_y is None and len(free.aux_indices) == 0
     assert free.knowledge.description.startswith("A: none; N: ")
     assert len(free.knowledge.unrelated_x) == 10 * max(1, round(0.01 * len(digits.y_train) / 10))
-    assert len(free.shadow_indices) + free.dropped_duplicates == len(digits.y_test)
+    # ...and the shadow pool of every setting of a seed is the same: the test split minus the full A
+    full = draw_knowledge(digits, seed=0)
+    partial = draw_knowledge(digits, only_classes=[1, 2], seed=0)
+    for other in (free, partial):
+        assert torch.equal(other.shadow_indices, full.shadow_indices)
+    assert len(full.aux_indices) + len(full.shadow_indices) + full.dropped_duplicates == len(digits.y_test)
+    # a partial A is the full A's samples of its classes
+    assert set(partial.aux_indices.tolist()) == {
+        i for i, c in zip(full.aux_indices.tolist(), full.knowledge.aux_y.tolist()) if c in (1, 2)
+    }
 
 
 def test_aux_classes_are_drawn_from_the_seed_alone():

@@ -161,14 +161,15 @@ def draw_knowledge(
     seed: int = 0,
     data_root: str | None = None,
 ) -> KnowledgeDraw:
-    """Draw A (and N) from ``dataset``'s test split; the rest of the test split is the shadow pool.
+    """Draw A (and N) from ``dataset``'s test split; the test split minus the full setting's A (of
+    at least the default size, whatever this A holds) is the shadow pool.
 
     Args:
         dataset: the target's dataset; D is its training split, which is never touched.
         aux_per_class: samples per class in A; default |D_train|·1%/K (at least 1); 0 leaves A
             empty (data-free: ``aux_x`` and ``aux_y`` are None).
-        only_classes: if given, A holds samples of these classes only (the samples of the others
-            go to the shadow pool).
+        only_classes: if given, A holds samples of these classes only (those a full A would hold
+            of them; the full A's samples of the other classes stay out of the shadow pool).
         unrelated: ``"noise"``, another dataset's name, or None for no N.
         unrelated_size: |N|; default |A| (or 1% of |D_train| when A is empty).
         original: θ_o, for the two-version setting.
@@ -189,18 +190,26 @@ def draw_knowledge(
 
     usable = ~duplicates_of_train(dataset)
     gen = torch_generator(derive_seed(seed, "aux"))
-    aux_parts = []
-    for c in classes:
+    # Every class is drawn, whatever A holds, and the shadow pool is the test split minus the draw
+    # of the full setting (at least the default |A|): the settings of one seed then share one
+    # shadow pool, so one set of shadow models, and A of a partial setting is the full A's samples
+    # of its classes.
+    reserved = max(per_class, per_class_default)
+    aux_parts, reserved_parts = [], []
+    for c in range(k):
         pool = torch.nonzero(usable & (dataset.y_test == c)).flatten()
-        if per_class > len(pool):
+        if reserved > len(pool):
             raise ParameterError(
-                f"aux_per_class must be at most {len(pool)} (test samples of class {c}), got {per_class}"
+                f"aux_per_class must be at most {len(pool)} (test samples of class {c}), got {reserved}"
             )
-        aux_parts.append(pool[torch.randperm(len(pool), generator=gen)[:per_class]])
+        drawn = pool[torch.randperm(len(pool), generator=gen)[:reserved]]
+        reserved_parts.append(drawn)
+        if c in classes:
+            aux_parts.append(drawn[:per_class])
     aux_idx = torch.sort(torch.cat(aux_parts)).values if aux_parts else torch.empty(0, dtype=torch.long)
-    in_aux = torch.zeros(len(dataset.y_test), dtype=torch.bool)
-    in_aux[aux_idx] = True
-    shadow_idx = torch.nonzero(usable & ~in_aux).flatten()
+    in_reserved = torch.zeros(len(dataset.y_test), dtype=torch.bool)
+    in_reserved[torch.cat(reserved_parts)] = True
+    shadow_idx = torch.nonzero(usable & ~in_reserved).flatten()
 
     if not len(aux_idx):
         parts = ["A: none"]
