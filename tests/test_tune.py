@@ -53,7 +53,7 @@ def test_tune_digits_writes_the_defaults_and_resumes(capsys, tmp_path):
     argv += ["--budget-epochs", "40"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "8 trials" in printed and "wrote digits/bad_teacher" in printed and "budget per trial" in printed
+    assert "8 trials" in printed and "wrote digits/bad_teacher" in printed and "budget CPU s" in printed
     table = json.loads(out.read_text())
     entry = table["digits"]["bad_teacher"]
     # the tuned parameters, plus the packaged digits defaults the trials ran with (batch size 64)
@@ -70,6 +70,47 @@ def test_tune_trains_the_update_record_a_method_needs(tmp_path):
     from labelleak.tune import tune
 
     store = ArtifactStore(tmp_path / "cache")
-    result = tune(load_dataset("digits"), method="amnesiac_updates", forget_classes=[3], trials=1, store=store)
+    result = tune(load_dataset("digits"), method="amnesiac_updates", forget_sets=[[3]], trials=1, store=store)
     assert result.trials == 1 and "repair_epochs" in result.params
     assert list((tmp_path / "cache" / "update-record").iterdir())
+
+
+def test_tune_scores_a_trial_as_its_worst_forget_set(tmp_path, capsys):
+    from labelleak.data import load_dataset
+    from labelleak.store import ArtifactStore
+    from labelleak.tune import tune
+
+    store = ArtifactStore(tmp_path / "cache")
+    sets = [[0], [3], [3], [0, 3]]
+    result = tune(load_dataset("digits"), method="finetune", forget_sets=sets, trials=2, store=store, budget_epochs=40)
+    assert result.forget_sets == ((0,), (3,), (0, 3)) and len(result.per_set) == 3  # the repeated set once
+    study = next((tmp_path / "cache" / "tune").glob("*.journal")).name
+    assert "digits-finetune-0_3_0+3-seed0" in study
+    # the study's value is the worst set's score, each set against its own Retrain reference
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(next((tmp_path / "cache" / "tune").glob("*.journal")))))
+    best = optuna.load_study(study_name=study.removesuffix(".journal"), storage=storage).best_value
+    scores = [
+        score(
+            m["forget_test_acc"],
+            m["retain_test_acc"],
+            m["cpu_seconds"],
+            m["retrain_forget"] + 0.02,
+            m["budget_cpu_seconds"],
+            m["retain_floor"],
+        )
+        for m in result.per_set
+    ]
+    assert best == pytest.approx(min(scores)) and result.feasible == (min(scores) > -1.0)
+    argv = ["tune", "--dataset", "digits", "--method", "finetune", "--forget-sets", "0;3;0,3", "--trials", "2"]
+    argv += ["--cache", str(tmp_path / "cache"), "--budget-epochs", "40", "--no-write", "--quiet"]
+    main(argv)
+    printed = capsys.readouterr().out
+    assert "2 trials" in printed and "| {0, 3} |" in printed and "| {3} |" in printed
+    with pytest.raises(SystemExit) as stopped:
+        main(["tune", "--dataset", "digits", "--method", "finetune", "--forget-sets", "0;x"])
+    assert stopped.value.code == 2
+    assert "must be forget sets like '0;3;0,3', got '0;x'" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 
 The search never sees the test split: a stratified 20% of the training split is held out as the
 validation set, a tuning θ_o is trained on the other 80% (cached like any θ_o), and every trial
-unlearns the forget classes from it and is scored on the held-out 20%. Objective, in order:
+unlearns each forget set from it and is scored on the held-out 20%, as its worst set (each set
+against its own Retrain reference). Objective, in order:
 
 1. forget-class validation accuracy at most Retrain's (on the same split) plus 2 points, and a
    cost of about ``BUDGET_EPOCHS`` epochs of θ_o's training at most (CPU seconds). One epoch is
@@ -124,22 +125,34 @@ def _cpu_seconds(metrics: dict[str, Any]) -> float:
 class TuneResult:
     method: str
     dataset: str
-    forget_classes: tuple[int, ...]
+    #: the forget sets every trial unlearned; a trial scores as its worst set
+    forget_sets: tuple[tuple[int, ...], ...]
     params: dict[str, Any]
-    metrics: dict[str, float]
-    retrain_forget: float
-    #: the CPU seconds a trial may spend (``budget_epochs`` epochs of θ_o's training, plus the allowance)
-    budget_cpu_seconds: float
+    #: per forget set, the best trial's validation ``forget_test_acc``, ``retain_test_acc`` and
+    #: ``cpu_seconds``, with Retrain's ``retrain_forget`` and the set's ``budget_cpu_seconds`` and
+    #: ``retain_floor`` (Retrain's retain accuracy less the tolerance)
+    per_set: list[dict[str, float]]
     feasible: bool
     trials: int
     cpu_seconds: float
+
+
+@dataclass
+class _Reference:
+    """What Retrain gives one forget set: the objective's target, cost budget and retain floor."""
+
+    classes: tuple[int, ...]
+    target: float
+    budget: float
+    retain_floor: float
+    retrain_forget: float
 
 
 def tune(
     dataset: ImageDataset,
     *,
     method: str,
-    forget_classes: Sequence[int],
+    forget_sets: Sequence[Sequence[int]],
     trials: int,
     store: ArtifactStore,
     seed: int = 0,
@@ -147,7 +160,10 @@ def tune(
 ) -> TuneResult:
     """Run (or resume) the study until it holds ``trials`` finished trials; return the best.
 
-    ``budget_epochs`` caps a trial's CPU seconds at that many epochs of θ_o's training.
+    Every trial unlearns each of ``forget_sets`` from the tuning θ_o with the same parameters and
+    scores as its worst set (each set against its own Retrain reference), so settings tuned on
+    single classes, pairs and triples at once do not forget one set by wrecking another.
+    ``budget_epochs`` caps a trial's CPU seconds, per set, at that many epochs of θ_o's training.
     """
     try:
         import optuna
@@ -157,20 +173,30 @@ def tune(
         raise ParameterError("labelleak tune needs Optuna: pip install 'labelleak[tune]'") from None
     space = search_space(method)
     check_number("budget_epochs", budget_epochs, low=0.0, low_inclusive=False)
-    classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
+    if not forget_sets:
+        raise ParameterError("forget_sets must hold at least one forget set, got none")
+    sets = tuple(dict.fromkeys(check_classes("forget_sets", c, dataset.num_classes) for c in forget_sets))
     split = validation_split(dataset, seed=seed)
     original = train_original(split, seed=seed, store=store, record_updates=UNLEARNERS.get(method).needs_update_record)
-    reference = unlearn_original(original, split, method="retrain", forget_classes=classes, seed=seed, store=store)
-    target = reference.metrics["forget_test_acc"] + SLACK
-    n_forget = int(sum((split.y_train == c).sum() for c in classes))
-    epoch_cpu = (
-        _cpu_seconds(reference.metrics)
-        / original.config["train"]["epochs"]
-        * len(split.y_train)
-        / (len(split.y_train) - n_forget)
-    )
-    budget = budget_epochs * epoch_cpu * (1.0 + BUDGET_ALLOWANCE)
-    retain_floor = reference.metrics["retain_test_acc"] - RETAIN_TOLERANCE
+    references = []
+    for classes in sets:
+        reference = unlearn_original(original, split, method="retrain", forget_classes=classes, seed=seed, store=store)
+        n_forget = int(sum((split.y_train == c).sum() for c in classes))
+        epoch_cpu = (
+            _cpu_seconds(reference.metrics)
+            / original.config["train"]["epochs"]
+            * len(split.y_train)
+            / (len(split.y_train) - n_forget)
+        )
+        references.append(
+            _Reference(
+                classes=classes,
+                target=reference.metrics["forget_test_acc"] + SLACK,
+                budget=budget_epochs * epoch_cpu * (1.0 + BUDGET_ALLOWANCE),
+                retain_floor=reference.metrics["retain_test_acc"] - RETAIN_TOLERANCE,
+                retrain_forget=float(reference.metrics["forget_test_acc"]),
+            )
+        )
 
     def objective(trial: Any) -> float:
         params: dict[str, Any] = {}
@@ -185,22 +211,40 @@ def tune(
             build_unlearner(method, params, dataset=split.name)
         except ParameterError as err:  # a combination the method refuses (SCRUB: max_steps > epochs)
             raise optuna.TrialPruned(str(err)) from None
-        result = unlearn_original(
-            original, split, method=method, params=params, forget_classes=classes, seed=seed, store=store
-        )
-        m = result.metrics
-        cpu = _cpu_seconds(m)
-        for key in ("forget_test_acc", "retain_test_acc"):
-            trial.set_user_attr(key, float(m[key]))
-        trial.set_user_attr("cpu_seconds", cpu)
-        return score(float(m["forget_test_acc"]), float(m["retain_test_acc"]), cpu, target, budget, retain_floor)
+        per_set, scores = [], []
+        for ref in references:
+            result = unlearn_original(
+                original, split, method=method, params=params, forget_classes=ref.classes, seed=seed, store=store
+            )
+            m = result.metrics
+            cpu = _cpu_seconds(m)
+            per_set.append(
+                {
+                    "forget_test_acc": float(m["forget_test_acc"]),
+                    "retain_test_acc": float(m["retain_test_acc"]),
+                    "cpu_seconds": cpu,
+                }
+            )
+            scores.append(
+                score(
+                    float(m["forget_test_acc"]),
+                    float(m["retain_test_acc"]),
+                    cpu,
+                    ref.target,
+                    ref.budget,
+                    ref.retain_floor,
+                )
+            )
+        trial.set_user_attr("per_set", per_set)
+        trial.set_user_attr("cpu_seconds", sum(r["cpu_seconds"] for r in per_set))
+        return min(scores)
 
     folder = store.root / "tune"
     folder.mkdir(parents=True, exist_ok=True)
     # the budget's pricing and the retain floor are part of the objective: a study made with other
     # ones is not resumed
     name = (
-        f"{dataset.name}-{method}-{'+'.join(map(str, classes))}-seed{seed}"
+        f"{dataset.name}-{method}-{'_'.join('+'.join(map(str, c)) for c in sets)}-seed{seed}"
         f"-budget{budget_epochs:g}+{BUDGET_ALLOWANCE:g}-retain{RETAIN_TOLERANCE:g}"
     )
     storage = JournalStorage(JournalFileBackend(str(folder / f"{name}.journal")))
@@ -224,15 +268,20 @@ def tune(
         attempts += 1
     done = finished()
     best = study.best_trial
-    params = {**best.params}
     return TuneResult(
         method=method,
         dataset=dataset.name,
-        forget_classes=classes,
-        params=params,
-        metrics={k: float(v) for k, v in best.user_attrs.items()},
-        retrain_forget=float(reference.metrics["forget_test_acc"]),
-        budget_cpu_seconds=budget,
+        forget_sets=sets,
+        params={**best.params},
+        per_set=[
+            {
+                **measured,
+                "retrain_forget": ref.retrain_forget,
+                "budget_cpu_seconds": ref.budget,
+                "retain_floor": ref.retain_floor,
+            }
+            for measured, ref in zip(best.user_attrs["per_set"], references)
+        ],
         feasible=best.value is not None and best.value > -1.0,
         trials=len(done),
         cpu_seconds=sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in done),
