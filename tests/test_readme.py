@@ -23,10 +23,10 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch):
         assert namespace["result"].predicted == tuple(namespace["target"].forget_classes)
 
 
-def _readme_results_table() -> tuple[list[str], dict[str, list[str]]]:
-    """The README's real-data table: its dataset columns and, per attack row, its cells."""
+def _readme_table(header: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The README table whose header line starts with ``header``: its columns and, per row, its cells."""
     lines = README.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| attack | mnist |"))
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
     columns = [c.strip() for c in lines[start].strip("|").split("|")][1:]
     rows = {}
     for line in lines[start + 2 :]:
@@ -37,17 +37,27 @@ def _readme_results_table() -> tuple[list[str], dict[str, list[str]]]:
     return columns, rows
 
 
-def test_readme_results_table_recomputes_from_the_committed_csv():
-    from labelleak.report.tables import asr_matrix, fmt_asr, load_results
+def _size_column(n_forget: int) -> str:
+    return f"{n_forget} forgotten {'class' if n_forget == 1 else 'classes'}"
 
-    columns, rows = _readme_results_table()
+
+def test_readme_results_tables_recompute_from_the_committed_csv():
+    from labelleak.report.tables import fmt_asr, load_results, row_label, summary_table
+
     results, _ = load_results(README.parent / "docs" / "results" / "paper")
+    labelled = results.assign(label=row_label(results), size=results["n_forget"].map(_size_column))
     checked = 0
-    for column, dataset in enumerate(columns):
-        singles = results[(results["dataset"] == dataset) & (results["n_forget"] == 1)]
-        labels, _, cells = asr_matrix(singles)
-        for label in labels:
-            assert rows[label][column] == fmt_asr(cells[(label, "all methods")]), (label, dataset)
-            checked += 1
-    # every attack row of the table was recomputed (the chance row is a constant)
-    assert checked == len(columns) * (len(rows) - 1)
+    for header, column in (("| attack | mnist |", "dataset"), ("| attack | 1 forgotten class |", "size")):
+        columns, rows = _readme_table(header)
+        summary = summary_table(labelled, ["label", column])
+        cells = {(r["label"], r[column]): fmt_asr(r) for r in summary.to_dict("records")}
+        for label, values in rows.items():
+            if label == "chance":
+                continue
+            assert len(values) == len(columns), label
+            for name, value in zip(columns, values):
+                assert value == cells[(label, name)], (label, name)
+                checked += 1
+        # every attack of the full knowledge setting is in the table
+        assert {label for label in labelled["label"] if label.endswith("/ default")} <= set(rows), header
+    assert checked > 100
