@@ -383,6 +383,7 @@ def test_per_seed_summary_gives_each_seed_and_the_spread():
     shifted = singles.assign(success=singles["success"] & (singles["seed"] == 0))
     line = per_seed_summary(shifted, ["attack_label"]).set_index("attack_label").loc["good"]
     assert fmt_seeds(line) == "100 / 0% (spread 100)"
+    assert fmt_seeds(line, [0, 1, 2]) == "100 / 0 / –% (spread 100)"
 
 
 def test_report_overview_over_every_target_per_seed_and_per_set_size(tmp_path):
@@ -400,7 +401,7 @@ def test_report_overview_over_every_target_per_seed_and_per_set_size(tmp_path):
 def test_report_gives_each_seeds_asr_beside_the_pooled_one(tmp_path):
     make_results_dir(tmp_path, seeds=True)
     text = write_report(tmp_path)[0].read_text()
-    section = text.split("Per θ_o seed, every target")[1].split("## ")[0]
+    section = text.split("Per θ_o seed (0 / 1), every target")[1].split("## ")[0]
     # 'bad': seed 0 = retrain's 4 singles (right on class 0) + the pair (wrong); seed 1 = finetune's 4 singles
     assert "| bad | 20 / 25% (spread 5) |" in section
     assert "| good | 100 / 100% (spread 0) |" in section

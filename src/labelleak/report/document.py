@@ -382,12 +382,13 @@ def _every_target_overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Bl
         blocks.append(
             (
                 "p",
-                "Per θ_o seed, every target: the ASR of each seed's targets in seed order, and the spread "
+                f"Per θ_o seed ({' / '.join(str(s) for s in seeds)}), every target: the ASR of each seed's targets "
+                "(– where a seed has none in the row), and the spread "
                 "(max − min, points). Targets of one seed share θ_o and the shadow models, so a spread wider "
                 "than the pooled interval above says the interval is too optimistic.",
             )
         )
-        blocks.append(_matrix(labels, datasets, cells, fmt=fmt_seeds))
+        blocks.append(_matrix(labels, datasets, cells, fmt=lambda r: fmt_seeds(r, seeds)))
     if len(sizes) > 1:
         table = summary_table(
             rows.assign(label=row_label(rows), size=rows["n_forget"].map(_size_name)), ["label", "size"]

@@ -111,12 +111,14 @@ def per_seed_summary(rows: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return pooled.assign(seeds=seeds, spread=[max(v.values()) - min(v.values()) if v else float("nan") for v in seeds])
 
 
-def fmt_seeds(s: dict[str, Any] | pd.Series) -> str:
-    """``a / b / c% (spread d)``: a :func:`per_seed_summary` line's ASR per seed, in seed order."""
+def fmt_seeds(s: dict[str, Any] | pd.Series, seeds: Sequence[int] | None = None) -> str:
+    """``a / b / c% (spread d)``: a :func:`per_seed_summary` line's ASR per seed, in seed order; with
+    ``seeds``, one slot per seed of the run, "–" where that seed has no target in the line."""
     if not s["n"]:
         return "–"
-    values = [s["seeds"][seed] for seed in sorted(s["seeds"])]
-    return " / ".join(f"{100 * v:.0f}" for v in values) + f"% (spread {100 * s['spread']:.0f})"
+    order = sorted(seeds) if seeds is not None else sorted(s["seeds"])
+    values = [f"{100 * s['seeds'][seed]:.0f}" if seed in s["seeds"] else "–" for seed in order]
+    return " / ".join(values) + f"% (spread {100 * s['spread']:.0f})"
 
 
 def set_size_confusion(rows: pd.DataFrame) -> pd.DataFrame:
