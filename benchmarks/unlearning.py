@@ -25,6 +25,7 @@ import time
 
 import torch
 
+from labelleak.cli.tune import forget_sets_arg
 from labelleak.data import load_dataset
 from labelleak.store import ArtifactStore
 from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
@@ -32,11 +33,6 @@ from labelleak.unlearning import UNLEARNERS, utility_metrics
 
 FORGET_TARGET = 0.05
 RETAIN_TOLERANCE = 0.03
-
-
-def parse_forget_sets(text: str) -> list[list[int]]:
-    """ "0;3;7;0,3" -> [[0], [3], [7], [0, 3]]."""
-    return [[int(c) for c in part.split(",")] for part in text.split(";") if part.strip()]
 
 
 def verdict(metrics: dict, before: dict, retrain_drop: float) -> str:
@@ -91,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         methods = UNLEARNERS.names()
     # Retrain is every other method's reference, so it runs first on each forget set
     methods = ["retrain", *[m for m in methods if m != "retrain"]]
-    forget_sets = parse_forget_sets(args.forget_sets)
+    forget_sets = forget_sets_arg(args.forget_sets)
     store = ArtifactStore(args.cache)
     dataset = load_dataset(args.dataset)
     # amnesiac_updates subtracts θ_o's recorded updates; recording leaves θ_o's weights and key unchanged

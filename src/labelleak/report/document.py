@@ -327,12 +327,27 @@ def _overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
         return []
     labels = ordered_labels(singles)
     datasets = list(dict.fromkeys(rows["dataset"]))
-    effective = _unlearned(singles, utility)
     chance = {d: random_guess_rate(len(json.loads(part["scores"].iloc[0])), 1) for d, part in rows.groupby("dataset")}
-    blocks: list[Block] = [("h2", "Overview: single-class ASR over all unlearning methods")]
+    return [
+        ("h2", "Overview: single-class ASR over all unlearning methods"),
+        *_by_dataset(singles, utility, labels, datasets, last_row=["chance"] + [_pct(chance[d]) for d in datasets]),
+    ]
+
+
+def _by_dataset(
+    rows: pd.DataFrame,
+    utility: pd.DataFrame,
+    labels: list[str],
+    datasets: list[str],
+    *,
+    last_row: list[str] | None = None,
+) -> list[Block]:
+    """ASR per (attack, dataset) on every target of ``rows`` and on those that forgot (forget-class
+    test accuracy ≤ :data:`EFFECTIVE_FORGET_ACC`), a caption and a table each; ``last_row`` ends both."""
+    blocks: list[Block] = []
     for title, part in (
-        ("every target", singles),
-        (f"targets whose forget-class test accuracy is ≤ {EFFECTIVE_FORGET_ACC:.0%}", effective),
+        ("every target", rows),
+        (f"targets whose forget-class test accuracy is ≤ {EFFECTIVE_FORGET_ACC:.0%}", _unlearned(rows, utility)),
     ):
         if part.empty:
             continue
@@ -340,7 +355,7 @@ def _overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Block]:
         cells = {(r["label"], r["dataset"]): r for r in table.to_dict("records")}
         blocks.append(("p", f"ASR [95% interval] n, {title}."))
         _, headers, body = _matrix(labels, datasets, cells)
-        blocks.append(("table", headers, body + [["chance"] + [_pct(chance[d]) for d in datasets]]))
+        blocks.append(("table", headers, body + ([last_row] if last_row else [])))
     return blocks
 
 
@@ -366,16 +381,7 @@ def _every_target_overview(rows: pd.DataFrame, utility: pd.DataFrame) -> list[Bl
             + ". Chance differs by |C|: the per-dataset sections give it.",
         ),
     ]
-    for title, part in (
-        ("every target", rows),
-        (f"targets whose forget-class test accuracy is ≤ {EFFECTIVE_FORGET_ACC:.0%}", _unlearned(rows, utility)),
-    ):
-        if part.empty:
-            continue
-        table = summary_table(part.assign(label=row_label(part)), ["label", "dataset"])
-        cells = {(r["label"], r["dataset"]): r for r in table.to_dict("records")}
-        blocks.append(("p", f"ASR [95% interval] n, {title}."))
-        blocks.append(_matrix(labels, datasets, cells))
+    blocks += _by_dataset(rows, utility, labels, datasets)
     if len(seeds) > 1:
         table = per_seed_summary(rows.assign(label=row_label(rows)), ["label", "dataset"])
         cells = {(r["label"], r["dataset"]): r for r in table.to_dict("records")}
