@@ -30,17 +30,17 @@ from labelleak.data import load_dataset
 from labelleak.store import ArtifactStore
 from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
 from labelleak.unlearning import UNLEARNERS, utility_metrics
-
-FORGET_TARGET = 0.05
-RETAIN_TOLERANCE = 0.03
+from labelleak.unlearning.forgetting import GOAL_FORGET_ACC, GOAL_RETAIN_TOLERANCE
 
 
 def verdict(metrics: dict, before: dict, retrain_drop: float) -> str:
+    """ "ok" when the goal is met (labelleak.unlearning.met_goal, with the lower of θ_o's and
+    Retrain's retain accuracy as the reference), else what was missed."""
     misses = []
-    if metrics["forget_test_acc"] > FORGET_TARGET:
-        misses.append(f"forget {metrics['forget_test_acc']:.1%} > {FORGET_TARGET:.0%}")
+    if metrics["forget_test_acc"] > GOAL_FORGET_ACC:
+        misses.append(f"forget {metrics['forget_test_acc']:.1%} > {GOAL_FORGET_ACC:.0%}")
     drop = before["retain_test_acc"] - metrics["retain_test_acc"]
-    if drop - max(retrain_drop, 0.0) > RETAIN_TOLERANCE:
+    if drop - max(retrain_drop, 0.0) > GOAL_RETAIN_TOLERANCE:
         misses.append(f"retain −{drop * 100:.1f} pts")
     return "ok" if not misses else "MISS: " + "; ".join(misses)
 

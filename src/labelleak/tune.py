@@ -37,6 +37,7 @@ from labelleak.data import ImageDataset
 from labelleak.store import ArtifactStore
 from labelleak.targets import build_unlearner, train_original, unlearn_original
 from labelleak.unlearning import UNLEARNERS
+from labelleak.unlearning.forgetting import GOAL_RETAIN_TOLERANCE
 from labelleak.validation import ParameterError, check_classes, check_number
 
 #: the forget-accuracy slack over Retrain's, in accuracy units
@@ -46,7 +47,8 @@ BUDGET_EPOCHS = 2.0
 #: how far over the budget a trial may run (timing noise and evaluation; see the module docstring)
 BUDGET_ALLOWANCE = 0.10
 #: how far below Retrain's retain validation accuracy a tuned method may fall, in accuracy units
-RETAIN_TOLERANCE = 0.03
+#: (the unlearning goal's tolerance, labelleak.unlearning.forgetting)
+RETAIN_TOLERANCE = GOAL_RETAIN_TOLERANCE
 #: fraction of the training split held out for validation
 VALIDATION_FRACTION = 0.2
 

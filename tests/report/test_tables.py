@@ -405,3 +405,51 @@ def test_report_gives_each_seeds_asr_beside_the_pooled_one(tmp_path):
     # 'bad': seed 0 = retrain's 4 singles (right on class 0) + the pair (wrong); seed 1 = finetune's 4 singles
     assert "| bad | 20 / 25% (spread 5) |" in section
     assert "| good | 100 / 100% (spread 0) |" in section
+
+
+def test_met_unlearning_goal_compares_with_retrain_on_the_same_theta_o_and_forget_set():
+    from labelleak.report.tables import met_unlearning_goal
+
+    utility = pd.DataFrame(
+        [
+            # seed 0, class 3: Retrain keeps 95% of the retained classes
+            {
+                "cell": "r0",
+                "method": "retrain",
+                "seed": 0,
+                "forget": "3",
+                "forget_test_acc": 0.0,
+                "retain_test_acc": 0.95,
+            },
+            {"cell": "a0", "method": "ga", "seed": 0, "forget": "3", "forget_test_acc": 0.0, "retain_test_acc": 0.93},
+            {"cell": "b0", "method": "rl", "seed": 0, "forget": "3", "forget_test_acc": 0.0, "retain_test_acc": 0.90},
+            {"cell": "c0", "method": "ft", "seed": 0, "forget": "3", "forget_test_acc": 0.06, "retain_test_acc": 0.96},
+            # seed 1: a worse Retrain is a lower bar, but only for seed 1's targets
+            {
+                "cell": "r1",
+                "method": "retrain",
+                "seed": 1,
+                "forget": "3",
+                "forget_test_acc": 0.0,
+                "retain_test_acc": 0.88,
+            },
+            {"cell": "b1", "method": "rl", "seed": 1, "forget": "3", "forget_test_acc": 0.05, "retain_test_acc": 0.90},
+            # no Retrain of this forget set: left out
+            {"cell": "x1", "method": "rl", "seed": 1, "forget": "4", "forget_test_acc": 0.0, "retain_test_acc": 0.99},
+        ]
+    )
+    assert met_unlearning_goal(utility) == {
+        "r0": True, "a0": True, "b0": False, "c0": False, "r1": True, "b1": True,
+    }  # fmt: skip
+    assert met_unlearning_goal(utility[utility["method"] != "retrain"]) == {}
+
+
+def test_report_overview_splits_off_the_targets_that_met_the_unlearning_goal(tmp_path):
+    make_results_dir(tmp_path, datasets=("digits", "mnist"))
+    text = write_report(tmp_path)[0].read_text()
+    overview = text.split("## Overview: exact-set ASR over every target, single and multi-class")[1]
+    goal = overview.split("targets that met the unlearning goal (forget-class test accuracy ≤ 5%")[1]
+    # Retrain's 4 single classes and its pair met the goal; finetune (forget accuracy 90%) did not
+    assert "| good | 100% [57–100] n=5 | 100% [57–100] n=5 |" in goal.split("By forget-set size")[0]
+    by_size = overview.split("By forget-set size, over every dataset, targets that met the unlearning goal")[1]
+    assert "| bad | 25% [7–59] n=8 | 0% [0–66] n=2 |" in by_size.split("## ")[0]

@@ -123,3 +123,12 @@ def test_gradient_ascent_stops_early_on_forget_train_accuracy(digits, digits_mod
     assert early.metrics["forget_train_acc"] <= 0.5
     # it stopped near the threshold instead of running all 200 epochs into a collapse
     assert early.metrics["retain_test_acc"] > 0.8
+
+
+def test_met_goal_bounds_forget_accuracy_and_the_retain_shortfall():
+    from labelleak.unlearning import met_goal
+
+    assert met_goal(forget_test_acc=0.05, retain_test_acc=0.92, reference_retain_acc=0.95)
+    assert not met_goal(forget_test_acc=0.051, retain_test_acc=0.95, reference_retain_acc=0.95)
+    assert not met_goal(forget_test_acc=0.0, retain_test_acc=0.91, reference_retain_acc=0.95)
+    assert not met_goal(forget_test_acc=float("nan"), retain_test_acc=0.95, reference_retain_acc=0.95)

@@ -15,9 +15,10 @@ reached; the criterion reads the record at ``read_step`` (a small budget by defa
 checkpoint an :class:`~labelleak.attacks.criteria.InversionCalibration` fitted on shadow models
 chose.
 
-BatchNorm-statistics priors are not offered: they need the BN running statistics, i.e. the
-model's buffers, which the gradients view deliberately hides (an A-weights attacker would hold
-them). Per-class difficulty is handled instead by shadow calibration.
+BatchNorm-statistics priors (DeepInversion, Yin et al., CVPR 2020) are not offered: they need the
+BN running statistics, i.e. the model's buffers, which the gradients view deliberately hides, and
+with weights access they did not change which classes invert last on the foreign BatchNorm models
+measured in docs/audit.md ("the zoo"). Per-class difficulty is handled instead by shadow calibration.
 """
 
 from __future__ import annotations

@@ -294,6 +294,33 @@ def utility_table(utility: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+#: what identifies a target's θ_o and forget set in ``utility.csv``: Retrain's row with the same
+#: values is the target's reference for the unlearning goal
+GOAL_REFERENCE_KEYS = ("experiment", "dataset", "arch", "seed", "train_per_class", "forget")
+
+
+def met_unlearning_goal(utility: pd.DataFrame) -> dict[str, bool]:
+    """Per target (cell): whether it met the unlearning goal (:func:`labelleak.unlearning.met_goal`)
+    against Retrain's retain test accuracy on the same θ_o and forget set. Targets without a Retrain
+    reference in the results are left out."""
+    from labelleak.unlearning import met_goal
+
+    if utility.empty or "method" not in utility or not utility["method"].eq("retrain").any():
+        return {}
+    keys = [k for k in GOAL_REFERENCE_KEYS if k in utility]
+    # NaN keys (a field a config left unset) must still match each other
+    filled = utility.assign(**{k: utility[k].astype(str) for k in keys})
+    reference = filled[filled["method"] == "retrain"].groupby(keys)["retain_test_acc"].mean().rename("reference")
+    merged = filled.join(reference, on=keys)
+    return {
+        cell: met_goal(forget_test_acc=forget, retain_test_acc=retain, reference_retain_acc=ref)
+        for cell, forget, retain, ref in zip(
+            merged["cell"], merged["forget_test_acc"], merged["retain_test_acc"], merged["reference"]
+        )
+        if not math.isnan(ref)
+    }
+
+
 def markdown_cell(value: Any) -> str:
     """``value`` as one Markdown table cell: a literal ``|`` (as in ``|C|``) would end the cell, so it is escaped."""
     return str(value).replace("|", "\\|")

@@ -22,7 +22,7 @@ from labelleak.unlearning import (  # noqa: F401  (imported to register the meth
     unsir,
 )
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner, UnlearnResult, utility_metrics
-from labelleak.unlearning.forgetting import did_not_forget_warning, forget_bound, forgot
+from labelleak.unlearning.forgetting import did_not_forget_warning, forget_bound, forgot, met_goal
 
 __all__ = [
     "UNLEARNERS",
@@ -32,5 +32,6 @@ __all__ = [
     "did_not_forget_warning",
     "forget_bound",
     "forgot",
+    "met_goal",
     "utility_metrics",
 ]

@@ -4,11 +4,31 @@ A target whose forget-class test accuracy stays above ``max(0.2, 2/K)`` did not 
 model that never predicts the forgotten classes scores 0 there, and one that guesses among K
 classes about 1/K. The bound allows twice chance (and at least 20%, for small K), so only a
 clear miss is flagged (docs/unlearning.md, "Did it forget?").
+
+Stricter is the *unlearning goal* of docs/unlearning.md, which `labelleak tune` searches for and
+the reports split results by: forget-class test accuracy at most :data:`GOAL_FORGET_ACC`, and
+retain test accuracy at most :data:`GOAL_RETAIN_TOLERANCE` below the reference: Retrain's on the
+same θ_o and forget set (exact unlearning), or the lower of Retrain's and θ_o's where θ_o's
+accuracy on the retained classes is known. A method that forgets by damaging the retained classes
+misses it.
 """
 
 from __future__ import annotations
 
 import math
+
+#: the unlearning goal's highest forget-class test accuracy
+GOAL_FORGET_ACC = 0.05
+#: the unlearning goal's largest shortfall of retain test accuracy below Retrain's, in accuracy units
+GOAL_RETAIN_TOLERANCE = 0.03
+
+
+def met_goal(*, forget_test_acc: float, retain_test_acc: float, reference_retain_acc: float) -> bool:
+    """True when a target meets the unlearning goal against ``reference_retain_acc`` (NaN: False)."""
+    values = (forget_test_acc, retain_test_acc, reference_retain_acc)
+    if any(math.isnan(v) for v in values):
+        return False
+    return forget_test_acc <= GOAL_FORGET_ACC and retain_test_acc >= reference_retain_acc - GOAL_RETAIN_TOLERANCE
 
 
 def forget_bound(num_classes: int) -> float:
