@@ -35,6 +35,7 @@ from labelleak.attacks import AttackResult
 from labelleak.audit import load_factory, load_user_model, run_audit, verdict, weights_target
 from labelleak.data import load_dataset
 from labelleak.metrics import wilson_interval
+from labelleak.unlearning import met_goal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zoo_models import ZOO
@@ -325,6 +326,24 @@ def comparison(rows: list[dict], before: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def met_unlearning_goal(rows: list[dict]) -> list[dict]:
+    """The rows whose target met the unlearning goal of docs/unlearning.md (``labelleak.unlearning.met_goal``),
+    against the retain accuracy of the zoo's own Retrain of the same dataset, architecture and forget set."""
+    reference = {
+        (r["dataset"], r["arch"], tuple(r["forget"])): r["retain_test_acc"] for r in rows if r["method"] == "retrain"
+    }
+    return [
+        r
+        for r in rows
+        if (r["dataset"], r["arch"], tuple(r["forget"])) in reference
+        and met_goal(
+            forget_test_acc=r["forget_test_acc"],
+            retain_test_acc=r["retain_test_acc"],
+            reference_retain_acc=reference[(r["dataset"], r["arch"], tuple(r["forget"]))],
+        )
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="mnist,fashion-mnist,cifar10")
@@ -354,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
         help="ablation: run only the inversion attacks, uncalibrated (fixed defaults), into OUT/audits-uncalibrated",
     )
     parser.add_argument(
+        "--from-json",
+        action="store_true",
+        help="only rewrite the tables from OUT/zoo.json (the recorded targets and their audits' successes)",
+    )
+    parser.add_argument(
         "--before",
         type=Path,
         help="a folder of audit JSONs of the same targets by an earlier labelleak: adds a before → now table",
@@ -362,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     args.methods = args.methods.split(",")
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    rows = []
-    for dataset in args.datasets.split(","):
+    stem = "zoo-uncalibrated" if args.uncalibrated else "zoo"
+    rows = json.loads((out / f"{stem}.json").read_text()) if args.from_json else []
+    for dataset in args.datasets.split(",") if not args.from_json else []:
         for arch in args.archs.split(","):
             for target in build_targets(args, dataset, arch, out):
                 if args.build_only:
@@ -386,13 +411,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
     if not rows:
         return 0
-    stem = "zoo-uncalibrated" if args.uncalibrated else "zoo"
-    # model files relative to --out, so the record names no machine's folders
-    files = [
-        {**r, "weights": os.path.relpath(r["weights"], out), "original": os.path.relpath(r["original"], out)}
-        for r in rows
-    ]
-    (out / f"{stem}.json").write_text(json.dumps(files, indent=1))
+    if not args.from_json:
+        # model files relative to --out, so the record names no machine's folders
+        files = [
+            {**r, "weights": os.path.relpath(r["weights"], out), "original": os.path.relpath(r["original"], out)}
+            for r in rows
+        ]
+        (out / f"{stem}.json").write_text(json.dumps(files, indent=1))
     singles = [r for r in rows if len(r["forget"]) == 1]
     forgot = [r for r in singles if r["forget_test_acc"] <= FORGOT]
     arch_cols = [f"{d}/{a}" for d in args.datasets.split(",") for a in args.archs.split(",")]
@@ -433,6 +458,15 @@ def main(argv: list[str] | None = None) -> int:
                 title=f"{name} (exact set), targets that forgot",
             )
         )
+    report.append(
+        table(
+            met_unlearning_goal(rows),
+            columns=["|C|=1", "|C|=2", "|C|=3"],
+            column_of=lambda r: f"|C|={len(r['forget'])}",
+            title="Targets that met the unlearning goal (forget-class test accuracy ≤ 5%, retain test accuracy "
+            "at most 3 points below the zoo's Retrain of the same architecture and forget set), by |C|",
+        ).replace("|C|=", "\\|C\\|=")
+    )
     if args.before:
         report.append(comparison(rows, args.before))
     (out / f"{stem}.md").write_text("\n".join(report))
