@@ -25,6 +25,7 @@ import pandas as pd
 
 from labelleak import LabelleakError, metrics
 from labelleak.store import atomic_write_bytes
+from labelleak.unlearning.forgetting import met_goal
 
 
 class ResultsError(LabelleakError):
@@ -303,8 +304,6 @@ def met_unlearning_goal(utility: pd.DataFrame) -> dict[str, bool]:
     """Per target (cell): whether it met the unlearning goal (:func:`labelleak.unlearning.met_goal`)
     against Retrain's retain test accuracy on the same θ_o and forget set. Targets without a Retrain
     reference in the results are left out."""
-    from labelleak.unlearning import met_goal
-
     if utility.empty or "method" not in utility or not utility["method"].eq("retrain").any():
         return {}
     keys = [k for k in GOAL_REFERENCE_KEYS if k in utility]
