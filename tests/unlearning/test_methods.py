@@ -132,3 +132,5 @@ def test_met_goal_bounds_forget_accuracy_and_the_retain_shortfall():
     assert not met_goal(forget_test_acc=0.051, retain_test_acc=0.95, reference_retain_acc=0.95)
     assert not met_goal(forget_test_acc=0.0, retain_test_acc=0.91, reference_retain_acc=0.95)
     assert not met_goal(forget_test_acc=float("nan"), retain_test_acc=0.95, reference_retain_acc=0.95)
+    # a shortfall of exactly 3 points meets it, although 0.33 - 0.03 rounds above 0.30 in floating point
+    assert met_goal(forget_test_acc=0.0, retain_test_acc=0.30, reference_retain_acc=0.33)

@@ -28,7 +28,12 @@ def met_goal(*, forget_test_acc: float, retain_test_acc: float, reference_retain
     values = (forget_test_acc, retain_test_acc, reference_retain_acc)
     if any(math.isnan(v) for v in values):
         return False
-    return forget_test_acc <= GOAL_FORGET_ACC and retain_test_acc >= reference_retain_acc - GOAL_RETAIN_TOLERANCE
+    # accuracies are ratios of counts: a shortfall of exactly the tolerance must not fail on rounding
+    slack = 1e-9
+    return (
+        forget_test_acc <= GOAL_FORGET_ACC + slack
+        and retain_test_acc >= reference_retain_acc - GOAL_RETAIN_TOLERANCE - slack
+    )
 
 
 def forget_bound(num_classes: int) -> float:
