@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from labelleak.attacks import AttackResult
+from labelleak.attacks.setsize import flag, log_odds
 from labelleak.audit import load_factory, load_user_model, run_audit, verdict, weights_target
 from labelleak.data import load_dataset
 from labelleak.metrics import wilson_interval
@@ -268,9 +269,30 @@ def majority_verdict(result: dict) -> list[int]:
     return sorted(verdict(results, num_classes=result.get("num_classes", 10)).forgotten)
 
 
+def unabstained_verdict(result: dict) -> list[int] | None:
+    """The fused verdict with every calibrated attack averaged in, the attacks that abstained too,
+    recomputed from an audit JSON: the verdict as run when nothing abstained, None when it cannot
+    be recomputed (an abstention beside a stacked combination, whose weights the JSON lacks).
+
+    The JSON holds each attack's calibrated probabilities and, per class, the confidence
+    σ(mean log-odds − cut), so the cut is the mean log-odds minus logit(confidence) of any class
+    (the median over classes absorbs the JSON's rounding)."""
+    v = result["verdict"]
+    if not v.get("abstained"):
+        return sorted(v["forgotten"])
+    if v.get("fusion") != "mean":
+        return None
+    probabilities = {a["name"]: np.asarray(a["probabilities"]) for a in result["attacks"]}
+    fused = np.mean([log_odds(probabilities[name]) for name in v["fused_attacks"]], axis=0)
+    cut = float(np.median(fused - log_odds(np.asarray(v["confidence"]))))
+    every = np.mean([log_odds(probabilities[name]) for name in v["fused_attacks"] + v["abstained"]], axis=0)
+    return sorted(flag(every, cut))
+
+
 def table(rows: list[dict], *, columns: list[str], column_of, title: str) -> str:
-    verdicts = ["verdict (as run)", "majority vote"]
-    attacks = sorted({a for r in rows for a in r["success"]} - set(verdicts)) + verdicts
+    recorded = {a for r in rows for a in r["success"]}
+    verdicts = [name for name in ("verdict (as run)", "no abstention", "majority vote") if name in recorded]
+    attacks = sorted(recorded - set(verdicts)) + verdicts
     lines = [f"### {title}", "", "| attack | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for attack in attacks:
         cells = []
@@ -403,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
                 success = successes(result, truth)
                 # the majority vote over the same per-attack decisions (the rule the fused verdict replaced)
                 success["majority vote"] = majority_verdict(result) == truth
+                if "abstained" in result["verdict"]:
+                    # the fused verdict without the abstention rule (docs/audit.md), same run
+                    unabstained = unabstained_verdict(result)
+                    if unabstained is not None:
+                        success["no abstention"] = unabstained == truth
                 rows.append({**target, "success": success, "audit_seconds": result.get("wall_seconds")})
                 print(
                     f"{target['name']}: forget {target['forget_test_acc']:.1%} retain {target['retain_test_acc']:.1%}"

@@ -13,7 +13,16 @@ from tests.audit.conftest import FORGOTTEN, FORGOTTEN_PAIR, USER_MODEL
 
 JSON_KEYS = {"num_classes", "verdict", "attacks"}
 ATTACK_KEYS = {"name", "access", "scores", "predicted", "queries", "seconds", "calibration", "probabilities"}
-VERDICT_KEYS = {"forgotten", "agreeing_attacks", "attacks_run", "rule", "confidence", "fused_attacks", "fusion"}
+VERDICT_KEYS = {
+    "forgotten",
+    "agreeing_attacks",
+    "attacks_run",
+    "rule",
+    "confidence",
+    "fused_attacks",
+    "fusion",
+    "abstained",
+}
 
 
 @pytest.fixture(scope="session")

@@ -97,3 +97,18 @@ def test_one_attack_keeps_the_mean():
     model = VerdictModel.fit({"a": shadow_rows(1, noise=0.5)})
     assert model.stacker is None
     assert verdict([result("a", [0, 4, 0, 0, 0, 0], [1])], num_classes=6, model=model).fusion == "mean"
+
+
+def test_an_attack_deciding_more_classes_than_any_shadow_forgot_abstains():
+    model = VerdictModel.fit({"a": shadow_rows(1, noise=0.5), "b": shadow_rows(2, noise=0.5)})
+    assert model is not None and model.largest_set == 2
+    # "b" decides four classes, more than any shadow forgot: out of its range. Averaged in, it
+    # would carry class 4, which "a" also leans to, over the cut.
+    results = [result("a", [1, 4, 1, 0, 1, 0], [1]), result("b", [4, 4, 4, 0, 4, 0], [0, 1, 2, 4])]
+    _, cut, _ = model.fuse(results)
+    assert (model.fuse(results)[0] > cut).sum() == 2
+    v = verdict(results, num_classes=6, model=model)
+    assert v.forgotten == [1] and v.fused_attacks == ["a"] and v.abstained == ["b"]
+    # every attack out of range: none abstains (the fusion needs evidence)
+    wide = [result("a", [4, 4, 4, 0, 0, 0], [0, 1, 2]), result("b", [4, 4, 4, 0, 4, 0], [0, 1, 2, 4])]
+    assert verdict(wide, num_classes=6, model=model).abstained == []

@@ -62,6 +62,7 @@ class AuditReport:
                 "confidence": v.confidence,
                 "fused_attacks": v.fused_attacks,
                 "fusion": v.fusion,
+                "abstained": v.abstained,
             },
             "attacks": [
                 {
@@ -149,6 +150,11 @@ def verdict_rule(report: AuditReport) -> str:
             f"Fused: each of {', '.join(v.fused_attacks)} turns its scores into a probability per class that the "
             "class was forgotten (fit on the attacker's shadow models); the verdict names the classes whose "
             f"log-odds, {combination}, clear a cut fit{fit}. Confidence per class (above 0.5: named): {confidence}."
+            + (
+                f" Abstained (decided more classes than any shadow model forgot): {', '.join(v.abstained)}."
+                if v.abstained
+                else ""
+            )
         )
     return (
         "Majority vote: every attack that looked at the model votes for the classes it predicts; the verdict "

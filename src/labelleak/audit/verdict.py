@@ -12,8 +12,12 @@ triples) exactly more often, on out-of-fold probabilities, is kept:
 * **stacked** — a logistic regression on the attacks' log-odds (stacked generalisation, Wolpert
   1992), fit on the shadows' out-of-fold log-odds, which learns how much each attack is worth.
 
-The cut is the one that names the shadows' forgotten sets exactly most often. An audit without shadow models (nothing in it needed them, e.g. a
-queries-only audit) falls back to a majority vote over the attacks' decided sets.
+The cut is the one that names the shadows' forgotten sets exactly most often. An attack whose own
+decided set is larger than every forgotten set the shadows held is outside the range its calibration
+was fit on (its thresholds did not carry over from the attacker's shadow originals to this model, as
+inversion thresholds can fail to on a new original) and abstains from the fusion, unless every
+attack would. An audit without shadow models (nothing in it needed them, e.g. a queries-only audit)
+falls back to a majority vote over the attacks' decided sets.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ class AuditVerdict:
     ``rule`` is "fused" (calibrated log-odds of ``fused_attacks`` combined as ``fusion`` says:
     "mean" or "stacked") or "majority"; ``confidence`` (fused rule only) is, per class, the logistic
     of the fused log-odds minus the cut: above 0.5 exactly for the named classes (unless none clears
-    the cut and the top class is named).
+    the cut and the top class is named). ``abstained`` lists the calibrated attacks left out of the
+    fusion because their decided set was larger than any forgotten set of the shadows.
     """
 
     forgotten: list[int]
@@ -69,6 +74,7 @@ class AuditVerdict:
     confidence: list[float] = field(default_factory=list)
     fused_attacks: list[str] = field(default_factory=list)
     fusion: str = ""
+    abstained: list[str] = field(default_factory=list)
 
 
 def votes_in_verdict(result: AttackResult) -> bool:
@@ -88,6 +94,8 @@ class VerdictModel:
             (out-of-fold probabilities; NaN when fewer than two shadow targets were common to every
             attack).
         n_shadow: shadow targets the cuts were fit on.
+        largest_set: the most classes any shadow target forgot (0 when unknown); an attack that
+            decides more than this abstains from the fusion.
         stacker: the stacked combination (None when the mean names the shadows' sets at least as
             often, or with fewer than two attacks); its features are the log-odds of ``stacked_attacks``.
         stacked_cut, stacked_exact: its cut and out-of-fold exact-set rate on the shadows.
@@ -97,6 +105,7 @@ class VerdictModel:
     cut: float
     shadow_exact: float
     n_shadow: int
+    largest_set: int = 0
     stacker: LogisticRegression | None = None
     stacked_attacks: list[str] = field(default_factory=list)
     stacked_cut: float = float("nan")
@@ -113,9 +122,10 @@ class VerdictModel:
                 logger.info("attack %s stays out of the fused verdict: %s", name, err)
         if not calibrators:
             return None
+        largest_set = max(int(shadow_scores[name].forgotten.sum(axis=1).max()) for name in calibrators)
         common = sorted(set.intersection(*(set(shadow_scores[name].ids) for name in calibrators)))
         if len(common) < 2:
-            return cls(calibrators=calibrators, cut=0.0, shadow_exact=float("nan"), n_shadow=0)
+            return cls(calibrators=calibrators, cut=0.0, shadow_exact=float("nan"), n_shadow=0, largest_set=largest_set)
         names = list(calibrators)
         evidence = np.stack(
             [
@@ -133,6 +143,7 @@ class VerdictModel:
             cut=cut if np.isfinite(cut) else float(fused.max()),
             shadow_exact=rate,
             n_shadow=len(common),
+            largest_set=largest_set,
         )
         if len(names) >= 2:
             model._fit_stacker(evidence, labels, names)
@@ -180,7 +191,7 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
     """The classes the audit names.
 
     With ``model`` and at least one of its attacks among ``results``: the fused rule (module
-    docstring). Otherwise a majority vote: a class is named when more than half of the attacks that
+    docstring), without the attacks that abstain. Otherwise a majority vote: a class is named when more than half of the attacks that
     looked at the model name it, or, when none has a majority, the most-named classes (ties all
     reported). ``agreeing_attacks`` is, either way, the fewest attacks that named one of the named
     classes; ``attacks_run`` counts every attack run, chance references included.
@@ -190,8 +201,10 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
     for result in voting:
         for c in result.predicted:
             votes[int(c)] += 1
-    fused = [r for r in voting if model is not None and r.attack in model.calibrators]
-    if model is not None and fused:
+    calibrated = [r for r in voting if model is not None and r.attack in model.calibrators]
+    if model is not None and calibrated:
+        in_range = [r for r in calibrated if not model.largest_set or len(r.predicted) <= model.largest_set]
+        fused = in_range or calibrated
         evidence, cut, fusion = model.fuse(fused)
         named = np.array(flag(evidence, cut))
         confidence = 1.0 / (1.0 + np.exp(-(evidence - cut)))
@@ -203,6 +216,7 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
             confidence=[round(float(c), 6) for c in confidence],
             fused_attacks=[r.attack for r in fused],
             fusion=fusion,
+            abstained=[r.attack for r in calibrated if all(r is not f for f in fused)],
         )
     if votes.max(initial=0) == 0:
         return AuditVerdict(forgotten=[], agreeing_attacks=0, attacks_run=len(results))
