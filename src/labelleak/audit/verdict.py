@@ -14,9 +14,9 @@ triples) exactly more often, on out-of-fold probabilities, is kept:
 
 The cut is the one that names the shadows' forgotten sets exactly most often. An attack whose own
 decided set is larger than every forgotten set the shadows held is outside the range its calibration
-was fit on (its thresholds did not carry over from the attacker's shadow originals to this model, as
-inversion thresholds can fail to on a new original) and abstains from the fusion, unless every
-attack would. An audit without shadow models (nothing in it needed them, e.g. a queries-only audit)
+was fit on (its thresholds did not carry over from the attacker's shadow originals to this model;
+docs/audit.md measures this for inversion on a dropout MLP) and abstains from the fusion, unless
+every attack would. An audit without shadow models (nothing in it needed them, e.g. a queries-only audit)
 falls back to a majority vote over the attacks' decided sets.
 """
 
@@ -191,9 +191,9 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
     """The classes the audit names.
 
     With ``model`` and at least one of its attacks among ``results``: the fused rule (module
-    docstring), without the attacks that abstain. Otherwise a majority vote: a class is named when more than half of the attacks that
-    looked at the model name it, or, when none has a majority, the most-named classes (ties all
-    reported). ``agreeing_attacks`` is, either way, the fewest attacks that named one of the named
+    docstring), without the attacks that abstain. Otherwise a majority vote: a class is named when
+    more than half of the attacks that looked at the model name it, or, when none has a majority,
+    the most-named classes (ties all reported). ``agreeing_attacks`` is, either way, the fewest attacks that named one of the named
     classes; ``attacks_run`` counts every attack run, chance references included.
     """
     votes = np.zeros(num_classes, dtype=int)
