@@ -200,8 +200,15 @@ def build_targets(args, dataset: str, arch: str, out: Path) -> list[dict]:
     return targets
 
 
+def variant(args) -> str:
+    """The suffix of this run's audit folder and tables: "" for the audit as it is, else the ablation's name."""
+    if args.uncalibrated:
+        return "-uncalibrated"
+    return "-shadow-reference" if args.inversion_reference == "shadows" else ""
+
+
 def audit(target: dict, args, out: Path) -> dict:
-    result = out / ("audits-uncalibrated" if args.uncalibrated else "audits") / f"{target['name']}.json"
+    result = out / f"audits{variant(args)}" / f"{target['name']}.json"
     if not result.exists() and args.uncalibrated:
         result.parent.mkdir(parents=True, exist_ok=True)
         result.write_text(json.dumps(uncalibrated_inversion(target, args)))
@@ -216,6 +223,8 @@ def audit(target: dict, args, out: Path) -> dict:
             command += ["--cache", args.cache]
         if args.single_class_shadows:
             command += ["--single-class-shadows"]
+        if args.inversion_reference == "shadows":
+            command += ["--inversion-reference", "shadows"]
         start = time.time()
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
@@ -395,6 +404,13 @@ def main(argv: list[str] | None = None) -> int:
         help="ablation: run only the inversion attacks, uncalibrated (fixed defaults), into OUT/audits-uncalibrated",
     )
     parser.add_argument(
+        "--inversion-reference",
+        choices=("original", "shadows"),
+        default="original",
+        help="ablation with 'shadows': labelleak audit --inversion-reference shadows (the inversion attacks' "
+        "per-class reference from the shadows, not from θ_o), into OUT/audits-shadow-reference",
+    )
+    parser.add_argument(
         "--from-json",
         action="store_true",
         help="only rewrite the tables from OUT/zoo.json (the recorded targets and their audits' successes)",
@@ -408,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     args.methods = args.methods.split(",")
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    stem = "zoo-uncalibrated" if args.uncalibrated else "zoo"
+    stem = f"zoo{variant(args)}"
     rows = json.loads((out / f"{stem}.json").read_text()) if args.from_json else []
     for dataset in args.datasets.split(",") if not args.from_json else []:
         for arch in args.archs.split(","):

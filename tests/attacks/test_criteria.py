@@ -115,3 +115,38 @@ def test_calibration_validates_its_inputs():
     )
     with pytest.raises(ParameterError, match="entropy"):
         ThresholdCriterion().decide(_reading(np.full(K, 0.5)), calibration=cal)
+
+
+def test_a_reference_from_the_original_cancels_difficulty_the_shadows_did_not_share():
+    """Each shadow original finds a different class hard; so does the target's θ_o (class 2, never
+    hard on a shadow). Normalised by the shadows' median, class 2 looks forgotten; normalised by
+    the run on the model's own original, only the class that unlearning lowered does."""
+    rng = np.random.default_rng(1)
+    runs, originals, forgotten = [], [], []
+    for i in range(20):
+        original = np.full(K, 0.9) * np.exp(rng.normal(0, 0.05, K))
+        original[i % 2] *= 0.1  # this shadow original's own hard class
+        c = (i // 2) % K
+        unlearned = original.copy()
+        unlearned[c] *= 0.2
+        runs.append([_reading(unlearned)])
+        originals.append([_reading(original)])
+        forgotten.append((c,))
+    by_shadows = fit_calibration(runs, forgotten, criterion="threshold")
+    by_original = fit_calibration(runs, forgotten, criterion="threshold", originals=originals)
+    assert by_shadows.source == "shadows" and by_original.source == "original"
+    assert by_original.shadow_asr == 1.0
+    theta_o = np.array([0.9, 0.9, 0.05, 0.9, 0.9])
+    target = theta_o.copy()
+    target[4] *= 0.2
+    _, shadow_decision = ThresholdCriterion().decide(_reading(target), calibration=by_shadows)
+    _, original_decision = ThresholdCriterion().decide(
+        _reading(target), calibration=by_original, original=_reading(theta_o)
+    )
+    assert 2 in shadow_decision
+    assert original_decision == (4,)
+    assert InversionCalibration.from_dict(by_original.to_dict()).source == "original"
+    with pytest.raises(ParameterError, match="original"):
+        ThresholdCriterion().decide(_reading(target), calibration=by_original)
+    with pytest.raises(ParameterError, match="originals"):
+        fit_calibration(runs, forgotten, criterion="threshold", originals=originals[:3])

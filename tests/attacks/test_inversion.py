@@ -11,6 +11,7 @@ from labelleak.attacks.base import CalibrationError
 from labelleak.attacks.criteria import InversionCalibration
 from labelleak.attacks.inversion import WhiteBoxInversion, invert_gradients, total_variation
 from labelleak.models import TrainConfig, build_model, train
+from labelleak.targets import access_view
 from labelleak.validation import ParameterError
 
 
@@ -130,3 +131,32 @@ def test_mixed_start_cycles_grey_zeros_noise():
     x = start_inputs("mixed", classes=[0, 1], restarts=4, input_shape=(1, 4, 4), seed=0, salt="t").view(2, 4, 1, 4, 4)
     assert torch.all(x[:, 0] == 0.5) and torch.all(x[:, 1] < 0.05)
     assert x[:, 2].std() > 0.1 and not torch.equal(x[:, 2], x[:, 3])
+
+
+def test_reference_from_the_original_needs_the_original_and_a_calibration(digits_model):
+    from labelleak.attacks import AttackerKnowledge
+    from labelleak.attacks.base import MissingKnowledgeError
+
+    with pytest.raises(ParameterError, match="reference"):
+        WhiteBoxInversion(reference="median")
+    attack = WhiteBoxInversion(reference="original", steps=5)
+    assert attack.needs_calibration and not WhiteBoxInversion().needs_calibration
+    view = access_view(digits_model.model, "gradients")
+    with pytest.raises(CalibrationError, match="calibrate"):
+        attack.infer(view)
+    attack.calibration_ = object()  # past the calibration check: the missing θ_o is reported next
+    with pytest.raises(MissingKnowledgeError, match="original"):
+        attack.infer(view, knowledge=AttackerKnowledge())
+
+
+def test_calibrated_against_each_original_it_names_the_forgotten_class(digit_shadows, forgot_three, digits_model):
+    from labelleak.attacks import AttackerKnowledge
+
+    attack = WhiteBoxInversion(reference="original", steps=30).calibrate(digit_shadows)
+    assert attack.calibration_.source == "original" and attack.calibration_.n_shadow == 4
+    original = access_view(digits_model.model, "weights")
+    result = attack.infer(access_view(forgot_three, "gradients"), knowledge=AttackerKnowledge(original=original))
+    assert result.predicted == (3,)
+    # its shadow scores are those of the calibration, each normalised by its own shadow original
+    rows = attack.shadow_scores(digit_shadows)
+    assert [np.argmax(s) for s in rows.scores[:3]] == [1, 4, 7]

@@ -105,7 +105,9 @@ def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_p
     # a factory whose head is its last layer: every calibratable attack is fit on shadows of that architecture
     own = {a["name"]: a["calibration"] for a in result["attacks"]}
     assert own["invert-wb"].startswith("shadows of the owner's architecture (factory-")
-    assert own["param-diff"] == own["invert-wb"] and own["random-guess"] == ""
+    # with --original every inversion attack reads its per-class difficulty off θ_o's own run
+    assert own["invert-wb"] == own["param-diff"] + "; per-class reference: the same run on the original model"
+    assert own["label-reach"] == own["invert-wb"] and own["random-guess"] == ""
     assert "calibrated on: shadows of the owner's architecture" in out and "uncalibrated" not in out
     report = out_md.read_text()
     assert "| param-diff | weights |" in report and f"verdict: class {FORGOTTEN}" in report

@@ -75,3 +75,10 @@ def test_dataset_must_fit_the_target(white_box, digits):
     )
     with pytest.raises(AuditError, match=r"inputs of shape \(1, 8, 8\), dataset 'digits-upscaled' has \(1, 16, 16\)"):
         run_audit(white_box, dataset=upscaled)
+
+
+def test_inversion_reference_is_validated(white_box, digits):
+    from labelleak.validation import ParameterError
+
+    with pytest.raises(ParameterError, match="inversion_reference must be one of 'shadows', 'original', got 'median'"):
+        run_audit(white_box, dataset=digits, inversion_reference="median")

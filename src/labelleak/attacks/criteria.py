@@ -22,6 +22,16 @@ invert) and the threshold whose decision (flag above it, else argmax) names the 
 exactly on the most shadow runs — the decision's own metric, not Youden's J on pooled (class,
 forgotten?) pairs, which with K − 1 negatives per positive flags several classes per target.
 It is never fitted on the targets being reported.
+
+**Reference from the original** (``reference="original"``, the two-version setting): when the
+attacker also holds θ_o, the per-class difficulty reference is not a median over the attacker's
+shadows but the same inversion run on θ_o itself — the same architecture *and* the same weights
+before unlearning, so a class that is hard to invert on this particular model is hard on both
+and cancels out. The calibration then fits the threshold on shadow runs normalised the same way,
+each by the run on its own shadow original θ_o′. Why: per-class difficulty does not carry over from
+the attacker's shadow originals to an independently trained θ_o (docs/audit.md measures it on a
+dropout MLP, where one retained class inverts badly on the owner's model and is flagged by every
+inversion attack).
 """
 
 from __future__ import annotations
@@ -29,12 +39,12 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelleak.attacks.base import Attack, CalibrationError, ShadowScores
+from labelleak.attacks.base import Attack, AttackerKnowledge, CalibrationError, MissingKnowledgeError, ShadowScores
 from labelleak.attacks.setsize import best_exact_cut
 from labelleak.targets import access_view
 from labelleak.validation import ParameterError, check_choice, check_number
@@ -43,6 +53,8 @@ if TYPE_CHECKING:
     from labelleak.attacks.shadow import Shadows, ShadowTarget
 
 CRITERIA = ("threshold", "entropy")
+#: where the per-class difficulty reference of a calibrated criterion comes from (module docstring)
+REFERENCES = ("shadows", "original")
 
 #: 1.4826 · MAD estimates σ for normal data, so the robust z-score is on the usual scale
 _MAD_TO_SIGMA = 1.4826
@@ -165,13 +177,17 @@ class ThresholdCriterion:
         self.tau = check_number("tau", tau, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
 
     def decide(
-        self, reading: InversionReading, *, calibration: InversionCalibration | None = None
+        self,
+        reading: InversionReading,
+        *,
+        calibration: InversionCalibration | None = None,
+        original: InversionReading | None = None,
     ) -> tuple[np.ndarray, tuple[int, ...]]:
         confidence = np.asarray(reading.confidence, dtype=np.float64)
         if calibration is None:
             scores = -confidence
             return scores, _decide(scores, confidence < self.tau)
-        scores = calibration.normalised_scores(reading, "threshold")
+        scores = calibration.normalised_scores(reading, "threshold", original=original)
         return scores, _decide(scores, scores > calibration.threshold)
 
 
@@ -184,12 +200,16 @@ class EntropyCriterion:
         self.z = check_number("z", z, low=0.0, low_inclusive=False)
 
     def decide(
-        self, reading: InversionReading, *, calibration: InversionCalibration | None = None
+        self,
+        reading: InversionReading,
+        *,
+        calibration: InversionCalibration | None = None,
+        original: InversionReading | None = None,
     ) -> tuple[np.ndarray, tuple[int, ...]]:
         if calibration is None:
             scores = entropy(reading.profiles)
             return scores, _decide(scores, robust_z(scores) > self.z)
-        scores = calibration.normalised_scores(reading, "entropy")
+        scores = calibration.normalised_scores(reading, "entropy", original=original)
         return scores, _decide(scores, scores > calibration.threshold)
 
 
@@ -208,10 +228,13 @@ class InversionCalibration:
         checkpoint: the index into the run's checkpoints to read (a step budget for white-box,
             a query budget for black-box).
         reference: (K,) per-class difficulty reference: the median statistic (log-confidence for
-            threshold, entropy for entropy) of class k's prototype on shadow models that retained k.
+            threshold, entropy for entropy) of class k's prototype on shadow models that retained k
+            (used when ``source`` is "shadows").
         threshold: classes whose normalised score exceeds it are flagged.
         shadow_asr: the exact-match rate (ASR) the decision achieved on the shadow runs.
         n_shadow: number of shadow runs it was fitted on.
+        source: "shadows" (``reference`` above) or "original" (the statistic of the same run on the
+            target's original model, passed to :meth:`normalised_scores`; module docstring).
     """
 
     criterion: str
@@ -220,16 +243,22 @@ class InversionCalibration:
     threshold: float
     shadow_asr: float
     n_shadow: int
+    source: str = "shadows"
 
-    def normalised_scores(self, reading: InversionReading, criterion: str) -> np.ndarray:
-        """The per-class statistic minus its shadow reference, signed so that higher = forgotten."""
+    def normalised_scores(
+        self, reading: InversionReading, criterion: str, *, original: InversionReading | None = None
+    ) -> np.ndarray:
+        """The per-class statistic minus its reference (the shadows', or that of ``original``, the
+        same checkpoint of the run on the original model), signed so that higher = forgotten."""
         if criterion != self.criterion:
             raise ParameterError(f"calibration was fitted for criterion {self.criterion!r}, not {criterion!r}")
-        reference = np.asarray(self.reference, dtype=np.float64)
-        if criterion == "threshold":
-            stat = np.log(np.clip(np.asarray(reading.confidence, dtype=np.float64), 1e-12, 1.0))
-            return reference - stat
-        return entropy(reading.profiles) - reference
+        if self.source == "original":
+            if original is None:
+                raise ParameterError("this calibration reads its reference off the original model: pass original=")
+            reference = _statistic(original, criterion)
+        else:
+            reference = np.asarray(self.reference, dtype=np.float64)
+        return _normalise(_statistic(reading, criterion), reference, criterion)
 
     def describe(self) -> str:
         """One line for result tables: the fitted values."""
@@ -243,6 +272,7 @@ class InversionCalibration:
             "threshold": float(self.threshold),
             "shadow_asr": float(self.shadow_asr),
             "n_shadow": int(self.n_shadow),
+            "source": self.source,
         }
 
     @classmethod
@@ -254,6 +284,7 @@ class InversionCalibration:
             threshold=float(data["threshold"]),
             shadow_asr=float(data["shadow_asr"]),
             n_shadow=int(data["n_shadow"]),
+            source=check_choice("source", data.get("source", "shadows"), REFERENCES),
         )
 
 
@@ -261,6 +292,11 @@ def _statistic(reading: InversionReading, criterion: str) -> np.ndarray:
     if criterion == "threshold":
         return np.log(np.clip(np.asarray(reading.confidence, dtype=np.float64), 1e-12, 1.0))
     return entropy(reading.profiles)
+
+
+def _normalise(stats: np.ndarray, reference: np.ndarray, criterion: str) -> np.ndarray:
+    """Statistic against reference, higher = forgotten: a low confidence, a high entropy."""
+    return (reference - stats) if criterion == "threshold" else (stats - reference)
 
 
 def _margin(normalised: np.ndarray, labels: np.ndarray) -> float:
@@ -276,6 +312,7 @@ def fit_calibration(
     *,
     criterion: str,
     checkpoints: Sequence[int] | None = None,
+    originals: Sequence[Sequence[InversionReading]] | None = None,
 ) -> InversionCalibration:
     """Fit an :class:`InversionCalibration` on shadow runs.
 
@@ -288,6 +325,9 @@ def fit_calibration(
             exact-match rate is kept, ties broken by the larger mean separation margin (robust
             z-score of the forgotten classes over the highest retained one) — the earliest
             checkpoint often ties on a few shadow runs but transfers worst.
+        originals: with them, the reference of each shadow run is the same checkpoint of the run
+            on its own shadow original (one entry per shadow run, each at every checkpoint; a
+            shorter one is read at its last): the calibration's ``source`` is then "original".
 
     The per-class reference is the median over shadow runs that retained the class; a class never
     retained in any shadow run gets the median reference of the others.
@@ -309,6 +349,8 @@ def fit_calibration(
         labels[i, list(classes)] = True
     if labels.all(axis=1).any() or not labels.any(axis=1).all():
         raise ParameterError("every shadow run must forget at least one class and retain at least one")
+    if originals is not None and len(originals) != len(readings):
+        raise ParameterError(f"originals must hold one run per shadow run ({len(readings)}), got {len(originals)}")
 
     best: InversionCalibration | None = None
     best_key = (-1.0, -float("inf"))
@@ -319,7 +361,11 @@ def fit_calibration(
         reference[seen] = np.nanmedian(np.where(labels, np.nan, stats)[:, seen], axis=0)
         if not seen.all():
             reference[~seen] = np.median(reference[seen])
-        normalised = (reference - stats) if criterion == "threshold" else (stats - reference)
+        if originals is None:
+            normalised = _normalise(stats, reference, criterion)
+        else:
+            own = np.stack([_statistic(run[min(c, len(run) - 1)], criterion) for run in originals])
+            normalised = _normalise(stats, own, criterion)
         threshold, rate = best_exact_cut(normalised, labels)
         key = (rate, _margin(normalised, labels))
         if key > best_key:
@@ -331,6 +377,7 @@ def fit_calibration(
                 threshold=threshold,
                 shadow_asr=rate,
                 n_shadow=len(readings),
+                source="shadows" if originals is None else "original",
             )
     assert best is not None
     return best
@@ -342,12 +389,34 @@ class InversionAttack(Attack):
     this same attack configuration on the attacker's shadow models (cached with the shadows)."""
 
     criterion: str
+    #: where the calibrated criterion's per-class difficulty reference comes from (:data:`REFERENCES`)
+    reference: str = "shadows"
     category = "inversion"
     _criterion: ThresholdCriterion | EntropyCriterion
 
     @property
     def calibratable(self) -> bool:
         return True
+
+    @property
+    def needs_calibration(self) -> bool:
+        # a difference against the original's run has no fixed threshold: it is fit on the shadows
+        return self.reference == "original"
+
+    def _check_knowledge(self, knowledge: AttackerKnowledge) -> None:
+        super()._check_knowledge(knowledge)
+        if self.reference == "original" and knowledge.original is None:
+            raise MissingKnowledgeError(
+                f"attack {self.name!r} with reference='original' needs the original model θ_o (two-version setting)"
+            )
+
+    def original_run(self, knowledge: AttackerKnowledge) -> InversionRun | None:
+        """With ``reference="original"``, the same search on θ_o (the attacker's own copy: its
+        queries are not charged to the target); else None."""
+        if self.reference != "original":
+            return None
+        assert knowledge.original is not None  # checked by infer
+        return self.run(knowledge.original)
 
     @abstractmethod
     def run(self, target: Any) -> InversionRun:
@@ -358,13 +427,17 @@ class InversionAttack(Attack):
         its unlearned model through this attack's access view)."""
         return self.run(access_view(shadow.unlearned, self.requires))
 
-    def decide_at(self, run: InversionRun, index: int) -> tuple[np.ndarray, tuple[int, ...], dict[str, Any]]:
+    def decide_at(
+        self, run: InversionRun, index: int, *, original: InversionRun | None = None
+    ) -> tuple[np.ndarray, tuple[int, ...], dict[str, Any]]:
         """The criterion's scores and decision at checkpoint ``index`` of ``run`` (with this attack's
-        calibration, if any), and the artifacts every inversion attack reports: ``prototypes``,
-        ``run``, ``trajectory``, ``read_step`` or ``read_queries`` (the budget read, by the run's
-        unit), and ``confidence`` and ``profiles`` at it."""
+        calibration, if any, and ``original``, the run on θ_o, when its reference is the original),
+        and the artifacts every inversion attack reports: ``prototypes``, ``run``, ``trajectory``,
+        ``read_step`` or ``read_queries`` (the budget read, by the run's unit), and ``confidence``
+        and ``profiles`` at it."""
         reading = run.reading(index)
-        scores, predicted = self._criterion.decide(reading, calibration=self.calibration_)
+        reference = None if original is None else original.reading(min(index, len(original.checkpoints) - 1))
+        scores, predicted = self._criterion.decide(reading, calibration=self.calibration_, original=reference)
         read = "read_step" if run.unit == "steps" else "read_queries"
         return (
             scores,
@@ -384,15 +457,32 @@ class InversionAttack(Attack):
 
         def fit() -> dict[str, Any]:
             readings, forgotten, ids, accuracy = [], [], [], []
+            # with reference="original": the run on each shadow's own θ_o′ (shared by its seed's shadows)
+            by_seed: dict[int, list[InversionReading]] = {}
+            originals: list[list[InversionReading]] = []
             for shadow in shadows.targets():
                 readings.append(self.shadow_run(shadow).readings())
                 forgotten.append(shadow.forget_classes)
                 ids.append(shadow.identity)
                 accuracy.append(float(shadow.metrics.get("forget_test_acc", 0.0)))
-            fitted.append(fit_calibration(readings, forgotten, criterion=self.criterion))
+                if self.reference == "original":
+                    if shadow.seed not in by_seed:
+                        by_seed[shadow.seed] = self.shadow_run(replace(shadow, unlearned=shadow.original)).readings()
+                    originals.append(by_seed[shadow.seed])
+            fitted.append(
+                fit_calibration(readings, forgotten, criterion=self.criterion, originals=originals if by_seed else None)
+            )
             # the scores this calibration gives the shadows themselves, for the set decision fit on them
+            checkpoint = fitted[0].checkpoint
             scores = [
-                fitted[0].normalised_scores(run[fitted[0].checkpoint], self.criterion).tolist() for run in readings
+                fitted[0]
+                .normalised_scores(
+                    run[checkpoint],
+                    self.criterion,
+                    original=originals[i][min(checkpoint, len(originals[i]) - 1)] if by_seed else None,
+                )
+                .tolist()
+                for i, run in enumerate(readings)
             ]
             shadow_rows = {
                 "ids": ids,

@@ -38,7 +38,14 @@ from tqdm.auto import tqdm
 
 from labelleak.access import GradientAccess, QueryAccess, QueryBudgetExceeded
 from labelleak.attacks.base import ATTACKS, AttackerKnowledge, CalibrationError
-from labelleak.attacks.criteria import CRITERIA, InversionAttack, InversionCalibration, InversionRun, make_criterion
+from labelleak.attacks.criteria import (
+    CRITERIA,
+    REFERENCES,
+    InversionAttack,
+    InversionCalibration,
+    InversionRun,
+    make_criterion,
+)
 from labelleak.attacks.genetic import upsample
 from labelleak.attacks.inversion import DEFAULT_LEVELS, total_variation
 from labelleak.seeding import derive_seed, numpy_generator, torch_generator
@@ -266,6 +273,7 @@ class PriorSearchAttack(InversionAttack):
         prior_steps: int,
         prior_lr: float,
         prior_tv: float,
+        reference: str,
         seed: int,
         levels: Sequence[float],
         verbose: bool,
@@ -277,6 +285,7 @@ class PriorSearchAttack(InversionAttack):
         self.prior_steps = check_number("prior_steps", prior_steps, low=1, high=100_000, integer=True)
         self.prior_lr = check_number("prior_lr", prior_lr, low=0.0, low_inclusive=False, high=10.0)
         self.prior_tv = check_number("prior_tv", prior_tv, low=0.0)
+        self.reference = check_choice("reference", reference, REFERENCES)
         self.seed = check_number("seed", seed, low=0, integer=True)
         self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False) for v in levels)
         self.verbose = verbose
@@ -336,7 +345,8 @@ class PriorSearchAttack(InversionAttack):
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         run = self.run(target)
         assert self.calibration_ is not None  # needs_calibration: checked by infer
-        return self.decide_at(run, min(self.calibration_.checkpoint, len(run.checkpoints) - 1))
+        index = min(self.calibration_.checkpoint, len(run.checkpoints) - 1)
+        return self.decide_at(run, index, original=self.original_run(knowledge))
 
 
 @ATTACKS.register("invert-cma")
@@ -366,6 +376,7 @@ class PriorCMAInversion(PriorSearchAttack):
         prior_steps: int = 100,
         prior_lr: float = 0.1,
         prior_tv: float = 0.01,
+        reference: str = "shadows",
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
         verbose: bool = False,
@@ -381,6 +392,8 @@ class PriorCMAInversion(PriorSearchAttack):
             prior_restarts: priors per class inverted on each shadow original.
             prior_steps, prior_lr, prior_tv: the priors' gradient ascent (steps, Adam learning
                 rate, total-variation weight), on the attacker's own models.
+            reference: the calibrated criterion's per-class difficulty reference: "shadows" or
+                "original" (the same search on θ_o; see :mod:`labelleak.attacks.criteria`).
             seed: seeds the priors and every class's search.
             levels: confidence levels whose first-crossing query count is recorded.
             verbose: progress bar.
@@ -393,6 +406,7 @@ class PriorCMAInversion(PriorSearchAttack):
             prior_steps=prior_steps,
             prior_lr=prior_lr,
             prior_tv=prior_tv,
+            reference=reference,
             seed=seed,
             levels=levels,
             verbose=verbose,

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from labelleak.access import QueryAccess, QueryBudgetExceeded
 from labelleak.attacks.base import ATTACKS, AttackerKnowledge
-from labelleak.attacks.criteria import CRITERIA, InversionAttack, InversionRun, make_criterion
+from labelleak.attacks.criteria import CRITERIA, REFERENCES, InversionAttack, InversionRun, make_criterion
 from labelleak.attacks.inversion import DEFAULT_LEVELS, total_variation
 from labelleak.seeding import derive_seed
 from labelleak.validation import ParameterError, check_choice, check_number
@@ -309,6 +309,7 @@ class BlackBoxInversion(InversionAttack):
         read_level: float = 0.9,
         tau: float = 0.5,
         z: float = 3.5,
+        reference: str = "shadows",
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
         verbose: bool = False,
@@ -322,6 +323,8 @@ class BlackBoxInversion(InversionAttack):
                 generation at which the median class confidence reaches ``read_level``).
             read_level: the median confidence that "auto" waits for.
             tau, z: the criteria's fixed thresholds (replaced by fitted ones after :meth:`calibrate`).
+            reference: the calibrated criterion's per-class difficulty reference: "shadows" or
+                "original" (the same search on θ_o; see :mod:`labelleak.attacks.criteria`).
             seed: seeds every class's generator.
             levels: confidence levels whose first-crossing query count is recorded.
             verbose: progress bar.
@@ -333,6 +336,7 @@ class BlackBoxInversion(InversionAttack):
         self.query_budget = check_number("query_budget", query_budget, low=2, integer=True)
         self.read = check_choice("read", read, READS)
         self.read_level = check_number("read_level", read_level, low=0.0, high=1.0, low_inclusive=False)
+        self.reference = check_choice("reference", reference, REFERENCES)
         self.seed = check_number("seed", seed, low=0, integer=True)
         self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False) for v in levels)
         unknown = set(ga) - set(GeneticSettings().to_dict())
@@ -367,5 +371,5 @@ class BlackBoxInversion(InversionAttack):
             index = run.auto_index(self.read_level)
         else:
             index = len(run.checkpoints) - 1
-        scores, predicted, artifacts = self.decide_at(run, index)
+        scores, predicted, artifacts = self.decide_at(run, index, original=self.original_run(knowledge))
         return scores, predicted, {**artifacts, "settings": self.settings.to_dict()}

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from labelleak.access import GradientAccess
 from labelleak.attacks.base import ATTACKS, AttackerKnowledge
-from labelleak.attacks.criteria import CRITERIA, InversionAttack, InversionRun, make_criterion
+from labelleak.attacks.criteria import CRITERIA, REFERENCES, InversionAttack, InversionRun, make_criterion
 from labelleak.seeding import derive_seed
 from labelleak.validation import ParameterError, check_choice, check_number
 
@@ -213,6 +213,7 @@ class WhiteBoxInversion(InversionAttack):
         z: float = 3.5,
         levels: Sequence[float] = DEFAULT_LEVELS,
         checkpoints: Sequence[int] | None = None,
+        reference: str = "shadows",
         seed: int = 0,
         verbose: bool = False,
     ) -> None:
@@ -230,6 +231,9 @@ class WhiteBoxInversion(InversionAttack):
             tau, z: the criteria's fixed thresholds (replaced by fitted ones after :meth:`calibrate`).
             levels: confidence levels whose first-crossing step is recorded.
             checkpoints: extra step counts to record (``read_step`` and ``steps`` always are).
+            reference: the calibrated criterion's per-class difficulty reference: "shadows" (the
+                attacker's shadow models) or "original" (the same run on θ_o, which the attacker
+                then needs; see :mod:`labelleak.attacks.criteria`).
             seed: seeds the noise start.
             verbose: progress bar.
         """
@@ -249,6 +253,7 @@ class WhiteBoxInversion(InversionAttack):
         self.checkpoints = tuple(sorted({*(checkpoints or DEFAULT_CHECKPOINTS), *extra}))
         for c in self.checkpoints:
             check_number("checkpoints", c, low=1, integer=True)
+        self.reference = check_choice("reference", reference, REFERENCES)
         self.seed = check_number("seed", seed, low=0, integer=True)
         self.verbose = verbose
         self._criterion = make_criterion(criterion, tau=tau, z=z)
@@ -284,4 +289,4 @@ class WhiteBoxInversion(InversionAttack):
         else:
             index = run.index_at(self.read_step)
         logger.debug("invert-wb read at step %d: confidence %s", run.checkpoints[index], run.confidence[index])
-        return self.decide_at(run, index)
+        return self.decide_at(run, index, original=self.original_run(knowledge))

@@ -154,6 +154,7 @@ class LabelReach(PriorSearchAttack):
         prior_steps: int = 100,
         prior_lr: float = 0.1,
         prior_tv: float = 0.01,
+        reference: str = "shadows",
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
         verbose: bool = False,
@@ -166,6 +167,8 @@ class LabelReach(PriorSearchAttack):
             sigma: the Gaussian step of a probe from its parent, in genes (which lie in [0, 1]).
             genome, prior_restarts, prior_steps, prior_lr, prior_tv: the priors, as for
                 ``invert-cma`` (:func:`~labelleak.attacks.evolution.shadow_priors`).
+            reference: the calibrated criterion's per-class difficulty reference: "shadows" or
+                "original" (the same search on θ_o; see :mod:`labelleak.attacks.criteria`).
             seed: seeds the priors and the probes.
             levels: hit-rate levels whose first-crossing query count is recorded.
             verbose: progress bar.
@@ -178,6 +181,7 @@ class LabelReach(PriorSearchAttack):
             prior_steps=prior_steps,
             prior_lr=prior_lr,
             prior_tv=prior_tv,
+            reference=reference,
             seed=seed,
             levels=levels,
             verbose=verbose,

@@ -11,6 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labelleak.attacks import ATTACKS, Attack
+from labelleak.attacks.criteria import REFERENCES, InversionAttack
 from labelleak.attacks.knowledge import KnowledgeDraw, draw_knowledge
 from labelleak.attacks.shadow import ShadowConfig, Shadows
 from labelleak.audit.errors import AuditError, one_line
@@ -21,7 +22,7 @@ from labelleak.audit.verdict import VerdictModel
 from labelleak.data import ImageDataset
 from labelleak.models import resolve_arch
 from labelleak.store import ArtifactStore
-from labelleak.validation import check_number
+from labelleak.validation import check_choice, check_number
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ def calibrate_attacks(
     for attack in chosen:
         attack.calibrate(shadows)
         found[attack.name] = f"{source}, {len(config.methods)} methods x {sets}"
+        if isinstance(attack, InversionAttack) and attack.reference == "original":
+            found[attack.name] += "; per-class reference: the same run on the original model"
     return found, shadows
 
 
@@ -154,6 +157,7 @@ def run_audit(
     data_root: str | None = None,
     verbose: bool = False,
     multi_class_shadows: bool = True,
+    inversion_reference: str = "original",
 ) -> AuditReport:
     """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
 
@@ -169,11 +173,16 @@ def run_audit(
         verbose: progress bars.
         multi_class_shadows: the shadow models also forget random pairs and triples
             (:func:`calibrate_attacks`); without them the set decisions learn to name one class.
+        inversion_reference: with ``target.original`` and shadows of the owner's architecture, where
+            the inversion attacks' per-class difficulty reference comes from: "original" (the same run
+            on θ_o, :mod:`labelleak.attacks.criteria`) or "shadows" (the attacker's shadow models, as
+            without θ_o).
 
     An attack that fails is reported in ``failures`` and the others still run; the audit fails only
     when none could run.
     """
     check_number("seed", seed, low=0, integer=True)
+    check_choice("inversion_reference", inversion_reference, REFERENCES)
     if query_budget is not None:
         check_number("query_budget", query_budget, low=1, integer=True)
     if tuple(dataset.input_shape) != tuple(target.input_shape):
@@ -190,7 +199,16 @@ def run_audit(
     draw = draw_knowledge(dataset, original=target.original, seed=seed, data_root=data_root)
     # One seed for every attack: the parameter attacks' reference settings (seed included) name the
     # shadow features they are calibrated on, so all of them share one extraction.
-    options = {"seed": seed, "query_budget": query_budget, "verbose": verbose, "decider": PARAMETER_DECIDER}
+    options = {
+        "seed": seed,
+        "query_budget": query_budget,
+        "verbose": verbose,
+        "decider": PARAMETER_DECIDER,
+        # with θ_o and shadows of the owner's architecture the inversion attacks read each class's
+        # difficulty off θ_o itself, not off the attacker's shadow originals (it does not carry over
+        # between independently trained models: labelleak.attacks.criteria, docs/audit.md)
+        "reference": inversion_reference if target.original is not None and target.arch else None,
+    }
     built: dict[str, Attack] = {}
     broken: dict[str, str] = {}
     for name in names:

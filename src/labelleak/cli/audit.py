@@ -19,6 +19,7 @@ FLAGS = {
     "attacks": "--attacks",
     "query_budget": "--query-budget",
     "seed": "--seed",
+    "inversion_reference": "--inversion-reference",
 }
 
 DESCRIPTION = """\
@@ -106,6 +107,13 @@ def register(subparsers) -> None:
         action="store_true",
         help="the attacker's shadow models forget single classes only, not also random pairs and triples "
         "(faster first audit; the verdict then learns to name one class: docs/audit.md)",
+    )
+    parser.add_argument(
+        "--inversion-reference",
+        choices=("original", "shadows"),
+        default="original",
+        help="per-class difficulty reference of the inversion attacks when --original is given: the same run "
+        "on the original model (default) or the attacker's shadow models (as without --original; docs/audit.md)",
     )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
@@ -206,6 +214,7 @@ def _run(args) -> int:
         data_root=args.data_root,
         verbose=not args.quiet,
         multi_class_shadows=not args.single_class_shadows,
+        inversion_reference=args.inversion_reference,
     )
     print(f"target: {report.target}")
     if target.head_name:
