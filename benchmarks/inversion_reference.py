@@ -28,9 +28,8 @@ from labelleak.attacks.inversion import WhiteBoxInversion
 from labelleak.data import load_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from foreign_zoo import FORGOT
 from zoo_models import ZOO
-
-FORGOT = 0.10
 
 
 def top_is_truth(scores: np.ndarray, truth: list[int]) -> bool:
