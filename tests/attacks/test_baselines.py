@@ -67,6 +67,24 @@ def test_threshold_baselines_decide_several_classes(digits_model, knowledge):
     ).predicted == (1, 6)
 
 
+def test_hu_probes_are_built_once_per_original(digits_model, knowledge, monkeypatch):
+    attack = HuProbe(probes_per_class=2, steps=5)
+    built = []
+    build = attack.build_probes
+    monkeypatch.setattr(attack, "build_probes", lambda original: built.append(original) or build(original))
+    first = attack.infer(queries_view(forgetting(digits_model.model, [1])), knowledge=knowledge)
+    second = attack.infer(queries_view(forgetting(digits_model.model, [6])), knowledge=knowledge)
+    assert len(built) == 1 and first.predicted != second.predicted
+    fresh = HuProbe(probes_per_class=2, steps=5).infer(
+        queries_view(forgetting(digits_model.model, [6])), knowledge=knowledge
+    )
+    assert np.array_equal(fresh.scores, second.scores)
+    # another view of θ_o (another original) gets its own probes
+    other = AttackerKnowledge(original=WeightsAccess.of_classifier(digits_model.model))
+    attack.infer(queries_view(forgetting(digits_model.model, [6])), knowledge=other)
+    assert len(built) == 2
+
+
 def test_unrelated_source_uses_the_attackers_set(digits_model, knowledge):
     attack = NoiseFrequency(source="unrelated", n_queries=10)
     assert attack.needs_unrelated

@@ -160,3 +160,32 @@ def test_calibrated_against_each_original_it_names_the_forgotten_class(digit_sha
     # its shadow scores are those of the calibration, each normalised by its own shadow original
     rows = attack.shadow_scores(digit_shadows)
     assert [np.argmax(s) for s in rows.scores[:3]] == [1, 4, 7]
+
+
+def test_the_run_on_the_original_is_stored_once_per_original(digit_shadows, forgot_three, digits_model):
+    import copy
+
+    import torch
+
+    from labelleak.attacks import AttackerKnowledge
+
+    counts = digit_shadows.store.counts
+    attack = WhiteBoxInversion(reference="original", steps=30).calibrate(digit_shadows)
+    knowledge = AttackerKnowledge(original=access_view(digits_model.model, "weights"))
+    target = access_view(forgot_three, "gradients")
+    first = attack.infer(target, knowledge=knowledge)  # computed, or stored by an earlier test
+    computed, hits = counts[("original-inversion", "computed")], counts[("original-inversion", "cached")]
+    # another release of the same θ_o reads the stored run, and decides as a fresh search would
+    again = attack.infer(target, knowledge=knowledge)
+    assert counts[("original-inversion", "computed")] == computed
+    assert counts[("original-inversion", "cached")] == hits + 1
+    attack._shadows = None  # no store: the search on θ_o runs again
+    fresh = attack.infer(target, knowledge=knowledge)
+    assert np.array_equal(fresh.scores, again.scores) and np.array_equal(first.scores, again.scores)
+    # other weights are another run
+    other = copy.deepcopy(digits_model.model)
+    with torch.no_grad():
+        next(other.parameters()).add_(0.01)
+    attack.calibrate(digit_shadows)
+    attack.infer(target, knowledge=AttackerKnowledge(original=access_view(other, "weights")))
+    assert counts[("original-inversion", "computed")] == computed + 1

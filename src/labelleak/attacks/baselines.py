@@ -185,6 +185,7 @@ class HuProbe(Attack):
         self.lr = check_number("lr", lr, low=0.0, low_inclusive=False, high=10.0)
         self.min_drop = check_number("min_drop", min_drop, low=0.0, high=1.0)
         self.seed = check_number("seed", seed, low=0, integer=True)
+        self._probed: tuple[Any, torch.Tensor] | None = None
 
     def probe_starts(self, *, num_classes: int, input_shape: tuple[int, ...]) -> torch.Tensor:
         """(K · probes_per_class, C, H, W) seeded uniform-noise starts of the probes, class-major."""
@@ -207,11 +208,18 @@ class HuProbe(Attack):
             optimizer.step()
         return torch.sigmoid(z).detach()
 
+    def probes_for(self, original: Any) -> torch.Tensor:
+        """:meth:`build_probes` on ``original``, kept for the next target of the same θ_o view: the
+        probes depend on θ_o alone, and every shadow target of one shadow original shares its view."""
+        if self._probed is None or self._probed[0] is not original:
+            self._probed = (original, self.build_probes(original))
+        return self._probed[1]
+
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         original = knowledge.original
         assert original is not None  # checked by infer (needs_original)
         k = target.num_classes
-        probes = self.build_probes(original)
+        probes = self.probes_for(original)
         p_o = original.query(probes).double()
         p_u = target.query(probes).double()
         group = p_o.argmax(1)

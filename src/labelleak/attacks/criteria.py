@@ -46,6 +46,7 @@ import numpy as np
 
 from labelleak.attacks.base import Attack, AttackerKnowledge, CalibrationError, MissingKnowledgeError, ShadowScores
 from labelleak.attacks.setsize import best_exact_cut
+from labelleak.models.io import state_digest
 from labelleak.targets import access_view
 from labelleak.validation import ParameterError, check_choice, check_number
 
@@ -74,6 +75,12 @@ def robust_z(values: np.ndarray) -> np.ndarray:
     med = np.median(values)
     mad = max(float(np.median(np.abs(values - med))), _MAD_FLOOR)
     return (values - med) / (_MAD_TO_SIGMA * mad)
+
+
+def at_or_last(readings: Sequence[InversionReading], index: int) -> InversionReading:
+    """Checkpoint ``index`` of a run's readings, or the run's last when it is shorter (a run with a
+    smaller budget, e.g. on θ_o, is read at its end)."""
+    return readings[min(index, len(readings) - 1)]
 
 
 def _decide(scores: np.ndarray, flagged: np.ndarray) -> tuple[int, ...]:
@@ -125,6 +132,10 @@ class InversionRun:
 
     def readings(self) -> list[InversionReading]:
         return [self.reading(i) for i in range(len(self.checkpoints))]
+
+    def clamp(self, index: int) -> int:
+        """``index``, or the last checkpoint's when the run is shorter (:func:`at_or_last`)."""
+        return min(index, len(self.checkpoints) - 1)
 
     def index_at(self, budget: int) -> int:
         """Index of the last checkpoint not beyond ``budget`` (at least the first)."""
@@ -364,7 +375,7 @@ def fit_calibration(
         if originals is None:
             normalised = _normalise(stats, reference, criterion)
         else:
-            own = np.stack([_statistic(run[min(c, len(run) - 1)], criterion) for run in originals])
+            own = np.stack([_statistic(at_or_last(run, c), criterion) for run in originals])
             normalised = _normalise(stats, own, criterion)
         threshold, rate = best_exact_cut(normalised, labels)
         key = (rate, _margin(normalised, labels))
@@ -393,6 +404,8 @@ class InversionAttack(Attack):
     reference: str = "shadows"
     category = "inversion"
     _criterion: ThresholdCriterion | EntropyCriterion
+    #: the shadows of the last calibration, whose store also keeps the runs on θ_o (:meth:`original_run`)
+    _shadows: Shadows | None = None
 
     @property
     def calibratable(self) -> bool:
@@ -412,11 +425,26 @@ class InversionAttack(Attack):
 
     def original_run(self, knowledge: AttackerKnowledge) -> InversionRun | None:
         """With ``reference="original"``, the same search on θ_o (the attacker's own copy: its
-        queries are not charged to the target); else None."""
+        queries are not charged to the target); else None.
+
+        Calibrated on shadows, the run is stored with them, keyed by θ_o's weights and this attack's
+        configuration: every target unlearned from the same θ_o reads the same run, so auditing
+        several releases of one original pays for its search once. Only the readings are kept
+        (criteria never look at θ_o's prototypes)."""
         if self.reference != "original":
             return None
-        assert knowledge.original is not None  # checked by infer
-        return self.run(knowledge.original)
+        original = knowledge.original
+        assert original is not None  # checked by infer
+        if self._shadows is None:
+            return self.run(original)
+        key = {
+            **self.calibration_key(),
+            "revision": type(self).revision(self.options),
+            "original": state_digest(original.model),
+            "record": 1,
+        }
+        summary = self._shadows.cached("original-inversion", key, lambda: self.run(original).summary())
+        return InversionRun.from_summary(summary, prototypes=None)
 
     @abstractmethod
     def run(self, target: Any) -> InversionRun:
@@ -436,7 +464,7 @@ class InversionAttack(Attack):
         ``read_step`` or ``read_queries`` (the budget read, by the run's unit), and ``confidence``
         and ``profiles`` at it."""
         reading = run.reading(index)
-        reference = None if original is None else original.reading(min(index, len(original.checkpoints) - 1))
+        reference = None if original is None else original.reading(original.clamp(index))
         scores, predicted = self._criterion.decide(reading, calibration=self.calibration_, original=reference)
         read = "read_step" if run.unit == "steps" else "read_queries"
         return (
@@ -453,6 +481,7 @@ class InversionAttack(Attack):
         )
 
     def _calibrate(self, shadows: Shadows) -> InversionCalibration:
+        self._shadows = shadows
         fitted: list[InversionCalibration] = []
 
         def fit() -> dict[str, Any]:
@@ -479,7 +508,7 @@ class InversionAttack(Attack):
                 .normalised_scores(
                     run[checkpoint],
                     self.criterion,
-                    original=originals[i][min(checkpoint, len(originals[i]) - 1)] if by_seed else None,
+                    original=at_or_last(originals[i], checkpoint) if by_seed else None,
                 )
                 .tolist()
                 for i, run in enumerate(readings)

@@ -345,7 +345,7 @@ class PriorSearchAttack(InversionAttack):
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         run = self.run(target)
         assert self.calibration_ is not None  # needs_calibration: checked by infer
-        index = min(self.calibration_.checkpoint, len(run.checkpoints) - 1)
+        index = run.clamp(self.calibration_.checkpoint)
         return self.decide_at(run, index, original=self.original_run(knowledge))
 
 

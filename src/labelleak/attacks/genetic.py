@@ -366,7 +366,7 @@ class BlackBoxInversion(InversionAttack):
     def _infer(self, target: Any, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
         run = self.run(target)
         if self.calibration_ is not None:
-            index = min(self.calibration_.checkpoint, len(run.checkpoints) - 1)
+            index = run.clamp(self.calibration_.checkpoint)
         elif self.read == "auto":
             index = run.auto_index(self.read_level)
         else:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -367,8 +367,12 @@ def calibrate(
     arch: str = "auto",
     store: ArtifactStore | None = None,
     verbose: bool = False,
+    targets: Callable[[], Iterable[ShadowTarget]] | None = None,
 ) -> Calibration:
-    """Shadow features of every family, ready for ``Calibration.fit`` (cached as one JSON result)."""
+    """Shadow features of every family, ready for ``Calibration.fit`` (cached as one JSON result).
+
+    ``targets`` yields the shadow experiments when they are already at hand (:meth:`Shadows.targets`);
+    by default :func:`shadow_targets` builds or loads them."""
     reference = reference or ReferenceConfig()
     _check_seeds(config, eval_seeds)
     key = {
@@ -385,7 +389,12 @@ def calibrate(
     computed: list[Calibration] = []
 
     def compute() -> dict[str, Any]:
-        computed.append(_shadow_features(dataset, draw, config, eval_seeds, reference, arch, store, verbose))
+        experiments = (
+            shadow_targets(dataset, draw, config=config, eval_seeds=eval_seeds, arch=arch, store=store, verbose=verbose)
+            if targets is None
+            else targets()
+        )
+        computed.append(_shadow_features(dataset, config, experiments, reference))
         return _calibration_to_json(computed[0])
 
     stored, _ = cached(store, "shadow-calibration", key, compute)
@@ -394,22 +403,13 @@ def calibrate(
 
 
 def _shadow_features(
-    dataset: ImageDataset,
-    draw: KnowledgeDraw,
-    config: ShadowConfig,
-    eval_seeds: Sequence[int],
-    reference: ReferenceConfig,
-    arch: str,
-    store: ArtifactStore | None,
-    verbose: bool,
+    dataset: ImageDataset, config: ShadowConfig, experiments: Iterable[ShadowTarget], reference: ReferenceConfig
 ) -> Calibration:
     families = shadow_families(config)
     features: dict[str, list[np.ndarray]] = {f: [] for f in families}
     forgotten, methods, utility, ids = [], [], [], []
     skipped = 0
-    for shadow in shadow_targets(
-        dataset, draw, config=config, eval_seeds=eval_seeds, arch=arch, store=store, verbose=verbose
-    ):
+    for shadow in experiments:
         if config.max_forget_accuracy is not None and shadow.metrics["forget_test_acc"] > config.max_forget_accuracy:
             skipped += 1
             continue
@@ -519,10 +519,20 @@ class Shadows:
             "arch": resolve_arch(arch, dataset.name),
         }
         self._features: dict[str, Calibration] = {}
+        self._targets: list[ShadowTarget] | None = None
 
     def targets(self) -> Iterator[ShadowTarget]:
-        """The shadow experiments (models trained and unlearned, or loaded from the store)."""
-        return shadow_targets(
+        """The shadow experiments (models trained and unlearned, or loaded from the store).
+
+        Held in memory once iterated to the end: every attack's calibration and shadow scores walk
+        them, and rebuilding each pass (loading every model, drawing every A' and N' again, which
+        hashes the images) cost more than the attacks themselves on small models. Attacks reach the
+        models through access views, which copy them, so the held models stay as built."""
+        if self._targets is not None:
+            yield from self._targets
+            return
+        built = []
+        for target in shadow_targets(
             self.dataset,
             self.draw,
             config=self.config,
@@ -530,7 +540,10 @@ class Shadows:
             arch=self.arch,
             store=self.store,
             verbose=self.verbose,
-        )
+        ):
+            built.append(target)
+            yield target
+        self._targets = built
 
     def features(self, reference: ReferenceConfig) -> Calibration:
         """The parameter attacks' features of every shadow target, extracted with ``reference``
@@ -546,6 +559,7 @@ class Shadows:
                 arch=self.arch,
                 store=self.store,
                 verbose=self.verbose,
+                targets=self.targets,
             )
         return self._features[memo]
 

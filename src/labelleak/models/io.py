@@ -31,6 +31,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def state_digest(model: torch.nn.Module) -> str:
+    """sha256 over a module's state (every parameter and buffer: name, dtype, shape and values), so
+    two modules with the same weights and statistics share it whatever they were loaded from."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        value = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_model(model: Classifier, directory: Path, *, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model.safetensors`` and ``model.json`` (spec, metadata, version, sha256) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
