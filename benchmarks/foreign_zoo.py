@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from labelleak.attacks import AttackResult
+from labelleak.attacks.criteria import REFERENCES
 from labelleak.attacks.setsize import flag, log_odds
 from labelleak.audit import load_factory, load_user_model, run_audit, verdict, weights_target
 from labelleak.data import load_dataset
@@ -405,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--inversion-reference",
-        choices=("original", "shadows"),
+        choices=REFERENCES,
         default="original",
         help="ablation with 'shadows': labelleak audit --inversion-reference shadows (the inversion attacks' "
         "per-class reference from the shadows, not from θ_o), into OUT/audits-shadow-reference",

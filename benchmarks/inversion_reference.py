@@ -48,6 +48,7 @@ def measure(zoo: Path, dataset: str, arch: str) -> dict:
 
     original = run(zoo / "models" / f"{dataset}_{arch}_original.safetensors")
     steps = [int(s) for s in original.checkpoints]
+    log_o = np.log(np.clip(original.confidence, 1e-12, 1.0))
     raw, against = np.zeros(len(steps), dtype=int), np.zeros(len(steps), dtype=int)
     n = 0
     for meta in sorted((zoo / "models").glob(f"{dataset}_{arch}_*_f*.json")):
@@ -56,11 +57,10 @@ def measure(zoo: Path, dataset: str, arch: str) -> dict:
         truth = sorted(int(c) for c in meta.stem.rsplit("_f", 1)[1].split("-"))
         unlearned = run(meta.with_suffix(".safetensors"))
         n += 1
+        log_u = np.log(np.clip(unlearned.confidence, 1e-12, 1.0))
         for i in range(len(steps)):
-            log_u = np.log(np.clip(unlearned.confidence[i], 1e-12, 1.0))
-            log_o = np.log(np.clip(original.confidence[i], 1e-12, 1.0))
-            raw[i] += top_is_truth(-log_u, truth)
-            against[i] += top_is_truth(log_o - log_u, truth)
+            raw[i] += top_is_truth(-log_u[i], truth)
+            against[i] += top_is_truth(log_o[i] - log_u[i], truth)
     return {"dataset": dataset, "arch": arch, "n": n, "steps": steps, "raw": raw.tolist(), "original": against.tolist()}
 
 
