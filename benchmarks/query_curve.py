@@ -11,7 +11,8 @@ Reads ``results.csv`` and ``utility.csv`` of a run whose black-box attacks vary 
 
 ``--also DIR`` adds the rows of a supplementary run (e.g. a larger budget on some of the same
 targets); a row it shares with the main run (same target, attack, options and knowledge) is
-counted once.
+counted once. ``--method M`` keeps the targets of one unlearning method and writes
+``asr_vs_queries_M.*`` instead.
 
 Example (the commands behind docs/inversion_attacks.md):
     labelleak run configs/query-budget.toml --out docs/results/query-budget --jobs 1 --threads 1
@@ -44,11 +45,23 @@ def budget_of(options: str) -> float:
     return float(json.loads(options).get("query_budget", float("nan"))) if isinstance(options, str) else float("nan")
 
 
+#: the decisions every table shows without naming them
+PLAIN_DECISIONS = ("threshold", "argmax")
+
+
 def criterion_of(row: pd.Series) -> str:
+    """The row's decision: its criterion, and ", calibrated set" when the set is named by the
+    calibrated set decision (``set_decision="calibrated"``) rather than the criterion's cut."""
     options = json.loads(row["attack_options"]) if isinstance(row["attack_options"], str) else {}
     if "criterion" in options:
-        return str(options["criterion"])
-    return "threshold" if row["attack"].startswith(("invert", "label")) else "argmax"
+        criterion = str(options["criterion"])
+    else:
+        criterion = "threshold" if row["attack"].startswith(("invert", "label")) else "argmax"
+    return f"{criterion}, calibrated set" if options.get("set_decision") == "calibrated" else criterion
+
+
+def row_label(attack: str, access: str, criterion: str) -> str:
+    return f"{attack} ({access})" + ("" if criterion in PLAIN_DECISIONS else f", {criterion}")
 
 
 def curve(results: pd.DataFrame, utility: pd.DataFrame, *, max_forget_acc: float) -> pd.DataFrame:
@@ -92,7 +105,7 @@ def markdown(table: pd.DataFrame) -> str:
         header = ["dataset", "attack (access)", *[f"{int(b):,}" for b in budgets]]
         parts.append("| " + " | ".join(header) + " |")
         parts.append("|" + "---|" * len(header))
-        for (dataset, attack, access), rows in by_size.groupby(["dataset", "attack", "access"]):
+        for (dataset, attack, access, criterion), rows in by_size.groupby(["dataset", "attack", "access", "criterion"]):
             cells = []
             for b in budgets:
                 hit = rows[rows["budget"] == b]
@@ -102,34 +115,46 @@ def markdown(table: pd.DataFrame) -> str:
                     else f"{hit['asr'].iloc[0]:.0%} [{hit['ci_low'].iloc[0]:.0%}–"
                     f"{hit['ci_high'].iloc[0]:.0%}] n={int(hit['n'].iloc[0])}"
                 )
-            parts.append("| " + " | ".join([dataset, f"{attack} ({access})", *cells]) + " |")
+            parts.append("| " + " | ".join([dataset, row_label(attack, access, criterion), *cells]) + " |")
         parts.append("")
     return "\n".join(parts)
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
     datasets = sorted(table["dataset"].unique())
-    attacks = sorted(a for a in table["attack"].unique() if a != "random-guess")
-    colour = {a: f"C{i}" for i, a in enumerate(attacks)}
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), sharey=True, squeeze=False)
+    table = table.assign(
+        line=[row_label(a, "", c).replace(" ()", "") for a, c in zip(table["attack"], table["criterion"])]
+    )
+    lines = sorted(a for a in table["line"].unique() if a != "random-guess")
+    colour = {a: f"C{i}" for i, a in enumerate(lines)}
+    # one legend for every panel: each line once, with the range of its per-dataset n
+    drawn = table[table["line"] != "random-guess"]
+    counts = drawn.groupby(["line", "size", "dataset"])["n"].max().groupby(["line", "size"]).agg(["min", "max"])
+    labels = {
+        key: f"{key[0]}, {SIZES.get(int(key[1]), key[1])} " + (f"(n={lo})" if lo == hi else f"(n={lo}–{hi})")
+        for key, lo, hi in zip(counts.index, counts["min"], counts["max"])
+    }
+    legend_rows = -(-len(labels) // 3)
+    # the legend goes below the panels, in room of its own: it never covers a point or an axis label
+    height = 3.6 + 0.22 * legend_rows
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), height), sharey=True, squeeze=False)
+    handles = {}
     for ax, dataset in zip(axes[0], datasets):
-        for (attack, size), rows in table[table["dataset"] == dataset].groupby(["attack", "size"]):
-            if attack == "random-guess":
-                continue
+        for (line, size), rows in drawn[drawn["dataset"] == dataset].groupby(["line", "size"]):
             rows = rows.sort_values("budget")
             style = "-o" if size == 1 else ("--s" if size == 2 else ":^")
-            n = int(rows["n"].max())
-            label = f"{attack}, {SIZES.get(int(size), size)} (n={n})"
-            ax.plot(rows["budget"], rows["asr"], style, color=colour[attack], label=label)
+            (handles[line, size],) = ax.plot(rows["budget"], rows["asr"], style, color=colour[line])
         ax.set_xscale("log")
         ax.set_title(f"{dataset}: targets that forgot")
         ax.set_xlabel("queries per target (budget)")
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("exact-set ASR")
     axes[0][0].set_ylim(-0.02, 1.02)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.22, 1, 1))
+    keys = sorted(handles)
+    fig.legend(
+        [handles[k] for k in keys], [labels[k] for k in keys], loc="lower center", ncol=3, fontsize=8, frameon=False
+    )
+    fig.tight_layout(rect=(0, (0.25 + 0.22 * legend_rows) / height, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -143,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-forget-acc", type=float, default=0.1, help="targets that forgot: forget-class test accuracy at most this"
     )
+    parser.add_argument(
+        "--method", metavar="M", help="only the targets of this unlearning method (outputs: asr_vs_queries_M.*)"
+    )
     args = parser.parse_args(argv)
     runs = [args.run, *args.also]
     for run in runs:
@@ -152,11 +180,22 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
     results = pd.concat([pd.read_csv(run / "results.csv") for run in runs]).drop_duplicates(ROW_KEY)
     utility = pd.concat([pd.read_csv(run / "utility.csv") for run in runs]).drop_duplicates("cell")
+    stem = "asr_vs_queries"
+    if args.method is not None:
+        if args.method not in set(utility["method"]):
+            known = ", ".join(sorted(set(utility["method"])))
+            print(
+                f"query_curve: --method must be one of the run's methods ({known}), got {args.method!r}",
+                file=sys.stderr,
+            )
+            return 2
+        utility = utility[utility["method"] == args.method]
+        stem = f"{stem}_{args.method}"
     table = curve(results, utility, max_forget_acc=args.max_forget_acc)
-    table.to_csv(args.run / "asr_vs_queries.csv", index=False, float_format="%.4f")
+    table.to_csv(args.run / f"{stem}.csv", index=False, float_format="%.4f")
     text = markdown(table)
-    (args.run / "asr_vs_queries.md").write_text(text)
-    plot(table, args.run / "asr_vs_queries.png")
+    (args.run / f"{stem}.md").write_text(text)
+    plot(table, args.run / f"{stem}.png")
     print(text)
     return 0
 

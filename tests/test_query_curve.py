@@ -20,8 +20,8 @@ def query_curve():
     return module
 
 
-def _row(cell, attack, budget, success, size=1, queries=None):
-    options = {} if budget is None else {"query_budget": budget}
+def _row(cell, attack, budget, success, size=1, queries=None, **more):
+    options = {**({} if budget is None else {"query_budget": budget}), **more}
     return {
         "cell": cell,
         "dataset": "mnist",
@@ -79,6 +79,39 @@ def test_a_supplementary_run_adds_its_budgets_and_shares_rows_once(query_curve, 
     table = pd.read_csv(main / "asr_vs_queries.csv")
     assert sorted(table[table["attack"] == "label-reach"]["budget"]) == [1000, 100000]
     assert table[table["attack"] == "noise-frequency"]["n"].tolist() == [1]
+
+
+def test_the_two_set_decisions_are_counted_and_shown_apart(query_curve, tmp_path):
+    rows = [
+        _row("a", "invert-cma", 1000, False, size=2),
+        _row("a", "invert-cma", 1000, True, size=2, set_decision="calibrated"),
+        _row("b", "invert-cma", 1000, False, size=2, set_decision="cut"),
+    ]
+    utility = pd.DataFrame({"cell": ["a", "b"], "forget_test_acc": [0.0, 0.0]})
+    table = query_curve.curve(pd.DataFrame(rows), utility, max_forget_acc=0.1).set_index("criterion")
+    assert table.loc["threshold", "n"] == 2 and table.loc["threshold", "asr"] == 0.0
+    assert table.loc["threshold, calibrated set", "asr"] == 1.0
+    text = query_curve.markdown(table.reset_index())
+    assert "| mnist | invert-cma (queries) | 0% " in text
+    assert "| mnist | invert-cma (queries), threshold, calibrated set | 100% " in text
+    query_curve.plot(table.reset_index(), tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_method_keeps_one_unlearning_method(query_curve, tmp_path, capsys):
+    rows = [_row("a", "label-reach", 1000, True), _row("b", "label-reach", 1000, False)]
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    utility = {"cell": ["a", "b"], "forget_test_acc": [0.0, 0.0], "method": ["amnesiac", "gradient_ascent"]}
+    pd.DataFrame(utility).to_csv(tmp_path / "utility.csv", index=False)
+    assert query_curve.main([str(tmp_path), "--method", "amnesiac"]) == 0
+    table = pd.read_csv(tmp_path / "asr_vs_queries_amnesiac.csv")
+    assert table["n"].tolist() == [1] and table["asr"].tolist() == [1.0]
+    assert not (tmp_path / "asr_vs_queries.csv").exists()
+    assert query_curve.main([str(tmp_path), "--method", "retrain"]) == 2
+    assert (
+        "--method must be one of the run's methods (amnesiac, gradient_ascent), got 'retrain'"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_folder_without_results_is_a_one_line_error(query_curve, tmp_path, capsys):

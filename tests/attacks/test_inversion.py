@@ -189,3 +189,25 @@ def test_the_run_on_the_original_is_stored_once_per_original(digit_shadows, forg
     attack.calibrate(digit_shadows)
     attack.infer(target, knowledge=AttackerKnowledge(original=access_view(other, "weights")))
     assert counts[("original-inversion", "computed")] == computed + 1
+
+
+def test_a_calibrated_set_decision_reuses_the_shadow_runs(digit_shadows, forgot_three):
+    with pytest.raises(ParameterError, match="set_decision"):
+        WhiteBoxInversion(set_decision="vote")
+    attack = WhiteBoxInversion(steps=30, set_decision="calibrated")
+    assert attack.needs_calibration and not WhiteBoxInversion(steps=30).needs_calibration
+    target = access_view(forgot_three, "gradients")
+    with pytest.raises(CalibrationError, match="calibrate"):
+        attack.infer(target)
+    cut = WhiteBoxInversion(steps=30).calibrate(digit_shadows)
+    counts = digit_shadows.store.counts
+    computed = counts[("inversion-calibration", "computed")]
+    attack.calibrate(digit_shadows)
+    assert counts[("inversion-calibration", "computed")] == computed, "the shadow runs are shared with 'cut'"
+    assert attack.calibration_.to_dict() == cut.calibration_.to_dict()
+    named, by_cut = attack.infer(target), cut.infer(target)
+    assert np.array_equal(named.scores, by_cut.scores), "the set decision leaves the scores alone"
+    probabilities = named.artifacts["probabilities"]
+    assert probabilities.shape == (10,) and int(np.argmax(probabilities)) == 3
+    assert named.predicted == (3,)
+    assert "probabilities" not in by_cut.artifacts

@@ -567,3 +567,18 @@ def test_run_datasets_option_restricts_the_grid(capsys, tmp_path):
     code, _, err = _run(capsys, "run", str(config), "--dry-run", "--datasets", "digits,svhn")
     assert code == 2
     assert "--datasets must name datasets of 'two' (digits, mnist), got 'digits,svhn'" in err
+
+
+def test_run_seeds_option_restricts_the_grid(capsys, tmp_path):
+    config = tmp_path / "seeded.toml"
+    config.write_text(
+        'name = "seeded"\nseeds = [0, 1, 2]\n[[datasets]]\nname = "digits"\nsingles = [0, 1]\n'
+        '[unlearning]\nmethods = ["retrain"]\n[[attacks]]\nname = "random-guess"\n'
+    )
+    code, out, _ = _run(capsys, "run", str(config), "--dry-run", "--seeds", "0,2")
+    assert code == 0
+    assert "seeded: 4 targets (2 forget sets of digits x 2 seeds x 1 method)" in out
+    for bad in ("3", "x", ","):
+        code, _, err = _run(capsys, "run", str(config), "--dry-run", "--seeds", bad)
+        assert code == 2
+        assert f"--seeds must name seeds of 'seeded' (0, 1, 2), got {bad!r}" in err

@@ -14,6 +14,15 @@ more likely forgotten) and a decided set Ĉ:
 
 If nothing is flagged, Ĉ = {argmax s}; otherwise the criterion decides |Ĉ| (multi-class).
 
+**How many classes** (``set_decision``): a calibrated attack names the classes whose normalised score
+exceeds the threshold fitted on the shadows ("cut", the default). That threshold is an absolute
+level, and it carries over badly when the target was unlearned by a method other than the
+shadows': on Amnesiac and gradient-ascent pairs the forgotten classes stand far above the retained
+ones but below a cut fitted on random-label shadows, so one class is named (docs/inversion_attacks.md).
+"calibrated" instead feeds the same scores to a :class:`~labelleak.attacks.setsize.SetCalibrator`
+fitted on the shadows' scores: it reads each class's score *relative to the target's other classes*
+(z-score, gaps to its neighbours in the ranking), which does not depend on the level.
+
 :class:`InversionCalibration` replaces the fixed defaults with values fitted on *shadow*
 experiments (models the attacker trained and unlearned itself, so the forgotten classes are
 known): which checkpoint to read, a per-class difficulty reference (how confident the same class's
@@ -45,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelleak.attacks.base import Attack, AttackerKnowledge, CalibrationError, MissingKnowledgeError, ShadowScores
-from labelleak.attacks.setsize import best_exact_cut
+from labelleak.attacks.setsize import SetCalibrationError, SetCalibrator, best_exact_cut
 from labelleak.models.io import state_digest
 from labelleak.targets import access_view
 from labelleak.validation import ParameterError, check_choice, check_number
@@ -56,6 +65,8 @@ if TYPE_CHECKING:
 CRITERIA = ("threshold", "entropy")
 #: where the per-class difficulty reference of a calibrated criterion comes from (module docstring)
 REFERENCES = ("shadows", "original")
+#: how a calibrated inversion attack decides how many classes to name (module docstring)
+SET_DECISIONS = ("cut", "calibrated")
 
 #: 1.4826 · MAD estimates σ for normal data, so the robust z-score is on the usual scale
 _MAD_TO_SIGMA = 1.4826
@@ -404,8 +415,12 @@ class InversionAttack(Attack):
     reference: str = "shadows"
     category = "inversion"
     _criterion: ThresholdCriterion | EntropyCriterion
+    #: how the set is named (:data:`SET_DECISIONS`); subclasses take it as a constructor option
+    set_decision: str = "cut"
     #: the shadows of the last calibration, whose store also keeps the runs on θ_o (:meth:`original_run`)
     _shadows: Shadows | None = None
+    #: with set_decision="calibrated", fitted on the shadows' scores by :meth:`calibrate`
+    _set_calibrator: SetCalibrator | None = None
 
     @property
     def calibratable(self) -> bool:
@@ -413,8 +428,14 @@ class InversionAttack(Attack):
 
     @property
     def needs_calibration(self) -> bool:
-        # a difference against the original's run has no fixed threshold: it is fit on the shadows
-        return self.reference == "original"
+        # a difference against the original's run has no fixed threshold, and a set decision has no
+        # default: both are fit on the shadows
+        return self.reference == "original" or self.set_decision == "calibrated"
+
+    def calibration_key(self) -> dict[str, Any]:
+        # the shadow runs do not depend on how the set is named: both decisions share them
+        key = super().calibration_key()
+        return {**key, "options": {k: v for k, v in key["options"].items() if k != "set_decision"}}
 
     def _check_knowledge(self, knowledge: AttackerKnowledge) -> None:
         super()._check_knowledge(knowledge)
@@ -467,10 +488,15 @@ class InversionAttack(Attack):
         reference = None if original is None else original.reading(original.clamp(index))
         scores, predicted = self._criterion.decide(reading, calibration=self.calibration_, original=reference)
         read = "read_step" if run.unit == "steps" else "read_queries"
+        named: dict[str, Any] = {}
+        if self._set_calibrator is not None:
+            probabilities, predicted = self._set_calibrator.decide(scores)
+            named = {"probabilities": probabilities}
         return (
             scores,
             predicted,
             {
+                **named,
                 "prototypes": run.prototypes,
                 "run": run,
                 "trajectory": run.summary(),
@@ -528,13 +554,19 @@ class InversionAttack(Attack):
                 f"the stored calibration was fitted for criterion {calibration.criterion!r}, not {self.criterion!r}"
             )
         self._shadow_rows = stored["shadows"]
+        self._set_calibrator = None
+        if self.set_decision == "calibrated":
+            rows = self._calibrated_scores(shadows)
+            try:
+                self._set_calibrator = SetCalibrator().fit(rows.scores, rows.forgotten)
+            except SetCalibrationError as error:
+                raise CalibrationError(
+                    f"attack {self!r} cannot fit its set decision on these shadows: {error}"
+                ) from None
         return calibration
 
-    def shadow_scores(self, shadows: Shadows) -> ShadowScores:
-        """The calibrated criterion's scores on the shadow runs it was fitted on (no second run);
-        uncalibrated, the attack is run on every shadow model (the default)."""
-        if self.calibration_ is None:
-            return super().shadow_scores(shadows)
+    def _calibrated_scores(self, shadows: Shadows) -> ShadowScores:
+        """The calibrated criterion's scores on the shadow runs that forgot (their stored rows)."""
         rows = self._shadow_rows
         limit = shadows.config.max_forget_accuracy
         keep = [i for i, a in enumerate(rows["accuracy"]) if limit is None or a <= limit]
@@ -542,3 +574,10 @@ class InversionAttack(Attack):
             {name: [rows[name][i] for i in keep] for name in ("ids", "scores", "forgotten")},
             shadows.dataset.num_classes,
         )
+
+    def shadow_scores(self, shadows: Shadows) -> ShadowScores:
+        """The calibrated criterion's scores on the shadow runs it was fitted on (no second run);
+        uncalibrated, the attack is run on every shadow model (the default)."""
+        if self.calibration_ is None:
+            return super().shadow_scores(shadows)
+        return self._calibrated_scores(shadows)

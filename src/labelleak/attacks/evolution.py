@@ -41,6 +41,7 @@ from labelleak.attacks.base import ATTACKS, AttackerKnowledge, CalibrationError
 from labelleak.attacks.criteria import (
     CRITERIA,
     REFERENCES,
+    SET_DECISIONS,
     InversionAttack,
     InversionCalibration,
     InversionRun,
@@ -274,6 +275,7 @@ class PriorSearchAttack(InversionAttack):
         prior_lr: float,
         prior_tv: float,
         reference: str,
+        set_decision: str,
         seed: int,
         levels: Sequence[float],
         verbose: bool,
@@ -286,6 +288,7 @@ class PriorSearchAttack(InversionAttack):
         self.prior_lr = check_number("prior_lr", prior_lr, low=0.0, low_inclusive=False, high=10.0)
         self.prior_tv = check_number("prior_tv", prior_tv, low=0.0)
         self.reference = check_choice("reference", reference, REFERENCES)
+        self.set_decision = check_choice("set_decision", set_decision, SET_DECISIONS)
         self.seed = check_number("seed", seed, low=0, integer=True)
         self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False) for v in levels)
         self.verbose = verbose
@@ -377,6 +380,7 @@ class PriorCMAInversion(PriorSearchAttack):
         prior_lr: float = 0.1,
         prior_tv: float = 0.01,
         reference: str = "shadows",
+        set_decision: str = "cut",
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
         verbose: bool = False,
@@ -394,6 +398,11 @@ class PriorCMAInversion(PriorSearchAttack):
                 rate, total-variation weight), on the attacker's own models.
             reference: the calibrated criterion's per-class difficulty reference: "shadows" or
                 "original" (the same search on θ_o; see :mod:`labelleak.attacks.criteria`).
+            set_decision: how a calibrated attack names the set: "cut" (every class whose
+                normalised score exceeds the threshold fitted on the shadows) or "calibrated"
+                (P(forgotten) per class from its score relative to the target's other classes,
+                fitted on the shadows' scores; needs :meth:`calibrate`; see
+                :mod:`labelleak.attacks.criteria`).
             seed: seeds the priors and every class's search.
             levels: confidence levels whose first-crossing query count is recorded.
             verbose: progress bar.
@@ -407,6 +416,7 @@ class PriorCMAInversion(PriorSearchAttack):
             prior_lr=prior_lr,
             prior_tv=prior_tv,
             reference=reference,
+            set_decision=set_decision,
             seed=seed,
             levels=levels,
             verbose=verbose,

@@ -32,7 +32,14 @@ from tqdm.auto import tqdm
 
 from labelleak.access import QueryAccess, QueryBudgetExceeded
 from labelleak.attacks.base import ATTACKS, AttackerKnowledge
-from labelleak.attacks.criteria import CRITERIA, REFERENCES, InversionAttack, InversionRun, make_criterion
+from labelleak.attacks.criteria import (
+    CRITERIA,
+    REFERENCES,
+    SET_DECISIONS,
+    InversionAttack,
+    InversionRun,
+    make_criterion,
+)
 from labelleak.attacks.inversion import DEFAULT_LEVELS, total_variation
 from labelleak.seeding import derive_seed
 from labelleak.validation import ParameterError, check_choice, check_number
@@ -310,6 +317,7 @@ class BlackBoxInversion(InversionAttack):
         tau: float = 0.5,
         z: float = 3.5,
         reference: str = "shadows",
+        set_decision: str = "cut",
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
         verbose: bool = False,
@@ -325,6 +333,11 @@ class BlackBoxInversion(InversionAttack):
             tau, z: the criteria's fixed thresholds (replaced by fitted ones after :meth:`calibrate`).
             reference: the calibrated criterion's per-class difficulty reference: "shadows" or
                 "original" (the same search on θ_o; see :mod:`labelleak.attacks.criteria`).
+            set_decision: how a calibrated attack names the set: "cut" (every class whose
+                normalised score exceeds the threshold fitted on the shadows) or "calibrated"
+                (P(forgotten) per class from its score relative to the target's other classes,
+                fitted on the shadows' scores; needs :meth:`calibrate`; see
+                :mod:`labelleak.attacks.criteria`).
             seed: seeds every class's generator.
             levels: confidence levels whose first-crossing query count is recorded.
             verbose: progress bar.
@@ -337,6 +350,7 @@ class BlackBoxInversion(InversionAttack):
         self.read = check_choice("read", read, READS)
         self.read_level = check_number("read_level", read_level, low=0.0, high=1.0, low_inclusive=False)
         self.reference = check_choice("reference", reference, REFERENCES)
+        self.set_decision = check_choice("set_decision", set_decision, SET_DECISIONS)
         self.seed = check_number("seed", seed, low=0, integer=True)
         self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False) for v in levels)
         unknown = set(ga) - set(GeneticSettings().to_dict())

@@ -33,7 +33,14 @@ from tqdm.auto import tqdm
 
 from labelleak.access import GradientAccess
 from labelleak.attacks.base import ATTACKS, AttackerKnowledge
-from labelleak.attacks.criteria import CRITERIA, REFERENCES, InversionAttack, InversionRun, make_criterion
+from labelleak.attacks.criteria import (
+    CRITERIA,
+    REFERENCES,
+    SET_DECISIONS,
+    InversionAttack,
+    InversionRun,
+    make_criterion,
+)
 from labelleak.seeding import derive_seed
 from labelleak.validation import ParameterError, check_choice, check_number
 
@@ -214,6 +221,7 @@ class WhiteBoxInversion(InversionAttack):
         levels: Sequence[float] = DEFAULT_LEVELS,
         checkpoints: Sequence[int] | None = None,
         reference: str = "shadows",
+        set_decision: str = "cut",
         seed: int = 0,
         verbose: bool = False,
     ) -> None:
@@ -234,6 +242,11 @@ class WhiteBoxInversion(InversionAttack):
             reference: the calibrated criterion's per-class difficulty reference: "shadows" (the
                 attacker's shadow models) or "original" (the same run on θ_o, which the attacker
                 then needs; see :mod:`labelleak.attacks.criteria`).
+            set_decision: how a calibrated attack names the set: "cut" (every class whose
+                normalised score exceeds the threshold fitted on the shadows) or "calibrated"
+                (P(forgotten) per class from its score relative to the target's other classes,
+                fitted on the shadows' scores; needs :meth:`calibrate`; see
+                :mod:`labelleak.attacks.criteria`).
             seed: seeds the noise start.
             verbose: progress bar.
         """
@@ -254,6 +267,7 @@ class WhiteBoxInversion(InversionAttack):
         for c in self.checkpoints:
             check_number("checkpoints", c, low=1, integer=True)
         self.reference = check_choice("reference", reference, REFERENCES)
+        self.set_decision = check_choice("set_decision", set_decision, SET_DECISIONS)
         self.seed = check_number("seed", seed, low=0, integer=True)
         self.verbose = verbose
         self._criterion = make_criterion(criterion, tau=tau, z=z)

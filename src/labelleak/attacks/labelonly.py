@@ -155,6 +155,7 @@ class LabelReach(PriorSearchAttack):
         prior_lr: float = 0.1,
         prior_tv: float = 0.01,
         reference: str = "shadows",
+        set_decision: str = "cut",
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
         verbose: bool = False,
@@ -169,6 +170,11 @@ class LabelReach(PriorSearchAttack):
                 ``invert-cma`` (:func:`~labelleak.attacks.evolution.shadow_priors`).
             reference: the calibrated criterion's per-class difficulty reference: "shadows" or
                 "original" (the same search on θ_o; see :mod:`labelleak.attacks.criteria`).
+            set_decision: how a calibrated attack names the set: "cut" (every class whose
+                normalised score exceeds the threshold fitted on the shadows) or "calibrated"
+                (P(forgotten) per class from its score relative to the target's other classes,
+                fitted on the shadows' scores; needs :meth:`calibrate`; see
+                :mod:`labelleak.attacks.criteria`).
             seed: seeds the priors and the probes.
             levels: hit-rate levels whose first-crossing query count is recorded.
             verbose: progress bar.
@@ -182,6 +188,7 @@ class LabelReach(PriorSearchAttack):
             prior_lr=prior_lr,
             prior_tv=prior_tv,
             reference=reference,
+            set_decision=set_decision,
             seed=seed,
             levels=levels,
             verbose=verbose,

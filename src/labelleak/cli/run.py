@@ -88,6 +88,12 @@ def add_execution_options(parser) -> None:
         "a grid that fits the machine; a later run without it adds the rest to the same --out",
     )
     parser.add_argument(
+        "--seeds",
+        metavar="SEEDS",
+        help="run only these of the config's θ_o seeds (comma-separated, e.g. 0 or 0,1): like --datasets, "
+        "a part of the grid; the forget sets do not depend on which seeds run",
+    )
+    parser.add_argument(
         "--download",
         action="store_true",
         help="first download the official files of every missing (non-optional) dataset into --data-root "
@@ -96,8 +102,8 @@ def add_execution_options(parser) -> None:
 
 
 def load_experiment(path: str, args) -> ExperimentConfig:
-    """The validated config, restricted to ``--datasets`` and with ``--data-root`` as every dataset's
-    data_root (each when given)."""
+    """The validated config, restricted to ``--datasets`` and ``--seeds`` and with ``--data-root`` as every
+    dataset's data_root (each when given)."""
     from labelleak.experiments.config import load_config
     from labelleak.validation import ParameterError
 
@@ -110,6 +116,15 @@ def load_experiment(path: str, args) -> ExperimentConfig:
         if not wanted or unknown:
             raise ParameterError(f"--datasets must name datasets of {config.name!r} ({', '.join(names)}), got {only!r}")
         config = replace(config, datasets=tuple(d for d in config.datasets if d.name in wanted))
+    seeds = getattr(args, "seeds", None)
+    if seeds is not None:
+        words = [w.strip() for w in seeds.split(",") if w.strip()]
+        chosen = [int(w) for w in words if w.isdigit()]
+        if not words or len(chosen) != len(words) or not set(chosen) <= set(config.seeds):
+            raise ParameterError(
+                f"--seeds must name seeds of {config.name!r} ({', '.join(map(str, config.seeds))}), got {seeds!r}"
+            )
+        config = replace(config, seeds=tuple(s for s in config.seeds if s in chosen))
     root = getattr(args, "data_root", None)
     if root is not None:
         config = replace(config, datasets=tuple(replace(d, data_root=root) for d in config.datasets))
@@ -145,7 +160,7 @@ def command_line(args) -> str:
     """The command that regenerates this run (recorded in run.json and the report)."""
     words = ["labelleak", args.verb]
     words += ["--profile", args.profile] if args.verb == "reproduce" else [args.config]
-    for option in ("out", "jobs", "executor", "address", "device", "cache", "pilot", "datasets"):
+    for option in ("out", "jobs", "executor", "address", "device", "cache", "pilot", "datasets", "seeds"):
         value = getattr(args, option, None)
         if value is not None and (option, value) not in (("jobs", 1), ("executor", "local"), ("device", "auto")):
             words += [f"--{option}", str(value)]
