@@ -17,8 +17,9 @@ If nothing is flagged, Ĉ = {argmax s}; otherwise the criterion decides |Ĉ| (mu
 **How many classes** (``set_decision``): a calibrated attack names the classes whose normalised score
 exceeds the threshold fitted on the shadows ("cut", the default). That threshold is an absolute
 level, and it carries over badly when the target was unlearned by a method other than the
-shadows': on Amnesiac and gradient-ascent pairs the forgotten classes stand far above the retained
-ones but below a cut fitted on random-label shadows, so one class is named (docs/inversion_attacks.md).
+shadows': on half of the Amnesiac and gradient-ascent pairs and triples measured, the forgotten
+classes stand far above the retained ones but below a cut fitted on random-label shadows, so one
+class is named (docs/inversion_attacks.md).
 "calibrated" instead feeds the same scores to a :class:`~labelleak.attacks.setsize.SetCalibrator`
 fitted on the shadows' scores: it reads each class's score *relative to the target's other classes*
 (z-score, gaps to its neighbours in the ranking), which does not depend on the level.
