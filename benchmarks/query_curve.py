@@ -60,8 +60,9 @@ def criterion_of(row: pd.Series) -> str:
     return f"{criterion}, calibrated set" if options.get("set_decision") == "calibrated" else criterion
 
 
-def row_label(attack: str, access: str, criterion: str) -> str:
-    return f"{attack} ({access})" + ("" if criterion in PLAIN_DECISIONS else f", {criterion}")
+def decision_suffix(criterion: str) -> str:
+    """What a table or legend adds to an attack's name for its decision ("" for the plain ones)."""
+    return "" if criterion in PLAIN_DECISIONS else f", {criterion}"
 
 
 def curve(results: pd.DataFrame, utility: pd.DataFrame, *, max_forget_acc: float) -> pd.DataFrame:
@@ -115,20 +116,19 @@ def markdown(table: pd.DataFrame) -> str:
                     else f"{hit['asr'].iloc[0]:.0%} [{hit['ci_low'].iloc[0]:.0%}–"
                     f"{hit['ci_high'].iloc[0]:.0%}] n={int(hit['n'].iloc[0])}"
                 )
-            parts.append("| " + " | ".join([dataset, row_label(attack, access, criterion), *cells]) + " |")
+            parts.append(
+                "| " + " | ".join([dataset, f"{attack} ({access}){decision_suffix(criterion)}", *cells]) + " |"
+            )
         parts.append("")
     return "\n".join(parts)
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
     datasets = sorted(table["dataset"].unique())
-    table = table.assign(
-        line=[row_label(a, "", c).replace(" ()", "") for a, c in zip(table["attack"], table["criterion"])]
-    )
-    lines = sorted(a for a in table["line"].unique() if a != "random-guess")
-    colour = {a: f"C{i}" for i, a in enumerate(lines)}
-    # one legend for every panel: each line once, with the range of its per-dataset n
+    table = table.assign(line=[a + decision_suffix(c) for a, c in zip(table["attack"], table["criterion"])])
     drawn = table[table["line"] != "random-guess"]
+    colour = {line: f"C{i}" for i, line in enumerate(sorted(drawn["line"].unique()))}
+    # one legend for every panel: each line once, with the range of its per-dataset n
     counts = drawn.groupby(["line", "size", "dataset"])["n"].max().groupby(["line", "size"]).agg(["min", "max"])
     labels = {
         key: f"{key[0]}, {SIZES.get(int(key[1]), key[1])} " + (f"(n={lo})" if lo == hi else f"(n={lo}–{hi})")
