@@ -6,15 +6,20 @@ from __future__ import annotations
 import pytest
 import torch
 
+from labelleak.access import QueryAccess
 from labelleak.device import (
+    ACCELERATOR_INFERENCE_BATCH,
+    CPU_INFERENCE_BATCH,
     DeviceUnavailableError,
     default_device,
+    inference_batch,
     module_device,
     resolve_device,
     set_default_device,
     use_device,
 )
 from labelleak.models import TrainConfig
+from labelleak.models.training import predict_logits
 from labelleak.targets import access_view, train_original, unlearn_original
 from labelleak.validation import ParameterError
 
@@ -123,3 +128,27 @@ def test_views_follow_the_default_device(small):
             assert view.device == meta and module_device(view._model) == meta
     assert module_device(small.model) == CPU
     assert access_view(small.model, "weights", device=meta).device == meta
+
+
+class _CountingNet(torch.nn.Module):
+    """A linear net that records the size of every batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+        self.batches: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.batches.append(len(x))
+        return self.linear(x.flatten(1))
+
+
+def test_inference_runs_in_the_devices_batches():
+    assert inference_batch(CPU) == CPU_INFERENCE_BATCH
+    assert inference_batch(torch.device("cuda", 0)) == ACCELERATOR_INFERENCE_BATCH
+    net = _CountingNet()
+    x = torch.rand(300, 1, 2, 2)
+    assert torch.allclose(predict_logits(net, x), net.linear(x.flatten(1)), atol=1e-6)
+    assert net.batches == [128, 128, 44]
+    view = QueryAccess.from_model(net, num_classes=3, input_shape=(1, 2, 2))
+    assert view.batch_size == CPU_INFERENCE_BATCH and view.query(x).shape == (300, 3)

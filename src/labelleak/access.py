@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from labelleak import LabelleakError
-from labelleak.device import module_device
+from labelleak.device import CPU_INFERENCE_BATCH, inference_batch, module_device
 
 if TYPE_CHECKING:
     from labelleak.models import Classifier
@@ -67,7 +67,7 @@ class LabelAccess:
         num_classes: int,
         input_shape: Sequence[int],
         budget: int | None = None,
-        batch_size: int = 2048,
+        batch_size: int = CPU_INFERENCE_BATCH,
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive integer or None, got {budget!r}")
@@ -89,8 +89,8 @@ class LabelAccess:
         device: torch.device | None = None,
     ) -> LabelAccess:
         """A label-only view of a frozen copy of ``model`` on ``device`` (default: the model's device)."""
-        predict = _frozen_predictor(model, device, lambda logits: logits.argmax(dim=1))
-        return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
+        predict, batch = _frozen_predictor(model, device, lambda logits: logits.argmax(dim=1))
+        return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget, batch_size=batch)
 
     @property
     def remaining(self) -> int | None:
@@ -132,7 +132,7 @@ class QueryAccess(LabelAccess):
         num_classes: int,
         input_shape: Sequence[int],
         budget: int | None = None,
-        batch_size: int = 2048,
+        batch_size: int = CPU_INFERENCE_BATCH,
     ) -> None:
         super().__init__(
             lambda x: predict_proba(x).argmax(dim=1),
@@ -154,8 +154,8 @@ class QueryAccess(LabelAccess):
         device: torch.device | None = None,
     ) -> QueryAccess:
         """A view of a frozen copy of ``model`` on ``device`` (default: the model's device)."""
-        predict = _frozen_predictor(model, device, lambda logits: torch.softmax(logits, dim=1))
-        return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
+        predict, batch = _frozen_predictor(model, device, lambda logits: torch.softmax(logits, dim=1))
+        return cls(predict, num_classes=num_classes, input_shape=input_shape, budget=budget, batch_size=batch)
 
     def query(self, x: torch.Tensor) -> torch.Tensor:
         """Probabilities for a batch of inputs in [0, 1]; charges ``len(x)`` queries first."""
@@ -185,7 +185,13 @@ class GradientAccess(QueryAccess):
         def predict(x: torch.Tensor) -> torch.Tensor:
             return torch.softmax(self._model(x.to(self.device)), dim=1).cpu()
 
-        super().__init__(predict, num_classes=num_classes, input_shape=input_shape, budget=budget)
+        super().__init__(
+            predict,
+            num_classes=num_classes,
+            input_shape=input_shape,
+            budget=budget,
+            batch_size=inference_batch(self.device),
+        )
 
     def log_probs(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x), differentiable w.r.t. ``x``; charges ``len(x)`` queries."""
@@ -260,9 +266,10 @@ class WeightsAccess(GradientAccess):
         return bias.detach().cpu().clone() if bias is not None else torch.zeros(self.num_classes)
 
     @torch.no_grad()
-    def features(self, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
         """φ(x): the input of the head, captured by a forward hook (works for any architecture)."""
         self._check_inputs(x)
+        batch_size = self.batch_size
         captured: list[torch.Tensor] = []
         handle = self.head.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0].flatten(1).cpu()))
         try:
@@ -290,8 +297,9 @@ def _frozen_copy(model: nn.Module, device: torch.device | None) -> nn.Module:
 
 def _frozen_predictor(
     model: nn.Module, device: torch.device | None, output: Callable[[torch.Tensor], torch.Tensor]
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``output`` of a frozen copy of ``model`` on ``device`` for CPU inputs, returned on the CPU."""
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], int]:
+    """``output`` of a frozen copy of ``model`` on ``device`` for CPU inputs, returned on the CPU,
+    and the batch its inference runs best in there."""
     frozen = _frozen_copy(model, device)
     frozen_device = module_device(frozen)
 
@@ -299,4 +307,4 @@ def _frozen_predictor(
     def predict(x: torch.Tensor) -> torch.Tensor:
         return output(frozen(x.to(frozen_device))).cpu()
 
-    return predict
+    return predict, inference_batch(frozen_device)

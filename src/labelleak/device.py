@@ -33,6 +33,14 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 CPU = torch.device("cpu")
 
+#: images per forward pass of inference (evaluation, queries, features) on the CPU: on a 2-core machine
+#: the convolutional nets of 28×28 images ran 1.9–3.7× slower per image in batches of 1,024 than of
+#: 128 (LeNet 1.0–1.4×), whose activations stay in the cache; MLPs lost a few microseconds per
+#: image (benchmarks/inference_batch.py, docs/results/first-audit)
+CPU_INFERENCE_BATCH = 128
+#: the same on an accelerator, where large batches are what keeps it busy
+ACCELERATOR_INFERENCE_BATCH = 1024
+
 _default = CPU
 
 
@@ -57,6 +65,11 @@ def resolve_device(name: str) -> torch.device:
             "use device 'cpu' or 'auto'"
         )
     return torch.device("cuda", torch.cuda.current_device())
+
+
+def inference_batch(device: torch.device) -> int:
+    """Images per forward pass of inference on ``device``."""
+    return CPU_INFERENCE_BATCH if device.type == "cpu" else ACCELERATOR_INFERENCE_BATCH
 
 
 def default_device() -> torch.device:

@@ -50,6 +50,7 @@ __all__ = [
     "TrainedModel",
     "access_view",
     "build_unlearner",
+    "is_unlearned_stored",
     "load_update_record",
     "model_spec_for",
     "original_config",
@@ -75,8 +76,11 @@ class TrainedModel:
 class _ModelCodec:
     """A model in the store: safetensors weights and a JSON sidecar holding its config and metrics."""
 
+    def is_stored(self, directory: Path) -> bool:
+        return (directory / "model.json").is_file()
+
     def load(self, directory: Path) -> tuple[Classifier, dict[str, Any]] | None:
-        if not (directory / "model.json").is_file():
+        if not self.is_stored(directory):
             return None
         try:
             return load_model(directory)
@@ -248,6 +252,39 @@ def build_unlearner(method: str, params: dict[str, Any] | None = None, *, datase
     return unlearner
 
 
+def _unlearning(
+    original: TrainedModel,
+    dataset: ImageDataset,
+    *,
+    method: str,
+    params: dict[str, Any] | None,
+    forget_classes: Sequence[int],
+    seed: int,
+) -> tuple[Unlearner, dict[str, Any]]:
+    """The method as :func:`unlearn_original` runs it and the cache key of its result."""
+    classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
+    unlearner = build_unlearner(method, params, dataset=dataset.name)
+    return unlearner, unlearned_config(
+        original, method=method, params=unlearner.params(), forget_classes=classes, seed=seed
+    )
+
+
+def is_unlearned_stored(
+    original: TrainedModel,
+    dataset: ImageDataset,
+    *,
+    method: str,
+    params: dict[str, Any] | None = None,
+    forget_classes: Sequence[int],
+    seed: int = 0,
+    store: ArtifactStore,
+) -> bool:
+    """Whether :func:`unlearn_original` with these arguments would load its model from ``store``
+    (a stored model that turns out unreadable is still computed again there)."""
+    _, config = _unlearning(original, dataset, method=method, params=params, forget_classes=forget_classes, seed=seed)
+    return MODEL.is_stored(store.path("unlearned", config))
+
+
 def unlearn_original(
     original: TrainedModel,
     dataset: ImageDataset,
@@ -279,9 +316,10 @@ def unlearn_original(
         raise ParameterError(
             f"the original model was trained on {original.config.get('dataset')!r}, not on this copy of {dataset.name!r}"
         )
-    classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
-    unlearner = build_unlearner(method, params, dataset=dataset.name)
-    config = unlearned_config(original, method=method, params=unlearner.params(), forget_classes=classes, seed=seed)
+    unlearner, config = _unlearning(
+        original, dataset, method=method, params=params, forget_classes=forget_classes, seed=seed
+    )
+    classes = tuple(config["forget_classes"])
     record = load_update_record(original, store) if unlearner.needs_update_record else None
     device = device or default_device()
 

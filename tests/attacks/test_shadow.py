@@ -8,10 +8,13 @@ from labelleak.attacks.shadow import (
     ShadowConfig,
     ShadowLeakError,
     Shadows,
+    build_shadow_models,
     calibrate,
     shadow_dataset,
     shadow_targets,
 )
+from labelleak.models.foreign import register_factory
+from labelleak.store import ArtifactStore
 from labelleak.validation import ParameterError
 
 CONFIG = ShadowConfig(methods=("retrain",), forget_sets=((1,), (4,), (2, 6)), epochs=5, aux_per_class=3)
@@ -213,3 +216,35 @@ def test_data_free_shadows_yield_the_two_version_features_only(digits, store):
     assert set(calibration.features) == {"orig"} and "no A (data-free)" in calibration.description
     shadows = Shadows(digits, free, config=config, eval_seeds=[0], store=store)
     assert ATTACKS.build("param-diff-orig", decider="youden").calibrate(shadows)._decider.threshold is not None
+
+
+@pytest.fixture()
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_shadow_models_built_in_worker_processes_equal_those_built_here(digits, draw, tmp_path, one_thread):
+    config = ShadowConfig(methods=("gradient_ascent",), forget_sets=((1,), (4,), (2, 6)), epochs=5, aux_per_class=3)
+    here = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=ArtifactStore(tmp_path / "here")))
+    store = ArtifactStore(tmp_path / "workers")
+    assert build_shadow_models(digits, draw, config=config, arch="auto", store=store, workers=2) == 3
+    assert store.counts[("original", "computed")] == 1  # θ_o′ here, the unlearned models in the workers
+    assert build_shadow_models(digits, draw, config=config, arch="auto", store=store, workers=2) == 0  # all stored
+    there = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=store))
+    assert store.counts[("unlearned", "computed")] == 0
+    for built_here, built_there in zip(here, there, strict=True):
+        assert built_here.forget_classes == built_there.forget_classes
+        for name, tensor in built_here.unlearned.state_dict().items():
+            assert torch.equal(tensor, built_there.unlearned.state_dict()[name]), name
+
+
+def test_a_factory_that_does_not_pickle_builds_its_shadows_here(digits, draw, store):
+    def net():
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+
+    arch = register_factory(lambda: net(), head="1", sample=digits.x_test[:4], source="a lambda")
+    assert build_shadow_models(digits, draw, config=CONFIG, arch=arch, store=store, workers=2) == 0
+    assert not store.counts  # nothing trained by the refusal

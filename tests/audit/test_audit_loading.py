@@ -35,7 +35,7 @@ SAMPLE = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
 def test_factory_from_file_and_from_module():
     model = load_factory(f"{USER_MODEL}:build")()
     assert isinstance(model, nn.Module) and model(SAMPLE).shape == (4, 10)
-    assert load_factory("torch.nn:Identity") is nn.Identity
+    assert isinstance(load_factory("torch.nn:Identity")(), nn.Identity)
 
 
 def test_head_is_found_by_outputs_not_by_name():

@@ -90,6 +90,35 @@ def test_forget_train_stop_measures_a_fixed_seeded_sample(digits, digits_model):
     assert len(whole.y) == len(split.y_forget)
 
 
+class _FixedPredictions(torch.nn.Module):
+    """Predicts the label stored in the first pixel of each image; counts the images it was shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+        self.seen = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen += len(x)
+        return torch.nn.functional.one_hot(x[:, 0, 0, 0].long(), 2).float() * self.scale
+
+
+@pytest.mark.parametrize("correct", [0, 12, 13, 50, 51, 52, 300, 1000])
+def test_forget_train_stop_decides_as_the_accuracy_and_reads_less_while_remembered(correct):
+    n = 1000
+    y = torch.zeros(n, dtype=torch.long)
+    x = torch.ones(n, 1, 2, 2)
+    x[torch.randperm(n, generator=torch.Generator().manual_seed(0))[:correct]] = 0.0  # these predict class 0
+    split = ForgetSplit(x_forget=x, y_forget=y, x_retain=x[:0], y_retain=y[:0], forget_classes=(0,), num_classes=2)
+    model = _FixedPredictions()
+    for threshold in (0.0125, 0.05):
+        model.seen = 0
+        rule = ForgetTrainStop(split, threshold=threshold, sample_size=None, seed=0)
+        assert rule(model) == ((torch.tensor(float(correct)) / n).item() <= threshold)
+        if correct >= 300:  # clearly remembered: decided from the first chunks
+            assert model.seen < n / 2
+
+
 def test_optimizer_options_validate_and_build():
     class Method(OptimizerOptions):
         def __init__(self, **kwargs):

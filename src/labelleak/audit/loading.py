@@ -56,6 +56,7 @@ def load_factory(spec: str) -> Callable[[], nn.Module]:
             sys.modules.pop(module_name, None)
             raise AuditError(f"importing {path} failed: {one_line(err)}") from None
         where = str(path)
+        spec = f"{path.resolve()}:{name}"  # what a worker process in another folder loads again
     else:
         try:
             module = importlib.import_module(path_text)
@@ -72,7 +73,21 @@ def load_factory(spec: str) -> Callable[[], nn.Module]:
     factory = getattr(module, name, None)
     if factory is None or not callable(factory):
         raise AuditError(f"{where} has no callable named {name!r}")
-    return factory
+    return _SpecFactory(spec, factory)
+
+
+class _SpecFactory:
+    """A factory loaded from its spec that pickles as the spec: a worker process that builds shadow
+    models imports the file or module again instead of needing the (unimportable) loaded module."""
+
+    def __init__(self, spec: str, factory: Callable[[], nn.Module]) -> None:
+        self.spec, self._factory = spec, factory
+
+    def __call__(self) -> nn.Module:
+        return self._factory()
+
+    def __reduce__(self) -> tuple[Callable[[str], Callable[[], nn.Module]], tuple[str]]:
+        return load_factory, (self.spec,)
 
 
 def build_user_model(factory: Callable[[], nn.Module], *, spec: str) -> nn.Module:

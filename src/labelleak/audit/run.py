@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -92,6 +93,7 @@ def calibrate_attacks(
     store: ArtifactStore | None,
     verbose: bool,
     multi_class_shadows: bool = True,
+    workers: int = 1,
 ) -> tuple[dict[str, str], Shadows | None]:
     """Fit the attacks on one shared set of shadow experiments; returns, per attack name, what it was
     calibrated on, and the shadows (None when no attack needed them).
@@ -105,14 +107,17 @@ def calibrate_attacks(
     cannot decide without calibration are fit on them (a transfer: the parameter attacks'
     z-scored features carry over between architectures, an inversion difficulty reference does not).
     The shadows forget every class singly and, with ``multi_class_shadows``, :data:`SHADOW_PAIRS`
-    random pairs and :data:`SHADOW_TRIPLES` random triples.
+    random pairs and :data:`SHADOW_TRIPLES` random triples; ``workers`` processes unlearn those
+    the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
     """
     chosen = [a for a in attacks if a.needs_calibration or (arch is not None and a.calibratable)]
     if not chosen:
         return {}, None
     pairs, triples = (SHADOW_PAIRS, SHADOW_TRIPLES) if multi_class_shadows else (0, 0)
     config = ShadowConfig(methods=SHADOW_METHODS, pairs=pairs, triples=triples)
-    shadows = Shadows(dataset, draw, config=config, eval_seeds=(), arch=arch or "auto", store=store, verbose=verbose)
+    shadows = Shadows(
+        dataset, draw, config=config, eval_seeds=(), arch=arch or "auto", store=store, verbose=verbose, workers=workers
+    )
     source = (
         f"shadows of the owner's architecture ({arch})"
         if arch is not None
@@ -158,6 +163,7 @@ def run_audit(
     verbose: bool = False,
     multi_class_shadows: bool = True,
     inversion_reference: str = "original",
+    workers: int = 1,
 ) -> AuditReport:
     """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
 
@@ -177,11 +183,14 @@ def run_audit(
             the inversion attacks' per-class difficulty reference comes from: "original" (the same run
             on θ_o, :mod:`labelleak.attacks.criteria`) or "shadows" (the attacker's shadow models, as
             without θ_o).
+        workers: processes that build the shadow models a first audit lacks, one torch thread
+            each (1: all in this process).
 
     An attack that fails is reported in ``failures`` and the others still run; the audit fails only
     when none could run.
     """
     check_number("seed", seed, low=0, integer=True)
+    check_number("workers", workers, low=1, integer=True)
     check_choice("inversion_reference", inversion_reference, REFERENCES)
     if query_budget is not None:
         check_number("query_budget", query_budget, low=1, integer=True)
@@ -228,6 +237,7 @@ def run_audit(
         store=store,
         verbose=verbose,
         multi_class_shadows=multi_class_shadows,
+        workers=workers,
     )
     verdict_model = None if shadows is None else fit_verdict(built, shadows)
     fitted = [a.calibration_ for a in built.values() if a.calibration_ is not None]
@@ -284,7 +294,7 @@ def audit_model(
 
     loaded = wrap(model, "the audited model")
     arch = shadow_architecture(
-        lambda: fresh_copy(model),
+        functools.partial(fresh_copy, model),  # picklable: shadow workers rebuild it
         head=loaded.user_head_name,
         sample=sample,
         source=f"{type(model).__module__}.{type(model).__qualname__}",

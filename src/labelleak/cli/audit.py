@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labelleak.cli.common import add_data_options, add_run_options, add_verb, print_table, store_from
+from labelleak.cli.common import add_data_options, add_run_options, add_verb, int_at_least, print_table, store_from
 
 #: the audit library's parameters -> the flags that set them: its errors name the parameters, the
 #: command line shows the flags a user types
@@ -20,6 +20,7 @@ FLAGS = {
     "query_budget": "--query-budget",
     "seed": "--seed",
     "inversion_reference": "--inversion-reference",
+    "workers": "--workers",
 }
 
 DESCRIPTION = """\
@@ -114,6 +115,13 @@ def register(subparsers) -> None:
         default="original",
         help="per-class difficulty reference of the inversion attacks when --original is given: the same run "
         "on the original model (default) or the attacker's shadow models (as without --original; docs/audit.md)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int_at_least(1),
+        metavar="N",
+        help="processes that build the shadow models a first audit lacks, one torch thread each, so a first "
+        "audit uses as many cores as --threads (default: the --threads value; 1 builds them in this process)",
     )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
@@ -215,6 +223,7 @@ def _run(args) -> int:
         verbose=not args.quiet,
         multi_class_shadows=not args.single_class_shadows,
         inversion_reference=args.inversion_reference,
+        workers=args.workers or args.threads,
     )
     print(f"target: {report.target}")
     if target.head_name:

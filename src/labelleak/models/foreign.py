@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import pickle
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -45,6 +47,39 @@ def factory_fingerprint(factory: Callable[[], nn.Module], *, head: str, source: 
     for name, tensor in net.state_dict().items():
         digest.update(f"{name}:{tuple(tensor.shape)};".encode())
     return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class FactoryRegistration:
+    """What :func:`register_factory` was given: enough to register the same architecture in another
+    process (a worker that builds shadow models), when the factory pickles."""
+
+    factory: Callable[[], nn.Module]
+    head: str
+    sample: torch.Tensor
+    source: str
+
+    def register(self) -> str:
+        return register_factory(self.factory, head=self.head, sample=self.sample, source=self.source)
+
+
+_REGISTRATIONS: dict[str, FactoryRegistration] = {}
+
+
+def shippable_registration(name: str) -> FactoryRegistration | None:
+    """The registration of architecture ``name``, to send to another process: None for labelleak's
+    own architectures (nothing to register); :class:`ForeignArchitectureError` for a factory that
+    does not pickle (e.g. a lambda)."""
+    registration = _REGISTRATIONS.get(name)
+    if registration is None:
+        return None
+    try:
+        pickle.dumps(registration)
+    except Exception as err:  # whatever the user's factory holds may refuse to pickle, in any way
+        raise ForeignArchitectureError(
+            f"the model factory of {name} cannot be sent to another process ({type(err).__name__})"
+        ) from None
+    return registration
 
 
 def register_factory(factory: Callable[[], nn.Module], *, head: str, sample: torch.Tensor, source: str = "") -> str:
@@ -84,4 +119,5 @@ def register_factory(factory: Callable[[], nn.Module], *, head: str, sample: tor
         return body, module.in_features
 
     ARCHITECTURES.register(name)(build)
+    _REGISTRATIONS[name] = FactoryRegistration(factory, head, sample, source)
     return name

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from labelleak.device import module_device
+from labelleak.device import inference_batch, module_device
 from labelleak.validation import check_choice, check_number
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
@@ -136,11 +136,13 @@ def train(
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
-    """Logits of ``model`` in ``eval()`` mode, computed on the model's device and returned on the CPU."""
+def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int | None = None) -> torch.Tensor:
+    """Logits of ``model`` in ``eval()`` mode, computed on the model's device and returned on the CPU
+    (``batch_size`` images per pass; default: :func:`~labelleak.device.inference_batch`)."""
     was_training = model.training
     model.eval()
     device = module_device(model)
+    batch_size = batch_size or inference_batch(device)
     out = (
         torch.cat([model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
         if len(x)
