@@ -248,3 +248,26 @@ def test_a_factory_that_does_not_pickle_builds_its_shadows_here(digits, draw, st
     arch = register_factory(lambda: net(), head="1", sample=digits.x_test[:4], source="a lambda")
     assert build_shadow_models(digits, draw, config=CONFIG, arch=arch, store=store, workers=2) == 0
     assert not store.counts  # nothing trained by the refusal
+
+
+def _fail_in_a_worker():
+    raise RuntimeError("this factory cannot be rebuilt here")
+
+
+class _FactoryThatDoesNotUnpickle:
+    """Pickles in this process; unpickling it in a worker raises, as a notebook's class would."""
+
+    def __call__(self) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+
+    def __reduce__(self):
+        return _fail_in_a_worker, ()
+
+
+def test_workers_that_cannot_start_leave_the_shadows_to_this_process(digits, draw, store, caplog):
+    arch = register_factory(_FactoryThatDoesNotUnpickle(), head="1", sample=digits.x_test[:4], source="no unpickle")
+    config = ShadowConfig(methods=("gradient_ascent",), forget_sets=((1,), (4,)), epochs=2, aux_per_class=3)
+    assert build_shadow_models(digits, draw, config=config, arch=arch, store=store, workers=2) == 0
+    assert "shadow workers failed" in caplog.text
+    targets = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], arch=arch, store=store))
+    assert [t.forget_classes for t in targets] == [(1,), (4,)]

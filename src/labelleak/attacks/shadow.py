@@ -328,7 +328,8 @@ def build_shadow_models(
     returned, and :func:`shadow_targets` builds every model in this process, as it always can)
     with fewer than two workers or two missing models, without a store to hand the models back
     through, on an accelerator, or when the architecture's factory cannot be sent to another
-    process. A model comes out as :func:`shadow_targets` alone would build it at one thread.
+    process; when the workers fail, the models they did not build are left to :func:`shadow_targets`.
+    A model comes out as :func:`shadow_targets` alone would build it at one thread.
     """
     check_number("workers", workers, low=1, integer=True)
     arch = resolve_arch(arch, dataset.name)
@@ -359,16 +360,23 @@ def build_shadow_models(
     logger.info("unlearning %d shadow models in %d worker processes", len(missing), workers)
     context = multiprocessing.get_context("spawn")
     start = (registration, str(store.root), shadows, recipe, arch)
+    built = 0
     with (
         futures.ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_shadow_worker, initargs=start
         ) as pool,
         tqdm(total=len(missing), desc=f"shadow models ({workers} processes)", unit="model", disable=not verbose) as bar,
     ):
-        for done in futures.as_completed([pool.submit(_unlearn_in_worker, *task) for task in missing]):
-            done.result()
-            bar.update()
-    return len(missing)
+        try:
+            for done in futures.as_completed([pool.submit(_unlearn_in_worker, *task) for task in missing]):
+                done.result()
+                built += 1
+                bar.update()
+        except futures.process.BrokenProcessPool as err:
+            # a worker could not start (e.g. a model class defined in a notebook does not unpickle
+            # in a fresh process) or died: what is stored stays, the rest is built in this process
+            logger.warning("the shadow workers failed (%s): the other shadow models are built in this process", err)
+    return built
 
 
 @contextlib.contextmanager
