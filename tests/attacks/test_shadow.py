@@ -8,7 +8,6 @@ from labelleak.attacks.shadow import (
     ShadowConfig,
     ShadowLeakError,
     Shadows,
-    build_shadow_models,
     calibrate,
     shadow_dataset,
     shadow_targets,
@@ -230,11 +229,10 @@ def test_shadow_models_built_in_worker_processes_equal_those_built_here(digits, 
     config = ShadowConfig(methods=("gradient_ascent",), forget_sets=((1,), (4,), (2, 6)), epochs=5, aux_per_class=3)
     here = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=ArtifactStore(tmp_path / "here")))
     store = ArtifactStore(tmp_path / "workers")
-    assert build_shadow_models(digits, draw, config=config, arch="auto", store=store, workers=2) == 3
-    assert store.counts[("original", "computed")] == 1  # θ_o′ here, the unlearned models in the workers
-    assert build_shadow_models(digits, draw, config=config, arch="auto", store=store, workers=2) == 0  # all stored
-    there = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=store))
-    assert store.counts[("unlearned", "computed")] == 0
+    there = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=store, workers=2))
+    # θ_o′ trained here, the three unlearned models in the workers and then loaded here
+    assert store.counts[("original", "computed")] == 1
+    assert store.counts[("unlearned", "computed")] == 0 and store.counts[("unlearned", "cached")] == 3
     for built_here, built_there in zip(here, there, strict=True):
         assert built_here.forget_classes == built_there.forget_classes
         for name, tensor in built_here.unlearned.state_dict().items():
@@ -246,8 +244,8 @@ def test_a_factory_that_does_not_pickle_builds_its_shadows_here(digits, draw, st
         return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
 
     arch = register_factory(lambda: net(), head="1", sample=digits.x_test[:4], source="a lambda")
-    assert build_shadow_models(digits, draw, config=CONFIG, arch=arch, store=store, workers=2) == 0
-    assert not store.counts  # nothing trained by the refusal
+    targets = list(shadow_targets(digits, draw, config=CONFIG, eval_seeds=[0], arch=arch, store=store, workers=2))
+    assert len(targets) == 3 and store.counts[("unlearned", "computed")] == 3  # all built in this process
 
 
 def _fail_in_a_worker():
@@ -267,7 +265,7 @@ class _FactoryThatDoesNotUnpickle:
 def test_workers_that_cannot_start_leave_the_shadows_to_this_process(digits, draw, store, caplog):
     arch = register_factory(_FactoryThatDoesNotUnpickle(), head="1", sample=digits.x_test[:4], source="no unpickle")
     config = ShadowConfig(methods=("gradient_ascent",), forget_sets=((1,), (4,)), epochs=2, aux_per_class=3)
-    assert build_shadow_models(digits, draw, config=config, arch=arch, store=store, workers=2) == 0
+    targets = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], arch=arch, store=store, workers=2))
     assert "shadow workers failed" in caplog.text
-    targets = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], arch=arch, store=store))
     assert [t.forget_classes for t in targets] == [(1,), (4,)]
+    assert store.counts[("unlearned", "computed")] == 2  # built in this process

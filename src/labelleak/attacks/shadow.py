@@ -55,7 +55,7 @@ from labelleak.models import Classifier, TrainConfig, recipe_for, resolve_arch
 from labelleak.models.foreign import FactoryRegistration, ForeignArchitectureError, shippable_registration
 from labelleak.seeding import derive_seed, random_class_sets, torch_generator
 from labelleak.store import ArtifactStore, cached, dataset_fingerprint
-from labelleak.targets import build_unlearner, is_unlearned_stored, train_original, unlearn_original
+from labelleak.targets import TrainedModel, build_unlearner, is_unlearned_stored, train_original, unlearn_original
 from labelleak.validation import ParameterError, check_classes, check_number
 
 logger = logging.getLogger(__name__)
@@ -245,6 +245,7 @@ def shadow_targets(
     arch: str = "auto",
     store: ArtifactStore | None = None,
     verbose: bool = False,
+    workers: int = 1,
 ) -> Iterator[ShadowTarget]:
     """Yield the shadow experiments of ``config`` (models trained/unlearned or loaded from ``store``).
 
@@ -255,8 +256,11 @@ def shadow_targets(
         eval_seeds: every seed used by the evaluated targets (θ_o and unlearning); shadow seeds
             must differ from all of them.
         arch: the target's architecture (``auto`` resolves by the *target* dataset's name).
+        workers: processes that unlearn the shadow models ``store`` lacks once each θ_o′ is trained
+            here (:func:`_unlearn_in_workers`); 1 builds them all in this process.
     """
     _check_seeds(config, eval_seeds)
+    check_number("workers", workers, low=1, integer=True)
     k = dataset.num_classes
     forget_sets = config.resolved_forget_sets(k)
     recipe = shadow_recipe(config, dataset.name)
@@ -277,7 +281,7 @@ def shadow_targets(
     )
     with tqdm(total=total, desc="shadow models", unit="model", disable=not verbose, dynamic_ncols=True) as bar:
         yield from _shadow_experiments(
-            dataset, draw, config, forget_sets, recipe, arch, aux_per_class, store, verbose, bar
+            dataset, draw, config, forget_sets, recipe, arch, aux_per_class, store, verbose, bar, workers
         )
 
 
@@ -285,54 +289,54 @@ class ShadowBuildError(LabelleakError):
     """A worker process could not rebuild the shadow models' architecture."""
 
 
-# The state of a worker process of :func:`build_shadow_models`, set by its initializer.
+# The state of a worker process of :func:`_unlearn_in_workers`, set by its initializer.
 _worker: dict[str, Any] = {}
 
 
 def _start_shadow_worker(
     registration: FactoryRegistration | None,
     store_root: str,
-    shadows: dict[int, ImageDataset],
+    shadow: ImageDataset,
     recipe: TrainConfig,
     arch: str,
 ) -> None:
     torch.set_num_threads(1)  # the workers are the parallelism; threads inside them would contend
     if registration is not None and registration.register() != arch:
         raise ShadowBuildError(f"the architecture registered again in a worker is not {arch!r}")
-    _worker.update(store=ArtifactStore(store_root), shadows=shadows, recipe=recipe, arch=arch)
+    _worker.update(store=ArtifactStore(store_root), shadow=shadow, recipe=recipe, arch=arch)
 
 
 def _unlearn_in_worker(seed: int, method: str, classes: tuple[int, ...]) -> None:
-    shadow, store = _worker["shadows"][seed], _worker["store"]
+    shadow, store = _worker["shadow"], _worker["store"]
     original = train_original(shadow, arch=_worker["arch"], seed=seed, train_config=_worker["recipe"], store=store)
     unlearn_original(original, shadow, method=method, forget_classes=classes, seed=seed, store=store)
 
 
-def build_shadow_models(
-    dataset: ImageDataset,
-    draw: KnowledgeDraw,
+def _unlearn_in_workers(
+    shadow: ImageDataset,
+    original: TrainedModel,
     *,
-    config: ShadowConfig,
+    seed: int,
+    methods: Sequence[str],
+    forget_sets: Sequence[tuple[int, ...]],
+    recipe: TrainConfig,
     arch: str,
     store: ArtifactStore | None,
     workers: int,
-    verbose: bool = False,
+    verbose: bool,
 ) -> int:
-    """Unlearn the shadow models of ``config`` that ``store`` lacks in ``workers`` processes, before
-    :func:`shadow_targets` loads them all; returns how many were built.
+    """Unlearn the shadow models of θ_o′ ``original`` that ``store`` lacks in ``workers`` processes,
+    so that the caller then loads them all; returns how many were built.
 
-    Each θ_o′ is trained here first (one model, which the workers load). The workers are spawned
-    processes with one torch thread each, which use the cores better than torch's threads inside
-    one small model do: a BatchNorm CNN's first audit on two cores went from 333 s with its shadows
-    built at two threads to 292 s with two workers (docs/results/first-audit). Nothing is built in workers (0 is
-    returned, and :func:`shadow_targets` builds every model in this process, as it always can)
-    with fewer than two workers or two missing models, without a store to hand the models back
+    The workers are spawned processes with one torch thread each, which use the cores better than
+    torch's threads inside one small model do: a BatchNorm CNN's first audit on two cores went from
+    333 s with its shadows built at two threads to 292 s with two workers (docs/results/first-audit).
+    Nothing is built in workers (0 is returned, and the caller builds every model, as it always
+    can) with fewer than two workers or two missing models, without a store to hand the models back
     through, on an accelerator, or when the architecture's factory cannot be sent to another
-    process; when the workers fail, the models they did not build are left to :func:`shadow_targets`.
-    A model comes out as :func:`shadow_targets` alone would build it at one thread.
+    process; when the workers fail, the models they did not build are left to the caller. A model
+    comes out as the caller would build it at one thread.
     """
-    check_number("workers", workers, low=1, integer=True)
-    arch = resolve_arch(arch, dataset.name)
     if workers < 2 or store is None or default_device().type != "cpu":
         return 0
     try:
@@ -340,35 +344,33 @@ def build_shadow_models(
     except ForeignArchitectureError as err:
         logger.info("%s: shadow models are built in this process", err)
         return 0
-    recipe = shadow_recipe(config, dataset.name)
-    shadows: dict[int, ImageDataset] = {}
-    missing: list[tuple[int, str, tuple[int, ...]]] = []
-    for seed in config.seeds():
-        shadow = shadow_dataset(dataset, draw, train_fraction=config.train_fraction, seed=seed)
-        with _labelled_as_shadow(seed):
-            original = train_original(shadow, arch=arch, seed=seed, train_config=recipe, store=store, verbose=verbose)
-        shadows[seed] = shadow
-        missing += [
-            (seed, method, classes)
-            for method in config.methods
-            for classes in config.resolved_forget_sets(dataset.num_classes)
-            if not is_unlearned_stored(original, shadow, method=method, forget_classes=classes, seed=seed, store=store)
-        ]
+    missing = [
+        (method, classes)
+        for method in methods
+        for classes in forget_sets
+        if not is_unlearned_stored(original, shadow, method=method, forget_classes=classes, seed=seed, store=store)
+    ]
     if len(missing) < 2:
         return 0
     workers = min(workers, len(missing))
     logger.info("unlearning %d shadow models in %d worker processes", len(missing), workers)
     context = multiprocessing.get_context("spawn")
-    start = (registration, str(store.root), shadows, recipe, arch)
+    start = (registration, str(store.root), shadow, recipe, arch)
     built = 0
     with (
         futures.ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_shadow_worker, initargs=start
         ) as pool,
-        tqdm(total=len(missing), desc=f"shadow models ({workers} processes)", unit="model", disable=not verbose) as bar,
+        tqdm(
+            total=len(missing),
+            desc=f"shadow models ({workers} processes)",
+            unit="model",
+            disable=not verbose,
+            leave=False,
+        ) as bar,
     ):
         try:
-            for done in futures.as_completed([pool.submit(_unlearn_in_worker, *task) for task in missing]):
+            for done in futures.as_completed([pool.submit(_unlearn_in_worker, seed, *task) for task in missing]):
                 done.result()
                 built += 1
                 bar.update()
@@ -409,6 +411,7 @@ def _shadow_experiments(
     store: ArtifactStore | None,
     verbose: bool,
     bar: Any,
+    workers: int,
 ) -> Iterator[ShadowTarget]:
     k = dataset.num_classes
     for seed in config.seeds():
@@ -422,6 +425,18 @@ def _shadow_experiments(
         shadow = shadow_dataset(dataset, draw, train_fraction=config.train_fraction, seed=seed)
         with _labelled_as_shadow(seed):
             original = train_original(shadow, arch=arch, seed=seed, train_config=recipe, store=store, verbose=verbose)
+        _unlearn_in_workers(
+            shadow,
+            original,
+            seed=seed,
+            methods=config.methods,
+            forget_sets=forget_sets,
+            recipe=recipe,
+            arch=arch,
+            store=store,
+            workers=workers,
+            verbose=verbose,
+        )
         original_view = WeightsAccess.of_classifier(original.model)
         available = int(torch.bincount(shadow.y_test, minlength=k)[list(aux_classes)].min())
         if available < aux_per_class:
@@ -595,7 +610,7 @@ class Shadows:
             default: the dataset's content, A's indices, the shadow config and the architecture.
         verbose: progress bars while shadow models are trained.
         workers: processes that unlearn the shadow models the store lacks
-            (:func:`build_shadow_models`); 1 builds them all in this process.
+            (:func:`shadow_targets`); 1 builds them all in this process.
     """
 
     def __init__(
@@ -637,15 +652,6 @@ class Shadows:
         if self._targets is not None:
             yield from self._targets
             return
-        build_shadow_models(
-            self.dataset,
-            self.draw,
-            config=self.config,
-            arch=self.arch,
-            store=self.store,
-            workers=self.workers,
-            verbose=self.verbose,
-        )
         built = []
         for target in shadow_targets(
             self.dataset,
@@ -655,6 +661,7 @@ class Shadows:
             arch=self.arch,
             store=self.store,
             verbose=self.verbose,
+            workers=self.workers,
         ):
             built.append(target)
             yield target
