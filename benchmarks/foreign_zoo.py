@@ -10,6 +10,10 @@ bad-teacher distillation. Each target is then audited through the command line,
 dataset, over all targets and over the targets that forgot (forget-class test accuracy ≤ 10%),
 with the audit verdict beside them.
 
+With ``--onnx`` each target is exported to ONNX and audited as ``labelleak audit --onnx FILE``
+(queries only, architecture unknown), with ``--shadow-archs`` passed on: how far the black-box
+attacks' calibrations transfer to architectures the attacker never saw.
+
 Resumable: every model and every audit JSON is a file under ``--out``; a re-run skips what exists.
 
     python benchmarks/foreign_zoo.py --datasets mnist --out runs/zoo --threads 2
@@ -23,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -205,7 +210,33 @@ def variant(args) -> str:
     """The suffix of this run's audit folder and tables: "" for the audit as it is, else the ablation's name."""
     if args.uncalibrated:
         return "-uncalibrated"
+    if args.onnx:
+        return "-onnx" + (f"-{args.shadow_archs.replace(',', '-')}" if args.shadow_archs else "")
     return "-shadow-reference" if args.inversion_reference == "shadows" else ""
+
+
+def export_onnx(target: dict, out: Path) -> Path:
+    """The unlearned model as an ONNX file (what an owner serving it would hand over), written once."""
+    path = out / "onnx" / f"{target['name']}.onnx"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = load_dataset(target["dataset"])
+        kind = "g28" if data.input_shape[0] == 1 else "c32"
+        model = ZOO[target["arch"]][1][kind]()
+        model.load_state_dict(load_file(target["weights"]))
+        model.eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+            torch.onnx.export(
+                model,
+                (data.x_test[:1],),
+                str(path),
+                dynamo=False,
+                input_names=["image"],
+                output_names=["logits"],
+                dynamic_axes={"image": {0: "batch"}},
+            )
+    return path
 
 
 def audit(target: dict, args, out: Path) -> dict:
@@ -215,11 +246,24 @@ def audit(target: dict, args, out: Path) -> dict:
         result.write_text(json.dumps(uncalibrated_inversion(target, args)))
     if not result.exists():
         result.parent.mkdir(parents=True, exist_ok=True)
+        model = (
+            ["--onnx", str(export_onnx(target, out))]
+            if args.onnx
+            else [
+                "--model-factory",
+                target["factory"],
+                "--weights",
+                target["weights"],
+                "--original",
+                target["original"],
+            ]
+        )
         command = [
-            "labelleak", "audit", "--model-factory", target["factory"], "--weights", target["weights"],
-            "--original", target["original"], "--dataset", target["dataset"], "--json", str(result),
+            "labelleak", "audit", *model, "--dataset", target["dataset"], "--json", str(result),
             "--quiet", "--threads", str(args.threads),
         ]  # fmt: skip
+        if args.shadow_archs:
+            command += ["--shadow-archs", args.shadow_archs]
         if args.cache:
             command += ["--cache", args.cache]
         if args.single_class_shadows:
@@ -412,6 +456,17 @@ def main(argv: list[str] | None = None) -> int:
         "per-class reference from the shadows, not from θ_o), into OUT/audits-shadow-reference",
     )
     parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="audit each target as an ONNX export (labelleak audit --onnx: queries only, architecture unknown) "
+        "into OUT/audits-onnx[-ARCHS]",
+    )
+    parser.add_argument(
+        "--shadow-archs",
+        help="with --onnx: labelleak audit --shadow-archs (labelleak architectures whose shadows stand in for "
+        "the unknown one)",
+    )
+    parser.add_argument(
         "--from-json",
         action="store_true",
         help="only rewrite the tables from OUT/zoo.json (the recorded targets and their audits' successes)",
@@ -422,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
         help="a folder of audit JSONs of the same targets by an earlier labelleak: adds a before → now table",
     )
     args = parser.parse_args(argv)
+    if args.shadow_archs and not args.onnx:
+        parser.error("--shadow-archs needs --onnx (the audit of a model whose architecture is known uses its own)")
     args.methods = args.methods.split(",")
     torch.set_num_threads(args.threads)
     out = Path(args.out)

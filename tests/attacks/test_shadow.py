@@ -9,6 +9,7 @@ from labelleak.attacks.shadow import (
     ShadowLeakError,
     Shadows,
     calibrate,
+    shadow_archs,
     shadow_dataset,
     shadow_targets,
 )
@@ -215,6 +216,29 @@ def test_data_free_shadows_yield_the_two_version_features_only(digits, store):
     assert set(calibration.features) == {"orig"} and "no A (data-free)" in calibration.description
     shadows = Shadows(digits, free, config=config, eval_seeds=[0], store=store)
     assert ATTACKS.build("param-diff-orig", decider="youden").calibrate(shadows)._decider.threshold is not None
+
+
+def test_several_architectures_take_turns_among_the_shadow_originals(digits, draw, store):
+    assert shadow_archs(("mlp", "smallcnn"), "digits", 3) == ["mlp", "smallcnn", "mlp"]
+    assert shadow_archs("auto", "digits", 2) == ["mlp", "mlp"]
+    with pytest.raises(ParameterError, match=r"at least the number of shadow architectures \(2\), got 1"):
+        shadow_archs(("mlp", "smallcnn"), "digits", 1)
+    with pytest.raises(ParameterError, match=r"arch names an architecture twice: \['mlp', 'mlp'\]"):
+        shadow_archs(("mlp", "auto"), "digits", 2)
+    with pytest.raises(ParameterError, match="n_models"):
+        Shadows(digits, draw, config=CONFIG, eval_seeds=[0], arch=("mlp", "smallcnn"))
+    config = ShadowConfig(methods=("retrain",), forget_sets=((1,), (2, 6)), epochs=2, aux_per_class=3, n_models=2)
+    targets = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], arch=("mlp", "smallcnn"), store=store))
+    assert [(t.seed, t.original.spec.arch, t.unlearned.spec.arch) for t in targets] == [
+        (1000, "mlp", "mlp"),
+        (1000, "mlp", "mlp"),
+        (1001, "smallcnn", "smallcnn"),
+        (1001, "smallcnn", "smallcnn"),
+    ]
+    # calibrations fit on them are keyed apart from those of one architecture
+    one = Shadows(digits, draw, config=config, eval_seeds=[0], store=store)
+    several = Shadows(digits, draw, config=config, eval_seeds=[0], arch=("mlp", "smallcnn"), store=store)
+    assert one.key["arch"] == "mlp" and several.key["arch"] == ["mlp", "smallcnn"]
 
 
 @pytest.fixture()

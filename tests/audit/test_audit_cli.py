@@ -135,6 +135,30 @@ def test_onnx_audit_runs_queries_only(owner_onnx, cache_dir, tmp_path, capsys):
     assert "warning: these attacks ran uncalibrated, with fixed defaults: invert-bb" in _out
 
 
+def test_onnx_audit_calibrated_on_stand_in_architectures(owner_onnx, tmp_path, capsys):
+    out_json = tmp_path / "stand-ins.json"
+    args = ["--onnx", owner_onnx, "--cache", tmp_path / "cache", "--json", out_json, "--attacks", "invert-bb"]
+    code, out, err = audit([*args, "--shadow-archs", "mlp,smallcnn"], capsys)
+    assert code == 0, err
+    result = json.loads(out_json.read_text())
+    # the attack the default leaves uncalibrated is fit on one shadow original of each architecture
+    calibration = result["attacks"][0]["calibration"]
+    assert calibration.startswith("shadows of labelleak's mlp, smallcnn standing in for the unknown architecture")
+    assert calibration.endswith("per architecture") and "uncalibrated" not in out
+    assert f"calibrated on: {calibration}" in out
+
+
+def test_stand_in_architectures_are_for_unknown_architectures_only(owner_files, capsys):
+    model = ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned]
+    code, out, err = audit([*model, "--shadow-archs", "mlp"], capsys)
+    _one_line_error(code, out, err, "--shadow-archs stand in for an architecture labelleak does not know")
+    with pytest.raises(SystemExit) as parser_exit:
+        audit([*model, "--shadow-archs", "mlp,vgg"], capsys)
+    err = capsys.readouterr().err
+    assert parser_exit.value.code == 2
+    assert "--shadow-archs: must name architectures among mlp, lenet, smallcnn, resnet18, got 'mlp,vgg'" in err
+
+
 def _one_line_error(code, out, err, *fragments):
     assert code == 2
     lines = err.strip().splitlines()

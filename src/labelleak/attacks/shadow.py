@@ -236,13 +236,40 @@ def shadow_families(config: ShadowConfig) -> tuple[str, ...]:
     return ("orig",) if config.aux_per_class == 0 else FAMILIES
 
 
+def shadow_archs(arch: str | Sequence[str], dataset_name: str, n_models: int) -> list[str]:
+    """The architecture of each shadow original θ_o′, in seed order: ``arch`` (``auto`` resolves by
+    ``dataset_name``), or with several names, shadow seed ``seed + i`` trains the i-th in turn.
+
+    Several architectures stand in for a target whose architecture the attacker does not know
+    (an ONNX file): a calibration that spans them has to hold across architectures
+    (docs/audit.md measures which attacks transfer)."""
+    names = [arch] if isinstance(arch, str) else list(arch)
+    if not names:
+        raise ParameterError("arch must name at least one architecture, got none")
+    resolved = [resolve_arch(name, dataset_name) for name in names]
+    if len(set(resolved)) != len(resolved):
+        raise ParameterError(f"arch names an architecture twice: {resolved}")
+    if n_models < len(resolved):
+        raise ParameterError(
+            f"n_models must be at least the number of shadow architectures ({len(resolved)}), got {n_models}"
+        )
+    return [resolved[i % len(resolved)] for i in range(n_models)]
+
+
+def arch_key(arch: str | Sequence[str], dataset_name: str) -> str | list[str]:
+    """``arch`` as cache-key material: one resolved name (as before several existed), or the list."""
+    if isinstance(arch, str):
+        return resolve_arch(arch, dataset_name)
+    return [resolve_arch(name, dataset_name) for name in arch]
+
+
 def shadow_targets(
     dataset: ImageDataset,
     draw: KnowledgeDraw,
     *,
     config: ShadowConfig,
     eval_seeds: Sequence[int],
-    arch: str = "auto",
+    arch: str | Sequence[str] = "auto",
     store: ArtifactStore | None = None,
     verbose: bool = False,
     workers: int = 1,
@@ -255,7 +282,8 @@ def shadow_targets(
         config: which methods, forget sets and shadow seeds.
         eval_seeds: every seed used by the evaluated targets (θ_o and unlearning); shadow seeds
             must differ from all of them.
-        arch: the target's architecture (``auto`` resolves by the *target* dataset's name).
+        arch: the target's architecture (``auto`` resolves by the *target* dataset's name), or
+            several, one per shadow seed in turn (:func:`shadow_archs`).
         workers: processes that unlearn the shadow models ``store`` lacks once each θ_o′ is trained
             here (:func:`_unlearn_in_workers`); 1 builds them all in this process.
     """
@@ -264,7 +292,7 @@ def shadow_targets(
     k = dataset.num_classes
     forget_sets = config.resolved_forget_sets(k)
     recipe = shadow_recipe(config, dataset.name)
-    arch = resolve_arch(arch, dataset.name)
+    archs = shadow_archs(arch, dataset.name, config.n_models)
     aux_per_class = (
         max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
         if config.aux_per_class is None
@@ -272,16 +300,17 @@ def shadow_targets(
     )
     total = len(config.seeds()) * len(config.methods) * len(forget_sets)
     logger.info(
-        "calibrating the attacker's shadow models on %s, %d of them (shadow seeds %s x methods %s x %d forget sets)",
+        "calibrating the attacker's shadow models on %s, %d of them (shadow seeds %s x methods %s x %d forget sets)%s",
         dataset.name,
         total,
         list(config.seeds()),
         ", ".join(config.methods),
         len(forget_sets),
+        f", architectures {', '.join(archs)}" if len(set(archs)) > 1 else "",
     )
     with tqdm(total=total, desc="shadow models", unit="model", disable=not verbose, dynamic_ncols=True) as bar:
         yield from _shadow_experiments(
-            dataset, draw, config, forget_sets, recipe, arch, aux_per_class, store, verbose, bar, workers
+            dataset, draw, config, forget_sets, recipe, archs, aux_per_class, store, verbose, bar, workers
         )
 
 
@@ -406,7 +435,7 @@ def _shadow_experiments(
     config: ShadowConfig,
     forget_sets: tuple[tuple[int, ...], ...],
     recipe: TrainConfig,
-    arch: str,
+    archs: Sequence[str],
     aux_per_class: int,
     store: ArtifactStore | None,
     verbose: bool,
@@ -414,7 +443,7 @@ def _shadow_experiments(
     workers: int,
 ) -> Iterator[ShadowTarget]:
     k = dataset.num_classes
-    for seed in config.seeds():
+    for seed, arch in zip(config.seeds(), archs, strict=True):
         # a partial A' holds classes drawn with the shadow seed alone, as the target's A with its seed
         # (drawn first: an aux_classes that leaves no class out fails before any training)
         aux_classes = (
@@ -481,7 +510,7 @@ def calibrate(
     config: ShadowConfig,
     eval_seeds: Sequence[int],
     reference: ReferenceConfig | None = None,
-    arch: str = "auto",
+    arch: str | Sequence[str] = "auto",
     store: ArtifactStore | None = None,
     verbose: bool = False,
     targets: Callable[[], Iterable[ShadowTarget]] | None = None,
@@ -497,7 +526,7 @@ def calibrate(
         "dataset": dataset.name,
         "data": dataset_fingerprint(dataset),
         "aux": [int(i) for i in draw.aux_indices],
-        "arch": resolve_arch(arch, dataset.name),
+        "arch": arch_key(arch, dataset.name),
         "shadow": shadow_key(config, dataset.name),
         "reference": reference.to_dict(),
         "families": list(shadow_families(config)),
@@ -604,7 +633,8 @@ class Shadows:
         draw: the attacker's knowledge draw for the target; its shadow pool is the shadow data.
         config: which methods, forget sets and shadow seeds.
         eval_seeds: every seed of the evaluated targets; the shadow seeds must differ from them.
-        arch: the target's architecture (``auto`` resolves by the target dataset's name).
+        arch: the target's architecture (``auto`` resolves by the target dataset's name), or
+            several, one per shadow seed in turn (:func:`shadow_archs`).
         store: caches the shadow models, their features and what attacks fit on them.
         key: names this setting in the cache keys of fitted calibrations (see :meth:`cached`);
             default: the dataset's content, A's indices, the shadow config and the architecture.
@@ -620,7 +650,7 @@ class Shadows:
         *,
         config: ShadowConfig | None = None,
         eval_seeds: Sequence[int] = (),
-        arch: str = "auto",
+        arch: str | Sequence[str] = "auto",
         store: ArtifactStore | None = None,
         key: dict[str, Any] | None = None,
         verbose: bool = False,
@@ -631,13 +661,14 @@ class Shadows:
         self.config = config or ShadowConfig()
         self.eval_seeds = tuple(int(s) for s in eval_seeds)
         _check_seeds(self.config, self.eval_seeds)
+        shadow_archs(arch, dataset.name, self.config.n_models)  # fails here, not at the first use
         self.arch, self.store, self.verbose = arch, store, verbose
         self.key = key or {
             "dataset": dataset.name,
             "data": dataset_fingerprint(dataset),
             "aux": [int(i) for i in draw.aux_indices],
             "shadow": shadow_key(self.config, dataset.name),
-            "arch": resolve_arch(arch, dataset.name),
+            "arch": arch_key(arch, dataset.name),
         }
         self._features: dict[str, Calibration] = {}
         self._targets: list[ShadowTarget] | None = None

@@ -94,6 +94,7 @@ def calibrate_attacks(
     verbose: bool,
     multi_class_shadows: bool = True,
     workers: int = 1,
+    shadow_archs: Sequence[str] | None = None,
 ) -> tuple[dict[str, str], Shadows | None]:
     """Fit the attacks on one shared set of shadow experiments; returns, per attack name, what it was
     calibrated on, and the shadows (None when no attack needed them).
@@ -106,28 +107,47 @@ def calibrate_attacks(
     the shadows are labelleak's default architecture for ``dataset`` and only the attacks that
     cannot decide without calibration are fit on them (a transfer: the parameter attacks'
     z-scored features carry over between architectures, an inversion difficulty reference does not).
+    ``shadow_archs`` instead names labelleak architectures that stand in for the unknown one: one
+    shadow original of each, and every attack that can be calibrated is fit on all of them
+    together, so its calibration has to hold across architectures (docs/audit.md measures it).
     The shadows forget every class singly and, with ``multi_class_shadows``, :data:`SHADOW_PAIRS`
     random pairs and :data:`SHADOW_TRIPLES` random triples; ``workers`` processes unlearn those
     the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
     """
-    chosen = [a for a in attacks if a.needs_calibration or (arch is not None and a.calibratable)]
+    if arch is not None and shadow_archs:
+        raise AuditError(
+            "{shadow_archs} stand in for an architecture labelleak does not know: this model's is known",
+            parameters=("shadow_archs",),
+        )
+    stand_ins = list(dict.fromkeys(resolve_arch(a, dataset.name) for a in shadow_archs or ()))
+    chosen = [a for a in attacks if a.needs_calibration or ((arch is not None or stand_ins) and a.calibratable)]
     if not chosen:
         return {}, None
     pairs, triples = (SHADOW_PAIRS, SHADOW_TRIPLES) if multi_class_shadows else (0, 0)
-    config = ShadowConfig(methods=SHADOW_METHODS, pairs=pairs, triples=triples)
+    config = ShadowConfig(methods=SHADOW_METHODS, pairs=pairs, triples=triples, n_models=max(1, len(stand_ins)))
     shadows = Shadows(
-        dataset, draw, config=config, eval_seeds=(), arch=arch or "auto", store=store, verbose=verbose, workers=workers
+        dataset,
+        draw,
+        config=config,
+        eval_seeds=(),
+        arch=arch or stand_ins or "auto",
+        store=store,
+        verbose=verbose,
+        workers=workers,
     )
-    source = (
-        f"shadows of the owner's architecture ({arch})"
-        if arch is not None
-        else f"transfer from shadows of labelleak's {resolve_arch('auto', dataset.name)}"
-    )
+    if arch is not None:
+        source = f"shadows of the owner's architecture ({arch})"
+    elif stand_ins:
+        source = f"shadows of labelleak's {', '.join(stand_ins)} standing in for the unknown architecture"
+    else:
+        source = f"transfer from shadows of labelleak's {resolve_arch('auto', dataset.name)}"
     sets = f"{dataset.num_classes} classes" + (f", {pairs} pairs and {triples} triples" if pairs or triples else "")
     found = {}
     for attack in chosen:
         attack.calibrate(shadows)
-        found[attack.name] = f"{source}, {len(config.methods)} methods x {sets}"
+        found[attack.name] = f"{source}, {len(config.methods)} methods x {sets}" + (
+            " per architecture" if stand_ins else ""
+        )
         if isinstance(attack, InversionAttack) and attack.reference == "original":
             found[attack.name] += "; per-class reference: the same run on the original model"
     return found, shadows
@@ -164,6 +184,7 @@ def run_audit(
     multi_class_shadows: bool = True,
     inversion_reference: str = "original",
     workers: int = 1,
+    shadow_archs: Sequence[str] | None = None,
 ) -> AuditReport:
     """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
 
@@ -185,6 +206,10 @@ def run_audit(
             without θ_o).
         workers: processes that build the shadow models a first audit lacks, one torch thread
             each (1: all in this process).
+        shadow_archs: for a model whose architecture labelleak does not know (``target.arch`` is
+            None, e.g. an ONNX file), labelleak architectures whose shadows stand in for it, with
+            every calibratable attack fit on all of them (:func:`calibrate_attacks`); None: shadows
+            of the dataset's default architecture, for the attacks that cannot decide without.
 
     An attack that fails is reported in ``failures`` and the others still run; the audit fails only
     when none could run.
@@ -238,6 +263,7 @@ def run_audit(
         verbose=verbose,
         multi_class_shadows=multi_class_shadows,
         workers=workers,
+        shadow_archs=shadow_archs,
     )
     verdict_model = None if shadows is None else fit_verdict(built, shadows)
     fitted = [a.calibration_ for a in built.values() if a.calibration_ is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from labelleak.cli.common import add_data_options, add_run_options, add_verb, int_at_least, print_table, store_from
@@ -21,6 +22,7 @@ FLAGS = {
     "seed": "--seed",
     "inversion_reference": "--inversion-reference",
     "workers": "--workers",
+    "shadow_archs": "--shadow-archs",
 }
 
 DESCRIPTION = """\
@@ -45,6 +47,18 @@ Example:
   labelleak audit --model-factory my_model.py:build --weights unlearned.pt --original original.pt \\
                   --dataset fashion-mnist --json audit.json --report audit.md
 """
+
+
+def architecture_list(text: str) -> list[str]:
+    """``--shadow-archs``: comma-separated names of labelleak's architectures."""
+    from labelleak.models import ARCHITECTURES
+    from labelleak.models.foreign import FACTORY_PREFIX
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    known = [name for name in ARCHITECTURES.names() if not name.startswith(FACTORY_PREFIX)]
+    if not names or any(name not in known for name in names):
+        raise argparse.ArgumentTypeError(f"must name architectures among {', '.join(known)}, got {text!r}")
+    return names
 
 
 def register(subparsers) -> None:
@@ -122,6 +136,15 @@ def register(subparsers) -> None:
         metavar="N",
         help="processes that build the shadow models a first audit lacks, one torch thread each, so a first "
         "audit uses as many cores as --threads (default: the --threads value; 1 builds them in this process)",
+    )
+    parser.add_argument(
+        "--shadow-archs",
+        type=architecture_list,
+        metavar="A,B,...",
+        help="with --onnx (architecture unknown): labelleak architectures whose shadow models stand in for "
+        "the model's, e.g. mlp,lenet,smallcnn; every attack that can be calibrated is then fit on all of them "
+        "(default: shadows of the dataset's default architecture, only for the attacks that need them; "
+        "docs/audit.md measures both)",
     )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
@@ -224,6 +247,7 @@ def _run(args) -> int:
         multi_class_shadows=not args.single_class_shadows,
         inversion_reference=args.inversion_reference,
         workers=args.workers or args.threads,
+        shadow_archs=args.shadow_archs,
     )
     print(f"target: {report.target}")
     if target.head_name:

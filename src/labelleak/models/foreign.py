@@ -23,6 +23,9 @@ from torch import nn
 from labelleak import LabelleakError
 from labelleak.models.architectures import ARCHITECTURES, ModelSpec
 
+#: how the names of registered factories begin (``factory-<hash>``), unlike labelleak's own architectures
+FACTORY_PREFIX = "factory-"
+
 
 class ForeignArchitectureError(LabelleakError):
     """A model factory cannot be split into features and a last linear layer."""
@@ -89,7 +92,7 @@ def register_factory(factory: Callable[[], nn.Module], *, head: str, sample: tor
     i.e. that the head is the network's last operation. Registering the same architecture again
     returns the same name.
     """
-    name = f"factory-{factory_fingerprint(factory, head=head, source=source)}"
+    name = f"{FACTORY_PREFIX}{factory_fingerprint(factory, head=head, source=source)}"
     if name in ARCHITECTURES:
         return name
     net = factory().eval()
