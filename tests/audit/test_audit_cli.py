@@ -148,10 +148,12 @@ def test_onnx_audit_calibrated_on_stand_in_architectures(owner_onnx, tmp_path, c
     assert f"calibrated on: {calibration}" in out
 
 
-def test_stand_in_architectures_are_for_unknown_architectures_only(owner_files, capsys):
+def test_stand_in_architectures_are_for_unknown_architectures_only(owner_files, owner_onnx, capsys):
     model = ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned]
     code, out, err = audit([*model, "--shadow-archs", "mlp"], capsys)
     _one_line_error(code, out, err, "--shadow-archs stand in for an architecture labelleak does not know")
+    code, out, err = audit(["--onnx", owner_onnx, "--shadow-archs", "mlp,lenet,mlp"], capsys)
+    _one_line_error(code, out, err, "--shadow-archs names an architecture twice: mlp, lenet, mlp")
     with pytest.raises(SystemExit) as parser_exit:
         audit([*model, "--shadow-archs", "mlp,vgg"], capsys)
     err = capsys.readouterr().err

@@ -119,7 +119,11 @@ def calibrate_attacks(
             "{shadow_archs} stand in for an architecture labelleak does not know: this model's is known",
             parameters=("shadow_archs",),
         )
-    stand_ins = list(dict.fromkeys(resolve_arch(a, dataset.name) for a in shadow_archs or ()))
+    stand_ins = [resolve_arch(name, dataset.name) for name in shadow_archs or ()]
+    if len(set(stand_ins)) != len(stand_ins):
+        raise AuditError(
+            "{shadow_archs} names an architecture twice: " + ", ".join(stand_ins), parameters=("shadow_archs",)
+        )
     chosen = [a for a in attacks if a.needs_calibration or ((arch is not None or stand_ins) and a.calibratable)]
     if not chosen:
         return {}, None
