@@ -114,3 +114,24 @@ def test_tune_scores_a_trial_as_its_worst_forget_set(tmp_path, capsys):
         main(["tune", "--dataset", "digits", "--method", "finetune", "--forget-sets", "0;x"])
     assert stopped.value.code == 2
     assert "must be forget sets like '0;3;0,3', got '0;x'" in capsys.readouterr().err
+
+
+def test_a_resumed_study_draws_new_trials(tmp_path):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from labelleak.data import load_dataset
+    from labelleak.store import ArtifactStore
+    from labelleak.tune import tune
+
+    store = ArtifactStore(tmp_path / "cache")
+    options = dict(method="finetune", forget_sets=[[3]], store=store, budget_epochs=40)
+    tune(load_dataset("digits"), trials=2, **options)
+    tune(load_dataset("digits"), trials=4, **options)  # resumed: two more
+    journal = next((tmp_path / "cache" / "tune").glob("*.journal"))
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    trials = optuna.load_study(study_name=journal.name.removesuffix(".journal"), storage=storage).trials
+    drawn = [tuple(sorted(t.params.items())) for t in trials]
+    # the resumed call's random start-up draws are not the first call's again
+    assert len(drawn) == 4 and len(set(drawn)) == 4

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from labelleak.data import ImageDataset
+from labelleak.seeding import derive_seed
 from labelleak.store import ArtifactStore
 from labelleak.targets import build_unlearner, train_original, unlearn_original
 from labelleak.unlearning import UNLEARNERS
@@ -261,6 +262,11 @@ def tune(
         sampler=optuna.samplers.TPESampler(seed=seed),
         load_if_exists=True,
     )
+    if study.trials:
+        # a sampler seeded as in the first call would draw that call's random start-up trials again
+        # (the same parameters, measured again); seeded by what the study holds, a resumed call goes
+        # on with new ones and stays reproducible
+        study.sampler = optuna.samplers.TPESampler(seed=derive_seed(seed, "tune-resume", len(study.trials)))
 
     def finished() -> list[Any]:
         return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
