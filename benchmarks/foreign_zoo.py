@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -146,10 +147,14 @@ def forget_sets(seed: int) -> list[list[int]]:
     return [[singles[0]], [singles[1]], pair, second_pair, triple]
 
 
+def zoo_factory(arch: str, data) -> Callable[[], nn.Module]:
+    """The zoo's factory of ``arch`` for ``data``'s images (28×28 grey or 32×32 colour)."""
+    return ZOO[arch][1]["g28" if data.input_shape[0] == 1 else "c32"]
+
+
 def build_targets(args, dataset: str, arch: str, out: Path) -> list[dict]:
     data = load_dataset(dataset)
-    kind = "g28" if data.input_shape[0] == 1 else "c32"
-    factory = ZOO[arch][1][kind]
+    factory = zoo_factory(arch, data)
     gen = torch.Generator().manual_seed(args.seed)
     subset = torch.randperm(len(data.y_train), generator=gen)[: args.train_size]
     x, y = data.x_train[subset], data.y_train[subset]
@@ -221,8 +226,7 @@ def export_onnx(target: dict, out: Path) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         data = load_dataset(target["dataset"])
-        kind = "g28" if data.input_shape[0] == 1 else "c32"
-        model = ZOO[target["arch"]][1][kind]()
+        model = zoo_factory(target["arch"], data)()
         model.load_state_dict(load_file(target["weights"]))
         model.eval()
         with warnings.catch_warnings():
@@ -479,6 +483,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.shadow_archs and not args.onnx:
         parser.error("--shadow-archs needs --onnx (the audit of a model whose architecture is known uses its own)")
+    if args.onnx and (args.uncalibrated or args.inversion_reference == "shadows"):
+        parser.error(
+            "--onnx audits have no original model and run calibrated: --uncalibrated and "
+            "--inversion-reference do not apply"
+        )
     args.methods = args.methods.split(",")
     torch.set_num_threads(args.threads)
     out = Path(args.out)
