@@ -138,7 +138,7 @@ def test_onnx_audit_runs_queries_only(owner_onnx, cache_dir, tmp_path, capsys):
 def test_onnx_audit_calibrated_on_stand_in_architectures(owner_onnx, tmp_path, capsys):
     out_json = tmp_path / "stand-ins.json"
     args = ["--onnx", owner_onnx, "--cache", tmp_path / "cache", "--json", out_json, "--attacks", "invert-bb"]
-    code, out, err = audit([*args, "--shadow-archs", "mlp,smallcnn"], capsys)
+    code, out, err = audit([*args, "--shadow-archs", "mlp,smallcnn", "--single-class-shadows"], capsys)
     assert code == 0, err
     result = json.loads(out_json.read_text())
     # the attack the default leaves uncalibrated is fit on one shadow original of each architecture
