@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from labelleak.device import module_device
+from labelleak.device import CPU_INFERENCE_BATCH, module_device
 from labelleak.models.training import batches, predict_logits
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import ForgetSplit
@@ -189,8 +189,9 @@ class ForgetTrainStop:
     near a 5% threshold is about 0.7 points.
     """
 
-    #: samples per forward pass of a check
-    chunk = 128
+    #: samples per forward pass of a check: the CPU's inference batch, small enough that a check
+    #: which the first chunks decide stops early
+    chunk = CPU_INFERENCE_BATCH
 
     def __init__(self, split: ForgetSplit, *, threshold: float, sample_size: int | None, seed: int) -> None:
         self.threshold = threshold
