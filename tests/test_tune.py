@@ -135,3 +135,54 @@ def test_a_resumed_study_draws_new_trials(tmp_path):
     drawn = [tuple(sorted(t.params.items())) for t in trials]
     # the resumed call's random start-up draws are not the first call's again
     assert len(drawn) == 4 and len(set(drawn)) == 4
+
+
+def test_a_trial_that_cannot_beat_the_best_stops_after_its_first_set(tmp_path, monkeypatch):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    import labelleak.tune as tuning
+    from labelleak.data import load_dataset
+    from labelleak.store import ArtifactStore
+
+    store = ArtifactStore(tmp_path / "cache")
+    unlearned = []
+    real_unlearn = tuning.unlearn_original
+
+    def counting_unlearn(*args, method, forget_classes, **kwargs):
+        if method != "retrain":
+            unlearned.append(tuple(forget_classes))
+        return real_unlearn(*args, method=method, forget_classes=forget_classes, **kwargs)
+
+    monkeypatch.setattr(tuning, "unlearn_original", counting_unlearn)
+    options = dict(method="finetune", forget_sets=[[0], [3], [0, 3]], store=store, budget_epochs=40)
+    first = tuning.tune(load_dataset("digits"), trials=1, **options)
+    assert first.trials == 1 and first.stopped_early == 0 and len(unlearned) == 3
+    # the next trial fine-tunes one epoch at a rate too small to forget any set: worse than the first
+    # on whichever set it runs first
+    journal = next((tmp_path / "cache" / "tune").glob("*.journal"))
+    study = optuna.load_study(
+        study_name=journal.name.removesuffix(".journal"), storage=JournalStorage(JournalFileBackend(str(journal)))
+    )
+    study.enqueue_trial({"lr": 1e-5, "epochs": 1, "optimizer": "sgd"})
+    unlearned.clear()
+    result = tuning.tune(load_dataset("digits"), trials=2, **options)
+    # stopped after one set, the one the best trial did worst on, and counted as a finished trial
+    set_scores = [
+        score(
+            m["forget_test_acc"],
+            m["retain_test_acc"],
+            m["cpu_seconds"],
+            m["retrain_forget"] + 0.02,
+            m["budget_cpu_seconds"],
+            m["retain_floor"],
+        )
+        for m in first.per_set
+    ]
+    worst = first.forget_sets[set_scores.index(min(set_scores))]
+    assert result.trials == 2 and result.stopped_early == 1 and unlearned == [worst]
+    # the stopped trial is not the best, and its partial cost is counted
+    assert result.params == first.params and result.cpu_seconds > first.cpu_seconds
+    stopped = study.trials[-1]
+    assert stopped.state == optuna.trial.TrialState.PRUNED and list(stopped.intermediate_values) == [0]

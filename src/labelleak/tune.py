@@ -18,10 +18,13 @@ against its own Retrain reference). Objective, in order:
 
 This is folded into one number to maximise: a feasible trial scores ``retain − 1e-4 · cpu_seconds``
 (≥ −1 for any run under ~3 hours), an infeasible one ``−1 − excess forget accuracy − excess cost
-− retain shortfall`` (the cost in budgets over one), so a feasible trial always wins. The sampler
-is a seeded TPE; the study lives in the artifact store as an Optuna journal file, so an
-interrupted or repeated ``labelleak tune`` resumes it (``--trials N`` is the total number of
-finished trials wanted). Optuna is an optional dependency: ``pip install 'labelleak[tune]'``.
+− retain shortfall`` (the cost in budgets over one), so a feasible trial always wins. A trial's
+value is its worst set's, so once the sets it has run score no better than the best finished
+trial, it stops (Optuna's pruned state, its bound reported) without running the rest; the set the
+best trial did worst on runs first. The sampler is a seeded TPE; the study lives in the artifact
+store as an Optuna journal file, so an interrupted or repeated ``labelleak tune`` resumes it
+(``--trials N`` is the total number of finished trials wanted, those stopped early included).
+Optuna is an optional dependency: ``pip install 'labelleak[tune]'``.
 """
 
 from __future__ import annotations
@@ -119,6 +122,25 @@ def score(
     return retain - 1e-4 * cpu_seconds
 
 
+def _set_score(measured: dict[str, float], ref: _Reference) -> float:
+    return score(
+        measured["forget_test_acc"],
+        measured["retain_test_acc"],
+        measured["cpu_seconds"],
+        ref.target,
+        ref.budget,
+        ref.retain_floor,
+    )
+
+
+def _best(study: Any) -> Any:
+    """The best finished trial, or None before the first one finished."""
+    import optuna
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    return max(complete, key=lambda t: t.value) if complete else None
+
+
 def _cpu_seconds(metrics: dict[str, Any]) -> float:
     # stores written before CPU time was recorded hold only the wall-clock seconds
     return float(metrics.get("cpu_seconds", metrics["seconds"]))
@@ -137,6 +159,8 @@ class TuneResult:
     per_set: list[dict[str, float]]
     feasible: bool
     trials: int
+    #: of ``trials``, those stopped before their last set because they could not beat the best
+    stopped_early: int
     cpu_seconds: float
 
 
@@ -217,33 +241,33 @@ def tune(
             build_unlearner(method, params, dataset=split.name)
         except ParameterError as err:  # a combination the method refuses (SCRUB: max_steps > epochs)
             raise optuna.TrialPruned(str(err)) from None
-        per_set, scores = [], []
-        for ref in references:
-            result = unlearn_original(
+        # a trial scores as its worst set, so its running minimum bounds its final value: once that
+        # bound is no better than the best finished trial's, the rest cannot make it the best and
+        # the trial stops (pruned, with the bound reported). The set the best trial did worst on
+        # goes first, since it is the likeliest to stop a trial early.
+        best = _best(study)
+        order = list(range(len(references)))
+        if best is not None:
+            order.sort(key=lambda i: _set_score(best.user_attrs["per_set"][i], references[i]))
+        measured: dict[int, dict[str, float]] = {}
+        bound = math.inf
+        for step, i in enumerate(order):
+            ref = references[i]
+            m = unlearn_original(
                 original, split, method=method, params=params, forget_classes=ref.classes, seed=seed, store=store
-            )
-            m = result.metrics
-            cpu = _cpu_seconds(m)
-            per_set.append(
-                {
-                    "forget_test_acc": float(m["forget_test_acc"]),
-                    "retain_test_acc": float(m["retain_test_acc"]),
-                    "cpu_seconds": cpu,
-                }
-            )
-            scores.append(
-                score(
-                    float(m["forget_test_acc"]),
-                    float(m["retain_test_acc"]),
-                    cpu,
-                    ref.target,
-                    ref.budget,
-                    ref.retain_floor,
-                )
-            )
-        trial.set_user_attr("per_set", per_set)
-        trial.set_user_attr("cpu_seconds", sum(r["cpu_seconds"] for r in per_set))
-        return min(scores)
+            ).metrics
+            measured[i] = {
+                "forget_test_acc": float(m["forget_test_acc"]),
+                "retain_test_acc": float(m["retain_test_acc"]),
+                "cpu_seconds": _cpu_seconds(m),
+            }
+            bound = min(bound, _set_score(measured[i], ref))
+            trial.report(bound, step)
+            trial.set_user_attr("cpu_seconds", sum(r["cpu_seconds"] for r in measured.values()))
+            if best is not None and bound <= best.value and step < len(order) - 1:
+                raise optuna.TrialPruned(f"cannot beat trial {best.number} after {step + 1} of {len(order)} sets")
+        trial.set_user_attr("per_set", [measured[i] for i in range(len(references))])
+        return bound
 
     folder = store.root / "tune"
     folder.mkdir(parents=True, exist_ok=True)
@@ -269,10 +293,16 @@ def tune(
         study.sampler = optuna.samplers.TPESampler(seed=derive_seed(seed, "tune-resume", len(study.trials)))
 
     def finished() -> list[Any]:
-        return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        return [
+            t
+            for t in study.trials
+            if t.state == optuna.trial.TrialState.COMPLETE
+            or (t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values)
+        ]
 
-    # pruned trials (refused combinations) cost nothing, so they do not count towards ``trials``;
-    # the cap stops a space that refuses almost everything
+    # a trial stopped by the bound was measured and counts towards ``trials``; one pruned before
+    # it ran (a refused combination) costs nothing and does not; the cap stops a space that refuses
+    # almost everything
     attempts = 0
     while len(finished()) < trials and attempts < 3 * trials:
         study.optimize(objective, n_trials=1)
@@ -295,5 +325,6 @@ def tune(
         ],
         feasible=best.value is not None and best.value > -1.0,
         trials=len(done),
+        stopped_early=sum(t.state == optuna.trial.TrialState.PRUNED for t in done),
         cpu_seconds=sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in done),
     )

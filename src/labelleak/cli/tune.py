@@ -110,7 +110,8 @@ def run(args) -> int:
     )
     best = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.params.items())
     print(
-        f"{dataset.describe()}\n{args.method}: {result.trials} trials, {result.cpu_seconds:.1f} CPU-s of unlearning; "
+        f"{dataset.describe()}\n{args.method}: {result.trials} trials ({result.stopped_early} stopped early), "
+        f"{result.cpu_seconds:.1f} CPU-s of unlearning; "
         f"best parameters: {best}"
     )
     print_table(
