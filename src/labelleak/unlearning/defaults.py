@@ -65,7 +65,8 @@ def write_defaults(dataset: str, method: str, params: dict[str, Any], path: str 
     """
     target = Path(path) if path is not None else defaults_path()
     data = json.loads(target.read_text(encoding="utf-8")) if target.is_file() else {}
-    data.setdefault(dataset, {})[method] = dict(sorted(params.items()))
+    entries = {**data.get(dataset, {}), method: dict(sorted(params.items()))}
+    data[dataset] = dict(sorted(entries.items()))
     tmp = target.with_suffix(target.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(target)
