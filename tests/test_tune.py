@@ -14,6 +14,21 @@ from labelleak.tune import score, search_space, validation_split
 from labelleak.validation import ParameterError
 
 
+def _set_scores(result):
+    """Each forget set's score, recomputed from what the result reports about it."""
+    return [
+        score(
+            m["forget_test_acc"],
+            m["retain_test_acc"],
+            m["cpu_seconds"],
+            m["retrain_forget"] + 0.02,
+            m["budget_cpu_seconds"],
+            m["retain_floor"],
+        )
+        for m in result.per_set
+    ]
+
+
 def test_validation_split_uses_only_training_data(digits):
     split = validation_split(digits)
     assert len(split.y_train) + len(split.y_test) == len(digits.y_train)
@@ -93,17 +108,7 @@ def test_tune_scores_a_trial_as_its_worst_forget_set(tmp_path, capsys):
 
     storage = JournalStorage(JournalFileBackend(str(next((tmp_path / "cache" / "tune").glob("*.journal")))))
     best = optuna.load_study(study_name=study.removesuffix(".journal"), storage=storage).best_value
-    scores = [
-        score(
-            m["forget_test_acc"],
-            m["retain_test_acc"],
-            m["cpu_seconds"],
-            m["retrain_forget"] + 0.02,
-            m["budget_cpu_seconds"],
-            m["retain_floor"],
-        )
-        for m in result.per_set
-    ]
+    scores = _set_scores(result)
     assert best == pytest.approx(min(scores)) and result.feasible == (min(scores) > -1.0)
     argv = ["tune", "--dataset", "digits", "--method", "finetune", "--forget-sets", "0;3;0,3", "--trials", "2"]
     argv += ["--cache", str(tmp_path / "cache"), "--budget-epochs", "40", "--no-write", "--quiet"]
@@ -169,17 +174,7 @@ def test_a_trial_that_cannot_beat_the_best_stops_after_its_first_set(tmp_path, m
     unlearned.clear()
     result = tuning.tune(load_dataset("digits"), trials=2, **options)
     # stopped after one set, the one the best trial did worst on, and counted as a finished trial
-    set_scores = [
-        score(
-            m["forget_test_acc"],
-            m["retain_test_acc"],
-            m["cpu_seconds"],
-            m["retrain_forget"] + 0.02,
-            m["budget_cpu_seconds"],
-            m["retain_floor"],
-        )
-        for m in first.per_set
-    ]
+    set_scores = _set_scores(first)
     worst = first.forget_sets[set_scores.index(min(set_scores))]
     assert result.trials == 2 and result.stopped_early == 1 and unlearned == [worst]
     # the stopped trial is not the best, and its partial cost is counted
