@@ -57,7 +57,7 @@ def test_objective_prefers_forgetting_then_retain_then_cost():
 def test_tune_digits_writes_the_defaults_and_resumes(capsys, tmp_path):
     out = tmp_path / "defaults.json"
     out.write_text(json.dumps({"digits": {"ssd": {"alpha": 15.0}}}))
-    argv = ["tune", "--dataset", "digits", "--method", "bad_teacher", "--forget", "3", "--trials", "8"]
+    argv = ["tune", "--dataset", "digits", "--method", "scrub", "--forget", "3", "--trials", "8"]
     argv += ["--cache", str(tmp_path / "cache"), "--write", str(out), "--threads", "1", "--quiet"]
     # digits' θ_o trains for 40 epochs of 23 steps: two of them are too few for any trial, and a study
     # with no trial inside the budget writes nothing
@@ -68,12 +68,14 @@ def test_tune_digits_writes_the_defaults_and_resumes(capsys, tmp_path):
     argv += ["--budget-epochs", "40"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "8 trials" in printed and "wrote digits/bad_teacher" in printed and "budget CPU s" in printed
+    assert "8 trials" in printed and "wrote digits/scrub" in printed and "budget CPU s" in printed
     table = json.loads(out.read_text())
-    entry = table["digits"]["bad_teacher"]
-    # the tuned parameters, plus the packaged digits defaults the trials ran with (batch size 64)
-    assert table["digits"]["ssd"] == {"alpha": 15.0} and {"lr", "epochs", "optimizer"} <= set(entry)
-    assert entry["batch_size"] == 64
+    entry = table["digits"]["scrub"]
+    # the tuned parameters, plus the packaged digits defaults the trials ran with (batch sizes 32)
+    assert table["digits"]["ssd"] == {"alpha": 15.0} and {"lr", "epochs", "optimizer", "alpha", "max_steps"} <= set(
+        entry
+    )
+    assert entry["batch_size"] == 32 and entry["forget_batch_size"] == 32
     assert list((tmp_path / "cache" / "tune").glob("*.journal"))
     # resumed: the study already holds 8 trials, so nothing new runs
     assert main(argv) == 0 and "8 trials" in capsys.readouterr().out
