@@ -217,6 +217,8 @@ def variant(args) -> str:
         return "-uncalibrated"
     if args.onnx:
         return "-onnx" + (f"-{args.shadow_archs.replace(',', '-')}" if args.shadow_archs else "")
+    if args.shadow_methods:
+        return "-shadow-methods-" + args.shadow_methods.replace(",", "-")
     return "-shadow-reference" if args.inversion_reference == "shadows" else ""
 
 
@@ -274,6 +276,8 @@ def audit(target: dict, args, out: Path) -> dict:
             command += ["--single-class-shadows"]
         if args.inversion_reference == "shadows":
             command += ["--inversion-reference", "shadows"]
+        if args.shadow_methods:
+            command += ["--shadow-methods", args.shadow_methods]
         start = time.time()
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
@@ -471,6 +475,11 @@ def main(argv: list[str] | None = None) -> int:
         "the unknown one)",
     )
     parser.add_argument(
+        "--shadow-methods",
+        help="ablation: labelleak audit --shadow-methods (the shadows' unlearning methods), into "
+        "OUT/audits-shadow-methods-M-M",
+    )
+    parser.add_argument(
         "--from-json",
         action="store_true",
         help="only rewrite the tables from OUT/zoo.json (the recorded targets and their audits' successes)",
@@ -483,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.shadow_archs and not args.onnx:
         parser.error("--shadow-archs needs --onnx (the audit of a model whose architecture is known uses its own)")
+    if sum(map(bool, (args.uncalibrated, args.inversion_reference == "shadows", args.shadow_methods))) > 1:
+        parser.error("--uncalibrated, --inversion-reference shadows and --shadow-methods are separate ablations")
     if args.onnx and (args.uncalibrated or args.inversion_reference == "shadows"):
         parser.error(
             "--onnx audits have no original model and run calibrated: --uncalibrated and "

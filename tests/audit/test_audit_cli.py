@@ -161,6 +161,20 @@ def test_stand_in_architectures_are_for_unknown_architectures_only(owner_files, 
     assert "--shadow-archs: must name architectures among mlp, lenet, smallcnn, resnet18, got 'mlp,vgg'" in err
 
 
+def test_shadow_methods_choose_how_the_shadows_unlearn(owner_files, tmp_path, capsys):
+    out_json = tmp_path / "one-method-shadows.json"
+    model = ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned]
+    args = [*model, "--cache", tmp_path / "cache", "--json", out_json, "--attacks", "param-diff"]
+    code, out, err = audit([*args, "--shadow-methods", "random_labels", "--single-class-shadows"], capsys)
+    assert code == 0, err
+    calibration = json.loads(out_json.read_text())["attacks"][0]["calibration"]
+    assert calibration.startswith("shadows of the owner's architecture") and "1 method x 10 classes" in calibration
+    code, out, err = audit([*model, "--shadow-methods", "finetune,unlearn_all"], capsys)
+    _one_line_error(code, out, err, "--shadow-methods names unknown unlearning methods: unlearn_all (known: amnesiac,")
+    code, out, err = audit([*model, "--shadow-methods", "finetune,finetune"], capsys)
+    _one_line_error(code, out, err, "--shadow-methods names a method twice: finetune, finetune")
+
+
 def _one_line_error(code, out, err, *fragments):
     assert code == 2
     lines = err.strip().splitlines()

@@ -23,14 +23,15 @@ from labelleak.audit.verdict import VerdictModel
 from labelleak.data import ImageDataset
 from labelleak.models import resolve_arch
 from labelleak.store import ArtifactStore
+from labelleak.unlearning import UNLEARNERS
 from labelleak.validation import check_choice, check_number
 
 logger = logging.getLogger(__name__)
 
 #: unlearning methods of the audit's shadow experiments: two that differ in kind (ascent on the
-#: forget set alone; relabelling it while passing over the retain set) and are the cheapest —
-#: fine-tuning on the retain set would cost two retain-set epochs per shadow class, several times
-#: the others, and the first audit of a dataset pays for every shadow
+#: forget set alone; relabelling it while passing over the retain set) and are the cheapest — the
+#: first audit of a dataset pays for every shadow. Adding fine-tuning cost more and named fewer
+#: single classes on a foreign dropout MLP (docs/audit.md, "Shadows unlearned by a third method")
 SHADOW_METHODS = ("gradient_ascent", "random_labels")
 #: random pairs and triples of classes the audit's shadow models also forget, besides every class
 #: singly (drawn with the shadows' own seed): what the set decisions and the fused verdict are fit on
@@ -95,6 +96,7 @@ def calibrate_attacks(
     multi_class_shadows: bool = True,
     workers: int = 1,
     shadow_archs: Sequence[str] | None = None,
+    shadow_methods: Sequence[str] = SHADOW_METHODS,
 ) -> tuple[dict[str, str], Shadows | None]:
     """Fit the attacks on one shared set of shadow experiments; returns, per attack name, what it was
     calibrated on, and the shadows (None when no attack needed them).
@@ -111,9 +113,10 @@ def calibrate_attacks(
     shadow original of each, and every attack that can be calibrated is fit on all of them
     together, so its calibration has to hold across architectures (docs/audit.md measures it).
     The shadows forget every class singly and, with ``multi_class_shadows``, :data:`SHADOW_PAIRS`
-    random pairs and :data:`SHADOW_TRIPLES` random triples; ``workers`` processes unlearn those
-    the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
+    random pairs and :data:`SHADOW_TRIPLES` random triples, each by every one of ``shadow_methods``;
+    ``workers`` processes unlearn those the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
     """
+    shadow_methods = check_shadow_methods(shadow_methods)
     if arch is not None and shadow_archs:
         raise AuditError(
             "{shadow_archs} stand in for an architecture labelleak does not know: this model's is known",
@@ -128,7 +131,7 @@ def calibrate_attacks(
     if not chosen:
         return {}, None
     pairs, triples = (SHADOW_PAIRS, SHADOW_TRIPLES) if multi_class_shadows else (0, 0)
-    config = ShadowConfig(methods=SHADOW_METHODS, pairs=pairs, triples=triples, n_models=max(1, len(stand_ins)))
+    config = ShadowConfig(methods=shadow_methods, pairs=pairs, triples=triples, n_models=max(1, len(stand_ins)))
     shadows = Shadows(
         dataset,
         draw,
@@ -149,12 +152,36 @@ def calibrate_attacks(
     found = {}
     for attack in chosen:
         attack.calibrate(shadows)
-        found[attack.name] = f"{source}, {len(config.methods)} methods x {sets}" + (
-            " per architecture" if stand_ins else ""
-        )
+        methods = f"{len(config.methods)} method" + ("s" if len(config.methods) > 1 else "")
+        found[attack.name] = f"{source}, {methods} x {sets}" + (" per architecture" if stand_ins else "")
         if isinstance(attack, InversionAttack) and attack.reference == "original":
             found[attack.name] += "; per-class reference: the same run on the original model"
     return found, shadows
+
+
+def check_shadow_methods(methods: Sequence[str]) -> tuple[str, ...]:
+    """The shadows' unlearning methods, checked: registered names, at least one, none twice."""
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    if not methods:
+        raise AuditError(
+            "{shadow_methods} must name at least one unlearning method, got none", parameters=("shadow_methods",)
+        )
+    unknown = [m for m in methods if m not in UNLEARNERS]
+    if unknown:
+        raise AuditError(
+            "{shadow_methods} names unknown unlearning methods: {unknown} (known: {known})",
+            parameters=("shadow_methods",),
+            unknown=", ".join(unknown),
+            known=", ".join(UNLEARNERS.names()),
+        )
+    if len(set(methods)) != len(methods):
+        raise AuditError(
+            "{shadow_methods} names a method twice: {methods}",
+            parameters=("shadow_methods",),
+            methods=", ".join(methods),
+        )
+    return tuple(methods)
 
 
 def fit_verdict(attacks: Mapping[str, Attack], shadows: Shadows) -> VerdictModel | None:
@@ -189,6 +216,7 @@ def run_audit(
     inversion_reference: str = "original",
     workers: int = 1,
     shadow_archs: Sequence[str] | None = None,
+    shadow_methods: Sequence[str] = SHADOW_METHODS,
 ) -> AuditReport:
     """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
 
@@ -214,6 +242,8 @@ def run_audit(
             None, e.g. an ONNX file), labelleak architectures whose shadows stand in for it, with
             every calibratable attack fit on all of them (:func:`calibrate_attacks`); None: shadows
             of the dataset's default architecture, for the attacks that cannot decide without.
+        shadow_methods: the unlearning methods of the shadow models (default :data:`SHADOW_METHODS`),
+            each with its per-dataset defaults; every method adds one shadow model per forget set.
 
     An attack that fails is reported in ``failures`` and the others still run; the audit fails only
     when none could run.
@@ -221,6 +251,7 @@ def run_audit(
     check_number("seed", seed, low=0, integer=True)
     check_number("workers", workers, low=1, integer=True)
     check_choice("inversion_reference", inversion_reference, REFERENCES)
+    shadow_methods = check_shadow_methods(shadow_methods)
     if query_budget is not None:
         check_number("query_budget", query_budget, low=1, integer=True)
     if tuple(dataset.input_shape) != tuple(target.input_shape):
@@ -268,6 +299,7 @@ def run_audit(
         multi_class_shadows=multi_class_shadows,
         workers=workers,
         shadow_archs=shadow_archs,
+        shadow_methods=shadow_methods,
     )
     verdict_model = None if shadows is None else fit_verdict(built, shadows)
     fitted = [a.calibration_ for a in built.values() if a.calibration_ is not None]

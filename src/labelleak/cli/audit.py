@@ -23,6 +23,7 @@ FLAGS = {
     "inversion_reference": "--inversion-reference",
     "workers": "--workers",
     "shadow_archs": "--shadow-archs",
+    "shadow_methods": "--shadow-methods",
 }
 
 DESCRIPTION = """\
@@ -146,6 +147,13 @@ def register(subparsers) -> None:
         "(default: shadows of the dataset's default architecture, only for the attacks that need them; "
         "docs/audit.md measures both)",
     )
+    parser.add_argument(
+        "--shadow-methods",
+        metavar="M,M,...",
+        help="unlearning methods of the shadow models, each with its per-dataset defaults (default: "
+        "gradient_ascent,random_labels); a method your own unlearning resembles makes the calibration "
+        "see what it does to the other classes, each method adds one shadow model per forget set",
+    )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
     add_run_options(parser)
@@ -164,6 +172,7 @@ def run(args) -> int:
 def _run(args) -> int:
     from labelleak.audit import (
         PROBE_IMAGES,
+        SHADOW_METHODS,
         AuditError,
         OnnxModel,
         factory_source,
@@ -248,6 +257,7 @@ def _run(args) -> int:
         inversion_reference=args.inversion_reference,
         workers=args.workers or args.threads,
         shadow_archs=args.shadow_archs,
+        shadow_methods=args.shadow_methods or SHADOW_METHODS,
     )
     print(f"target: {report.target}")
     if target.head_name:
