@@ -263,7 +263,7 @@ def _unlearning(
 ) -> tuple[Unlearner, dict[str, Any]]:
     """The method as :func:`unlearn_original` runs it and the cache key of its result."""
     classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
-    unlearner = build_unlearner(method, params, dataset=dataset.name)
+    unlearner = build_unlearner(method, params, dataset=dataset.settings_name)
     return unlearner, unlearned_config(
         original, method=method, params=unlearner.params(), forget_classes=classes, seed=seed
     )

@@ -15,6 +15,7 @@ from labelleak.attacks.shadow import (
 )
 from labelleak.models.foreign import register_factory
 from labelleak.store import ArtifactStore
+from labelleak.targets import train_original, unlearn_original
 from labelleak.validation import ParameterError
 
 CONFIG = ShadowConfig(methods=("retrain",), forget_sets=((1,), (4,), (2, 6)), epochs=5, aux_per_class=3)
@@ -50,6 +51,21 @@ def test_shadow_dataset_splits_the_pool(digits, draw):
     assert len(shadow.y_train) + len(shadow.y_test) == len(draw.shadow_y)
     train = set(image_hashes(digits.x_train))
     assert not any(h in train for h in image_hashes(shadow.x_train))
+
+
+def test_shadows_unlearn_with_the_per_dataset_defaults_of_the_dataset_they_were_drawn_from(digits, draw, store):
+    from labelleak.unlearning.defaults import dataset_defaults
+
+    shadow = shadow_dataset(digits, draw, train_fraction=0.8, seed=1000)
+    assert shadow.name == "digits-shadow" and shadow.settings_name == "digits"
+    tuned = dataset_defaults("digits", "random_labels")
+    assert tuned, "the packaged table has a digits entry for random labels"
+    original = train_original(shadow, seed=1000, store=store)
+    result = unlearn_original(original, shadow, method="random_labels", forget_classes=[4], seed=1000, store=store)
+    assert {k: result.params[k] for k in tuned} == tuned
+    config = ShadowConfig(methods=("random_labels",))
+    # and the calibrations' cache key names the parameters the shadows ran with
+    assert {k: config.to_dict("digits")["methods"]["random_labels"][k] for k in tuned} == tuned
 
 
 def test_shadow_targets_yield_unlearned_models_with_their_own_knowledge(digits, draw, store):

@@ -163,13 +163,15 @@ class ShadowConfig:
             *random_class_sets(num_classes, 3, self.triples, seed=self.seed),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, dataset: str | None = None) -> dict[str, Any]:
         """The configuration as cache-key material.
 
-        Each method appears with its *resolved* default parameters, so a change of a method's
-        defaults invalidates every calibration fitted on shadows unlearned the old way.
+        Each method appears with its *resolved* default parameters (``dataset``'s entries in
+        ``labelleak/unlearning/defaults.json`` included, which the shadows of that dataset run with),
+        so a change of a method's defaults invalidates every calibration fitted on shadows unlearned
+        the old way.
         """
-        methods = {name: build_unlearner(name).params() for name in self.methods}
+        methods = {name: build_unlearner(name, dataset=dataset).params() for name in self.methods}
         return {
             "methods": methods,
             "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
@@ -208,6 +210,7 @@ def shadow_dataset(dataset: ImageDataset, draw: KnowledgeDraw, *, train_fraction
         y_test=draw.shadow_y[test_idx],
         class_names=dataset.class_names,
         source=f"attacker shadow pool from the test split of {dataset.name}",
+        drawn_from=dataset.settings_name,
     )
 
 
@@ -227,7 +230,7 @@ def shadow_recipe(config: ShadowConfig, dataset_name: str) -> TrainConfig:
 
 def shadow_key(config: ShadowConfig, dataset_name: str) -> dict[str, Any]:
     """What shadow experiments on ``dataset_name`` depend on: part of every calibration's cache key."""
-    return {**config.to_dict(), "recipe": shadow_recipe(config, dataset_name).to_dict()}
+    return {**config.to_dict(dataset_name), "recipe": shadow_recipe(config, dataset_name).to_dict()}
 
 
 def shadow_families(config: ShadowConfig) -> tuple[str, ...]:

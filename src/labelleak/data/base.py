@@ -32,6 +32,14 @@ class ImageDataset:
     y_test: torch.Tensor
     class_names: tuple[str, ...]
     source: str
+    #: the dataset this one was drawn from (an attacker's shadow pool), whose per-dataset settings
+    #: apply to it; None: its own ``name``
+    drawn_from: str | None = None
+
+    @property
+    def settings_name(self) -> str:
+        """The name the per-dataset settings (``labelleak/unlearning/defaults.json``) are looked up by."""
+        return self.drawn_from or self.name
 
     def __post_init__(self) -> None:
         validate_arrays(self)
