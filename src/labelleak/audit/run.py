@@ -149,10 +149,10 @@ def calibrate_attacks(
     else:
         source = f"transfer from shadows of labelleak's {resolve_arch('auto', dataset.name)}"
     sets = f"{dataset.num_classes} classes" + (f", {pairs} pairs and {triples} triples" if pairs or triples else "")
+    methods = f"{len(config.methods)} method" + ("s" if len(config.methods) > 1 else "")
     found = {}
     for attack in chosen:
         attack.calibrate(shadows)
-        methods = f"{len(config.methods)} method" + ("s" if len(config.methods) > 1 else "")
         found[attack.name] = f"{source}, {methods} x {sets}" + (" per architecture" if stand_ins else "")
         if isinstance(attack, InversionAttack) and attack.reference == "original":
             found[attack.name] += "; per-class reference: the same run on the original model"
@@ -251,7 +251,6 @@ def run_audit(
     check_number("seed", seed, low=0, integer=True)
     check_number("workers", workers, low=1, integer=True)
     check_choice("inversion_reference", inversion_reference, REFERENCES)
-    shadow_methods = check_shadow_methods(shadow_methods)
     if query_budget is not None:
         check_number("query_budget", query_budget, low=1, integer=True)
     if tuple(dataset.input_shape) != tuple(target.input_shape):
