@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from labelleak.attacks.criteria import (
+    MIN_CONFIDENCE_DROP,
     EntropyCriterion,
     InversionCalibration,
     InversionReading,
@@ -101,6 +102,36 @@ def test_calibration_picks_the_informative_checkpoint():
         runs.append([_reading(early), _reading(late)])
         forgotten.append((c,))
     assert fit_calibration(runs, forgotten, criterion="threshold").checkpoint == 0
+
+
+def test_a_threshold_fitted_below_the_minimum_drop_is_raised_to_it():
+    """Shadows whose unlearning moves nothing but the forgotten classes, and those only by a tenth:
+    the cut that names their pairs sits at a few hundredths of a nat. An owner's model whose unlearning also
+    moved a retained class by a third of a nat (collateral change) then gets that class flagged,
+    unless the threshold is at least log 2 (the best confidence at most halved)."""
+    runs, forgotten = [], []
+    for classes in [(i % K,) for i in range(10)] + [(i, i + 1) for i in range(K - 1)]:
+        conf = np.full(K, 0.9)
+        conf[list(classes)] *= 0.9
+        runs.append([_reading(conf)])
+        forgotten.append(classes)
+    floored = fit_calibration(runs, forgotten, criterion="threshold")
+    unbounded = fit_calibration(runs, forgotten, criterion="threshold", min_drop=None)
+    assert unbounded.threshold < 0.1
+    assert floored.threshold == pytest.approx(MIN_CONFIDENCE_DROP) == pytest.approx(np.log(2))
+    assert floored.checkpoint == unbounded.checkpoint
+    assert unbounded.shadow_asr == 1.0
+    # nothing is above the floor, so each shadow names its top class: the singles only
+    assert floored.shadow_asr == pytest.approx(10 / 14)
+    target = np.full(K, 0.9)
+    target[1] *= 0.1  # forgotten
+    target[3] *= 0.7  # moved by the owner's training on the retained data
+    _, unbounded_decision = ThresholdCriterion().decide(_reading(target), calibration=unbounded)
+    _, floored_decision = ThresholdCriterion().decide(_reading(target), calibration=floored)
+    assert unbounded_decision == (1, 3)
+    assert floored_decision == (1,)
+    entropy_calibration = fit_calibration(runs, forgotten, criterion="entropy")
+    assert entropy_calibration.threshold < MIN_CONFIDENCE_DROP  # entropies have no such floor
 
 
 def test_calibration_validates_its_inputs():

@@ -42,11 +42,23 @@ each by the run on its own shadow original θ_o′. Why: per-class difficulty do
 the attacker's shadow originals to an independently trained θ_o (docs/audit.md measures it on a
 dropout MLP, where one retained class inverts badly on the owner's model and is flagged by every
 inversion attack).
+
+**Minimum drop** (threshold criterion): a calibrated threshold is never below log 2 nats
+(:data:`MIN_CONFIDENCE_DROP`), so a class is flagged only when its best achieved confidence fell to
+at most half its reference. Shadows unlearned by gradient ascent or random labels leave their
+retained classes where they were, so the cut that names the shadows' sets best can sit at a drop of
+a fraction of a percent (on a foreign dropout MLP, at its last checkpoint), which an owner's
+unlearning that trains on the retained data exceeds on classes it kept: every one of them
+is flagged. The floor is a prior the shadows cannot supply, not a value fitted on them; the
+checkpoint is still the one the shadows chose. Letting the floor also choose the checkpoint was
+tried and moved the read to an earlier checkpoint, where the owner's collateral changes are larger
+still (docs/audit.md, "Ranking versus naming").
 """
 
 from __future__ import annotations
 
 import json
+import math
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -55,7 +67,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelleak.attacks.base import Attack, AttackerKnowledge, CalibrationError, MissingKnowledgeError, ShadowScores
-from labelleak.attacks.setsize import SetCalibrationError, SetCalibrator, best_exact_cut
+from labelleak.attacks.setsize import SetCalibrationError, SetCalibrator, best_exact_cut, exact_set_rate
 from labelleak.models.io import state_digest
 from labelleak.targets import access_view
 from labelleak.validation import ParameterError, check_choice, check_number
@@ -68,6 +80,11 @@ CRITERIA = ("threshold", "entropy")
 REFERENCES = ("shadows", "original")
 #: how a calibrated inversion attack decides how many classes to name (module docstring)
 SET_DECISIONS = ("cut", "calibrated")
+
+#: the smallest drop a calibrated threshold criterion calls forgetting, in its normalised score
+#: (reference − log-confidence): the class's best achieved confidence at most half its reference
+#: (module docstring, "Minimum drop")
+MIN_CONFIDENCE_DROP = math.log(2)
 
 #: 1.4826 · MAD estimates σ for normal data, so the robust z-score is on the usual scale
 _MAD_TO_SIGMA = 1.4826
@@ -336,6 +353,7 @@ def fit_calibration(
     criterion: str,
     checkpoints: Sequence[int] | None = None,
     originals: Sequence[Sequence[InversionReading]] | None = None,
+    min_drop: float | None = MIN_CONFIDENCE_DROP,
 ) -> InversionCalibration:
     """Fit an :class:`InversionCalibration` on shadow runs.
 
@@ -351,6 +369,9 @@ def fit_calibration(
         originals: with them, the reference of each shadow run is the same checkpoint of the run
             on its own shadow original (one entry per shadow run, each at every checkpoint; a
             shorter one is read at its last): the calibration's ``source`` is then "original".
+        min_drop: the lowest threshold of the threshold criterion (None: none): a lower fitted one
+            is raised to it, at the checkpoint chosen without it, and ``shadow_asr`` is that of the
+            raised threshold. The entropy criterion ignores it.
 
     The per-class reference is the median over shadow runs that retained the class; a class never
     retained in any shadow run gets the median reference of the others.
@@ -377,6 +398,7 @@ def fit_calibration(
 
     best: InversionCalibration | None = None
     best_key = (-1.0, -float("inf"))
+    best_normalised = np.empty((0, num_classes))
     for c in candidates:
         stats = np.stack([_statistic(run[c], criterion) for run in readings])
         seen = (~labels).any(axis=0)
@@ -392,7 +414,7 @@ def fit_calibration(
         threshold, rate = best_exact_cut(normalised, labels)
         key = (rate, _margin(normalised, labels))
         if key > best_key:
-            best_key = key
+            best_key, best_normalised = key, normalised
             best = InversionCalibration(
                 criterion=criterion,
                 checkpoint=c,
@@ -403,6 +425,8 @@ def fit_calibration(
                 source="shadows" if originals is None else "original",
             )
     assert best is not None
+    if criterion == "threshold" and min_drop is not None and best.threshold < min_drop:
+        best = replace(best, threshold=min_drop, shadow_asr=exact_set_rate(best_normalised, labels, min_drop))
     return best
 
 
@@ -548,7 +572,7 @@ class InversionAttack(Attack):
             }
             return {**fitted[0].to_dict(), "shadows": shadow_rows}
 
-        stored = shadows.cached("inversion-calibration", {**self.calibration_key(), "record": 2}, fit)
+        stored = shadows.cached("inversion-calibration", {**self.calibration_key(), "record": 3}, fit)
         calibration = fitted[0] if fitted else InversionCalibration.from_dict(stored)
         if calibration.criterion != self.criterion:
             raise CalibrationError(

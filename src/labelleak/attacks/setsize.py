@@ -73,16 +73,22 @@ def best_exact_cut(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float
     labels = np.asarray(labels, dtype=bool)
     values = np.unique(scores)
     cuts = np.concatenate([(values[:-1] + values[1:]) / 2, [np.inf]])
-    top = scores.argmax(axis=1)
     best_t, best_rate = float("inf"), -1.0
     for t in cuts[::-1]:
-        flagged = scores > t
-        none = ~flagged.any(axis=1)
-        flagged[none, top[none]] = True
-        rate = float((flagged == labels).all(axis=1).mean())
+        rate = exact_set_rate(scores, labels, float(t))
         if rate > best_rate:
             best_t, best_rate = float(t), rate
     return best_t, best_rate
+
+
+def exact_set_rate(scores: np.ndarray, labels: np.ndarray, cut: float) -> float:
+    """Share of the (n_targets, K) ``scores`` rows whose rule "flag every class above ``cut``; none
+    flagged ⇒ the top class" names exactly the row's ``labels``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    flagged = scores > cut
+    none = ~flagged.any(axis=1)
+    flagged[none, scores[none].argmax(axis=1)] = True
+    return float((flagged == np.asarray(labels, dtype=bool)).all(axis=1).mean())
 
 
 def flag(values: np.ndarray, cut: float) -> tuple[int, ...]:
