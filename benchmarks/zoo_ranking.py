@@ -127,18 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     if not targets:
         parser.error(f"no audited target that forgot under {args.folder}")
     singles = [t for t in targets if len(t["forget"]) == 1]
+    raised_heading = "" if args.min_drop is None else f" / named with the cut raised to {args.min_drop:g}"
     report = [
         f"Targets that forgot (forget-class test accuracy ≤ {FORGOT:.0%}): {len(targets)}, "
         f"{len(singles)} of them single-class.",
         "",
-        "### Single-class targets: exact set named"
-        + ("" if args.min_drop is None else f" / named with the cut raised to {args.min_drop:g}")
-        + " / forgotten class ranked first",
+        "### Single-class targets: exact set named" + raised_heading + " / forgotten class ranked first",
         "",
         ranking_table(singles, lambda t: f"{t['dataset']}/{t['arch']}", args.min_drop),
         "",
         "### All targets that forgot, by |C|: exact set named"
-        + ("" if args.min_drop is None else f" / named with the cut raised to {args.min_drop:g}")
+        + raised_heading
         + " / the |C| top-scored classes are the set",
         "",
         ranking_table(targets, lambda t: f"\\|C\\|={len(t['forget'])}", args.min_drop),

@@ -1,6 +1,14 @@
-"""Shared fixtures: tiny data and a per-test artifact store, one torch thread for stable timing."""
+"""Shared fixtures: tiny data and a per-test artifact store, one torch thread for stable timing;
+:func:`benchmark_script` for the tests of the scripts in ``benchmarks/``."""
 
 from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -28,3 +36,19 @@ def digits_model(digits):
     from labelleak.targets import train_original
 
     return train_original(digits, seed=0)
+
+
+@contextmanager
+def benchmark_script(filename: str) -> Iterator[ModuleType]:
+    """``benchmarks/<filename>`` imported as a module (they are scripts, not a package), registered in
+    ``sys.modules`` while it is used: dataclasses resolve a module's annotations through it."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / filename
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-PEERS = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def peers():
-    spec = importlib.util.spec_from_file_location("peers_benchmark", PEERS)
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses resolve the module's annotations through sys.modules
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_script("peers.py") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 def test_without_art_exits_with_one_line_naming_the_extra(peers, monkeypatch, tmp_path):

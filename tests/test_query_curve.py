@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-CURVE = Path(__file__).resolve().parents[1] / "benchmarks" / "query_curve.py"
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def query_curve():
-    spec = importlib.util.spec_from_file_location("query_curve_benchmark", CURVE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    with benchmark_script("query_curve.py") as module:
+        yield module
 
 
 def _row(cell, attack, budget, success, size=1, queries=None, **more):

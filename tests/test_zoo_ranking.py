@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-RANKING = Path(__file__).resolve().parents[1] / "benchmarks" / "zoo_ranking.py"
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def zoo_ranking():
-    spec = importlib.util.spec_from_file_location("zoo_ranking_benchmark", RANKING)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    with benchmark_script("zoo_ranking.py") as module:
+        yield module
 
 
 def _target(folder: Path, name: str, *, method: str, forget: list[int], forget_acc: float, attacks: dict) -> dict:
