@@ -50,14 +50,19 @@ PLAIN_DECISIONS = ("threshold", "argmax")
 
 
 def criterion_of(row: pd.Series) -> str:
-    """The row's decision: its criterion, and ", calibrated set" when the set is named by the
-    calibrated set decision (``set_decision="calibrated"``) rather than the criterion's cut."""
+    """The row's decision: its criterion, ", calibrated set" when the set is named by the
+    calibrated set decision (``set_decision="calibrated"``) rather than the criterion's cut, and
+    ", stop at L" when the run gave the search's ``stop_level`` (``invert-cma``) explicitly."""
     options = json.loads(row["attack_options"]) if isinstance(row["attack_options"], str) else {}
     if "criterion" in options:
         criterion = str(options["criterion"])
     else:
         criterion = "threshold" if row["attack"].startswith(("invert", "label")) else "argmax"
-    return f"{criterion}, calibrated set" if options.get("set_decision") == "calibrated" else criterion
+    if options.get("set_decision") == "calibrated":
+        criterion += ", calibrated set"
+    if "stop_level" in options:
+        criterion += f", stop at {options['stop_level']}"
+    return criterion
 
 
 def decision_suffix(criterion: str) -> str:

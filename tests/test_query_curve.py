@@ -94,6 +94,18 @@ def test_the_two_set_decisions_are_counted_and_shown_apart(query_curve, tmp_path
     assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_criteria_and_stop_levels_are_counted_apart(query_curve):
+    rows = [
+        _row("a", "invert-cma", 1000, False, criterion="threshold", stop_level=0.99),
+        _row("a", "invert-cma", 1000, True, criterion="entropy", stop_level=0.99),
+        _row("a", "invert-cma", 1000, True, criterion="threshold", stop_level=1.0),
+    ]
+    utility = pd.DataFrame({"cell": ["a"], "forget_test_acc": [0.0]})
+    table = query_curve.curve(pd.DataFrame(rows), utility, max_forget_acc=0.1).set_index("criterion")
+    assert sorted(table.index) == ["entropy, stop at 0.99", "threshold, stop at 0.99", "threshold, stop at 1.0"]
+    assert table.loc["threshold, stop at 0.99", "asr"] == 0.0 and table.loc["threshold, stop at 1.0", "asr"] == 1.0
+
+
 def test_method_keeps_one_unlearning_method(query_curve, tmp_path, capsys):
     rows = [_row("a", "label-reach", 1000, True), _row("b", "label-reach", 1000, False)]
     pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)

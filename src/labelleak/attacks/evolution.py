@@ -12,9 +12,12 @@ built for a small query budget. Three ideas, each measured in docs/inversion_att
    produced them.
 3. **A distribution search per class.** One CMA-ES (Hansen's ``cma`` package) per class in genome
    space, started at the input most confident for that class, with mirrored (antithetic) sampling;
-   all classes' candidates go to the target in one query per generation. A class stops once its
-   confidence reaches ``stop_level``: it has been reached, and the budget goes to the classes that
-   lag, which are the forgotten ones.
+   all classes' candidates go to the target in one query per generation. Every class is searched
+   to the end of the budget (``stop_level`` 1.0: a class stops only once its probability rounds to
+   1): stopping a class at p = 0.99 let the forgotten class, which a good prior also drives past
+   0.99 on many models, end level with the retained ones: over the three datasets' single-class
+   targets it named 51 of 60 at 1,000 queries, searching to the end 58 of 60
+   (docs/inversion_attacks.md, "Searching to the end of the budget").
 
 The run is *anytime*: how many candidates a generation asks for never depends on the budget, so a
 run with budget B is a prefix of a run with any larger budget (tested). It is recorded at a fixed
@@ -154,7 +157,7 @@ def invert_cma(
     query_budget: int = 1_000,
     popsize: int = 8,
     sigma: float = 0.15,
-    stop_level: float = 0.99,
+    stop_level: float = 1.0,
     seed: int = 0,
     levels: Sequence[float] = DEFAULT_LEVELS,
     verbose: bool = False,
@@ -167,7 +170,8 @@ def invert_cma(
         query_budget: most queries this run may spend (all classes together).
         popsize: candidates per class and generation (half of them mirror the other half).
         sigma: CMA-ES's initial step size, in genes (which lie in [0, 1]).
-        stop_level: a class whose best confidence reaches it is no longer searched.
+        stop_level: a class whose best confidence reaches it is no longer searched (1.0: only
+            one whose probability rounds to 1).
         seed: seeds every class's search.
         levels: confidence levels whose first-crossing query count is recorded.
         verbose: progress bar.
@@ -373,7 +377,7 @@ class PriorCMAInversion(PriorSearchAttack):
         query_budget: int = 1_000,
         popsize: int = 8,
         sigma: float = 0.15,
-        stop_level: float = 0.99,
+        stop_level: float = 1.0,
         genome: int = 7,
         prior_restarts: int = 4,
         prior_steps: int = 100,
@@ -391,7 +395,8 @@ class PriorCMAInversion(PriorSearchAttack):
             query_budget: queries per target, all classes together, the priors' queries included.
             popsize: candidates per class and CMA-ES generation (even: half mirror the other half).
             sigma: CMA-ES's initial step size, in genes (which lie in [0, 1]).
-            stop_level: a class whose best confidence reaches it is no longer searched.
+            stop_level: a class whose best confidence reaches it is no longer searched (1.0, the
+                default: only one whose probability rounds to 1; the module docstring says why).
             genome: genes per side of the low-resolution genome (per channel).
             prior_restarts: priors per class inverted on each shadow original.
             prior_steps, prior_lr, prior_tv: the priors' gradient ascent (steps, Adam learning
