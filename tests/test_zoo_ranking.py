@@ -16,67 +16,46 @@ def zoo_ranking():
         yield module
 
 
-def _target(folder: Path, name: str, *, method: str, forget: list[int], forget_acc: float, attacks: dict) -> dict:
-    (folder / "audits" / f"{name}.json").write_text(
-        json.dumps(
+def _write_zoo(folder: Path, targets: list[tuple[str, str, list[int], float, dict]]) -> None:
+    """A zoo folder as benchmarks/foreign_zoo.py leaves it: ``zoo.json`` and one audit JSON per
+    target, each target given as (name, owner's method, forget set, forget-class test accuracy,
+    {attack: (scores, predicted)})."""
+    (folder / "audits").mkdir()
+    rows = []
+    for name, method, forget, forget_acc, attacks in targets:
+        audit = {
+            "num_classes": 4,
+            "verdict": {"forgotten": forget},
+            "attacks": [{"name": a, "scores": s, "predicted": p} for a, (s, p) in attacks.items()],
+        }
+        (folder / "audits" / f"{name}.json").write_text(json.dumps(audit))
+        rows.append(
             {
-                "num_classes": 4,
-                "verdict": {"forgotten": forget},
-                "attacks": [{"name": a, "scores": s, "predicted": p} for a, (s, p) in attacks.items()],
+                "name": name,
+                "dataset": "toy",
+                "arch": "mlp",
+                "method": method,
+                "forget": forget,
+                "forget_test_acc": forget_acc,
             }
         )
-    )
-    return {
-        "name": name,
-        "dataset": "toy",
-        "arch": "mlp",
-        "method": method,
-        "forget": forget,
-        "forget_test_acc": forget_acc,
-    }
+    (folder / "zoo.json").write_text(json.dumps(rows))
 
 
 def test_counts_exact_and_ranked_and_the_scores_of_retained_and_forgotten_classes(zoo_ranking, tmp_path):
-    (tmp_path / "audits").mkdir()
-    rows = [
-        # ranked first but named with an extra class: exact no, ranked yes
-        _target(
-            tmp_path,
-            "a",
-            method="finetune",
-            forget=[1],
-            forget_acc=0.0,
-            attacks={"invert-wb": ([0.1, 3.0, 0.5, 0.0], [1, 2])},
-        ),
-        # named exactly and ranked first
-        _target(
-            tmp_path,
-            "b",
-            method="finetune",
-            forget=[2],
-            forget_acc=0.05,
-            attacks={"invert-wb": ([0.0, 0.3, 2.0, 0.1], [2])},
-        ),
-        # a pair whose second class is outranked by a retained one
-        _target(
-            tmp_path,
-            "c",
-            method="retrain",
-            forget=[0, 3],
-            forget_acc=0.0,
-            attacks={"invert-wb": ([4.0, 1.0, 0.0, 0.5], [0])},
-        ),
-        # did not forget: left out
-        _target(
-            tmp_path,
-            "d",
-            method="retrain",
-            forget=[1],
-            forget_acc=0.5,
-            attacks={"invert-wb": ([0.0, 1.0, 0.0, 0.0], [1])},
-        ),
-    ]
-    (tmp_path / "zoo.json").write_text(json.dumps(rows))
+    _write_zoo(
+        tmp_path,
+        [
+            # ranked first but named with an extra class: exact no, ranked yes
+            ("a", "finetune", [1], 0.0, {"invert-wb": ([0.1, 3.0, 0.5, 0.0], [1, 2])}),
+            # named exactly and ranked first
+            ("b", "finetune", [2], 0.05, {"invert-wb": ([0.0, 0.3, 2.0, 0.1], [2])}),
+            # a pair whose second class is outranked by a retained one
+            ("c", "retrain", [0, 3], 0.0, {"invert-wb": ([4.0, 1.0, 0.0, 0.5], [0])}),
+            # did not forget: left out
+            ("d", "retrain", [1], 0.5, {"invert-wb": ([0.0, 1.0, 0.0, 0.0], [1])}),
+        ],
+    )
 
     assert zoo_ranking.main([str(tmp_path)]) == 0
     report = (tmp_path / "ranking.md").read_text()
@@ -90,28 +69,22 @@ def test_counts_exact_and_ranked_and_the_scores_of_retained_and_forgotten_classe
 
 
 def test_min_drop_recounts_the_inversion_decisions_with_the_cut_raised(zoo_ranking, tmp_path):
-    (tmp_path / "audits").mkdir()
-    rows = [
-        # the extra class scores 0.5: dropped by a cut raised to 0.69
-        _target(
-            tmp_path,
-            "a",
-            method="finetune",
-            forget=[1],
-            forget_acc=0.0,
-            attacks={"invert-wb": ([0.1, 3.0, 0.5, 0.0], [1, 2]), "param-diff": ([0.1, 3.0, 0.5, 0.0], [1, 2])},
-        ),
-        # nothing above the raised cut: the top class alone
-        _target(
-            tmp_path,
-            "b",
-            method="finetune",
-            forget=[2],
-            forget_acc=0.0,
-            attacks={"invert-wb": ([0.0, 0.3, 0.6, 0.1], [1, 2]), "param-diff": ([0.0, 0.3, 0.6, 0.1], [2])},
-        ),
-    ]
-    (tmp_path / "zoo.json").write_text(json.dumps(rows))
+    named_with_extra = ([0.1, 3.0, 0.5, 0.0], [1, 2])
+    _write_zoo(
+        tmp_path,
+        [
+            # the extra class scores 0.5: dropped by a cut raised to 0.69
+            ("a", "finetune", [1], 0.0, {"invert-wb": named_with_extra, "param-diff": named_with_extra}),
+            # nothing above the raised cut: the top class alone
+            (
+                "b",
+                "finetune",
+                [2],
+                0.0,
+                {"invert-wb": ([0.0, 0.3, 0.6, 0.1], [1, 2]), "param-diff": ([0.0, 0.3, 0.6, 0.1], [2])},
+            ),
+        ],
+    )
 
     assert zoo_ranking.main([str(tmp_path), "--min-drop", "0.69"]) == 0
     report = (tmp_path / "ranking-min-drop.md").read_text()
@@ -123,7 +96,6 @@ def test_min_drop_recounts_the_inversion_decisions_with_the_cut_raised(zoo_ranki
 
 
 def test_refuses_a_folder_without_a_target_that_forgot(zoo_ranking, tmp_path):
-    (tmp_path / "audits").mkdir()
-    (tmp_path / "zoo.json").write_text("[]")
+    _write_zoo(tmp_path, [])
     with pytest.raises(SystemExit):
         zoo_ranking.main([str(tmp_path)])
