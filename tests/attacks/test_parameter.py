@@ -1,3 +1,4 @@
+import copy
 import time
 
 import numpy as np
@@ -9,11 +10,13 @@ from labelleak.access import InsufficientAccessError, QueryAccess, WeightsAccess
 from labelleak.attacks.base import ATTACKS, MissingKnowledgeError
 from labelleak.attacks.knowledge import draw_knowledge
 from labelleak.attacks.parameter import (
+    DESCENT_MAJORITY,
     FEATURE_NAMES,
     Calibration,
     CalibrationError,
     Head,
     ReferenceConfig,
+    aligned_units,
     extract_features,
     finetune_head,
     primary_score,
@@ -81,6 +84,34 @@ def test_two_version_attack_needs_the_original(digits, retrained, knowledge):
     assert attack.infer(target, knowledge=knowledge).scores.shape == (10,)
     with pytest.raises(MissingKnowledgeError, match="original"):
         attack.infer(target, knowledge=draw_knowledge(digits, aux_per_class=1, seed=0).knowledge)
+
+
+def test_aligned_units_tells_a_descendant_from_an_independent_model():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    moved = copy.deepcopy(net)
+    with torch.no_grad():  # weights moved as far as they are long, units kept in place
+        for p in moved.parameters():
+            p.add_(torch.randn_like(p) * p.norm() / p.numel() ** 0.5)
+    assert aligned_units(moved, net) > 0.9
+    shuffled = copy.deepcopy(net)
+    order = torch.roll(torch.arange(16), 1)  # the same units, every one at another index
+    with torch.no_grad():
+        shuffled[0].weight.copy_(net[0].weight[order])
+        shuffled[0].bias.copy_(net[0].bias[order])
+        shuffled[2].weight.copy_(net[2].weight[:, order])
+    assert aligned_units(shuffled, net) < 0.5
+    assert aligned_units(torch.nn.Sequential(torch.nn.Linear(12, 4)), net) == 0.0
+
+
+def test_the_two_version_attack_abstains_on_a_model_retrained_from_scratch(digits, digits_model, retrained, knowledge):
+    attack = ATTACKS.get("param-diff-orig")()
+    fresh = attack.infer(WeightsAccess.of_classifier(retrained.model), knowledge=knowledge)
+    assert fresh.artifacts["aligned_units"] < DESCENT_MAJORITY and "does not descend" in fresh.abstains
+    assert fresh.to_dict()["abstains"] == fresh.abstains
+    finetuned = unlearn_original(digits_model, digits, method="finetune", forget_classes=[3], seed=0)
+    kept = attack.infer(WeightsAccess.of_classifier(finetuned.model), knowledge=knowledge)
+    assert kept.artifacts["aligned_units"] > 0.9 and kept.abstains == ""
 
 
 def test_attacks_refuse_less_access_and_missing_data(retrained, knowledge):

@@ -12,7 +12,17 @@ from labelleak.cli import main
 from tests.audit.conftest import FORGOTTEN, FORGOTTEN_PAIR, USER_MODEL
 
 JSON_KEYS = {"num_classes", "verdict", "attacks"}
-ATTACK_KEYS = {"name", "access", "scores", "predicted", "queries", "seconds", "calibration", "probabilities"}
+ATTACK_KEYS = {
+    "name",
+    "access",
+    "scores",
+    "predicted",
+    "queries",
+    "seconds",
+    "calibration",
+    "probabilities",
+    "abstains",
+}
 VERDICT_KEYS = {
     "forgotten",
     "agreeing_attacks",

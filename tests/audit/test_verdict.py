@@ -3,10 +3,11 @@
 import numpy as np
 
 from labelleak.attacks.base import AttackResult, ShadowScores
+from labelleak.audit.report import AuditReport, verdict_rule
 from labelleak.audit.verdict import VerdictModel, verdict
 
 
-def result(name: str, scores, predicted, *, access: str = "weights", queries=None) -> AttackResult:
+def result(name: str, scores, predicted, *, access: str = "weights", queries=None, abstains="") -> AttackResult:
     return AttackResult(
         attack=name,
         access=access,
@@ -14,6 +15,7 @@ def result(name: str, scores, predicted, *, access: str = "weights", queries=Non
         predicted=tuple(predicted),
         queries=queries,
         seconds=0.0,
+        abstains=abstains,
     )
 
 
@@ -112,3 +114,33 @@ def test_an_attack_deciding_more_classes_than_any_shadow_forgot_abstains():
     # every attack out of range: none abstains (the fusion needs evidence)
     wide = [result("a", [4, 4, 4, 0, 0, 0], [0, 1, 2]), result("b", [4, 4, 4, 0, 4, 0], [0, 1, 2, 4])]
     assert verdict(wide, num_classes=6, model=model).abstained == []
+
+
+def test_a_result_that_abstains_is_neither_fused_nor_counted():
+    model = VerdictModel.fit({"a": shadow_rows(1, noise=0.5), "b": shadow_rows(2, noise=0.5)})
+    # "b" is sure of class 4, but found its premise false on this model
+    results = [result("a", [0, 4, 0, 0, 1, 0], [1]), result("b", [0, 1, 0, 0, 9, 0], [4], abstains="not made from θ_o")]
+    v = verdict(results, num_classes=6, model=model)
+    assert v.forgotten == [1] and v.fused_attacks == ["a"] and v.abstained == ["b"] and v.attacks_run == 2
+    counted = verdict([*results, result("c", [0, 0, 0, 0, 4, 0], [4])], num_classes=6)
+    assert counted.rule == "majority" and counted.forgotten == [1, 4] and counted.abstained == ["b"]
+
+
+def test_the_report_says_why_an_attack_abstained():
+    results = [
+        result("a", [0, 4, 0, 0, 1, 0], [1]),
+        result("b", [0, 1, 0, 0, 9, 0], [4], abstains="θ_u does not descend from θ_o"),
+    ]
+    report = AuditReport(
+        num_classes=6,
+        class_names=tuple(map(str, range(6))),
+        target="t",
+        level="weights",
+        dataset="d",
+        knowledge="k",
+        results=results,
+    )
+    assert report.verdict.forgotten == [1]
+    assert "Abstained: b (θ_u does not descend from θ_o)." in verdict_rule(report)
+    assert report.table_rows()[1][2] == "4 (abstains)"
+    assert [a["abstains"] for a in report.to_json()["attacks"]] == ["", "θ_u does not descend from θ_o"]

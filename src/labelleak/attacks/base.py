@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 AttackT = TypeVar("AttackT", bound="Attack")
 #: options that change how an attack reports progress, never what it computes: left out of cache keys
 PRESENTATION_OPTIONS = frozenset({"verbose"})
+#: the artifact under which ``_infer`` says why its result is no evidence about the target
+ABSTAINS = "abstains"
 
 
 class MissingKnowledgeError(LabelleakError):
@@ -81,7 +83,12 @@ class ShadowScores:
 
 @dataclass
 class AttackResult:
-    """Per-class scores (higher = more likely forgotten) and the decided forgotten set Ĉ."""
+    """Per-class scores (higher = more likely forgotten) and the decided forgotten set Ĉ.
+
+    ``abstains`` is empty unless the attack found its own premise false on this target (e.g. a
+    two-version attack on a θ_u that does not descend from θ_o): then it says why, the result is
+    still reported, and an audit's verdict does not count it as evidence.
+    """
 
     attack: str
     access: str
@@ -91,6 +98,7 @@ class AttackResult:
     seconds: float
     knowledge: str = ""
     artifacts: dict[str, Any] = field(default_factory=dict)
+    abstains: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,13 +109,15 @@ class AttackResult:
             "queries": self.queries,
             "seconds": float(self.seconds),
             "knowledge": self.knowledge,
+            "abstains": self.abstains,
         }
 
 
 class Attack(ABC):
     """Base class. Subclasses set ``name``, ``requires`` and the ``needs_*`` flags and implement
     ``_infer``, returning (scores, predicted, artifacts); a calibratable one also implements
-    ``_calibrate``."""
+    ``_calibrate``. An attack whose premise fails on a target puts the reason under the artifact
+    key :data:`ABSTAINS` (it becomes :attr:`AttackResult.abstains`)."""
 
     name: ClassVar[str]
     #: the attack's family, as ``labelleak attacks`` lists it: "parameter", "inversion" or "baseline"
@@ -247,6 +257,7 @@ class Attack(ABC):
             seconds=seconds,
             knowledge=knowledge.description,
             artifacts=artifacts,
+            abstains=str(artifacts.get(ABSTAINS, "")),
         )
 
     def _check_knowledge(self, knowledge: AttackerKnowledge) -> None:

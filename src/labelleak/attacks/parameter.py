@@ -21,6 +21,13 @@ Per-class features, z-scored across the K classes of one target so they transfer
 * family ``orig`` (attack ``param-diff-orig``, the two-version variant, a separate name because it
   needs θ_o and no data at all): ‖w_k^o − w_k^u‖, cos(w_k^o, w_k^u), b_k^o − b_k^u.
 
+The ``orig`` family compares the two head rows of a class coordinate by coordinate, which means
+something only when θ_u's features are θ_o's, i.e. θ_u was made from θ_o by unlearning. A model
+retrained from scratch has its hidden units in another order, so ``param-diff-orig`` checks that
+premise on every target (:func:`aligned_units`) and abstains when it fails. On the foreign-model
+zoos of docs/audit.md it named 5 of the 120 models retrained from scratch that forgot, against 278
+of 360 fine-tuned, random-label and NegGrad+ ones.
+
 Each family also defines a signed scalar ``primary`` score (higher = more likely forgotten) that
 Youden's threshold, AUC and tie-breaking use: see :data:`PRIMARY`.
 """
@@ -35,7 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from labelleak.access import WeightsAccess
-from labelleak.attacks.base import ATTACKS, Attack, AttackerKnowledge, CalibrationError, ShadowScores
+from labelleak.attacks.base import ABSTAINS, ATTACKS, Attack, AttackerKnowledge, CalibrationError, ShadowScores
 from labelleak.attacks.deciders import (
     DECIDERS,
     CalibratedDecider,
@@ -378,13 +385,56 @@ class DifferenceAttack(ParameterAttack):
     needs_unrelated = True
 
 
+#: the share of hidden units that must sit where θ_o has them for θ_u to count as made from θ_o
+DESCENT_MAJORITY = 0.5
+
+
+@torch.no_grad()
+def aligned_units(model: torch.nn.Module, original: torch.nn.Module) -> float:
+    """The share of ``model``'s units whose incoming weights are closest (cosine) to those of the unit
+    with the same index in ``original``, over every weight matrix and convolution kernel with at least
+    two units; 0.0 when the two do not have the same weight shapes.
+
+    A model made from ``original`` by fine-tuning, gradient steps or pruning keeps its units in place
+    (close to 1 even after its weights moved far); an independently trained one holds them in an
+    arbitrary order (about 1 / units by chance)."""
+    weights = [p for p in model.parameters() if p.dim() >= 2]
+    references = [p for p in original.parameters() if p.dim() >= 2]
+    if len(weights) != len(references) or any(w.shape != r.shape for w, r in zip(weights, references)):
+        return 0.0
+    matched = total = 0
+    for w, r in zip(weights, references):
+        if w.shape[0] < 2:
+            continue
+        similarity = F.normalize(w.flatten(1).float(), dim=1) @ F.normalize(r.flatten(1).float(), dim=1).T
+        matched += int((similarity.argmax(dim=1) == torch.arange(len(w), device=w.device)).sum())
+        total += len(w)
+    return matched / total if total else 0.0
+
+
 @ATTACKS.register("param-diff-orig")
 class OriginalDifferenceAttack(ParameterAttack):
-    """Two-version variant: how far each head row of θ_u moved from θ_o (needs θ_o, no data)."""
+    """Two-version variant: how far each head row of θ_u moved from θ_o (needs θ_o, no data).
+
+    Abstains (:attr:`~labelleak.attacks.base.AttackResult.abstains`) on a θ_u whose units do not sit
+    where θ_o has them (:func:`aligned_units` below :data:`DESCENT_MAJORITY`), e.g. a model retrained
+    from scratch: its head rows are not comparable with θ_o's."""
 
     name = "param-diff-orig"
     family = "orig"
     needs_original = True
+
+    def _infer(self, target: WeightsAccess, knowledge: AttackerKnowledge) -> tuple[np.ndarray, Any, dict[str, Any]]:
+        scores, predicted, artifacts = super()._infer(target, knowledge)
+        assert knowledge.original is not None  # infer() refuses an attack that needs θ_o without it
+        share = aligned_units(target.model, knowledge.original.model)
+        artifacts["aligned_units"] = share
+        if share < DESCENT_MAJORITY:
+            artifacts[ABSTAINS] = (
+                f"θ_u does not descend from θ_o: {share:.0%} of its units sit where θ_o has them "
+                "(a model retrained from scratch?), so their head rows are not comparable"
+            )
+        return scores, predicted, artifacts
 
 
 ATTACK_FAMILIES: dict[str, str] = {

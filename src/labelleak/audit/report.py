@@ -74,6 +74,7 @@ class AuditReport:
                     "seconds": float(r.seconds),
                     "calibration": self.calibrations.get(r.attack, ""),
                     "probabilities": self._probabilities(r),
+                    "abstains": r.abstains,
                 }
                 for r in self.results
             ],
@@ -91,7 +92,7 @@ class AuditReport:
                 [
                     r.attack,
                     r.access,
-                    ", ".join(self.class_label(c) for c in r.predicted),
+                    ", ".join(self.class_label(c) for c in r.predicted) + (" (abstains)" if r.abstains else ""),
                     f"{score_margin(r.scores, r.predicted):+.2f}",
                     "-" if r.queries is None else str(r.queries),
                     f"{r.seconds:.2f}",
@@ -150,17 +151,20 @@ def verdict_rule(report: AuditReport) -> str:
             f"Fused: each of {', '.join(v.fused_attacks)} turns its scores into a probability per class that the "
             "class was forgotten (fit on the attacker's shadow models); the verdict names the classes whose "
             f"log-odds, {combination}, clear a cut fit{fit}. Confidence per class (above 0.5: named): {confidence}."
-            + (
-                f" Abstained (decided more classes than any shadow model forgot): {', '.join(v.abstained)}."
-                if v.abstained
-                else ""
-            )
+            + (f" Abstained: {'; '.join(abstention_reasons(report, v))}." if v.abstained else "")
         )
     return (
         "Majority vote: every attack that looked at the model votes for the classes it predicts; the verdict "
         "is every class more than half of them name (else the most-named). A chance reference that made no "
         "query (random-guess) is listed but does not vote."
+        + (f" Abstained: {'; '.join(abstention_reasons(report, v))}." if v.abstained else "")
     )
+
+
+def abstention_reasons(report: AuditReport, v: AuditVerdict) -> list[str]:
+    """Each attack the verdict ``v`` of ``report`` left out, with why: "attack (reason)"."""
+    why = {r.attack: r.abstains for r in report.results if r.abstains}
+    return [f"{name} ({why.get(name) or 'decided more classes than any shadow model forgot'})" for name in v.abstained]
 
 
 def write_json(report: AuditReport, path: Path) -> None:

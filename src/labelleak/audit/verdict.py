@@ -16,7 +16,9 @@ The cut is the one that names the shadows' forgotten sets exactly most often. An
 decided set is larger than every forgotten set the shadows held is outside the range its calibration
 was fit on (its thresholds did not carry over from the attacker's shadow originals to this model;
 docs/audit.md measures this for inversion on a dropout MLP) and abstains from the fusion, unless
-every attack would. An audit without shadow models (nothing in it needed them, e.g. a queries-only audit)
+every attack would. An attack that found its own premise false on the target
+(:attr:`~labelleak.attacks.base.AttackResult.abstains`, e.g. ``param-diff-orig`` on a model
+retrained from scratch) abstains too, from the fusion and from the vote. An audit without shadow models (nothing in it needed them, e.g. a queries-only audit)
 falls back to a majority vote over the attacks' decided sets.
 """
 
@@ -63,8 +65,9 @@ class AuditVerdict:
     ``rule`` is "fused" (calibrated log-odds of ``fused_attacks`` combined as ``fusion`` says:
     "mean" or "stacked") or "majority"; ``confidence`` (fused rule only) is, per class, the logistic
     of the fused log-odds minus the cut: above 0.5 exactly for the named classes (unless none clears
-    the cut and the top class is named). ``abstained`` lists the calibrated attacks left out of the
-    fusion because their decided set was larger than any forgotten set of the shadows.
+    the cut and the top class is named). ``abstained`` lists the attacks left out: those whose
+    result abstains, and calibrated attacks whose decided set was larger than any forgotten set of
+    the shadows.
     """
 
     forgotten: list[int]
@@ -77,10 +80,15 @@ class AuditVerdict:
     abstained: list[str] = field(default_factory=list)
 
 
+def is_chance_reference(result: AttackResult) -> bool:
+    """True for a query-level attack that asked the model nothing (e.g. ``random-guess``): it carries
+    no evidence about the model, so it is shown but never counted."""
+    return result.access == "queries" and result.queries == 0
+
+
 def votes_in_verdict(result: AttackResult) -> bool:
-    """False for a chance reference: a query-level attack that asked the model nothing (e.g.
-    ``random-guess``) carries no evidence about it, so it is shown but does not vote."""
-    return not (result.access == "queries" and result.queries == 0)
+    """False for a chance reference and for a result that abstains: shown, but not evidence."""
+    return not is_chance_reference(result) and not result.abstains
 
 
 @dataclass
@@ -192,12 +200,14 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
 
     With ``model`` and at least one of its attacks among ``results``: the fused rule (module
     docstring), without the attacks that abstain. Otherwise a majority vote: a class is named when
-    more than half of the attacks that looked at the model name it, or, when none has a majority,
-    the most-named classes (ties all reported). ``agreeing_attacks`` is, either way, the fewest attacks that named one of the named
-    classes; ``attacks_run`` counts every attack run, chance references included.
+    more than half of the attacks that looked at the model and did not abstain name it, or, when
+    none has a majority, the most-named classes (ties all reported). ``agreeing_attacks`` is, either
+    way, the fewest attacks that named one of the named classes; ``attacks_run`` counts every attack
+    run, chance references and abstaining ones included.
     """
     votes = np.zeros(num_classes, dtype=int)
     voting = [result for result in results if votes_in_verdict(result)]
+    declined = [result.attack for result in results if result.abstains and not is_chance_reference(result)]
     for result in voting:
         for c in result.predicted:
             votes[int(c)] += 1
@@ -216,13 +226,16 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
             confidence=[round(float(c), 6) for c in confidence],
             fused_attacks=[r.attack for r in fused],
             fusion=fusion,
-            abstained=[r.attack for r in calibrated if all(r is not f for f in fused)],
+            abstained=declined + [r.attack for r in calibrated if all(r is not f for f in fused)],
         )
     if votes.max(initial=0) == 0:
-        return AuditVerdict(forgotten=[], agreeing_attacks=0, attacks_run=len(results))
+        return AuditVerdict(forgotten=[], agreeing_attacks=0, attacks_run=len(results), abstained=declined)
     named = np.flatnonzero(2 * votes > len(voting))
     if not len(named):
         named = np.flatnonzero(votes == votes.max())
     return AuditVerdict(
-        forgotten=[int(c) for c in named], agreeing_attacks=int(votes[named].min()), attacks_run=len(results)
+        forgotten=[int(c) for c in named],
+        agreeing_attacks=int(votes[named].min()),
+        attacks_run=len(results),
+        abstained=declined,
     )
