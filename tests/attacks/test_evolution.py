@@ -118,3 +118,11 @@ def test_shadow_runs_search_from_the_other_originals_priors(digits, tmp_path):
     assert sorted(set(shadow_seeds)) == [1000, 1001] and len(searched) == len(shadow_seeds)
     for seed, priors in zip(shadow_seeds, searched):
         assert torch.equal(priors, by_seed[2001 - seed])  # the other original's priors, never its own
+
+
+def test_the_changed_default_stop_level_never_reads_results_stored_before_it():
+    # stop_level's default went from 0.99 to 1.0: the attack built with the same given options computes
+    # something else than before, so its revision (in its calibration, θ_o-run and row keys) moved on
+    assert PriorCMAInversion.revision({}) == 2 and PriorCMAInversion.revision({"stop_level": 0.99}) == 1
+    assert PriorCMAInversion().calibration_key()["revision"] == 2
+    assert "revision" not in PriorCMAInversion(stop_level=0.99).calibration_key()

@@ -187,8 +187,12 @@ class Attack(ABC):
         return {k: v for k, v in self._given_options.items() if k not in PRESENTATION_OPTIONS}
 
     def calibration_key(self) -> dict[str, Any]:
-        """What this attack's calibration depends on besides the shadow experiments (cache-key material)."""
-        return {"attack": self.name, "options": self.result_options}
+        """What this attack's calibration depends on besides the shadow experiments (cache-key
+        material): its name, its given options and, from 2 on, its :meth:`revision` (a default that
+        changes what the attack computes changes no given option)."""
+        key: dict[str, Any] = {"attack": self.name, "options": self.result_options}
+        revision = type(self).revision(self.options)
+        return {**key, "revision": revision} if revision > 1 else key
 
     def calibrate(self: AttackT, shadows: Shadows) -> AttackT:
         """Fit the attack on the attacker's shadow experiments; returns the attack itself."""

@@ -370,6 +370,11 @@ class PriorCMAInversion(PriorSearchAttack):
     name = "invert-cma"
     requires = "queries"
 
+    @classmethod
+    def revision(cls, options: dict[str, Any]) -> int:
+        # 2: the default stop_level became 1.0 (it was 0.99); a run that names stop_level is unchanged
+        return 1 if "stop_level" in options else 2
+
     def __init__(
         self,
         *,
