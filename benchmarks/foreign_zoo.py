@@ -520,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
                 # the majority vote over the same per-attack decisions (the rule the fused verdict replaced)
                 success["majority vote"] = majority_verdict(result) == truth
                 if "abstained" in result["verdict"]:
-                    # the fused verdict without the abstention rule (docs/audit.md), same run
+                    # the fused verdict with every abstaining attack averaged back in (docs/audit.md), same run
                     unabstained = unabstained_verdict(result)
                     if unabstained is not None:
                         success["no abstention"] = unabstained == truth
