@@ -207,7 +207,7 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
     """
     votes = np.zeros(num_classes, dtype=int)
     voting = [result for result in results if votes_in_verdict(result)]
-    declined = [result.attack for result in results if result.abstains and not is_chance_reference(result)]
+    declined = [result.attack for result in results if result.abstains]
     for result in voting:
         for c in result.predicted:
             votes[int(c)] += 1
