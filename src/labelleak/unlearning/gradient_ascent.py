@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import functools
 
+import torch
 import torch.nn.functional as F
 
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
 from labelleak.unlearning.common import AscentStopOptions, OptimizerOptions, run_epochs
-from labelleak.validation import check_number
+from labelleak.validation import check_choice, check_number
+
+#: which forget samples the ascent climbs: "correct", the samples θ still classifies as their class;
+#: "all", every sample (the reference NegGrad)
+ASCEND_ON = ("correct", "all")
+
+
+def ascent_loss(logits: torch.Tensor, y: torch.Tensor, *, ascend_on: str) -> torch.Tensor:
+    """The loss to minimise: minus the cross-entropy of the samples chosen by ``ascend_on``.
+
+    With "correct", a batch the model already misclassifies entirely gives a zero loss and no
+    gradient.
+    """
+    if ascend_on == "all":
+        return -F.cross_entropy(logits, y)
+    still_known = (logits.argmax(dim=1) == y).float()
+    losses = F.cross_entropy(logits, y, reduction="none")
+    return -(losses * still_known).sum() / still_known.sum().clamp(min=1.0)
 
 
 @UNLEARNERS.register("gradient_ascent")
@@ -29,6 +47,14 @@ class GradientAscent(OptimizerOptions, AscentStopOptions, Unlearner):
     starts to fall; forgetting them costs retain accuracy, gradient ascent's known trade-off.
     Measured behaviour: docs/unlearning.md. On the 1,347-image digits set a pass over one class is
     a single step; use e.g. ``epochs=30, lr=0.01`` there.
+
+    By default (``ascend_on="correct"``) the ascent climbs only the loss of the forget samples the
+    model still classifies as their own class. The reference climbs every sample's loss
+    (``ascend_on="all"``): a sample already misclassified keeps a gradient of norm about √2 on its
+    logits while a sample still confidently known has almost none, so with several forgotten
+    classes the first class to fall keeps being pushed, into whichever class absorbs it, until the
+    last one falls. On the MNIST LeNet, forgetting {0, 3} with "all" ended with 37.7% retain test
+    accuracy, most test images predicted as 9, and with "correct" at 95.2% (docs/unlearning.md).
     """
 
     name = "gradient_ascent"
@@ -47,6 +73,7 @@ class GradientAscent(OptimizerOptions, AscentStopOptions, Unlearner):
         stop_below: float | None = 0.05,
         check_every: int = 5,
         check_samples: int | None = 1024,
+        ascend_on: str = "correct",
     ) -> None:
         """Args:
         epochs: maximum number of passes over D_f.
@@ -60,10 +87,13 @@ class GradientAscent(OptimizerOptions, AscentStopOptions, Unlearner):
         check_every: steps between two checks of the stopping rule.
         check_samples: size of the fixed random sample of D_f the stopping rule is measured on;
             ``None``: all of D_f.
+        ascend_on: "correct" climbs the loss of the forget samples still classified as their class
+            (the default); "all" climbs every forget sample's loss, as the reference does.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
+        self.ascend_on = check_choice("ascend_on", ascend_on, ASCEND_ON)
         self._set_stop_options(
             max_grad_norm=max_grad_norm, stop_below=stop_below, check_every=check_every, check_samples=check_samples
         )
@@ -89,7 +119,7 @@ class GradientAscent(OptimizerOptions, AscentStopOptions, Unlearner):
             batch_size=self.batch_size,
             optimizer=optimizer,
             seed=derive_seed(seed, "gradient_ascent"),
-            loss_fn=lambda logits, y, x: -F.cross_entropy(logits, y),
+            loss_fn=lambda logits, y, x: ascent_loss(logits, y, ascend_on=self.ascend_on),
             max_grad_norm=self.max_grad_norm,
             stop=stop,
             check_every=self.check_every,
