@@ -58,7 +58,9 @@ class GradientAscent(OptimizerOptions, AscentStopOptions, Unlearner):
     """
 
     name = "gradient_ascent"
-    summary = "gradient ascent on the forget samples still classified right (NegGrad), early-stopped on forget-train accuracy"
+    summary = (
+        "gradient ascent on the forget samples still classified right (NegGrad), early-stopped on forget-train accuracy"
+    )
     uses = frozenset({"forget"})
 
     def __init__(
