@@ -10,8 +10,11 @@ only reads the stored results (their "seconds" are those of the original run).
     python benchmarks/unlearning.py --dataset fashion-mnist --threads 1
     python benchmarks/unlearning.py --dataset mnist --methods retrain,finetune --forget-sets "0;3"
     python benchmarks/unlearning.py --dataset fashion-mnist --cached-only   # table of what exists
+    python benchmarks/unlearning.py --dataset mnist --methods neggrad_plus --param ascend_on=all
 
-``--csv FILE`` also writes the tidy rows (one per method and forget set).
+``--csv FILE`` also writes the tidy rows (one per method and forget set). ``--param KEY=VALUE``
+(repeatable) sets a parameter of every method run except the Retrain reference, over the dataset's
+defaults.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 import torch
 
 from labelleak.cli.tune import forget_sets_arg
+from labelleak.cli.unlearn import parse_params
 from labelleak.data import load_dataset
 from labelleak.store import ArtifactStore
 from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
@@ -75,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cached-only", action="store_true", help="only report runs already in the store")
     parser.add_argument("--output", help="also write the table to this Markdown file")
     parser.add_argument("--csv", help="also write the tidy rows to this CSV file")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of every method but Retrain (repeatable), over the dataset's defaults",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -88,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     # Retrain is every other method's reference, so it runs first on each forget set
     methods = ["retrain", *[m for m in methods if m != "retrain"]]
     forget_sets = forget_sets_arg(args.forget_sets)
+    overrides = parse_params(args.param)
     store = ArtifactStore(args.cache)
     dataset = load_dataset(args.dataset)
     # amnesiac_updates subtracts θ_o's recorded updates; recording leaves θ_o's weights and key unchanged
@@ -112,18 +124,19 @@ def main(argv: list[str] | None = None) -> int:
         before = utility_metrics(original.model, dataset, classes)
         retrain_drop = 0.0
         for method in methods:
+            params = {} if method == "retrain" else overrides
             if args.cached_only:
                 config = unlearned_config(
                     original,
                     method=method,
-                    params=build_unlearner(method, dataset=dataset.name).params(),
+                    params=build_unlearner(method, params, dataset=dataset.name).params(),
                     forget_classes=classes,
                     seed=args.seed,
                 )
                 if not (store.path("unlearned", config) / "model.json").is_file():
                     continue
             result = unlearn_original(
-                original, dataset, method=method, forget_classes=classes, seed=args.seed, store=store
+                original, dataset, method=method, params=params, forget_classes=classes, seed=args.seed, store=store
             )
             m = result.metrics
             drop = before["retain_test_acc"] - m["retain_test_acc"]

@@ -26,6 +26,9 @@ from labelleak.validation import check_choice, check_number
 OPTIMIZERS = ("sgd", "adam")
 #: where random labels are drawn from: the retained classes only, or all K
 LABEL_POOLS = ("retained", "all")
+#: which forget samples an ascent climbs: "correct", the samples θ still classifies as their class;
+#: "all", every sample (the reference NegGrad and NegGrad+)
+ASCEND_ON = ("correct", "all")
 
 
 class StepOptimizer(Protocol):
@@ -213,6 +216,19 @@ class ForgetTrainStop:
                 return False
         # the accuracy exactly as models.training.accuracy computes it (a float32 mean)
         return (torch.tensor(float(correct)) / len(self.y)).item() <= self.threshold
+
+
+def ascent_loss(logits: torch.Tensor, y: torch.Tensor, *, ascend_on: str) -> torch.Tensor:
+    """The loss to minimise: minus the cross-entropy of the forget samples chosen by ``ascend_on``.
+
+    With "correct", a batch the model already misclassifies entirely gives a zero loss and no
+    gradient.
+    """
+    if ascend_on == "all":
+        return -F.cross_entropy(logits, y)
+    still_known = (logits.argmax(dim=1) == y).float()
+    losses = F.cross_entropy(logits, y, reduction="none")
+    return -(losses * still_known).sum() / still_known.sum().clamp(min=1.0)
 
 
 class AscentStopOptions:

@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import functools
 
-import torch
-import torch.nn.functional as F
-
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import AscentStopOptions, OptimizerOptions, run_epochs
+from labelleak.unlearning.common import ASCEND_ON, AscentStopOptions, OptimizerOptions, ascent_loss, run_epochs
 from labelleak.validation import check_choice, check_number
-
-#: which forget samples the ascent climbs: "correct", the samples θ still classifies as their class;
-#: "all", every sample (the reference NegGrad)
-ASCEND_ON = ("correct", "all")
-
-
-def ascent_loss(logits: torch.Tensor, y: torch.Tensor, *, ascend_on: str) -> torch.Tensor:
-    """The loss to minimise: minus the cross-entropy of the samples chosen by ``ascend_on``.
-
-    With "correct", a batch the model already misclassifies entirely gives a zero loss and no
-    gradient.
-    """
-    if ascend_on == "all":
-        return -F.cross_entropy(logits, y)
-    still_known = (logits.argmax(dim=1) == y).float()
-    losses = F.cross_entropy(logits, y, reduction="none")
-    return -(losses * still_known).sum() / still_known.sum().clamp(min=1.0)
 
 
 @UNLEARNERS.register("gradient_ascent")

@@ -11,8 +11,8 @@ from labelleak.device import module_device
 from labelleak.models import Classifier, TrainConfig
 from labelleak.seeding import derive_seed
 from labelleak.unlearning.base import UNLEARNERS, ForgetSplit, Unlearner
-from labelleak.unlearning.common import AscentStopOptions, OptimizerOptions, cycled_batches
-from labelleak.validation import check_number
+from labelleak.unlearning.common import ASCEND_ON, AscentStopOptions, OptimizerOptions, ascent_loss, cycled_batches
+from labelleak.validation import check_choice, check_number
 
 
 @UNLEARNERS.register("neggrad_plus")
@@ -29,10 +29,18 @@ class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
     collapse the retain accuracy within a few steps (measured behaviour: docs/unlearning.md). The
     notebook trains in ``eval()`` mode (frozen BatchNorm statistics); here the model trains in
     ``train()`` mode like every other method, which only matters for BatchNorm architectures.
+
+    As in Gradient Ascent, the ascent term climbs by default (``ascend_on="correct"``) only the
+    loss of the forget samples the model still classifies as their own class; the reference climbs
+    every one (``ascend_on="all"``), and a sample already misclassified then keeps pushing the
+    model, retained classes included, towards whichever class absorbs it. On the MNIST LeNet's
+    tuning split (θ_o trained on 80% of the training data, scored on the other 20%), climbing the
+    known samples only kept 98.8–99.2% retain accuracy on five forget sets where the reference kept
+    89.1–98.9% (docs/unlearning.md).
     """
 
     name = "neggrad_plus"
-    summary = "joint descent on the retain set and ascent on the forget set (β-weighted)"
+    summary = "joint descent on the retain set and ascent on the forget samples still classified right (β-weighted)"
     uses = frozenset({"forget", "retain"})
 
     def __init__(
@@ -50,6 +58,7 @@ class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
         stop_below: float | None = 0.05,
         check_every: int = 5,
         check_samples: int | None = 1024,
+        ascend_on: str = "correct",
     ) -> None:
         """Args:
         epochs: passes over D_r (D_f is cycled alongside).
@@ -66,12 +75,15 @@ class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
         check_every: steps between two checks of the stopping rule.
         check_samples: size of the fixed random sample of D_f the stopping rule is measured on;
             ``None``: all of D_f.
+        ascend_on: "correct" climbs the loss of the forget samples still classified as their class
+            (the default); "all" climbs every forget sample's loss, as the reference does.
         """
         self.epochs = check_number("epochs", epochs, low=1, integer=True)
         self._set_optimizer_options(lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
         self.beta = check_number("beta", beta, low=0, high=1, low_inclusive=False, high_inclusive=False)
         self.batch_size = check_number("batch_size", batch_size, low=1, integer=True)
         self.forget_batch_size = check_number("forget_batch_size", forget_batch_size, low=1, integer=True)
+        self.ascend_on = check_choice("ascend_on", ascend_on, ASCEND_ON)
         self._set_stop_options(
             max_grad_norm=max_grad_norm, stop_below=stop_below, check_every=check_every, check_samples=check_samples
         )
@@ -103,8 +115,10 @@ class NegGradPlus(OptimizerOptions, AscentStopOptions, Unlearner):
                     generator=generator,
                 ):
                     retain_loss = F.cross_entropy(model(split.x_retain[r].to(device)), split.y_retain[r].to(device))
-                    forget_loss = F.cross_entropy(model(split.x_forget[f].to(device)), split.y_forget[f].to(device))
-                    loss = self.beta * retain_loss - (1 - self.beta) * forget_loss
+                    forget_loss = ascent_loss(
+                        model(split.x_forget[f].to(device)), split.y_forget[f].to(device), ascend_on=self.ascend_on
+                    )
+                    loss = self.beta * retain_loss + (1 - self.beta) * forget_loss
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     nn.utils.clip_grad_norm_(model.parameters(), self.max_grad_norm)
