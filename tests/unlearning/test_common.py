@@ -9,7 +9,6 @@ from labelleak.unlearning import ForgetSplit
 from labelleak.unlearning.common import (
     ForgetTrainStop,
     OptimizerOptions,
-    ascent_loss,
     cycled_batches,
     make_unlearn_optimizer,
     random_other_labels,
@@ -136,23 +135,3 @@ def test_optimizer_options_validate_and_build():
         Method(lr=0, optimizer="sgd")
     with pytest.raises(ParameterError, match="momentum must be"):
         Method(lr=0.1, optimizer="sgd", momentum=1.5)
-
-
-def test_climbing_the_correct_samples_gives_those_already_misclassified_no_gradient():
-    logits = torch.tensor([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0]], requires_grad=True)
-    y = torch.tensor([0, 2])  # the first still known, the second already misclassified
-    ascent_loss(logits, y, ascend_on="correct").backward()
-    assert logits.grad[0].abs().sum() > 0
-    assert torch.equal(logits.grad[1], torch.zeros(3))
-
-
-def test_climbing_all_samples_gives_every_sample_a_gradient():
-    logits = torch.tensor([[0.0, 3.0, 0.0]], requires_grad=True)
-    ascent_loss(logits, torch.tensor([2]), ascend_on="all").backward()
-    assert logits.grad.abs().sum() > 0
-
-
-def test_a_batch_wholly_misclassified_gives_a_zero_loss():
-    logits = torch.tensor([[0.0, 3.0], [3.0, 0.0]], requires_grad=True)
-    loss = ascent_loss(logits, torch.tensor([0, 1]), ascend_on="correct")
-    assert loss.item() == 0.0
