@@ -7,8 +7,12 @@ The walkthrough is run as the doc shows it, in a scratch directory: the model ow
 ```python block that starts with ``# owner_digits.py``), then every command of the ```console
 blocks that start with ``labelleak`` or ``cp tests/audit/`` (the speed benchmark's blocks are left
 alone). Each command's output (stdout and stderr, in order) replaces the lines under it. Times
-differ from run to run, so the check masks them (``seconds`` columns, ``... s`` values); everything
-else must match exactly, which holds with the same torch build (the commands use one thread).
+differ from run to run, so the check masks them (``seconds`` columns, ``... s`` values). The
+attacks' signed scores (``+2.80``) repeat exactly on one machine, but not between two CPUs with the
+same torch build: the owner's model and the shadows train with other floating-point kernels (seen
+on two machines of this project's 2-core kind, scores up to 0.33 apart). So a line that differs
+from the doc's only in signed scores, each within ``SCORE_TOLERANCE``, counts as the same;
+classes, query counts, confidences and verdicts must match exactly.
 ``tests/audit/test_audit_doc.py`` runs the check.
 """
 
@@ -28,6 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "audit.md"
 #: the console blocks run: those whose first command starts with one of these
 RUN_PREFIXES = ("labelleak ", "cp tests/audit/")
+#: a signed score as the audit's tables print it
+SIGNED_SCORE = re.compile(r"[+-]\d+\.\d+")
+#: how far a signed score may move between machines and still match the doc's
+SCORE_TOLERANCE = 0.5
 
 
 def owner_script(text: str) -> str:
@@ -112,13 +120,25 @@ def mask_times(text: str) -> str:
     return "\n".join(out)
 
 
+def within_score_tolerance(documented: str, printed: str) -> bool:
+    """Whether two lines differ only in signed scores, each at most ``SCORE_TOLERANCE`` apart."""
+    if SIGNED_SCORE.sub("±", documented) != SIGNED_SCORE.sub("±", printed):
+        return False
+    pairs = zip(SIGNED_SCORE.findall(documented), SIGNED_SCORE.findall(printed))
+    return all(abs(float(a) - float(b)) <= SCORE_TOLERANCE for a, b in pairs)
+
+
 def check(text: str, workdir: Path) -> list[str]:
-    """The differences (a unified diff, times masked) between the doc's samples and a fresh run."""
+    """The differences (a unified diff, times masked, scores within tolerance kept as documented)
+    between the doc's samples and a fresh run."""
     fresh = regenerate(text, run_walkthrough(text, workdir))
+    documented, printed = mask_times(text).splitlines(), mask_times(fresh).splitlines()
+    if len(documented) == len(printed):
+        printed = [d if within_score_tolerance(d, p) else p for d, p in zip(documented, printed)]
     return list(
         difflib.unified_diff(
-            mask_times(text).splitlines(),
-            mask_times(fresh).splitlines(),
+            documented,
+            printed,
             "docs/audit.md",
             "what the tool prints",
             lineterm="",
