@@ -8,9 +8,11 @@ The walkthrough is run as the doc shows it, in a scratch directory: the model ow
 blocks that start with ``labelleak`` or ``cp tests/audit/`` (the speed benchmark's blocks are left
 alone). Each command's output (stdout and stderr, in order) replaces the lines under it. Times
 differ from run to run, so the check masks them (``seconds`` columns, ``... s`` values). The
-attacks' signed scores (``+2.80``) repeat exactly on one machine, but not between two CPUs with the
-same torch build: the owner's model and the shadows train with other floating-point kernels (seen
-on two machines of this project's 2-core kind, scores up to 0.33 apart). So a line that differs
+attacks' signed scores (``+2.80``) repeat exactly on one machine, but not between two machines
+with the same torch build: the owner's model and the shadows come out slightly different, most
+likely from floating-point kernels that differ between CPUs (seen on two machines of this
+project's 2-core kind: the accuracy probe, which reads the owner's model alone, moved from +2.80
+to +2.73, and scores moved up to 0.33). So a line that differs
 from the doc's only in signed scores, each within ``SCORE_TOLERANCE``, counts as the same;
 classes, query counts, confidences and verdicts must match exactly.
 ``tests/audit/test_audit_doc.py`` runs the check.
