@@ -135,12 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         args.config, out=out, cache=args.cache, datasets=args.datasets.split(",") if args.datasets else None
     )
     forgot = [r for r in rows if r["forget_test_acc"] <= FORGOT]
+    dataset_option = f" --datasets {args.datasets}" if args.datasets else ""
     seconds = sorted(r["audit_seconds"] for r in rows if r["audit_seconds"] is not None)
     text = "\n".join(
         [
             f"# The audit verdict on the targets of {Path(args.config).name}",
             "",
-            f"`python benchmarks/grid_audit.py {args.config} --out OUT`: {len(rows)} targets, "
+            f"`python benchmarks/grid_audit.py {args.config}{dataset_option} --out OUT`: {len(rows)} targets, "
             f"{len(forgot)} forgot (forget-class test accuracy ≤ {FORGOT:.0%}).",
             (
                 f"Audit wall time, as recorded in each audit's JSON by the run that made it: slowest "
