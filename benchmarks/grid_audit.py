@@ -34,7 +34,6 @@ from labelleak.experiments.config import load_config
 from labelleak.experiments.context import Context
 from labelleak.experiments.grid import cells
 from labelleak.metrics import wilson_interval
-from labelleak.targets import unlearn_original
 
 #: a target "forgot" when its forget-class test accuracy is at most this (as the zoo benchmark)
 FORGOT = 0.10
@@ -51,15 +50,7 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
     for i, cell in enumerate(todo):
         path = out / "audits" / f"{cell.id}.json"
         original = ctx.original(cell.dataset, cell.seed)
-        target = unlearn_original(
-            original,
-            ctx.dataset(cell.dataset),
-            method=cell.method,
-            params=config.params_for(cell.dataset, cell.method),
-            forget_classes=cell.forget,
-            seed=cell.seed,
-            store=ctx.store,
-        )
+        target = ctx.unlearned(cell)
         if not path.exists():
             if cell.dataset not in full:
                 # the attacker's data come from the whole test split, as in `labelleak audit --dataset`

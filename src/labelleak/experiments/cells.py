@@ -19,7 +19,7 @@ from labelleak.experiments.context import Context, RunSummary
 from labelleak.experiments.grid import Cell
 from labelleak.experiments.plan import CellPlan, RowPlan, cell_fields, plan_cell, row_labels
 from labelleak.store import atomic_write_bytes
-from labelleak.targets import access_view, unlearn_original
+from labelleak.targets import access_view
 from labelleak.unlearning import forgot
 
 
@@ -36,15 +36,7 @@ def run_cell(ctx: Context, cell: Cell) -> dict[str, Any]:
     original = ctx.original(cell.dataset, cell.seed)
     dataset = ctx.dataset(cell.dataset)
     cpu = time.process_time()
-    result = unlearn_original(
-        original,
-        dataset,
-        method=cell.method,
-        params=ctx.config.params_for(cell.dataset, cell.method),
-        forget_classes=cell.forget,
-        seed=cell.seed,
-        store=ctx.store,
-    )
+    result = ctx.unlearned(cell)
     cpu = time.process_time() - cpu
     summary.count("unlearned", "cached" if result.cached else "computed")
     # CPU seconds (one torch thread) estimate an uncontended run's time on a shared machine

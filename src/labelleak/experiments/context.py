@@ -24,9 +24,10 @@ from labelleak.targets import (
     build_unlearner,
     original_config,
     train_original,
+    unlearn_original,
     unlearned_config,
 )
-from labelleak.unlearning import UNLEARNERS
+from labelleak.unlearning import UNLEARNERS, UnlearnResult
 
 #: the store kinds that hold what attacks fit on shadow experiments
 CALIBRATION_KINDS = ("shadow-calibration", "inversion-calibration")
@@ -145,6 +146,19 @@ class Context:
                     summary.add_seconds("original", result.metrics["train_seconds"])
             self._originals[(name, seed)] = result
         return self._originals[(name, seed)]
+
+    def unlearned(self, cell: Cell) -> UnlearnResult:
+        """The cell's θ_u: its method with the config's parameters applied to θ_o (unlearned once,
+        then loaded from the store)."""
+        return unlearn_original(
+            self.original(cell.dataset, cell.seed),
+            self.dataset(cell.dataset),
+            method=cell.method,
+            params=self.config.params_for(cell.dataset, cell.method),
+            forget_classes=cell.forget,
+            seed=cell.seed,
+            store=self.store,
+        )
 
     def original_key(self, name: str, seed: int) -> dict[str, Any]:
         return original_config(
