@@ -36,9 +36,55 @@ def test_misses_lists_only_targets_that_forgot_and_whose_verdict_missed(grid_aud
     verdict = grid_audit.VERDICT
     rows = [
         _row("forgot-hit", [1], 0.02, **{verdict: True}),
-        _row("forgot-miss", [1, 2], 0.05, **{verdict: False}),
+        {
+            **_row("forgot-miss", [1, 2], 0.05, **{verdict: False}),
+            "original_class_test_acc": [0.9] * 10,
+            "class_test_acc": [0.9, 0.0, 0.0] + [0.9] * 6 + [0.5],
+        },
         _row("kept-miss", [3], 0.90, **{verdict: False}),
     ]
     text = grid_audit.misses(rows)
-    assert "| forgot-miss | 5.0% | [9] |" in text
+    assert "| forgot-miss | 5.0% | [9] | −1 (90% → 0%), −2 (90% → 0%), +9 (90% → 50%) |" in text
     assert "forgot-hit" not in text and "kept-miss" not in text
+
+
+def test_misses_give_the_accuracy_of_each_class_the_verdict_added_or_left_out(grid_audit):
+    row = _row("ga", [0, 2], 0.0, **{grid_audit.VERDICT: False})
+    row["verdict"] = [0, 4]
+    row["original_class_test_acc"] = [0.9, 0.9, 0.85, 0.9, 0.67]
+    row["class_test_acc"] = [0.0, 0.9, 0.03, 0.9, 0.42]
+    assert grid_audit.wrong_classes(row) == "−2 (85% → 3%), +4 (67% → 42%)"
+    assert "| ga | 0.0% | [0, 4] | −2 (85% → 3%), +4 (67% → 42%) |" in grid_audit.misses([row])
+
+
+def test_tables_come_one_dataset_at_a_time(grid_audit):
+    verdict = grid_audit.VERDICT
+    rows = [
+        {**_row("m", [1], 0.0, **{verdict: True}), "dataset": "mnist"},
+        {**_row("f1", [1], 0.0, **{verdict: False}), "dataset": "fashion-mnist"},
+        {**_row("f2", [2], 0.5, **{verdict: True}), "dataset": "fashion-mnist"},
+    ]
+    text = "\n".join(grid_audit.tables(rows))
+    assert text.index("## fashion-mnist: 2 targets, 1 forgot") < text.index("## mnist: 1 targets, 1 forgot")
+    assert "| audit verdict | 0/1 = 0% [" in text.split("## mnist")[0]
+
+
+def test_a_miss_is_collateral_only_when_every_added_class_fell_to_the_forgetting_bound(grid_audit):
+    def row(verdict: list[int], extra_acc: float) -> dict:
+        r = _row("t", [0], 0.0)
+        r["verdict"] = verdict
+        r["class_test_acc"] = [0.0, 0.9, 0.9, 0.9, extra_acc] + [0.9] * 5
+        return r
+
+    assert grid_audit.collateral(row([0, 4], 0.13))
+    assert not grid_audit.collateral(row([0, 4], 0.42))
+    assert not grid_audit.collateral(row([4], 0.13))  # the forgotten class left out
+
+
+def test_size_confusion_counts_named_against_forgotten_set_sizes_with_precision_and_recall(grid_audit):
+    rows = [_row("a", [1], 0.0), _row("b", [1, 2], 0.0), _row("c", [3, 4], 0.0)]
+    rows[0]["verdict"], rows[1]["verdict"], rows[2]["verdict"] = [1, 5], [1, 2], [3]
+    lines = grid_audit.size_confusion(rows, title="t").splitlines()
+    assert lines[2] == "| \\|C\\| | named 1 | named 2 | precision | recall |"
+    assert lines[4] == "| 1 | 0 | 1 | 50.0% | 100.0% |"
+    assert lines[5] == "| 2 | 1 | 1 | 100.0% | 75.0% |"
