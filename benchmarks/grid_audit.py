@@ -50,7 +50,6 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
     config = load_config(config_path)
     ctx = Context(config, store_root=cache, results_dir=str(out))
     full = {}
-    original_accuracy: dict[tuple[str, int], list[float]] = {}  # per θ_o: (dataset, seed)
     rows = []
     todo = [c for c in cells(config) if datasets is None or c.dataset in datasets]
     for i, cell in enumerate(todo):
@@ -74,9 +73,6 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
         truth = sorted(cell.forget)
         success = {a["name"]: sorted(a["predicted"]) == truth for a in data["attacks"]}
         success[VERDICT] = sorted(data["verdict"]["forgotten"]) == truth
-        test = ctx.dataset(cell.dataset)
-        if (cell.dataset, cell.seed) not in original_accuracy:
-            original_accuracy[cell.dataset, cell.seed] = class_accuracy(original.model, test)
         rows.append(
             {
                 "cell": cell.id,
@@ -84,8 +80,9 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
                 "method": cell.method,
                 "forget": truth,
                 "forget_test_acc": float(target.metrics["forget_test_acc"]),
-                "class_test_acc": class_accuracy(target.model, test),
-                "original_class_test_acc": original_accuracy[cell.dataset, cell.seed],
+                "class_test_acc": class_accuracy(target.model, ctx.dataset(cell.dataset)),
+                # measured on the same test split when θ_o was trained, and stored with it
+                "original_class_test_acc": [round(a, 4) for a in original.metrics["per_class_test_accuracy"]],
                 "verdict": sorted(data["verdict"]["forgotten"]),
                 "success": success,
                 "audit_seconds": data.get("wall_seconds"),
