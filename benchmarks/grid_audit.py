@@ -15,7 +15,9 @@ looks forgotten to every attack that reads behaviour, and the listing tells it f
 The audit knows nothing of the grid: its knowledge draw, shadows and calibrations are its own,
 fit on the attacker's shadow models only.
 
-Resumable: each audit is a JSON file under ``--out``/audits; a re-run skips what exists.
+Resumable: each audit is a JSON file under ``--out``/audits that records the cache key of the θ_u it
+audited; a re-run keeps an audit only while the config still builds that θ_u (a changed method
+default or parameter rebuilds the target, and the target is audited again).
 
     python benchmarks/grid_audit.py configs/multiclass-methods.toml --datasets fashion-mnist,mnist --out docs/results/multiclass-methods --threads 1
 """
@@ -38,6 +40,7 @@ from labelleak.experiments.context import Context
 from labelleak.experiments.grid import cells
 from labelleak.metrics import wilson_interval
 from labelleak.models import per_class_accuracy
+from labelleak.store import config_hash
 from labelleak.unlearning import forget_bound
 
 #: a target "forgot" when its forget-class test accuracy is at most this (as the zoo benchmark)
@@ -56,7 +59,9 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
         path = out / "audits" / f"{cell.id}.json"
         original = ctx.original(cell.dataset, cell.seed)
         target = ctx.unlearned(cell)
-        if not path.exists():
+        target_hash = config_hash(ctx.target_key(cell))
+        data = stored_audit(path, target=target_hash)
+        if data is None:
             if cell.dataset not in full:
                 # the attacker's data come from the whole test split, as in `labelleak audit --dataset`
                 full[cell.dataset] = load_dataset(cell.dataset, root=ctx.dataset_config(cell.dataset).data_root)
@@ -68,8 +73,8 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
             write_json(report, path)
             data = json.loads(path.read_text())
             data["wall_seconds"] = time.perf_counter() - start
+            data["target"] = target_hash
             path.write_text(json.dumps(data, indent=2) + "\n")
-        data = json.loads(path.read_text())
         truth = sorted(cell.forget)
         success = {a["name"]: sorted(a["predicted"]) == truth for a in data["attacks"]}
         success[VERDICT] = sorted(data["verdict"]["forgotten"]) == truth
@@ -90,6 +95,15 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
         )
         print(f"[{i + 1}/{len(todo)}] {cell.id}: verdict {rows[-1]['verdict']} truth {truth}", flush=True)
     return rows
+
+
+def stored_audit(path: Path, *, target: str) -> dict | None:
+    """The audit stored at ``path`` when it audited the θ_u whose cache-key hash is ``target``; None
+    when there is none, or when it audited another model (or predates the record of which)."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return data if data.get("target") == target else None
 
 
 def class_accuracy(model: torch.nn.Module, data: ImageDataset) -> list[float]:

@@ -88,3 +88,13 @@ def test_size_confusion_counts_named_against_forgotten_set_sizes_with_precision_
     assert lines[2] == "| \\|C\\| | named 1 | named 2 | precision | recall |"
     assert lines[4] == "| 1 | 0 | 1 | 50.0% | 100.0% |"
     assert lines[5] == "| 2 | 1 | 1 | 100.0% | 75.0% |"
+
+
+def test_a_stored_audit_is_kept_only_for_the_target_it_audited(grid_audit, tmp_path):
+    path = tmp_path / "cell.json"
+    assert grid_audit.stored_audit(path, target="abc") is None
+    path.write_text('{"verdict": {"forgotten": [3]}, "target": "abc"}')
+    assert grid_audit.stored_audit(path, target="abc")["verdict"]["forgotten"] == [3]
+    assert grid_audit.stored_audit(path, target="new") is None
+    path.write_text('{"verdict": {"forgotten": [3]}}')
+    assert grid_audit.stored_audit(path, target="abc") is None
