@@ -15,9 +15,10 @@ looks forgotten to every attack that reads behaviour, and the listing tells it f
 The audit knows nothing of the grid: its knowledge draw, shadows and calibrations are its own,
 fit on the attacker's shadow models only.
 
-Resumable: each audit is a JSON file under ``--out``/audits that records the cache key of the θ_u it
-audited; a re-run keeps an audit only while the config still builds that θ_u (a changed method
-default or parameter rebuilds the target, and the target is audited again).
+Resumable: each audit is a JSON file under ``--out``/audits that records a hash of what it depends on
+(the cache key of the θ_u it audited, and the parameters its shadow models are unlearned with on the
+dataset); a re-run keeps an audit only while both are unchanged (a changed default of a grid method
+or of a shadow method audits the target again).
 
     python benchmarks/grid_audit.py configs/multiclass-methods.toml --datasets fashion-mnist,mnist --out docs/results/multiclass-methods --threads 1
 """
@@ -34,6 +35,7 @@ import torch
 
 from labelleak.audit import audit_model
 from labelleak.audit.report import write_json
+from labelleak.audit.run import SHADOW_METHODS
 from labelleak.data import ImageDataset, load_dataset
 from labelleak.experiments.config import load_config
 from labelleak.experiments.context import Context
@@ -41,6 +43,7 @@ from labelleak.experiments.grid import cells
 from labelleak.metrics import wilson_interval
 from labelleak.models import per_class_accuracy
 from labelleak.store import config_hash
+from labelleak.targets import build_unlearner
 from labelleak.unlearning import forget_bound
 
 #: a target "forgot" when its forget-class test accuracy is at most this (as the zoo benchmark)
@@ -59,8 +62,8 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
         path = out / "audits" / f"{cell.id}.json"
         original = ctx.original(cell.dataset, cell.seed)
         target = ctx.unlearned(cell)
-        target_hash = config_hash(ctx.target_key(cell))
-        data = stored_audit(path, target=target_hash)
+        key = audit_key(ctx.target_key(cell), dataset=cell.dataset)
+        data = stored_audit(path, key=key)
         if data is None:
             if cell.dataset not in full:
                 # the attacker's data come from the whole test split, as in `labelleak audit --dataset`
@@ -73,7 +76,7 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
             write_json(report, path)
             data = json.loads(path.read_text())
             data["wall_seconds"] = time.perf_counter() - start
-            data["target"] = target_hash
+            data["audit_key"] = key
             path.write_text(json.dumps(data, indent=2) + "\n")
         truth = sorted(cell.forget)
         success = {a["name"]: sorted(a["predicted"]) == truth for a in data["attacks"]}
@@ -97,13 +100,20 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
     return rows
 
 
-def stored_audit(path: Path, *, target: str) -> dict | None:
-    """The audit stored at ``path`` when it audited the θ_u whose cache-key hash is ``target``; None
-    when there is none, or when it audited another model (or predates the record of which)."""
+def audit_key(target_key: dict, *, dataset: str) -> str:
+    """A hash of what an audit of the θ_u with cache key ``target_key`` depends on besides the code:
+    that θ_u, and the parameters with which the audit unlearns its shadows on ``dataset``."""
+    shadows = {m: build_unlearner(m, dataset=dataset).params() for m in SHADOW_METHODS}
+    return config_hash({"target": target_key, "shadow_methods": shadows})
+
+
+def stored_audit(path: Path, *, key: str) -> dict | None:
+    """The audit stored at ``path`` when its :func:`audit_key` is ``key``; None when there is none,
+    or when it audited another model or with other shadows (or predates the record of its key)."""
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    return data if data.get("target") == target else None
+    return data if data.get("audit_key") == key else None
 
 
 def class_accuracy(model: torch.nn.Module, data: ImageDataset) -> list[float]:

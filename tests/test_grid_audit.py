@@ -90,11 +90,19 @@ def test_size_confusion_counts_named_against_forgotten_set_sizes_with_precision_
     assert lines[5] == "| 2 | 1 | 1 | 100.0% | 75.0% |"
 
 
-def test_a_stored_audit_is_kept_only_for_the_target_it_audited(grid_audit, tmp_path):
+def test_a_stored_audit_is_kept_only_under_the_key_it_was_made_with(grid_audit, tmp_path):
     path = tmp_path / "cell.json"
-    assert grid_audit.stored_audit(path, target="abc") is None
-    path.write_text('{"verdict": {"forgotten": [3]}, "target": "abc"}')
-    assert grid_audit.stored_audit(path, target="abc")["verdict"]["forgotten"] == [3]
-    assert grid_audit.stored_audit(path, target="new") is None
+    assert grid_audit.stored_audit(path, key="abc") is None
+    path.write_text('{"verdict": {"forgotten": [3]}, "audit_key": "abc"}')
+    assert grid_audit.stored_audit(path, key="abc")["verdict"]["forgotten"] == [3]
+    assert grid_audit.stored_audit(path, key="new") is None
     path.write_text('{"verdict": {"forgotten": [3]}}')
-    assert grid_audit.stored_audit(path, target="abc") is None
+    assert grid_audit.stored_audit(path, key="abc") is None
+
+
+def test_the_audit_key_changes_with_the_target_and_with_the_shadow_methods_defaults(grid_audit):
+    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist")
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") == key
+    assert grid_audit.audit_key({"method": "finetune"}, dataset="mnist") != key
+    # mnist has its own random-labels entry in defaults.json, digits takes the generic defaults
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="digits") != key
