@@ -104,5 +104,5 @@ def test_the_audit_key_changes_with_the_target_and_with_the_shadow_methods_defau
     key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist")
     assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") == key
     assert grid_audit.audit_key({"method": "finetune"}, dataset="mnist") != key
-    # mnist has its own random-labels entry in defaults.json, digits takes the generic defaults
+    # defaults.json gives the shadow methods other parameters on digits than on mnist
     assert grid_audit.audit_key({"method": "retrain"}, dataset="digits") != key
