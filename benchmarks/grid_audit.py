@@ -34,7 +34,6 @@ from pathlib import Path
 import torch
 
 from labelleak.audit import audit_model
-from labelleak.audit.report import write_json
 from labelleak.audit.run import SHADOW_METHODS
 from labelleak.data import ImageDataset, load_dataset
 from labelleak.experiments.config import load_config
@@ -42,7 +41,7 @@ from labelleak.experiments.context import Context
 from labelleak.experiments.grid import cells
 from labelleak.metrics import wilson_interval
 from labelleak.models import per_class_accuracy
-from labelleak.store import config_hash
+from labelleak.store import atomic_write_bytes, config_hash
 from labelleak.targets import build_unlearner
 from labelleak.unlearning import forget_bound
 
@@ -72,12 +71,11 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
             report = audit_model(
                 target.model, dataset=full[cell.dataset], original=original.model, seed=0, store=ctx.store
             )
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_json(report, path)
-            data = json.loads(path.read_text())
-            data["wall_seconds"] = time.perf_counter() - start
-            data["audit_key"] = key
-            path.write_text(json.dumps(data, indent=2) + "\n")
+            text = json.dumps(
+                {**report.to_json(), "wall_seconds": time.perf_counter() - start, "audit_key": key}, indent=2
+            )
+            atomic_write_bytes(path, (text + "\n").encode())
+            data = json.loads(text)
         truth = sorted(cell.forget)
         success = {a["name"]: sorted(a["predicted"]) == truth for a in data["attacks"]}
         success[VERDICT] = sorted(data["verdict"]["forgotten"]) == truth
