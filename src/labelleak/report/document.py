@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from labelleak.metrics import random_guess_rate
-from labelleak.report import figures
+from labelleak.report import figures, staleness
 from labelleak.report.tables import (
     BASELINES,
     FORGOTTEN_IN_AUX,
@@ -71,6 +71,23 @@ def _in_order(columns: list[str], order: list[str]) -> list[str]:
     return sorted(columns, key=lambda c: (c == "all methods", rank.get(c, len(rank))))
 
 
+def _stale_blocks(results_dir: Path) -> list[Block]:
+    """The targets a rerun would unlearn differently (:mod:`labelleak.report.staleness`), if any."""
+    stale = staleness.stale_methods(results_dir)
+    if not stale:
+        return []
+    return [
+        (
+            "p",
+            f"**Settings changed since this run:** {sum(s.targets for s in stale)} targets were unlearned "
+            "with parameters that are no longer what the config resolves to (a method's per-dataset "
+            "defaults changed). The tables below are this run's; a rerun of its command would unlearn these "
+            "targets again under today's settings, and its rows for them would differ.",
+        ),
+        ("table", list(staleness.HEADERS), staleness.table_rows(stale)),
+    ]
+
+
 def build_blocks(results_dir: Path) -> list[Block]:
     rows, utility = load_results(results_dir)
     run = json.loads((results_dir / "run.json").read_text()) if (results_dir / "run.json").is_file() else {}
@@ -97,6 +114,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
                     "missing (`labelleak datasets` says where they are looked for and how to fetch them).",
                 )
             )
+    blocks.extend(_stale_blocks(results_dir))
     blocks.append(
         (
             "p",

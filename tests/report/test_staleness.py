@@ -1,0 +1,68 @@
+"""Results unlearned with settings that today's config no longer resolves to."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from tests.report.test_tables import make_results_dir
+
+from labelleak.report.document import write_report
+from labelleak.report.staleness import stale_methods
+from labelleak.targets import build_unlearner
+
+
+def _record(folder, params_by_method, *, method_params=None, dataset_params=None):
+    """Give ``folder``'s utility rows these recorded parameters and write its config.json."""
+    utility = pd.read_csv(folder / "utility.csv")
+    utility["params"] = [json.dumps(params_by_method[m]) for m in utility["method"]]
+    utility.to_csv(folder / "utility.csv", index=False)
+    config = {
+        "name": "synthetic",
+        "method_params": method_params or {},
+        "datasets": [{"name": "digits", "method_params": dataset_params or {}}],
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def _today(method, **options):
+    return build_unlearner(method, options, dataset="digits").params()
+
+
+def test_a_folder_made_with_todays_settings_is_not_stale(tmp_path):
+    folder = make_results_dir(tmp_path)
+    _record(folder, {"retrain": _today("retrain"), "finetune": _today("finetune")})
+    assert stale_methods(folder) == []
+
+
+def test_a_changed_default_names_the_method_its_targets_and_the_parameter(tmp_path):
+    folder = make_results_dir(tmp_path)
+    then = {**_today("finetune"), "lr": 123.0}
+    _record(folder, {"retrain": _today("retrain"), "finetune": then})
+    [stale] = stale_methods(folder)
+    assert (stale.dataset, stale.method, stale.targets) == ("digits", "finetune", 4)
+    assert stale.changed == {"lr": (123.0, _today("finetune")["lr"])}
+
+
+def test_a_parameter_the_run_set_in_its_config_is_not_a_change(tmp_path):
+    folder = make_results_dir(tmp_path)
+    params = {"retrain": _today("retrain"), "finetune": _today("finetune", lr=0.5, epochs=2)}
+    _record(folder, params, method_params={"finetune": {"lr": 0.5}}, dataset_params={"finetune": {"epochs": 2}})
+    assert stale_methods(folder) == []
+
+
+def test_an_option_added_since_counts_as_changed(tmp_path):
+    folder = make_results_dir(tmp_path)
+    then = _today("finetune")
+    added = next(iter(then))
+    _record(folder, {"retrain": _today("retrain"), "finetune": {k: v for k, v in then.items() if k != added}})
+    [stale] = stale_methods(folder)
+    assert stale.changed == {added: (None, then[added])}
+
+
+def test_the_report_lists_stale_methods_above_the_tables(tmp_path):
+    folder = make_results_dir(tmp_path)
+    _record(folder, {"retrain": _today("retrain"), "finetune": {**_today("finetune"), "lr": 123.0}})
+    text = write_report(folder)[0].read_text()
+    assert "**Settings changed since this run:** 4 targets" in text
+    assert "| digits | finetune | 4 | lr: 123.0 → " in text
