@@ -158,6 +158,8 @@ def collateral(row: dict) -> bool:
 def misses(rows: list[dict]) -> str:
     """Every target that forgot and whose verdict missed, with the accuracy of each class it got wrong."""
     missed = [r for r in rows if r["forget_test_acc"] <= FORGOT and not r["success"][VERDICT]]
+    if not missed:
+        return "### Verdict misses on the targets that forgot\n\nNone: the verdict named the exact set of every target that forgot.\n"
     lines = [
         "### Verdict misses on the targets that forgot",
         "",

@@ -48,6 +48,16 @@ def test_misses_lists_only_targets_that_forgot_and_whose_verdict_missed(grid_aud
     assert "forgot-hit" not in text and "kept-miss" not in text
 
 
+def test_misses_say_none_instead_of_an_empty_table_when_the_verdict_missed_nothing(grid_audit):
+    rows = [
+        _row("forgot-hit", [1], 0.02, **{grid_audit.VERDICT: True}),
+        _row("kept-miss", [3], 0.9, **{grid_audit.VERDICT: False}),
+    ]
+    text = grid_audit.misses(rows)
+    assert "None: the verdict named the exact set of every target that forgot." in text
+    assert "| target |" not in text
+
+
 def test_misses_give_the_accuracy_of_each_class_the_verdict_added_or_left_out(grid_audit):
     row = _row("ga", [0, 2], 0.0, **{grid_audit.VERDICT: False})
     row["verdict"] = [0, 4]
