@@ -181,3 +181,53 @@ def test_a_reference_from_the_original_cancels_difficulty_the_shadows_did_not_sh
         ThresholdCriterion().decide(_reading(target), calibration=by_original)
     with pytest.raises(ParameterError, match="originals"):
         fit_calibration(runs, forgotten, criterion="threshold", originals=originals[:3])
+
+
+def _two_original_runs() -> tuple[list, list, list[int]]:
+    """Shadow runs of two originals with two checkpoints each. At checkpoint 0, class 1 barely
+    inverts on original 0 only (an original-specific difficulty, larger than any forgetting drop); at
+    checkpoint 1 every class inverts alike on both and a forgotten class drops to 0.3."""
+    base = [np.array([0.9, 0.8, 0.85, 0.95]), np.array([0.99, 0.97, 0.98, 0.96])]
+    sets = [(0,), (1,), (2,), (3,), (0, 2), (2, 3)]
+
+    def run(original: int, forget: tuple[int, ...]) -> list[InversionReading]:
+        out = []
+        for checkpoint in (0, 1):
+            confidence = base[checkpoint].copy()
+            if checkpoint == 0 and original == 0:
+                confidence[1] = 1e-5
+            for k in forget:
+                confidence[k] = confidence[k] * 1e-3 if checkpoint == 0 else 0.3
+            out.append(InversionReading(confidence=confidence, profiles=np.eye(4)))
+        return out
+
+    runs = [run(o, s) for o in (0, 1) for s in sets]
+    return runs, sets + sets, [0] * len(sets) + [1] * len(sets)
+
+
+def test_across_originals_the_checkpoint_whose_reference_transfers_is_chosen():
+    runs, forgotten, groups = _two_original_runs()
+    one = fit_calibration(runs[:6], forgotten[:6], criterion="threshold")
+    across = fit_calibration(runs, forgotten, criterion="threshold", groups=groups)
+    assert one.checkpoint == 0 and one.shadow_asr == 1.0  # the reference fits its own original exactly
+    assert across.checkpoint == 1 and across.shadow_asr == 1.0
+    # read at checkpoint 0, original 1's reference of class 1 flags it on every run of original 0
+    assert fit_calibration(runs, forgotten, criterion="threshold", groups=groups, checkpoints=[0]).shadow_asr == 0.5
+
+
+def test_groups_of_one_original_leave_the_fit_as_it_was():
+    runs, forgotten, _ = _two_original_runs()
+    plain = fit_calibration(runs[:6], forgotten[:6], criterion="threshold")
+    grouped = fit_calibration(runs[:6], forgotten[:6], criterion="threshold", groups=[7] * 6)
+    assert (grouped.checkpoint, grouped.threshold, grouped.shadow_asr) == (
+        plain.checkpoint,
+        plain.threshold,
+        plain.shadow_asr,
+    )
+    np.testing.assert_array_equal(grouped.reference, plain.reference)
+
+
+def test_groups_must_name_one_original_per_run():
+    runs, forgotten, groups = _two_original_runs()
+    with pytest.raises(ParameterError, match="groups must name one original per shadow run"):
+        fit_calibration(runs, forgotten, criterion="threshold", groups=groups[:-1])

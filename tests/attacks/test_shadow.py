@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from labelleak.attacks.base import ATTACKS
+from labelleak.attacks.base import ATTACKS, CalibrationError
 from labelleak.attacks.knowledge import draw_knowledge, image_hashes
 from labelleak.attacks.shadow import (
     ShadowConfig,
@@ -309,3 +309,31 @@ def test_workers_that_cannot_start_leave_the_shadows_to_this_process(digits, dra
     assert "shadow workers failed" in caplog.text
     assert [t.forget_classes for t in targets] == [(1,), (4,)]
     assert store.counts[("unlearned", "computed")] == 2  # built in this process
+
+
+def test_an_inversion_calibration_chooses_across_originals_when_asked(digits, draw, store, monkeypatch):
+    import labelleak.attacks.criteria as criteria
+
+    seen = []
+    fit = criteria.fit_calibration
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("groups"))
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(criteria, "fit_calibration", spy)
+    two = ShadowConfig(methods=("retrain",), forget_sets=((1,), (2, 6)), epochs=2, aux_per_class=3, n_models=2)
+    shadows = Shadows(digits, draw, config=two, eval_seeds=[0], store=store)
+    across = ATTACKS.build("invert-wb", steps=3, checkpoint_choice="across-originals").calibrate(shadows)
+    pooled = ATTACKS.build("invert-wb", steps=3).calibrate(shadows)
+    assert seen == [[1000, 1000, 1001, 1001], None]
+    # stored apart: the pooled fit did not read the one across originals
+    assert store.counts[("inversion-calibration", "computed")] == 2
+    assert across.calibration_.n_shadow == pooled.calibration_.n_shadow == 4
+    one = ShadowConfig(methods=("retrain",), forget_sets=((1,), (2, 6)), epochs=2, aux_per_class=3)
+    with pytest.raises(CalibrationError, match=r"at least two \(n_models ≥ 2\), got 1"):
+        ATTACKS.build("invert-wb", steps=3, checkpoint_choice="across-originals").calibrate(
+            Shadows(digits, draw, config=one, eval_seeds=[0], store=store)
+        )
+    with pytest.raises(ParameterError, match="applies to reference='shadows'"):
+        ATTACKS.build("invert-wb", checkpoint_choice="across-originals", reference="original")

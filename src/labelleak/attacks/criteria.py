@@ -53,6 +53,16 @@ is flagged. The floor is a prior the shadows cannot supply, not a value fitted o
 checkpoint is still the one the shadows chose. Letting the floor also choose the checkpoint was
 tried and moved the read to an earlier checkpoint, where the owner's collateral changes are larger
 still (docs/audit.md, "Ranking versus naming").
+
+**Choosing the checkpoint across originals** (``checkpoint_choice``, with the shadows' reference):
+the reference and the shadow runs the checkpoint is chosen on come from the same shadow originals,
+so an early checkpoint, where per-class difficulty is still specific to the model, can name the
+shadows' sets best and transfer worst to a target's independently trained θ_o. "pooled" (the
+default) chooses on every shadow run against the reference of all of them; "across-originals"
+needs two or more shadow originals and scores each original's runs against the reference fitted on
+the others' (scikit-learn's ``LeaveOneGroupOut``), so the checkpoint and threshold are chosen on
+the transfer a target faces. Measured on the grid targets of configs/multiclass-methods.toml
+(docs/results/checkpoint-transfer): neither choice dominates, so the default stays.
 """
 
 from __future__ import annotations
@@ -65,6 +75,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sklearn.model_selection import LeaveOneGroupOut
 
 from labelleak.attacks.base import Attack, AttackerKnowledge, CalibrationError, MissingKnowledgeError, ShadowScores
 from labelleak.attacks.setsize import SetCalibrationError, SetCalibrator, best_exact_cut, exact_set_rate
@@ -80,6 +91,10 @@ CRITERIA = ("threshold", "entropy")
 REFERENCES = ("shadows", "original")
 #: how a calibrated inversion attack decides how many classes to name (module docstring)
 SET_DECISIONS = ("cut", "calibrated")
+#: how a calibration with a reference from the shadows chooses its checkpoint and threshold: on every
+#: shadow run at once, or on each original's runs scored against the other originals' reference
+#: (module docstring, "Choosing the checkpoint across originals")
+CHECKPOINT_CHOICES = ("pooled", "across-originals")
 
 #: the smallest drop a calibrated threshold criterion calls forgetting, in its normalised score
 #: (reference − log-confidence): the class's best achieved confidence at most half its reference
@@ -253,6 +268,17 @@ class EntropyCriterion:
         return scores, _decide(scores, scores > calibration.threshold)
 
 
+def check_checkpoint_choice(choice: str, *, reference: str) -> str:
+    """``choice`` among :data:`CHECKPOINT_CHOICES`; "across-originals" needs the shadows' reference
+    (with θ_o's run as the reference every shadow run is already scored against its own original)."""
+    check_choice("checkpoint_choice", choice, CHECKPOINT_CHOICES)
+    if choice == "across-originals" and reference != "shadows":
+        raise ParameterError(
+            f"checkpoint_choice='across-originals' applies to reference='shadows', got reference={reference!r}"
+        )
+    return choice
+
+
 def make_criterion(name: str, *, tau: float = 0.5, z: float = 3.5) -> ThresholdCriterion | EntropyCriterion:
     """The criterion called ``name`` ("threshold" or "entropy") with its fixed default parameter."""
     check_choice("criterion", name, CRITERIA)
@@ -354,6 +380,7 @@ def fit_calibration(
     checkpoints: Sequence[int] | None = None,
     originals: Sequence[Sequence[InversionReading]] | None = None,
     min_drop: float | None = MIN_CONFIDENCE_DROP,
+    groups: Sequence[int] | None = None,
 ) -> InversionCalibration:
     """Fit an :class:`InversionCalibration` on shadow runs.
 
@@ -372,6 +399,12 @@ def fit_calibration(
         min_drop: the lowest threshold of the threshold criterion (None: none): a lower fitted one
             is raised to it, at the checkpoint chosen without it, and ``shadow_asr`` is that of the
             raised threshold. The entropy criterion ignores it.
+        groups: the shadow original each run was unlearned from (one entry per run), for a
+            reference from the shadows: with two or more originals, each run is scored against the
+            reference of the *other* originals' runs (leave one original out), and the checkpoint
+            and threshold are chosen on those scores, the transfer a target of an unseen original
+            faces (module docstring, "Choosing the checkpoint across originals"). The stored
+            reference is still the median over every run. Ignored with ``originals``.
 
     The per-class reference is the median over shadow runs that retained the class; a class never
     retained in any shadow run gets the median reference of the others.
@@ -395,18 +428,23 @@ def fit_calibration(
         raise ParameterError("every shadow run must forget at least one class and retain at least one")
     if originals is not None and len(originals) != len(readings):
         raise ParameterError(f"originals must hold one run per shadow run ({len(readings)}), got {len(originals)}")
+    if groups is not None and len(groups) != len(readings):
+        raise ParameterError(f"groups must name one original per shadow run ({len(readings)}), got {len(groups)}")
+    across = originals is None and groups is not None and len(set(groups)) > 1
 
     best: InversionCalibration | None = None
     best_key = (-1.0, -float("inf"))
     best_normalised = np.empty((0, num_classes))
     for c in candidates:
         stats = np.stack([_statistic(run[c], criterion) for run in readings])
-        seen = (~labels).any(axis=0)
-        reference = np.full(num_classes, np.nan)
-        reference[seen] = np.nanmedian(np.where(labels, np.nan, stats)[:, seen], axis=0)
-        if not seen.all():
-            reference[~seen] = np.median(reference[seen])
-        if originals is None:
+        reference = _shadow_reference(stats, labels)
+        if across:
+            assert groups is not None
+            normalised = np.empty_like(stats)
+            for fit_on, score_on in LeaveOneGroupOut().split(stats, groups=np.asarray(groups)):
+                others = _shadow_reference(stats[fit_on], labels[fit_on])
+                normalised[score_on] = _normalise(stats[score_on], others, criterion)
+        elif originals is None:
             normalised = _normalise(stats, reference, criterion)
         else:
             own = np.stack([_statistic(at_or_last(run, c), criterion) for run in originals])
@@ -430,6 +468,18 @@ def fit_calibration(
     return best
 
 
+def _shadow_reference(stats: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per class, the median statistic over the runs that retained it; a class no run retained gets
+    the median of the others'."""
+    num_classes = stats.shape[1]
+    seen = (~labels).any(axis=0)
+    reference = np.full(num_classes, np.nan)
+    reference[seen] = np.nanmedian(np.where(labels, np.nan, stats)[:, seen], axis=0)
+    if not seen.all():
+        reference[~seen] = np.median(reference[seen])
+    return reference
+
+
 class InversionAttack(Attack):
     """What both inversion attacks share: ``run(view)`` records a trajectory of per-class prototypes,
     a criterion reads one checkpoint of it, and :meth:`calibrate` fits that criterion on the runs of
@@ -442,6 +492,8 @@ class InversionAttack(Attack):
     _criterion: ThresholdCriterion | EntropyCriterion
     #: how the set is named (:data:`SET_DECISIONS`); subclasses take it as a constructor option
     set_decision: str = "cut"
+    #: how the calibration chooses its checkpoint (:data:`CHECKPOINT_CHOICES`); a constructor option
+    checkpoint_choice: str = "pooled"
     #: the shadows of the last calibration, whose store also keeps the runs on θ_o (:meth:`original_run`)
     _shadows: Shadows | None = None
     #: with set_decision="calibrated", fitted on the shadows' scores by :meth:`calibrate`
@@ -534,9 +586,15 @@ class InversionAttack(Attack):
     def _calibrate(self, shadows: Shadows) -> InversionCalibration:
         self._shadows = shadows
         fitted: list[InversionCalibration] = []
+        across = self.checkpoint_choice == "across-originals"
+        if across and len(shadows.config.seeds()) < 2:
+            raise CalibrationError(
+                f"attack {self!r} chooses its checkpoint across shadow originals: it needs shadows of at "
+                f"least two (n_models ≥ 2), got {len(shadows.config.seeds())}"
+            )
 
         def fit() -> dict[str, Any]:
-            readings, forgotten, ids, accuracy = [], [], [], []
+            readings, forgotten, ids, accuracy, groups = [], [], [], [], []
             # with reference="original": the run on each shadow's own θ_o′ (shared by its seed's shadows)
             by_seed: dict[int, list[InversionReading]] = {}
             originals: list[list[InversionReading]] = []
@@ -545,12 +603,19 @@ class InversionAttack(Attack):
                 forgotten.append(shadow.forget_classes)
                 ids.append(shadow.identity)
                 accuracy.append(float(shadow.metrics.get("forget_test_acc", 0.0)))
+                groups.append(shadow.seed)
                 if self.reference == "original":
                     if shadow.seed not in by_seed:
                         by_seed[shadow.seed] = self.shadow_run(replace(shadow, unlearned=shadow.original)).readings()
                     originals.append(by_seed[shadow.seed])
             fitted.append(
-                fit_calibration(readings, forgotten, criterion=self.criterion, originals=originals if by_seed else None)
+                fit_calibration(
+                    readings,
+                    forgotten,
+                    criterion=self.criterion,
+                    originals=originals if by_seed else None,
+                    groups=groups if across else None,
+                )
             )
             # the scores this calibration gives the shadows themselves, for the set decision fit on them
             checkpoint = fitted[0].checkpoint
@@ -572,7 +637,8 @@ class InversionAttack(Attack):
             }
             return {**fitted[0].to_dict(), "shadows": shadow_rows}
 
-        stored = shadows.cached("inversion-calibration", {**self.calibration_key(), "record": 3}, fit)
+        key = {**self.calibration_key(), "record": 3}
+        stored = shadows.cached("inversion-calibration", key, fit)
         calibration = fitted[0] if fitted else InversionCalibration.from_dict(stored)
         if calibration.criterion != self.criterion:
             raise CalibrationError(

@@ -48,6 +48,7 @@ from labelleak.attacks.criteria import (
     InversionAttack,
     InversionCalibration,
     InversionRun,
+    check_checkpoint_choice,
     make_criterion,
 )
 from labelleak.attacks.genetic import upsample
@@ -280,6 +281,7 @@ class PriorSearchAttack(InversionAttack):
         prior_tv: float,
         reference: str,
         set_decision: str,
+        checkpoint_choice: str,
         seed: int,
         levels: Sequence[float],
         verbose: bool,
@@ -293,6 +295,7 @@ class PriorSearchAttack(InversionAttack):
         self.prior_tv = check_number("prior_tv", prior_tv, low=0.0)
         self.reference = check_choice("reference", reference, REFERENCES)
         self.set_decision = check_choice("set_decision", set_decision, SET_DECISIONS)
+        self.checkpoint_choice = check_checkpoint_choice(checkpoint_choice, reference=self.reference)
         self.seed = check_number("seed", seed, low=0, integer=True)
         self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False) for v in levels)
         self.verbose = verbose
@@ -390,6 +393,7 @@ class PriorCMAInversion(PriorSearchAttack):
         prior_tv: float = 0.01,
         reference: str = "shadows",
         set_decision: str = "cut",
+        checkpoint_choice: str = "pooled",
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
         verbose: bool = False,
@@ -413,6 +417,10 @@ class PriorCMAInversion(PriorSearchAttack):
                 (P(forgotten) per class from its score relative to the target's other classes,
                 fitted on the shadows' scores; needs :meth:`calibrate`; see
                 :mod:`labelleak.attacks.criteria`).
+            checkpoint_choice: how the calibration chooses its checkpoint and threshold, with the
+                shadows' reference: "pooled" (on every shadow run) or "across-originals" (each
+                shadow original's runs scored against the other originals' reference; needs
+                n_models ≥ 2; see :mod:`labelleak.attacks.criteria`).
             seed: seeds the priors and every class's search.
             levels: confidence levels whose first-crossing query count is recorded.
             verbose: progress bar.
@@ -427,6 +435,7 @@ class PriorCMAInversion(PriorSearchAttack):
             prior_tv=prior_tv,
             reference=reference,
             set_decision=set_decision,
+            checkpoint_choice=checkpoint_choice,
             seed=seed,
             levels=levels,
             verbose=verbose,

@@ -38,6 +38,7 @@ from labelleak.attacks.criteria import (
     SET_DECISIONS,
     InversionAttack,
     InversionRun,
+    check_checkpoint_choice,
     make_criterion,
 )
 from labelleak.attacks.inversion import DEFAULT_LEVELS, total_variation
@@ -318,6 +319,7 @@ class BlackBoxInversion(InversionAttack):
         z: float = 3.5,
         reference: str = "shadows",
         set_decision: str = "cut",
+        checkpoint_choice: str = "pooled",
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
         verbose: bool = False,
@@ -338,6 +340,10 @@ class BlackBoxInversion(InversionAttack):
                 (P(forgotten) per class from its score relative to the target's other classes,
                 fitted on the shadows' scores; needs :meth:`calibrate`; see
                 :mod:`labelleak.attacks.criteria`).
+            checkpoint_choice: how the calibration chooses its checkpoint and threshold, with the
+                shadows' reference: "pooled" (on every shadow run) or "across-originals" (each
+                shadow original's runs scored against the other originals' reference; needs
+                n_models ≥ 2; see :mod:`labelleak.attacks.criteria`).
             seed: seeds every class's generator.
             levels: confidence levels whose first-crossing query count is recorded.
             verbose: progress bar.
@@ -351,6 +357,7 @@ class BlackBoxInversion(InversionAttack):
         self.read_level = check_number("read_level", read_level, low=0.0, high=1.0, low_inclusive=False)
         self.reference = check_choice("reference", reference, REFERENCES)
         self.set_decision = check_choice("set_decision", set_decision, SET_DECISIONS)
+        self.checkpoint_choice = check_checkpoint_choice(checkpoint_choice, reference=self.reference)
         self.seed = check_number("seed", seed, low=0, integer=True)
         self.levels = tuple(check_number("levels", float(v), low=0.0, high=1.0, low_inclusive=False) for v in levels)
         unknown = set(ga) - set(GeneticSettings().to_dict())

@@ -39,6 +39,7 @@ from labelleak.attacks.criteria import (
     SET_DECISIONS,
     InversionAttack,
     InversionRun,
+    check_checkpoint_choice,
     make_criterion,
 )
 from labelleak.seeding import derive_seed
@@ -222,6 +223,7 @@ class WhiteBoxInversion(InversionAttack):
         checkpoints: Sequence[int] | None = None,
         reference: str = "shadows",
         set_decision: str = "cut",
+        checkpoint_choice: str = "pooled",
         seed: int = 0,
         verbose: bool = False,
     ) -> None:
@@ -247,6 +249,10 @@ class WhiteBoxInversion(InversionAttack):
                 (P(forgotten) per class from its score relative to the target's other classes,
                 fitted on the shadows' scores; needs :meth:`calibrate`; see
                 :mod:`labelleak.attacks.criteria`).
+            checkpoint_choice: how the calibration chooses its checkpoint and threshold, with the
+                shadows' reference: "pooled" (on every shadow run) or "across-originals" (each
+                shadow original's runs scored against the other originals' reference; needs
+                n_models ≥ 2; see :mod:`labelleak.attacks.criteria`).
             seed: seeds the noise start.
             verbose: progress bar.
         """
@@ -268,6 +274,7 @@ class WhiteBoxInversion(InversionAttack):
             check_number("checkpoints", c, low=1, integer=True)
         self.reference = check_choice("reference", reference, REFERENCES)
         self.set_decision = check_choice("set_decision", set_decision, SET_DECISIONS)
+        self.checkpoint_choice = check_checkpoint_choice(checkpoint_choice, reference=self.reference)
         self.seed = check_number("seed", seed, low=0, integer=True)
         self.verbose = verbose
         self._criterion = make_criterion(criterion, tau=tau, z=z)

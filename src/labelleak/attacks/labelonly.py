@@ -156,6 +156,7 @@ class LabelReach(PriorSearchAttack):
         prior_tv: float = 0.01,
         reference: str = "shadows",
         set_decision: str = "cut",
+        checkpoint_choice: str = "pooled",
         seed: int = 0,
         levels: Sequence[float] = DEFAULT_LEVELS,
         verbose: bool = False,
@@ -175,6 +176,10 @@ class LabelReach(PriorSearchAttack):
                 (P(forgotten) per class from its score relative to the target's other classes,
                 fitted on the shadows' scores; needs :meth:`calibrate`; see
                 :mod:`labelleak.attacks.criteria`).
+            checkpoint_choice: how the calibration chooses its checkpoint and threshold, with the
+                shadows' reference: "pooled" (on every shadow run) or "across-originals" (each
+                shadow original's runs scored against the other originals' reference; needs
+                n_models ≥ 2; see :mod:`labelleak.attacks.criteria`).
             seed: seeds the priors and the probes.
             levels: hit-rate levels whose first-crossing query count is recorded.
             verbose: progress bar.
@@ -189,6 +194,7 @@ class LabelReach(PriorSearchAttack):
             prior_tv=prior_tv,
             reference=reference,
             set_decision=set_decision,
+            checkpoint_choice=checkpoint_choice,
             seed=seed,
             levels=levels,
             verbose=verbose,

@@ -82,7 +82,7 @@ def _stale_blocks(results_dir: Path) -> list[Block]:
             f"**Settings changed since this run:** {sum(s.targets for s in stale)} targets were unlearned "
             "with parameters that are no longer what the config resolves to (a method's per-dataset "
             "defaults changed). The tables below are this run's; a rerun of its command would unlearn these "
-            "targets again under today's settings, and its rows for them would differ.",
+            "targets again under today's settings, and its rows for them can differ (an option added since that only names the old behaviour is listed too).",
         ),
         ("table", list(staleness.HEADERS), staleness.table_rows(stale)),
     ]

@@ -1,0 +1,200 @@
+"""Which checkpoint a shadow-calibrated inversion attack should read, when its per-class reference
+also comes from the shadows (the single-version setting: no θ_o run as the reference).
+
+The calibration reads one checkpoint of each inversion run and a per-class reference: the median
+statistic over shadow runs that kept the class (labelleak.attacks.criteria). With one shadow
+original θ_o′, the reference and the runs it is checked on share θ_o′, so the checkpoint that names
+the shadows' sets best can be one whose reference fits θ_o′'s classes and not the target's θ_o
+(docs/inversion_attacks.md, "Choosing the checkpoint across originals"). This script measures it
+on a grid's own targets, read from the store:
+
+- the grid's shadows, with ``--shadow-originals N`` shadow originals θ_o′ (seeds 1000, 1001, ...;
+  the first one is the grid's own), each unlearned by the grid's shadow methods on the grid's
+  shadow forget sets;
+- the attack variant's run on every shadow model and on every grid target that forgot
+  (forget-class test accuracy ≤ 10%);
+- three calibrations, each scored on the targets by forget-set size: "one original" (the first
+  θ_o′'s runs: what the grid does), "pooled" (every θ_o′, chosen in-sample) and "across originals"
+  (every θ_o′, checkpoint and threshold chosen on runs scored against the other originals'
+  reference, ``fit_calibration(groups=...)``);
+- the targets' exact-set rate at every checkpoint, each with the threshold the pooled fit would
+  choose there: a diagnostic of where the targets are named, never used to choose.
+
+    python benchmarks/checkpoint_transfer.py configs/multiclass-methods.toml --dataset mnist --out OUT
+
+Writes OUT/checkpoint_transfer_DATASET.md and .json (every run's readings are kept in the store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from labelleak.attacks.criteria import (
+    InversionAttack,
+    InversionCalibration,
+    InversionReading,
+    InversionRun,
+    fit_calibration,
+    make_criterion,
+)
+from labelleak.experiments.config import ExperimentConfig, load_config
+from labelleak.experiments.context import Context
+from labelleak.experiments.grid import attack_variants, cells
+from labelleak.metrics import wilson_interval
+from labelleak.store import atomic_write_bytes
+from labelleak.targets import access_view
+
+FORGOT = 0.10
+
+
+def runs(attack: InversionAttack, ctx: Context, config: ExperimentConfig, dataset: str, n_originals: int) -> dict:
+    """The attack's runs on every shadow model and every grid target that forgot."""
+    setting = config.knowledge[0]
+    wide = Context(
+        replace(config, shadow=replace(config.shadow, n_models=n_originals)),
+        store_root=str(ctx.store.root),
+        results_dir=ctx.results_dir,
+    )
+    shadows = wide.shadows(dataset, config.seeds[0], setting)
+    shadow_rows = []
+    for shadow in shadows.targets():
+        key = {"attack": attack.calibration_key(), "shadow": shadow.identity}
+        summary = shadows.cached(
+            "checkpoint-transfer-run", key, lambda shadow=shadow: attack.shadow_run(shadow).summary()
+        )
+        shadow_rows.append({"original": shadow.seed, "forget": list(shadow.forget_classes), "run": summary})
+    targets = []
+    for cell in (c for c in cells(config) if c.dataset == dataset):
+        target = ctx.unlearned(cell)
+        if float(target.metrics["forget_test_acc"]) > FORGOT:
+            continue
+        key = {"attack": attack.calibration_key(), "target": ctx.target_key(cell)}
+        summary, _ = ctx.store.cached(
+            "checkpoint-transfer-run",
+            key,
+            lambda target=target: attack.run(access_view(target.model, attack.requires)).summary(),
+        )
+        targets.append({"cell": cell.id, "method": cell.method, "forget": list(cell.forget), "run": summary})
+    return {"shadows": shadow_rows, "targets": targets}
+
+
+def readings(row: dict) -> list[InversionReading]:
+    return InversionRun.from_summary(row["run"], prototypes=None).readings()
+
+
+def score(calibration: InversionCalibration, targets: list[dict]) -> dict[int, list[bool]]:
+    """Exact-set success of ``calibration`` on each target, by forget-set size."""
+    criterion = make_criterion(calibration.criterion)
+    out: dict[int, list[bool]] = {}
+    for row in targets:
+        reading = readings(row)[calibration.checkpoint]
+        _, predicted = criterion.decide(reading, calibration=calibration)
+        out.setdefault(len(row["forget"]), []).append(sorted(predicted) == sorted(row["forget"]))
+    return out
+
+
+def fmt(successes: list[bool]) -> str:
+    k, n = sum(successes), len(successes)
+    low, high = wilson_interval(k, n)
+    return f"{k}/{n} = {k / n:.0%} [{low:.0%}–{high:.0%}]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", help="the grid's TOML file")
+    parser.add_argument("--dataset", required=True, help="one of the config's datasets")
+    parser.add_argument("--attack", default="invert-wb", help="the config's inversion attack (default: invert-wb)")
+    parser.add_argument("--shadow-originals", type=int, default=2, help="shadow originals θ_o′ (default: 2)")
+    parser.add_argument("--cache", help="artifact store (default: $LABELLEAK_CACHE or ~/.cache/labelleak)")
+    parser.add_argument("--out", required=True, help="folder for the table and the JSON")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    config = load_config(args.config)
+    ctx = Context(config, store_root=args.cache, results_dir=args.out)
+    [variant] = [v for v in attack_variants(config) if v.name == args.attack]
+    attack = ctx.uncalibrated(variant)
+    assert isinstance(attack, InversionAttack), f"{args.attack} is not an inversion attack"
+    start = time.perf_counter()
+    data = runs(attack, ctx, config, args.dataset, args.shadow_originals)
+    shadows, targets = data["shadows"], data["targets"]
+    first = min(r["original"] for r in shadows)
+    own = [r for r in shadows if r["original"] == first]
+
+    def fit(rows: list[dict], **options) -> InversionCalibration:
+        return fit_calibration(
+            [readings(r) for r in rows], [r["forget"] for r in rows], criterion=attack.criterion, **options
+        )
+
+    fits = {
+        "one original (the grid's)": fit(own),
+        "pooled, chosen in-sample": fit(shadows),
+        "across originals (leave one out)": fit(shadows, groups=[r["original"] for r in shadows]),
+    }
+    sizes = sorted({len(r["forget"]) for r in targets})
+    lines = [
+        f"# Checkpoint choice across shadow originals: {args.attack} on {args.dataset}",
+        "",
+        f"`python benchmarks/checkpoint_transfer.py {args.config} --dataset {args.dataset} "
+        f"--shadow-originals {args.shadow_originals} --out OUT`: {len(shadows)} shadow runs from "
+        f"{args.shadow_originals} shadow originals, {len(targets)} grid targets that forgot "
+        f"(forget-class test accuracy ≤ {FORGOT:.0%}); {time.perf_counter() - start:.0f} s.",
+        "",
+        "Exact set named on the targets, per calibration:",
+        "",
+        "| calibration | checkpoint | threshold | shadow rate | " + " | ".join(f"\\|C\\| = {s}" for s in sizes) + " |",
+        "|---" * (len(sizes) + 4) + "|",
+    ]
+    record = {"fits": {}, "checkpoints": []}
+    for name, calibration in fits.items():
+        by_size = score(calibration, targets)
+        lines.append(
+            f"| {name} | {calibration.checkpoint} | {calibration.threshold:.3f} | {calibration.shadow_asr:.2f} | "
+            + " | ".join(fmt(by_size[s]) for s in sizes)
+            + " |"
+        )
+        record["fits"][name] = {**calibration.to_dict(), "targets": {str(s): by_size[s] for s in sizes}}
+    lines += [
+        "",
+        "Diagnostic, never used to choose: each checkpoint with the pooled fit restricted to it.",
+        "",
+        "| checkpoint | step | pooled shadow rate | across-originals shadow rate | "
+        + " | ".join(f"\\|C\\| = {s}" for s in sizes)
+        + " |",
+        "|---" * (len(sizes) + 4) + "|",
+    ]
+    steps = shadows[0]["run"]["checkpoints"]
+    for c in range(len(steps)):
+        pooled = fit(shadows, checkpoints=[c])
+        across = fit(shadows, checkpoints=[c], groups=[r["original"] for r in shadows])
+        by_size = score(pooled, targets)
+        lines.append(
+            f"| {c} | {steps[c]} | {pooled.shadow_asr:.2f} | {across.shadow_asr:.2f} | "
+            + " | ".join(fmt(by_size[s]) for s in sizes)
+            + " |"
+        )
+        record["checkpoints"].append(
+            {
+                "checkpoint": c,
+                "pooled": pooled.to_dict(),
+                "across": across.to_dict(),
+                "targets": {str(s): by_size[s] for s in sizes},
+            }
+        )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(lines) + "\n"
+    atomic_write_bytes(out / f"checkpoint_transfer_{args.dataset}.md", text.encode())
+    atomic_write_bytes(out / f"checkpoint_transfer_{args.dataset}.json", (json.dumps(record, indent=1) + "\n").encode())
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
