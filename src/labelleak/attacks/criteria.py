@@ -405,7 +405,8 @@ def fit_calibration(
             reference of the *other* originals' runs (leave one original out), and the checkpoint
             and threshold are chosen on those scores, the transfer a target of an unseen original
             faces (module docstring, "Choosing the checkpoint across originals"). The stored
-            reference is still the median over every run. Ignored with ``originals``.
+            reference is still the median over every run, and so are the shadows' own scores that
+            a calibrated set decision or the audit's verdict is fitted on. Ignored with ``originals``.
 
     The per-class reference is the median over shadow runs that retained the class; a class never
     retained in any shadow run gets the median reference of the others.
