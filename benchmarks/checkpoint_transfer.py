@@ -118,9 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     config = load_config(args.config)
     ctx = Context(config, store_root=args.cache, results_dir=args.out)
-    [variant] = [v for v in attack_variants(config) if v.name == args.attack]
-    attack = ctx.uncalibrated(variant)
-    assert isinstance(attack, InversionAttack), f"{args.attack} is not an inversion attack"
+    variants = [v for v in attack_variants(config) if v.name == args.attack]
+    if len(variants) != 1:
+        parser.error(f"--attack {args.attack}: the config has {len(variants)} variants of it, this needs exactly one")
+    if args.dataset not in {d.name for d in config.datasets}:
+        parser.error(
+            f"--dataset {args.dataset}: not one of the config's ({', '.join(d.name for d in config.datasets)})"
+        )
+    attack = ctx.uncalibrated(variants[0])
+    if not isinstance(attack, InversionAttack):
+        parser.error(f"--attack {args.attack} is not an inversion attack")
     start = time.perf_counter()
     data = runs(attack, ctx, config, args.dataset, args.shadow_originals)
     shadows, targets = data["shadows"], data["targets"]
