@@ -80,6 +80,23 @@ def test_run_writes_tidy_results_and_a_rerun_skips_everything(tmp_path, store):
     assert len(pd.read_csv(out / "results.csv")) == 6 * ATTACKS_PER_CELL
 
 
+def test_run_json_records_the_revision_the_run_started_at(tmp_path, store, monkeypatch):
+    from labelleak.experiments import runner as runner_module
+
+    ran = []
+    real = cells_module.run_cell
+
+    def run_cell(ctx, cell):
+        ran.append(cell)
+        return real(ctx, cell)
+
+    # a commit lands in the checkout while the cells run
+    monkeypatch.setattr(runner_module, "git_revision", lambda: "later" if ran else "at-start")
+    monkeypatch.setattr(cells_module, "run_cell", run_cell)
+    run_experiment(config_with(), results_dir=tmp_path / "results", store=store)
+    assert ran and json.loads((tmp_path / "results" / "run.json").read_text())["git_revision"] == "at-start"
+
+
 def test_kill_midway_then_rerun_recomputes_nothing_finished(tmp_path, store, monkeypatch, caplog):
     out = tmp_path / "results"
     real = cells_module.run_cell

@@ -125,6 +125,8 @@ def run_experiment(
     if pilot is not None:
         check_number("pilot", pilot, low=1, integer=True)
     started = time.time()
+    # the code this process runs is the checkout's at start: a commit made while the cells run is not it
+    revision = git_revision()
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     store = store or ArtifactStore()
@@ -201,7 +203,7 @@ def run_experiment(
             "experiment": config.name,
             "config_source": config.source,
             "command": command,
-            "git_revision": git_revision(),
+            "git_revision": revision,
             "machine": machine(),
             "jobs": jobs,
             "executor": executor,
