@@ -66,3 +66,13 @@ def test_the_report_lists_stale_methods_above_the_tables(tmp_path):
     text = write_report(folder)[0].read_text()
     assert "**Settings changed since this run:** 4 targets" in text
     assert "| digits | finetune | 4 | lr: 123.0 → " in text
+
+
+def test_a_method_or_parameter_todays_code_refuses_is_listed_not_raised(tmp_path):
+    folder = make_results_dir(tmp_path)
+    _record(
+        folder, {"retrain": _today("retrain"), "finetune": _today("finetune")}, method_params={"finetune": {"gone": 1}}
+    )
+    [stale] = stale_methods(folder)
+    assert stale.method == "finetune" and stale.changed["settings"][0] == "as run"
+    assert stale.changed["settings"][1].startswith("refused today: unknown parameter 'gone'")

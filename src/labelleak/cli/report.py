@@ -17,7 +17,7 @@ def register(subparsers) -> None:
         "(attack x unlearning method, n and 95% Wilson intervals, chance level),\n"
         "multi-class tables, the utility table, heatmaps, ASR vs query budget, prototypes.\n"
         "Targets unlearned with settings that today's defaults no longer give (a method was\n"
-        "tuned since) are listed above the tables and warned about: a rerun would differ there.",
+        "tuned since) are listed above the tables and warned about: a rerun can differ there.",
         handler=run,
     )
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="directory written by `labelleak run`")
