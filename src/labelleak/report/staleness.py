@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from labelleak import LabelleakError
-from labelleak.report.tables import load_results, markdown_table
+from labelleak.report.tables import load_utility, markdown_table
 from labelleak.targets import build_unlearner
 
 
@@ -75,7 +75,7 @@ def stale_methods(results_dir: str | Path) -> list[StaleMethod]:
     ``config.json`` or no recorded parameters)."""
     results_dir = Path(results_dir)
     config_path = results_dir / "config.json"
-    _, utility = load_results(results_dir)
+    utility = load_utility(results_dir)
     if not config_path.is_file() or "params" not in utility.columns:
         return []
     config = json.loads(config_path.read_text())

@@ -64,12 +64,16 @@ def load_results(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise ResultsError(f"{path} is empty: the run finished no cell") from None
-    utility_path = results_dir / "utility.csv"
+    return rows, load_utility(results_dir)
+
+
+def load_utility(results_dir: str | Path) -> pd.DataFrame:
+    """Read ``utility.csv`` of a results directory (empty when it has none)."""
+    utility_path = Path(results_dir) / "utility.csv"
     try:
-        utility = pd.read_csv(utility_path) if utility_path.is_file() else pd.DataFrame()
+        return pd.read_csv(utility_path) if utility_path.is_file() else pd.DataFrame()
     except pd.errors.EmptyDataError:
-        utility = pd.DataFrame()
-    return rows, utility
+        return pd.DataFrame()
 
 
 def _classes(text: Any) -> list[int]:
