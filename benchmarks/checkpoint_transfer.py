@@ -54,7 +54,7 @@ FORGOT = 0.10
 
 
 def runs(attack: InversionAttack, ctx: Context, config: ExperimentConfig, dataset: str, n_originals: int) -> dict:
-    """The attack's runs on every shadow model and every grid target that forgot."""
+    """The attack's readings (every checkpoint) on every shadow model and every grid target that forgot."""
     setting = config.knowledge[0]
     wide = Context(
         replace(config, shadow=replace(config.shadow, n_models=n_originals)),
@@ -62,13 +62,16 @@ def runs(attack: InversionAttack, ctx: Context, config: ExperimentConfig, datase
         results_dir=ctx.results_dir,
     )
     shadows = wide.shadows(dataset, config.seeds[0], setting)
-    shadow_rows = []
+    shadow_rows, steps = [], []
     for shadow in shadows.targets():
         key = {"attack": attack.calibration_key(), "shadow": shadow.identity}
         summary = shadows.cached(
             "checkpoint-transfer-run", key, lambda shadow=shadow: attack.shadow_run(shadow).summary()
         )
-        shadow_rows.append({"original": shadow.seed, "forget": list(shadow.forget_classes), "run": summary})
+        steps = summary["checkpoints"]
+        shadow_rows.append(
+            {"original": shadow.seed, "forget": list(shadow.forget_classes), "readings": readings(summary)}
+        )
     targets = []
     for cell in (c for c in cells(config) if c.dataset == dataset):
         target = ctx.unlearned(cell)
@@ -80,12 +83,15 @@ def runs(attack: InversionAttack, ctx: Context, config: ExperimentConfig, datase
             key,
             lambda target=target: attack.run(access_view(target.model, attack.requires)).summary(),
         )
-        targets.append({"cell": cell.id, "method": cell.method, "forget": list(cell.forget), "run": summary})
-    return {"shadows": shadow_rows, "targets": targets}
+        targets.append(
+            {"cell": cell.id, "method": cell.method, "forget": list(cell.forget), "readings": readings(summary)}
+        )
+    return {"shadows": shadow_rows, "targets": targets, "steps": steps}
 
 
-def readings(row: dict) -> list[InversionReading]:
-    return InversionRun.from_summary(row["run"], prototypes=None).readings()
+def readings(summary: dict) -> list[InversionReading]:
+    """Every checkpoint's reading of a stored run summary."""
+    return InversionRun.from_summary(summary, prototypes=None).readings()
 
 
 def score(calibration: InversionCalibration, targets: list[dict]) -> dict[int, list[bool]]:
@@ -93,7 +99,7 @@ def score(calibration: InversionCalibration, targets: list[dict]) -> dict[int, l
     criterion = make_criterion(calibration.criterion)
     out: dict[int, list[bool]] = {}
     for row in targets:
-        reading = readings(row)[calibration.checkpoint]
+        reading = row["readings"][calibration.checkpoint]
         _, predicted = criterion.decide(reading, calibration=calibration)
         out.setdefault(len(row["forget"]), []).append(sorted(predicted) == sorted(row["forget"]))
     return out
@@ -136,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def fit(rows: list[dict], **options) -> InversionCalibration:
         return fit_calibration(
-            [readings(r) for r in rows], [r["forget"] for r in rows], criterion=attack.criterion, **options
+            [r["readings"] for r in rows], [r["forget"] for r in rows], criterion=attack.criterion, **options
         )
 
     fits = {
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         + " |",
         "|---" * (len(sizes) + 4) + "|",
     ]
-    steps = shadows[0]["run"]["checkpoints"]
+    steps = data["steps"]
     for c in range(len(steps)):
         pooled = fit(shadows, checkpoints=[c])
         across = fit(shadows, checkpoints=[c], groups=[r["original"] for r in shadows])

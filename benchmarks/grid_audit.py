@@ -158,10 +158,11 @@ def collateral(row: dict) -> bool:
 def misses(rows: list[dict]) -> str:
     """Every target that forgot and whose verdict missed, with the accuracy of each class it got wrong."""
     missed = [r for r in rows if r["forget_test_acc"] <= FORGOT and not r["success"][VERDICT]]
+    heading = "### Verdict misses on the targets that forgot"
     if not missed:
-        return "### Verdict misses on the targets that forgot\n\nNone: the verdict named the exact set of every target that forgot.\n"
+        return f"{heading}\n\nNone: the verdict named the exact set of every target that forgot.\n"
     lines = [
-        "### Verdict misses on the targets that forgot",
+        heading,
         "",
         "Classes named wrongly (+) or left out (−), with their test accuracy on θ_o → θ_u. "
         f"{sum(map(collateral, missed))} of {len(missed)} misses only add classes that the unlearning itself "
