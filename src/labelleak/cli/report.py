@@ -27,8 +27,9 @@ def run(args) -> int:
     from labelleak.report.document import write_report
     from labelleak.report.staleness import stale_methods
 
-    md, page = write_report(args.results_dir)
+    stale = stale_methods(args.results_dir)
+    md, page = write_report(args.results_dir, stale=stale)
     print(f"report written: {md} and {page}")
-    for stale in stale_methods(args.results_dir):
-        print(f"warning: unlearned with settings that are no longer the config's: {stale.describe()}", file=sys.stderr)
+    for method in stale:
+        print(f"warning: unlearned with settings that are no longer the config's: {method.describe()}", file=sys.stderr)
     return 0

@@ -178,6 +178,15 @@ class AttackConfig:
         ]
 
 
+def resolve_method_params(config: Mapping[str, Any], dataset: str, method: str) -> dict[str, Any]:
+    """``method``'s parameters on ``dataset`` in a config as :meth:`ExperimentConfig.to_dict` writes
+    it (and a run stores it as ``config.json``): the dataset's own over the global ones."""
+    own: Mapping[str, Any] = next(
+        (d.get("method_params", {}) for d in config.get("datasets", []) if d.get("name") == dataset), {}
+    )
+    return {**config.get("method_params", {}).get(method, {}), **own.get(method, {})}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     name: str
@@ -192,8 +201,7 @@ class ExperimentConfig:
 
     def params_for(self, dataset: str, method: str) -> dict[str, Any]:
         """``method``'s parameters on ``dataset``: the dataset's own over the global ones."""
-        own = next((d.method_params.get(method, {}) for d in self.datasets if d.name == dataset), {})
-        return {**self.method_params.get(method, {}), **own}
+        return resolve_method_params(self.to_dict(), dataset, method)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (stored next to the results)."""

@@ -71,9 +71,8 @@ def _in_order(columns: list[str], order: list[str]) -> list[str]:
     return sorted(columns, key=lambda c: (c == "all methods", rank.get(c, len(rank))))
 
 
-def _stale_blocks(results_dir: Path) -> list[Block]:
+def _stale_blocks(stale: list[staleness.StaleMethod]) -> list[Block]:
     """The targets a rerun would unlearn differently (:mod:`labelleak.report.staleness`), if any."""
-    stale = staleness.stale_methods(results_dir)
     if not stale:
         return []
     return [
@@ -88,7 +87,7 @@ def _stale_blocks(results_dir: Path) -> list[Block]:
     ]
 
 
-def build_blocks(results_dir: Path) -> list[Block]:
+def build_blocks(results_dir: Path, stale: list[staleness.StaleMethod]) -> list[Block]:
     rows, utility = load_results(results_dir)
     run = json.loads((results_dir / "run.json").read_text()) if (results_dir / "run.json").is_file() else {}
     fig_dir = results_dir / "figures"
@@ -114,7 +113,7 @@ def build_blocks(results_dir: Path) -> list[Block]:
                     "missing (`labelleak datasets` says where they are looked for and how to fetch them).",
                 )
             )
-    blocks.extend(_stale_blocks(results_dir))
+    blocks.extend(_stale_blocks(stale))
     blocks.append(
         (
             "p",
@@ -576,13 +575,18 @@ def to_html(blocks: list[Block], base: Path, title: str) -> str:
     )
 
 
-def write_report(results_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` (and ``figures/``) into ``results_dir``; return their paths."""
+def write_report(results_dir: str | Path, *, stale: list[staleness.StaleMethod] | None = None) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` (and ``figures/``) into ``results_dir``; return their paths.
+
+    ``stale`` is :func:`~labelleak.report.staleness.stale_methods` of ``results_dir``, when the
+    caller has it already (it is computed otherwise)."""
     results_dir = Path(results_dir)
+    if stale is None:
+        stale = staleness.stale_methods(results_dir)
     # figures/ belongs to the report: drop the previous report's figures so none goes stale
     for old in (results_dir / "figures").glob("*.png"):
         old.unlink()
-    blocks = build_blocks(results_dir)
+    blocks = build_blocks(results_dir, stale)
     md, page = results_dir / "report.md", results_dir / "report.html"
     atomic_write_bytes(md, to_markdown(blocks, results_dir).encode())
     atomic_write_bytes(page, to_html(blocks, results_dir, blocks[0][1]).encode())

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from labelleak import LabelleakError
+from labelleak.experiments.config import resolve_method_params
 from labelleak.report.tables import load_utility, markdown_table
 from labelleak.targets import build_unlearner
 
@@ -60,15 +61,6 @@ def markdown(stale: list[StaleMethod]) -> str:
     return markdown_table(list(HEADERS), table_rows(stale)) if stale else ""
 
 
-def _config_params(config: Mapping[str, Any], dataset: str, method: str) -> dict[str, Any]:
-    """The method's parameters the config sets on the dataset: the dataset's own over the global
-    ones (as :meth:`~labelleak.experiments.config.ExperimentConfig.params_for` resolves them)."""
-    own: Mapping[str, Any] = next(
-        (d.get("method_params", {}) for d in config.get("datasets", []) if d.get("name") == dataset), {}
-    )
-    return {**config.get("method_params", {}).get(method, {}), **own.get(method, {})}
-
-
 def stale_methods(results_dir: str | Path) -> list[StaleMethod]:
     """Every (dataset, method) of ``results_dir`` whose recorded unlearning parameters differ from
     those its ``config.json`` resolves to with today's defaults (none when the folder has no
@@ -82,7 +74,7 @@ def stale_methods(results_dir: str | Path) -> list[StaleMethod]:
     stale = []
     for (dataset, method), group in utility.groupby(["dataset", "method"], sort=True):
         try:
-            unlearner = build_unlearner(method, _config_params(config, dataset, method), dataset=dataset)
+            unlearner = build_unlearner(method, resolve_method_params(config, dataset, method), dataset=dataset)
         except LabelleakError as err:  # a method or a parameter that today's code no longer has
             refused = {"settings": ("as run", f"refused today: {str(err).splitlines()[0]}")}
             stale.append(StaleMethod(dataset=str(dataset), method=str(method), targets=len(group), changed=refused))
