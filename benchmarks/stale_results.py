@@ -1,6 +1,7 @@
 """Which committed results a rerun of their command would not reproduce, because a method's settings
-changed since (labelleak.report.staleness): per results folder, the Markdown table of the
-(dataset, method) pairs whose recorded unlearning parameters differ from today's.
+changed since (labelleak.report.staleness): per results folder, the Markdown tables of the
+(dataset, method) pairs whose recorded unlearning parameters differ from today's, and of the shadow
+methods whose parameters differ from today's defaults or are not recorded.
 
     python benchmarks/stale_results.py docs/results/*/
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from labelleak.report.staleness import markdown, stale_methods
+from labelleak.report.staleness import check, markdown
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,8 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     for folder in map(Path, args.folders):
         if not (folder / "utility.csv").is_file():
             continue
-        stale = stale_methods(folder)
-        print(f"## {folder.name}: " + (f"{sum(s.targets for s in stale)} targets stale\n" if stale else "current\n"))
+        stale = check(folder)
+        targets = sum(s.targets for s in stale.targets)
+        shadows = len(stale.shadows)
+        summary = f"{targets} targets stale, {shadows} shadow methods changed or not recorded" if stale else "current"
+        print(f"## {folder.name}: {summary}\n")
         if stale:
             print(markdown(stale))
     return 0

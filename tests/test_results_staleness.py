@@ -1,5 +1,6 @@
 """Every committed results folder says which of its targets today's settings would unlearn
-differently, so a reader knows where a rerun of its command would not give its numbers."""
+differently, and which shadow models (the calibrated rows' ground) changed or are not recorded, so
+a reader knows where a rerun of its command would not give its numbers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labelleak.report.staleness import stale_methods
+from labelleak.report.staleness import check
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 FOLDERS = sorted(p.parent for p in RESULTS.glob("*/config.json") if (p.parent / "utility.csv").is_file())
@@ -23,13 +24,20 @@ def test_there_are_committed_results_to_check():
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
-def test_a_results_folder_lists_exactly_the_targets_a_rerun_would_unlearn_differently(folder):
+def test_a_results_folder_lists_exactly_what_a_rerun_would_compute_differently(folder):
     text = _documents(folder)
-    stale = stale_methods(folder)
-    for s in stale:
+    stale = check(folder)
+    for s in stale.targets:
         assert f"| {s.dataset} | {s.method} | {s.targets} | {s.changes()} |" in text, (
             f"{folder.name}: {s.describe()} is in neither report.md nor RUN.md "
             "(`labelleak report` writes it; `python benchmarks/stale_results.py` prints it for a RUN.md)"
         )
-    if not stale:
+    for s in stale.shadows:
+        assert f"| {s.dataset} | {s.method} | {s.rows} | {s.changes()} |" in text, (
+            f"{folder.name}: {s.describe()} is in neither report.md nor RUN.md "
+            "(`labelleak report` writes it; `python benchmarks/stale_results.py` prints it for a RUN.md)"
+        )
+    if not stale.targets:
         assert "Settings changed since this run" not in text, f"{folder.name}: its documents list settings changed"
+    if not stale.shadows:
+        assert "Shadow models' settings" not in text, f"{folder.name}: its documents list shadow settings"

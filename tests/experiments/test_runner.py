@@ -12,6 +12,8 @@ from labelleak.experiments import cells as cells_module
 from labelleak.experiments.config import ConfigError, parse_config
 from labelleak.experiments.context import Context
 from labelleak.experiments.runner import run_experiment
+from labelleak.report.staleness import stale_shadows
+from labelleak.targets import build_unlearner
 
 TINY = {
     "name": "tiny",
@@ -220,6 +222,10 @@ def test_shadow_calibration_is_computed_once_and_shared(tmp_path, store):
     assert counts(summary, "calibration") == {"computed": 1}
     rows = pd.read_csv(tmp_path / "r" / "results.csv")
     assert len(rows) == 12 and rows["calibration"].str.contains("shadow targets").all()
+    # what the shadows were unlearned with is recorded, so the report can tell when it changes
+    recorded = json.loads((tmp_path / "r" / "run.json").read_text())["shadow_params"]
+    assert recorded == {"digits": {"random_labels": build_unlearner("random_labels", dataset="digits").params()}}
+    assert stale_shadows(tmp_path / "r") == []
     again = run_experiment(config, results_dir=tmp_path / "r2", store=store)
     assert counts(again, "calibration") == {"cached": 1} and counts(again, "row") == {"cached": 12}
 

@@ -8,7 +8,7 @@ import pandas as pd
 from tests.report.test_tables import make_results_dir
 
 from labelleak.report.document import write_report
-from labelleak.report.staleness import stale_methods
+from labelleak.report.staleness import check, stale_methods, stale_shadows
 from labelleak.targets import build_unlearner
 
 
@@ -76,3 +76,69 @@ def test_a_method_or_parameter_todays_code_refuses_is_listed_not_raised(tmp_path
     [stale] = stale_methods(folder)
     assert stale.method == "finetune" and stale.changed["settings"][0] == "as run"
     assert stale.changed["settings"][1].startswith("refused today: unknown parameter 'gone'")
+
+
+def _calibrated(folder, *, shadow_methods=("random_labels",), recorded=None):
+    """Mark ``folder``'s 'good' rows as fit on shadows of ``shadow_methods``; with ``recorded``,
+    run.json says the shadows' parameters."""
+    rows = pd.read_csv(folder / "results.csv")
+    rows["calibration"] = ["30 shadow targets" if a == "good" else None for a in rows["attack"]]
+    rows.to_csv(folder / "results.csv", index=False)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "shadow": {"methods": list(shadow_methods)}}))
+    if recorded is not None:
+        (folder / "run.json").write_text(json.dumps({"shadow_params": {"digits": recorded}}))
+    return int(rows["calibration"].notna().sum())
+
+
+def test_shadows_recorded_with_todays_defaults_are_not_stale(tmp_path):
+    folder = make_results_dir(tmp_path)
+    _record(folder, {"retrain": _today("retrain"), "finetune": _today("finetune")})
+    _calibrated(folder, recorded={"random_labels": _today("random_labels")})
+    assert stale_shadows(folder) == []
+
+
+def test_shadows_recorded_with_other_parameters_name_the_calibrated_rows(tmp_path):
+    folder = make_results_dir(tmp_path)
+    _record(folder, {"retrain": _today("retrain"), "finetune": _today("finetune")})
+    rows = _calibrated(folder, recorded={"random_labels": {**_today("random_labels"), "lr": 9.0}})
+    [stale] = stale_shadows(folder)
+    assert (stale.dataset, stale.method, stale.rows, stale.source) == ("digits", "random_labels", rows, "run.json")
+    assert stale.changed == {"lr": (9.0, _today("random_labels")["lr"])}
+    assert stale_methods(folder) == []  # no target changed: only the calibrated rows would
+
+
+def test_without_a_record_the_shadows_are_read_off_targets_of_the_same_method(tmp_path):
+    folder = make_results_dir(tmp_path)
+    # the run's finetune targets, unlearned with the defaults of the time, tell what its finetune shadows had
+    _record(folder, {"retrain": _today("retrain"), "finetune": {**_today("finetune"), "lr": 123.0}})
+    _calibrated(folder, shadow_methods=("finetune", "random_labels"))
+    inferred, unknown = stale_shadows(folder)
+    assert inferred.method == "finetune" and inferred.source == "the targets of this method"
+    assert inferred.changed == {"lr": (123.0, _today("finetune")["lr"])}
+    assert "(as run: from the targets of this method)" in inferred.changes()
+    # no random_labels target: the folder cannot tell, and says so
+    assert unknown.method == "random_labels" and unknown.changes() == "not recorded in this folder"
+
+
+def test_targets_with_parameters_set_by_the_config_do_not_stand_for_the_shadows(tmp_path):
+    folder = make_results_dir(tmp_path)
+    _record(
+        folder,
+        {"retrain": _today("retrain"), "finetune": _today("finetune", lr=0.5)},
+        method_params={"finetune": {"lr": 0.5}},
+    )
+    _calibrated(folder, shadow_methods=("finetune",))
+    [unknown] = stale_shadows(folder)
+    assert unknown.source == "" and unknown.changed == {}
+
+
+def test_the_report_lists_changed_shadows_under_their_own_heading(tmp_path):
+    folder = make_results_dir(tmp_path)
+    _record(folder, {"retrain": _today("retrain"), "finetune": _today("finetune")})
+    rows = _calibrated(folder, recorded={"random_labels": {**_today("random_labels"), "lr": 9.0}})
+    stale = check(folder)
+    assert stale and not stale.targets
+    text = write_report(folder, stale=stale)[0].read_text()
+    assert "**Shadow models' settings:**" in text and "Settings changed since this run" not in text
+    assert f"| digits | random_labels | {rows} | lr: 9.0 → " in text

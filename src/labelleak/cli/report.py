@@ -17,7 +17,8 @@ def register(subparsers) -> None:
         "(attack x unlearning method, n and 95% Wilson intervals, chance level),\n"
         "multi-class tables, the utility table, heatmaps, ASR vs query budget, prototypes.\n"
         "Targets unlearned with settings that today's defaults no longer give (a method was\n"
-        "tuned since) are listed above the tables and warned about: a rerun can differ there.",
+        "tuned since), and shadow models whose settings changed or are not recorded, are listed\n"
+        "above the tables and warned about: a rerun can differ there.",
         handler=run,
     )
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="directory written by `labelleak run`")
@@ -25,11 +26,11 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from labelleak.report.document import write_report
-    from labelleak.report.staleness import stale_methods
+    from labelleak.report.staleness import check
 
-    stale = stale_methods(args.results_dir)
+    stale = check(args.results_dir)
     md, page = write_report(args.results_dir, stale=stale)
     print(f"report written: {md} and {page}")
-    for method in stale:
-        print(f"warning: unlearned with settings that are no longer the config's: {method.describe()}", file=sys.stderr)
+    for line in stale.warnings():
+        print(f"warning: {line}", file=sys.stderr)
     return 0

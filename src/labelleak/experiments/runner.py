@@ -134,6 +134,9 @@ def run_experiment(
     requested = [d.name for d in config.datasets]
     config = available_datasets(config)
     skipped = [name for name in requested if name not in {d.name for d in config.datasets}]
+    # what each dataset's shadow models are unlearned with (their methods' resolved defaults, read
+    # now, like the revision): the calibrated rows depend on it and the config does not say it
+    shadow_params = {d.name: config.shadow.to_dict(d.name)["methods"] for d in config.datasets}
     ctx = Context(config, store_root=store_root, results_dir=str(results_dir), verbose=verbose)
     summary = RunSummary(results_dir=results_dir)
     num_classes = {d.name: ctx.dataset(d.name).num_classes for d in config.datasets}
@@ -209,6 +212,7 @@ def run_experiment(
             "executor": executor,
             "device": str(default_device()),
             "datasets_skipped": skipped,
+            "shadow_params": shadow_params,
             "store": portable_path(store_root),
             "pilot": pilot,
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

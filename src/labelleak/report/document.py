@@ -71,23 +71,37 @@ def _in_order(columns: list[str], order: list[str]) -> list[str]:
     return sorted(columns, key=lambda c: (c == "all methods", rank.get(c, len(rank))))
 
 
-def _stale_blocks(stale: list[staleness.StaleMethod]) -> list[Block]:
-    """The targets a rerun would unlearn differently (:mod:`labelleak.report.staleness`), if any."""
-    if not stale:
-        return []
-    return [
-        (
-            "p",
-            f"**Settings changed since this run:** {sum(s.targets for s in stale)} targets were unlearned "
-            "with parameters that are no longer what the config resolves to (a method's per-dataset "
-            "defaults changed). The tables below are this run's; a rerun of its command would unlearn these "
-            "targets again under today's settings, and its rows for them can differ (an option added since that only names the old behaviour is listed too).",
-        ),
-        ("table", list(staleness.HEADERS), staleness.table_rows(stale)),
-    ]
+def _stale_blocks(stale: staleness.Staleness) -> list[Block]:
+    """What a rerun would compute differently (:mod:`labelleak.report.staleness`), if anything."""
+    blocks: list[Block] = []
+    if stale.targets:
+        blocks += [
+            (
+                "p",
+                f"**Settings changed since this run:** {sum(s.targets for s in stale.targets)} targets were "
+                "unlearned with parameters that are no longer what the config resolves to (a method's "
+                "per-dataset defaults changed). The tables below are this run's; a rerun of its command would "
+                "unlearn these targets again under today's settings, and its rows for them can differ (an "
+                "option added since that only names the old behaviour is listed too).",
+            ),
+            ("table", list(staleness.HEADERS), staleness.table_rows(stale.targets)),
+        ]
+    if stale.shadows:
+        blocks += [
+            (
+                "p",
+                "**Shadow models' settings:** the calibrated rows (Youden, tree and calibrated deciders, "
+                "calibrated inversion criteria) of every target of these datasets were fit on the attacker's "
+                "shadow models, unlearned by these methods with parameters that are not today's defaults, or "
+                "that this folder does not record. A rerun fits them on shadows unlearned under today's "
+                "settings, and those rows can differ.",
+            ),
+            ("table", list(staleness.SHADOW_HEADERS), staleness.shadow_rows(stale.shadows)),
+        ]
+    return blocks
 
 
-def build_blocks(results_dir: Path, stale: list[staleness.StaleMethod]) -> list[Block]:
+def build_blocks(results_dir: Path, stale: staleness.Staleness) -> list[Block]:
     rows, utility = load_results(results_dir)
     run = json.loads((results_dir / "run.json").read_text()) if (results_dir / "run.json").is_file() else {}
     fig_dir = results_dir / "figures"
@@ -575,14 +589,14 @@ def to_html(blocks: list[Block], base: Path, title: str) -> str:
     )
 
 
-def write_report(results_dir: str | Path, *, stale: list[staleness.StaleMethod] | None = None) -> tuple[Path, Path]:
+def write_report(results_dir: str | Path, *, stale: staleness.Staleness | None = None) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` (and ``figures/``) into ``results_dir``; return their paths.
 
-    ``stale`` is :func:`~labelleak.report.staleness.stale_methods` of ``results_dir``, when the
-    caller has it already (it is computed otherwise)."""
+    ``stale`` is :func:`~labelleak.report.staleness.check` of ``results_dir``, when the caller has
+    it already (it is computed otherwise)."""
     results_dir = Path(results_dir)
     if stale is None:
-        stale = staleness.stale_methods(results_dir)
+        stale = staleness.check(results_dir)
     # figures/ belongs to the report: drop the previous report's figures so none goes stale
     for old in (results_dir / "figures").glob("*.png"):
         old.unlink()
