@@ -1,5 +1,5 @@
 """Results that the code would no longer produce: targets unlearned with settings that are not what
-their run's config resolves to today.
+their run's config resolves to today, and calibrated rows fit on shadow models unlearned so.
 
 A results folder records, per target, the unlearning parameters it was made with (``params`` in
 ``utility.csv``) and the config it ran (``config.json``). When a method's per-dataset defaults
@@ -193,7 +193,7 @@ def stale_shadows(results_dir: str | Path) -> list[StaleShadows]:
     recorded = json.loads(run_path.read_text()).get("shadow_params", {}) if run_path.is_file() else {}
     utility = load_utility(results_dir)
     stale = []
-    for dataset, rows in calibrated.groupby("dataset", sort=True):
+    for dataset, group in calibrated.groupby("dataset", sort=True):
         for method in config.get("shadow", {}).get("methods", []):
             now = _today(method, {}, str(dataset))
             if str(dataset) in recorded:
@@ -208,7 +208,7 @@ def stale_shadows(results_dir: str | Path) -> list[StaleShadows]:
                 if not changed:
                     continue
             stale.append(
-                StaleShadows(dataset=str(dataset), method=method, rows=len(rows), changed=changed, source=source)
+                StaleShadows(dataset=str(dataset), method=method, rows=len(group), changed=changed, source=source)
             )
     return stale
 
