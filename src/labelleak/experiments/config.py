@@ -201,7 +201,12 @@ class ExperimentConfig:
 
     def params_for(self, dataset: str, method: str) -> dict[str, Any]:
         """``method``'s parameters on ``dataset``: the dataset's own over the global ones."""
-        return resolve_method_params(self.to_dict(), dataset, method)
+        # the two levels in to_dict()'s shape, without copying the rest of the config
+        levels = {
+            "method_params": self.method_params,
+            "datasets": [{"name": d.name, "method_params": d.method_params} for d in self.datasets],
+        }
+        return resolve_method_params(levels, dataset, method)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (stored next to the results)."""
