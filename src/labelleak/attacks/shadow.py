@@ -163,6 +163,11 @@ class ShadowConfig:
             *random_class_sets(num_classes, 3, self.triples, seed=self.seed),
         )
 
+    def method_params(self, dataset: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each shadow method's resolved default parameters on ``dataset`` (its entries in
+        ``labelleak/unlearning/defaults.json`` included): what the shadow models are unlearned with."""
+        return {name: build_unlearner(name, dataset=dataset).params() for name in self.methods}
+
     def to_dict(self, dataset: str | None = None) -> dict[str, Any]:
         """The configuration as cache-key material.
 
@@ -171,9 +176,8 @@ class ShadowConfig:
         so a change of a method's defaults invalidates every calibration fitted on shadows unlearned
         the old way.
         """
-        methods = {name: build_unlearner(name, dataset=dataset).params() for name in self.methods}
         return {
-            "methods": methods,
+            "methods": self.method_params(dataset),
             "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
             "pairs": self.pairs,
             "triples": self.triples,

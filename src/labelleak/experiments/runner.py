@@ -136,7 +136,7 @@ def run_experiment(
     skipped = [name for name in requested if name not in {d.name for d in config.datasets}]
     # what each dataset's shadow models are unlearned with (their methods' resolved defaults, read
     # now, like the revision): the calibrated rows depend on it and the config does not say it
-    shadow_params = {d.name: config.shadow.to_dict(d.name)["methods"] for d in config.datasets}
+    shadow_params = {d.name: config.shadow.method_params(d.name) for d in config.datasets}
     ctx = Context(config, store_root=store_root, results_dir=str(results_dir), verbose=verbose)
     summary = RunSummary(results_dir=results_dir)
     num_classes = {d.name: ctx.dataset(d.name).num_classes for d in config.datasets}

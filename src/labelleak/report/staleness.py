@@ -31,6 +31,11 @@ from labelleak.report.tables import load_utility, markdown_table
 from labelleak.targets import build_unlearner
 
 
+def _one_line(changed: Mapping[str, tuple[Any, Any]]) -> str:
+    """Changed parameters as "name: then → now; ..."."""
+    return "; ".join(f"{k}: {then!r} → {now!r}" for k, (then, now) in sorted(changed.items()))
+
+
 @dataclass(frozen=True)
 class StaleMethod:
     """One (dataset, method) of a results folder whose targets a rerun would unlearn differently.
@@ -49,7 +54,7 @@ class StaleMethod:
 
     def changes(self) -> str:
         """The changed parameters in one line: "name: recorded → now; ..."."""
-        return "; ".join(f"{k}: {then!r} → {now!r}" for k, (then, now) in sorted(self.changed.items()))
+        return _one_line(self.changed)
 
     def describe(self) -> str:
         return f"{self.dataset} / {self.method} ({self.targets} targets): {self.changes()}"
@@ -79,7 +84,7 @@ class StaleShadows:
         """The changed parameters in one line, with where the recorded ones come from."""
         if not self.source:
             return "not recorded in this folder"
-        text = "; ".join(f"{k}: {then!r} → {now!r}" for k, (then, now) in sorted(self.changed.items()))
+        text = _one_line(self.changed)
         return text if self.source == "run.json" else f"{text} (as run: from {self.source})"
 
     def describe(self) -> str:
