@@ -136,8 +136,17 @@ def markdown(stale: Staleness) -> str:
 
 
 def check(results_dir: str | Path) -> Staleness:
-    """:func:`stale_methods` and :func:`stale_shadows` of ``results_dir``."""
-    return Staleness(targets=stale_methods(results_dir), shadows=stale_shadows(results_dir))
+    """:func:`stale_methods` and :func:`stale_shadows` of ``results_dir``, reading its files once."""
+    config, utility = _config_and_utility(results_dir)
+    return Staleness(
+        targets=_stale_methods(config, utility), shadows=_stale_shadows(Path(results_dir), config, utility)
+    )
+
+
+def _config_and_utility(results_dir: str | Path) -> tuple[dict[str, Any] | None, pd.DataFrame]:
+    config_path = Path(results_dir) / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else None
+    return config, load_utility(results_dir)
 
 
 def _differences(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -157,12 +166,12 @@ def stale_methods(results_dir: str | Path) -> list[StaleMethod]:
     """Every (dataset, method) of ``results_dir`` whose recorded unlearning parameters differ from
     those its ``config.json`` resolves to with today's defaults (none when the folder has no
     ``config.json`` or no recorded parameters)."""
-    results_dir = Path(results_dir)
-    config_path = results_dir / "config.json"
-    utility = load_utility(results_dir)
-    if not config_path.is_file() or "params" not in utility.columns:
+    return _stale_methods(*_config_and_utility(results_dir))
+
+
+def _stale_methods(config: dict[str, Any] | None, utility: pd.DataFrame) -> list[StaleMethod]:
+    if config is None or "params" not in utility.columns:
         return []
-    config = json.loads(config_path.read_text())
     stale = []
     for (dataset, method), group in utility.groupby(["dataset", "method"], sort=True):
         now = _today(str(method), resolve_method_params(config, dataset, method), str(dataset))
@@ -183,11 +192,13 @@ def stale_shadows(results_dir: str | Path) -> list[StaleShadows]:
     records none (``shadow_params`` in ``run.json``) and no target of the run was unlearned by the
     same method with its defaults. None when the folder has no ``config.json`` or no calibrated row.
     """
-    results_dir = Path(results_dir)
-    config_path, results_path = results_dir / "config.json", results_dir / "results.csv"
-    if not config_path.is_file() or not results_path.is_file():
+    return _stale_shadows(Path(results_dir), *_config_and_utility(results_dir))
+
+
+def _stale_shadows(results_dir: Path, config: dict[str, Any] | None, utility: pd.DataFrame) -> list[StaleShadows]:
+    results_path = results_dir / "results.csv"
+    if config is None or not results_path.is_file():
         return []
-    config = json.loads(config_path.read_text())
     rows = pd.read_csv(results_path, usecols=lambda column: column in ("dataset", "calibration"))
     if "calibration" not in rows.columns:
         return []
@@ -196,7 +207,6 @@ def stale_shadows(results_dir: str | Path) -> list[StaleShadows]:
         return []
     run_path = results_dir / "run.json"
     recorded = json.loads(run_path.read_text()).get("shadow_params", {}) if run_path.is_file() else {}
-    utility = load_utility(results_dir)
     stale = []
     for dataset, group in calibrated.groupby("dataset", sort=True):
         for method in config.get("shadow", {}).get("methods", []):
