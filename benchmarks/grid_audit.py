@@ -16,9 +16,10 @@ The audit knows nothing of the grid: its knowledge draw, shadows and calibration
 fit on the attacker's shadow models only.
 
 Resumable: each audit is a JSON file under ``--out``/audits that records a hash of what it depends on
-(the cache key of the θ_u it audited, and the parameters its shadow models are unlearned with on the
-dataset); a re-run keeps an audit only while both are unchanged (a changed default of a grid method
-or of a shadow method audits the target again).
+(the cache key of the θ_u it audited, the options and revision of each attack it ran, and the
+parameters its shadow models are unlearned with on the dataset); a re-run keeps an audit only while
+all three are unchanged (a changed default of a grid method or of a shadow method, or a new revision
+of an attack, audits the target again).
 
     python benchmarks/grid_audit.py configs/multiclass-methods.toml --datasets fashion-mnist,mnist --out docs/results/multiclass-methods --threads 1
 """
@@ -34,7 +35,7 @@ from pathlib import Path
 import torch
 
 from labelleak.audit import audit_model
-from labelleak.audit.run import SHADOW_METHODS
+from labelleak.audit.run import INVERSION_REFERENCE, SHADOW_METHODS, attack_options, construct_attack, select_attacks
 from labelleak.data import ImageDataset, load_dataset
 from labelleak.experiments.config import load_config
 from labelleak.experiments.context import Context
@@ -100,9 +101,16 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
 
 def audit_key(target_key: dict, *, dataset: str) -> str:
     """A hash of what an audit of the θ_u with cache key ``target_key`` depends on besides the code:
-    that θ_u, and the parameters with which the audit unlearns its shadows on ``dataset``."""
+    that θ_u, the attacks the audit runs (name, options and revision of each, as the audit builds
+    them for a white-box model with θ_o) and the parameters with which it unlearns its shadows on
+    ``dataset``."""
+    options = attack_options(seed=0, query_budget=None, verbose=False, inversion_reference=INVERSION_REFERENCE)
+    built = [
+        construct_attack(name, options=options) for name in select_attacks("all", level="weights", has_original=True)
+    ]
+    attacks = [{"attack": a.name, "options": a.result_options, "revision": type(a).revision(a.options)} for a in built]
     shadows = {m: build_unlearner(m, dataset=dataset).params() for m in SHADOW_METHODS}
-    return config_hash({"target": target_key, "shadow_methods": shadows})
+    return config_hash({"target": target_key, "attacks": attacks, "shadow_methods": shadows})
 
 
 def stored_audit(path: Path, *, key: str) -> dict | None:

@@ -116,3 +116,13 @@ def test_the_audit_key_changes_with_the_target_and_with_the_shadow_methods_defau
     assert grid_audit.audit_key({"method": "finetune"}, dataset="mnist") != key
     # defaults.json gives the shadow methods other parameters on digits than on mnist
     assert grid_audit.audit_key({"method": "retrain"}, dataset="digits") != key
+
+
+def test_the_audit_key_changes_when_an_attack_the_audit_runs_changes_revision(grid_audit, monkeypatch):
+    from labelleak.attacks import ATTACKS
+
+    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist")
+    attack = ATTACKS.get("param-diff")
+    revision = attack.revision
+    monkeypatch.setattr(attack, "revision", classmethod(lambda cls, options: revision(options) + 1))
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") != key

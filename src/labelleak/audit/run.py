@@ -40,6 +40,9 @@ SHADOW_PAIRS = 5
 SHADOW_TRIPLES = 3
 
 
+#: where, by default, an audit holding θ_o reads the inversion attacks' per-class difficulty reference
+INVERSION_REFERENCE = "original"
+
 #: decider of the parameter attacks once calibrated: a probability per class and a set fit on the shadows
 PARAMETER_DECIDER = "calibrated"
 
@@ -77,6 +80,25 @@ def select_attacks(names: str | Sequence[str], *, level: str, has_original: bool
             )
         raise AuditError(f"attack {name!r} cannot run in this audit: {reason}")
     return list(dict.fromkeys(names))
+
+
+def attack_options(
+    *, seed: int, query_budget: int | None, verbose: bool, inversion_reference: str | None
+) -> dict[str, Any]:
+    """The options every attack of an audit is built with (:func:`construct_attack` gives each those
+    it takes). ``inversion_reference`` is None unless the audit holds θ_o and shadows of the owner's
+    architecture: then the inversion attacks read each class's difficulty off θ_o itself, not off the
+    attacker's shadow originals (it does not carry over between independently trained models:
+    :mod:`labelleak.attacks.criteria`, docs/audit.md)."""
+    # One seed for every attack: the parameter attacks' reference settings (seed included) name the
+    # shadow features they are calibrated on, so all of them share one extraction.
+    return {
+        "seed": seed,
+        "query_budget": query_budget,
+        "verbose": verbose,
+        "decider": PARAMETER_DECIDER,
+        "reference": inversion_reference,
+    }
 
 
 def construct_attack(name: str, *, options: dict[str, Any]) -> Attack:
@@ -213,7 +235,7 @@ def run_audit(
     data_root: str | None = None,
     verbose: bool = False,
     multi_class_shadows: bool = True,
-    inversion_reference: str = "original",
+    inversion_reference: str = INVERSION_REFERENCE,
     workers: int = 1,
     shadow_archs: Sequence[str] | None = None,
     shadow_methods: Sequence[str] = SHADOW_METHODS,
@@ -265,18 +287,12 @@ def run_audit(
     names = select_attacks(attacks, level=target.level, has_original=target.original is not None)
     start = time.perf_counter()
     draw = draw_knowledge(dataset, original=target.original, seed=seed, data_root=data_root)
-    # One seed for every attack: the parameter attacks' reference settings (seed included) name the
-    # shadow features they are calibrated on, so all of them share one extraction.
-    options = {
-        "seed": seed,
-        "query_budget": query_budget,
-        "verbose": verbose,
-        "decider": PARAMETER_DECIDER,
-        # with θ_o and shadows of the owner's architecture the inversion attacks read each class's
-        # difficulty off θ_o itself, not off the attacker's shadow originals (it does not carry over
-        # between independently trained models: labelleak.attacks.criteria, docs/audit.md)
-        "reference": inversion_reference if target.original is not None and target.arch else None,
-    }
+    options = attack_options(
+        seed=seed,
+        query_budget=query_budget,
+        verbose=verbose,
+        inversion_reference=inversion_reference if target.original is not None and target.arch else None,
+    )
     built: dict[str, Attack] = {}
     broken: dict[str, str] = {}
     for name in names:
