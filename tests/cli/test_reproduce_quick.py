@@ -48,3 +48,15 @@ def test_reproduce_quick_then_resume(tmp_path, capsys):
     capsys.readouterr()
     assert main(["run", str(configs_dir() / "quick.toml"), "--out", str(out), "--cache", str(cache), "--quiet"]) == 0
     assert f"0 cells run, {len(grid)} finished earlier and skipped" in capsys.readouterr().out
+
+
+def test_the_recorded_command_names_the_thread_count_whose_default_depends_on_the_machine():
+    from labelleak.cli import build_parser
+    from labelleak.cli.run import command_line
+
+    args = build_parser().parse_args(
+        ["reproduce", "--profile", "paper", "--out", "OUT", "--jobs", "2", "--threads", "1"]
+    )
+    assert command_line(args) == "labelleak reproduce --profile paper --out OUT --jobs 2 --threads 1"
+    args = build_parser().parse_args(["run", "configs/quick.toml"])
+    assert f"--threads {args.threads}" in command_line(args)

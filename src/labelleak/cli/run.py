@@ -160,7 +160,9 @@ def command_line(args) -> str:
     """The command that regenerates this run (recorded in run.json and the report)."""
     words = ["labelleak", args.verb]
     words += ["--profile", args.profile] if args.verb == "reproduce" else [args.config]
-    for option in ("out", "jobs", "executor", "address", "device", "cache", "pilot", "datasets", "seeds"):
+    # --threads always: its default depends on the machine, and the thread count can change the last
+    # digits of what torch computes
+    for option in ("out", "jobs", "threads", "executor", "address", "device", "cache", "pilot", "datasets", "seeds"):
         value = getattr(args, option, None)
         if value is not None and (option, value) not in (("jobs", 1), ("executor", "local"), ("device", "auto")):
             words += [f"--{option}", str(value)]
