@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from labelleak.attacks.shadow import ShadowConfig
 from labelleak.audit import audit_model
 from labelleak.audit.run import INVERSION_REFERENCE, SHADOW_METHODS, attack_options, construct_attack, select_attacks
 from labelleak.data import ImageDataset, load_dataset
@@ -43,7 +44,6 @@ from labelleak.experiments.grid import cells
 from labelleak.metrics import wilson_interval
 from labelleak.models import per_class_accuracy
 from labelleak.store import atomic_write_bytes, config_hash
-from labelleak.targets import build_unlearner
 from labelleak.unlearning import forget_bound
 
 #: a target "forgot" when its forget-class test accuracy is at most this (as the zoo benchmark)
@@ -105,11 +105,11 @@ def audit_key(target_key: dict, *, dataset: str) -> str:
     them for a white-box model with θ_o) and the parameters with which it unlearns its shadows on
     ``dataset``."""
     options = attack_options(seed=0, query_budget=None, verbose=False, inversion_reference=INVERSION_REFERENCE)
-    built = [
-        construct_attack(name, options=options) for name in select_attacks("all", level="weights", has_original=True)
+    attacks = [
+        construct_attack(name, options=options).result_key()
+        for name in select_attacks("all", level="weights", has_original=True)
     ]
-    attacks = [{"attack": a.name, "options": a.result_options, "revision": type(a).revision(a.options)} for a in built]
-    shadows = {m: build_unlearner(m, dataset=dataset).params() for m in SHADOW_METHODS}
+    shadows = ShadowConfig(methods=SHADOW_METHODS).method_params(dataset)
     return config_hash({"target": target_key, "attacks": attacks, "shadow_methods": shadows})
 
 

@@ -186,6 +186,11 @@ class Attack(ABC):
         those that only change how it reports progress (:data:`PRESENTATION_OPTIONS`)."""
         return {k: v for k, v in self._given_options.items() if k not in PRESENTATION_OPTIONS}
 
+    def result_key(self) -> dict[str, Any]:
+        """What this attack computes, as cache-key material: its name, the options that change its
+        results and the :meth:`revision` they select."""
+        return {"attack": self.name, "options": self.result_options, "revision": type(self).revision(self.options)}
+
     def calibration_key(self) -> dict[str, Any]:
         """What this attack's calibration depends on besides the shadow experiments (cache-key
         material): its name, its given options and, from 2 on, its :meth:`revision` (a default that
@@ -213,12 +218,7 @@ class Attack(ABC):
         By default the attack is run on each shadow model with the shadow's own knowledge;
         attacks that already hold their shadow scores from :meth:`calibrate` return those.
         """
-        key = {
-            "attack": self.name,
-            "options": self.result_options,
-            "revision": type(self).revision(self.options),
-            "version": 1,
-        }
+        key = {**self.result_key(), "version": 1}
 
         def compute() -> dict[str, Any]:
             rows: dict[str, Any] = {"ids": [], "scores": [], "forgotten": []}
