@@ -215,10 +215,13 @@ def variant(args) -> str:
     """The suffix of this run's audit folder and tables: "" for the audit as it is, else the ablation's name."""
     if args.uncalibrated:
         return "-uncalibrated"
+    attacks = "-attacks-" + args.attacks.replace(",", "-") if args.attacks else ""
     if args.onnx:
-        return "-onnx" + (f"-{args.shadow_archs.replace(',', '-')}" if args.shadow_archs else "")
+        return "-onnx" + (f"-{args.shadow_archs.replace(',', '-')}" if args.shadow_archs else "") + attacks
     if args.shadow_methods:
         return "-shadow-methods-" + args.shadow_methods.replace(",", "-")
+    if attacks:
+        return attacks
     return "-shadow-reference" if args.inversion_reference == "shadows" else ""
 
 
@@ -278,6 +281,8 @@ def audit(target: dict, args, out: Path) -> dict:
             command += ["--inversion-reference", "shadows"]
         if args.shadow_methods:
             command += ["--shadow-methods", args.shadow_methods]
+        if args.attacks:
+            command += ["--attacks", args.attacks]
         start = time.time()
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
@@ -480,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
         "OUT/audits-shadow-methods-M-M",
     )
     parser.add_argument(
+        "--attacks",
+        help="ablation: labelleak audit --attacks (e.g. all: the default's attacks and the paper's genetic "
+        "black box), into OUT/audits-attacks-NAMES",
+    )
+    parser.add_argument(
         "--from-json",
         action="store_true",
         help="only rewrite the tables from OUT/zoo.json (the recorded targets and their audits' successes)",
@@ -492,8 +502,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.shadow_archs and not args.onnx:
         parser.error("--shadow-archs needs --onnx (the audit of a model whose architecture is known uses its own)")
-    if sum(map(bool, (args.uncalibrated, args.inversion_reference == "shadows", args.shadow_methods))) > 1:
-        parser.error("--uncalibrated, --inversion-reference shadows and --shadow-methods are separate ablations")
+    ablations = (args.uncalibrated, args.inversion_reference == "shadows", args.shadow_methods, args.attacks)
+    if sum(map(bool, ablations)) > 1:
+        parser.error(
+            "--uncalibrated, --inversion-reference shadows, --shadow-methods and --attacks are separate ablations"
+        )
     if args.onnx and (args.uncalibrated or args.inversion_reference == "shadows"):
         parser.error(
             "--onnx audits have no original model and run calibrated: --uncalibrated and "

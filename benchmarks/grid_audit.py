@@ -107,7 +107,7 @@ def audit_key(target_key: dict, *, dataset: str) -> str:
     options = attack_options(seed=0, query_budget=None, verbose=False, inversion_reference=INVERSION_REFERENCE)
     attacks = [
         construct_attack(name, options=options).result_key()
-        for name in select_attacks("all", level="weights", has_original=True)
+        for name in select_attacks("default", level="weights", has_original=True)
     ]
     shadows = ShadowConfig(methods=SHADOW_METHODS).method_params(dataset)
     return config_hash({"target": target_key, "attacks": attacks, "shadow_methods": shadows})

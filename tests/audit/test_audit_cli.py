@@ -102,7 +102,8 @@ def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_p
     fused = set(result["verdict"]["fused_attacks"])
     assert {"param-diff", "invert-wb", "accuracy-probe"} <= fused and "random-guess" not in fused
     assert result["num_classes"] == 10
-    expected = set(ATTACKS.names())  # weights + θ_o: every registered attack is permitted
+    # weights + θ_o: every registered attack is permitted, and the default runs all but the paper's GA
+    expected = set(ATTACKS.names()) - {"invert-bb"}
     assert {a["name"] for a in result["attacks"]} == expected
     for entry in result["attacks"]:
         assert set(entry) == ATTACK_KEYS
@@ -121,7 +122,7 @@ def test_white_box_audit_finds_the_forgotten_class(owner_files, cache_dir, tmp_p
     assert "calibrated on: shadows of the owner's architecture" in out and "uncalibrated" not in out
     report = out_md.read_text()
     assert "| param-diff | weights |" in report and f"verdict: class {FORGOTTEN}" in report
-    for name in ("invert-wb", "invert-bb"):  # the prototype grids are written beside the report, linked
+    for name in ("invert-wb", "invert-cma"):  # the prototype grids are written beside the report, linked
         assert f"![{name} prototypes](audit_{name}.png)" in report
         assert (tmp_path / f"audit_{name}.png").read_bytes().startswith(b"\x89PNG")
 
@@ -134,15 +135,24 @@ def test_onnx_audit_runs_queries_only(owner_onnx, cache_dir, tmp_path, capsys):
     black_box = {
         n
         for n in ATTACKS.names()
-        if ATTACKS.get(n).requires in ("labels", "queries") and not ATTACKS.get(n).needs_original
+        if ATTACKS.get(n).requires in ("labels", "queries")
+        and not ATTACKS.get(n).needs_original
+        and ATTACKS.get(n).in_default_audit
     }
     assert {a["name"] for a in result["attacks"]} == black_box
     assert all(a["access"] in ("labels", "queries") and isinstance(a["queries"], int) for a in result["attacks"])
     assert FORGOTTEN in result["verdict"]["forgotten"]
-    # the architecture behind an ONNX file is unknown: nothing is fit on shadows of it, and the audit says so
+    # the architecture behind an ONNX file is unknown: the default's inversion attacks are fit on
+    # shadows of labelleak's architecture (a transfer); the paper's GA, named, runs uncalibrated and is flagged
     calibration = {a["name"]: a["calibration"] for a in result["attacks"]}
-    assert calibration["invert-bb"] == "uncalibrated (fixed defaults)" and calibration["noise-logprob"] == ""
-    assert "warning: these attacks ran uncalibrated, with fixed defaults: invert-bb" in _out
+    assert (
+        calibration["invert-cma"].startswith("transfer from shadows of labelleak's")
+        and calibration["noise-logprob"] == ""
+    )
+    assert "uncalibrated" not in _out
+    code, out, err = audit(["--onnx", owner_onnx, "--cache", cache_dir, "--attacks", "invert-bb,noise-logprob"], capsys)
+    assert code == 0, err
+    assert "warning: these attacks ran uncalibrated, with fixed defaults: invert-bb" in out
 
 
 def test_onnx_audit_calibrated_on_stand_in_architectures(owner_onnx, tmp_path, capsys):
@@ -313,7 +323,7 @@ def test_empty_attack_list(owner_files, capsys):
     code, out, err = audit(
         ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned, "--attacks", ","], capsys
     )
-    _one_line_error(code, out, err, "--attacks must be 'all' or a comma-separated list")
+    _one_line_error(code, out, err, "--attacks must be 'default', 'all' or a comma-separated list")
 
 
 def test_named_attacks_and_query_budget(owner_onnx, cache_dir, tmp_path, capsys):

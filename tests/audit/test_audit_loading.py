@@ -220,6 +220,17 @@ def test_attack_selection_follows_declared_access():
     assert "param-diff-orig" not in select_attacks("all", level="weights", has_original=False)
 
 
+def test_default_selection_leaves_out_the_papers_genetic_black_box():
+    # an audit runs invert-cma as its black box; the paper's GA only when named or with "all"
+    for level, has_original in [("queries", False), ("weights", True)]:
+        every = select_attacks("all", level=level, has_original=has_original)
+        default = select_attacks("default", level=level, has_original=has_original)
+        assert default == [n for n in every if n != "invert-bb"]
+        assert "invert-bb" in every and "invert-cma" in default
+    assert select_attacks("invert-bb", level="queries", has_original=False) == ["invert-bb"]
+    assert select_attacks("default", level="labels", has_original=False) == ["label-reach"]
+
+
 def test_naming_an_attack_the_access_does_not_permit(digits):
     with pytest.raises(AuditError, match=r"'param-diff' cannot run in this audit: needs weights access"):
         select_attacks("param-diff,noise-logprob", level="queries", has_original=False)
@@ -228,7 +239,7 @@ def test_naming_an_attack_the_access_does_not_permit(digits):
         AuditError, match=r"'param-diff-orig' cannot run in this audit: needs the original model.*\(original\)$"
     ):
         select_attacks("param-diff-orig", level="weights", has_original=False)
-    with pytest.raises(AuditError, match=r"^attacks must be 'all' or a comma-separated list"):
+    with pytest.raises(AuditError, match=r"^attacks must be 'default', 'all' or a comma-separated list"):
         select_attacks([], level="weights", has_original=False)
 
 

@@ -89,6 +89,9 @@ def test_attacks_name_shows_the_options_and_an_unknown_name_is_one_line(capsys):
     code, out, _ = _run(capsys, "attacks", "invert-bb")
     assert code == 0 and out.startswith("invert-bb (inversion): Black-box inversion attack")
     assert "| query_budget |" in out and "| criterion | 'threshold' |" in out
+    assert "run by labelleak audit: only when named (--attacks all or NAME)" in out
+    code, out, _ = _run(capsys, "attacks", "invert-cma")
+    assert code == 0 and "run by labelleak audit: yes" in out
     code, _, err = _run(capsys, "attacks", "param-magic")
     assert code == 2 and "unknown attack 'param-magic'; choose one of:" in err and err.count("\n") == 1
 

@@ -128,6 +128,8 @@ class Attack(ABC):
     needs_original: ClassVar[bool] = False
     #: report the number of forward passes as queries even above the queries level
     counts_queries: ClassVar[bool] = False
+    #: run by ``labelleak audit`` unless the user names the attacks (False: only on request)
+    in_default_audit: ClassVar[bool] = True
 
     #: the fitted state, set by :meth:`calibrate` (None until then)
     calibration_: Any = None

@@ -2,14 +2,15 @@
 ONNX file served as a black box (docs/audit.md).
 
 The audit answers the model owner's question "does my unlearned model reveal which class I
-removed?" by running every attack and baseline that the supplied access permits and reporting
-where they agree:
+removed?" by running the attacks and baselines that the supplied access permits (all of them but
+the paper's genetic black box, unless asked: :func:`select_attacks`) and reporting where they
+agree:
 
 * a model factory + weights (:func:`load_factory`, :func:`load_user_model`,
   :func:`weights_target`; ``--model-factory`` + ``--weights`` on the command line): the owner's
   code builds the architecture, the weights are loaded safely (safetensors, or a plain tensor
   state dict via ``torch.load(weights_only=True)``). This is full white-box access (A-weights), so
-  every attack runs; the ``original`` weights (``--original``) add the two-version attacks
+  every kind of attack runs; the ``original`` weights (``--original``) add the two-version attacks
   (A-weights+orig).
 * an ONNX file (:class:`OnnxModel`, :func:`onnx_target`; ``--onnx``): the model is only queried
   through onnxruntime (A-queries), so only the black-box attacks and query baselines run.

@@ -43,6 +43,9 @@ SHADOW_TRIPLES = 3
 #: where, by default, an audit holding θ_o reads the inversion attacks' per-class difficulty reference
 INVERSION_REFERENCE = "original"
 
+#: the keywords :func:`select_attacks` takes for a set of attacks (the first is an audit's default)
+SELECTIONS = ("default", "all")
+
 #: decider of the parameter attacks once calibrated: a probability per class and a set fit on the shadows
 PARAMETER_DECIDER = "calibrated"
 
@@ -51,21 +54,31 @@ PARAMETER_DECIDER = "calibrated"
 
 
 def select_attacks(names: str | Sequence[str], *, level: str, has_original: bool) -> list[str]:
-    """Attack names to run: ``"all"`` = every registered attack the access permits, in registry order.
+    """Attack names to run, in registry order for the two keywords: ``"default"`` = the attacks the
+    access permits that an audit runs unless told otherwise (:attr:`~labelleak.attacks.base.Attack.in_default_audit`:
+    all but the paper's genetic black box, which ``invert-cma`` supersedes), ``"all"`` = every
+    registered attack the access permits.
 
     Explicitly named attacks must exist and be permitted (each attack class says what it needs,
     :meth:`~labelleak.attacks.base.Attack.unmet_needs`); otherwise a one-line error says why (naming the
     audit's parameters ``attacks`` and ``original``, which the command line calls by its flags).
     """
     if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()] if names != "all" else ["all"]
-    if list(names) == ["all"]:
-        chosen = [n for n in ATTACKS.names() if ATTACKS.get(n).unmet_needs(access=level, original=has_original) is None]
+        names = [names] if names in SELECTIONS else [n.strip() for n in names.split(",") if n.strip()]
+    if len(names) == 1 and names[0] in SELECTIONS:
+        chosen = [
+            n
+            for n in ATTACKS.names()
+            if ATTACKS.get(n).unmet_needs(access=level, original=has_original) is None
+            and (names[0] == "all" or ATTACKS.get(n).in_default_audit)
+        ]
         if not chosen:
             raise AuditError(f"no registered attack can run with {level} access")
         return chosen
     if not names:
-        raise AuditError("{attacks} must be 'all' or a comma-separated list of attack names", parameters=("attacks",))
+        raise AuditError(
+            "{attacks} must be 'default', 'all' or a comma-separated list of attack names", parameters=("attacks",)
+        )
     for name in names:
         cls = ATTACKS.get(name)
         reason = cls.unmet_needs(access=level, original=has_original)
@@ -228,7 +241,7 @@ def run_audit(
     target: AuditTarget,
     *,
     dataset: ImageDataset,
-    attacks: str | Sequence[str] = "all",
+    attacks: str | Sequence[str] = "default",
     query_budget: int | None = None,
     seed: int = 0,
     store: ArtifactStore | None = None,
@@ -247,7 +260,7 @@ def run_audit(
             :func:`~labelleak.audit.target.onnx_target`.
         dataset: supplies A and N (from its test split, see
             :func:`~labelleak.attacks.knowledge.draw_knowledge`) and the shadow calibration.
-        attacks: ``"all"`` (every permitted attack) or names.
+        attacks: ``"default"``, ``"all"`` (every permitted attack) or names (:func:`select_attacks`).
         query_budget: the most queries each black-box attack may spend (None = its own default).
         seed: every random choice of the audit derives from it.
         store: artifact store caching the shadow calibration (None = no caching).

@@ -111,6 +111,7 @@ def describe(name: str) -> int:
     ]
     print(f"access: {attack.requires}; knowledge: {', '.join(needs) or 'none'} (with the default options)")
     print(f"fit on the attacker's shadow models: {calibration(name, attack)}")
+    print(f"run by labelleak audit: {'yes' if cls.in_default_audit else 'only when named (--attacks all or NAME)'}")
     parameters = inspect.signature(cls.__init__).parameters
     rows = [
         [option, "(required)" if p.default is inspect.Parameter.empty else repr(p.default)]

@@ -110,7 +110,12 @@ def register(subparsers) -> None:
         help="name of the last nn.Linear (default: the nn.Linear with K outputs, found automatically)",
     )
     parser.add_argument(
-        "--attacks", default="all", metavar="all|NAME,...", help="attacks to run (default: all that the access permits)"
+        "--attacks",
+        default="default",
+        metavar="default|all|NAME,...",
+        help="attacks to run: 'default' = every attack the access permits except the paper's genetic "
+        "black box invert-bb (invert-cma does its work with a tenth of the queries); 'all' adds it; "
+        "or a comma-separated list (see labelleak attacks)",
     )
     parser.add_argument(
         "--query-budget",
