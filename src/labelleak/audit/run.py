@@ -56,7 +56,7 @@ PARAMETER_DECIDER = "calibrated"
 def select_attacks(names: str | Sequence[str], *, level: str, has_original: bool) -> list[str]:
     """Attack names to run, in registry order for the two keywords: ``"default"`` = the attacks the
     access permits that an audit runs unless told otherwise (:attr:`~labelleak.attacks.base.Attack.in_default_audit`:
-    all but the paper's genetic black box, which ``invert-cma`` supersedes), ``"all"`` = every
+    all but the paper's genetic black box; the audit's query-based inversion is ``invert-cma``), ``"all"`` = every
     registered attack the access permits.
 
     Explicitly named attacks must exist and be permitted (each attack class says what it needs,

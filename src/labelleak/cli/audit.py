@@ -114,7 +114,8 @@ def register(subparsers) -> None:
         default="default",
         metavar="default|all|NAME,...",
         help="attacks to run: 'default' = every attack the access permits except the paper's genetic "
-        "black box invert-bb (invert-cma does its work with a tenth of the queries); 'all' adds it; "
+        "black box invert-bb (the audit's query-based inversion is invert-cma, at a tenth of its queries); "
+        "'all' adds it; "
         "or a comma-separated list (see labelleak attacks)",
     )
     parser.add_argument(
