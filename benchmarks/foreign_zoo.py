@@ -220,6 +220,10 @@ def variant(args) -> str:
         return "-onnx" + (f"-{args.shadow_archs.replace(',', '-')}" if args.shadow_archs else "") + attacks
     if args.shadow_methods:
         return "-shadow-methods-" + args.shadow_methods.replace(",", "-")
+    if args.shadow_methods_per_set:
+        return f"-shadow-methods-per-set-{args.shadow_methods_per_set}"
+    if args.inversion_set_decision:
+        return f"-inversion-set-decision-{args.inversion_set_decision}"
     if attacks:
         return attacks
     return "-shadow-reference" if args.inversion_reference == "shadows" else ""
@@ -283,6 +287,10 @@ def audit(target: dict, args, out: Path) -> dict:
             command += ["--shadow-methods", args.shadow_methods]
         if args.attacks:
             command += ["--attacks", args.attacks]
+        if args.shadow_methods_per_set:
+            command += ["--shadow-methods-per-set", args.shadow_methods_per_set]
+        if args.inversion_set_decision:
+            command += ["--inversion-set-decision", args.inversion_set_decision]
         start = time.time()
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
@@ -485,6 +493,18 @@ def main(argv: list[str] | None = None) -> int:
         "OUT/audits-shadow-methods-M-M",
     )
     parser.add_argument(
+        "--shadow-methods-per-set",
+        choices=("all", "one"),
+        help="ablation: labelleak audit --shadow-methods-per-set (every shadow method on each forget set, or one "
+        "in turn), into OUT/audits-shadow-methods-per-set-CHOICE",
+    )
+    parser.add_argument(
+        "--inversion-set-decision",
+        choices=("cut", "calibrated"),
+        help="ablation: labelleak audit --inversion-set-decision (how the inversion attacks name the set), into "
+        "OUT/audits-inversion-set-decision-CHOICE",
+    )
+    parser.add_argument(
         "--attacks",
         help="ablation: labelleak audit --attacks (e.g. all: the default's attacks and the paper's genetic "
         "black box), into OUT/audits-attacks-NAMES",
@@ -502,10 +522,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.shadow_archs and not args.onnx:
         parser.error("--shadow-archs needs --onnx (the audit of a model whose architecture is known uses its own)")
-    ablations = (args.uncalibrated, args.inversion_reference == "shadows", args.shadow_methods, args.attacks)
+    ablations = (
+        args.uncalibrated,
+        args.inversion_reference == "shadows",
+        args.shadow_methods,
+        args.shadow_methods_per_set,
+        args.inversion_set_decision,
+        args.attacks,
+    )
     if sum(map(bool, ablations)) > 1:
         parser.error(
-            "--uncalibrated, --inversion-reference shadows, --shadow-methods and --attacks are separate ablations"
+            "--uncalibrated, --inversion-reference shadows, --shadow-methods, --shadow-methods-per-set, "
+            "--inversion-set-decision and --attacks are separate ablations"
         )
     if args.onnx and (args.uncalibrated or args.inversion_reference == "shadows"):
         parser.error(

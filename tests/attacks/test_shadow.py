@@ -171,6 +171,19 @@ def test_shadow_config_draws_pairs_and_triples_with_its_own_seed():
     assert config.to_dict()["pairs"] == 3 and config.to_dict()["triples"] == 2
 
 
+def test_one_method_per_set_takes_the_methods_in_turn():
+    every = ShadowConfig(methods=("gradient_ascent", "random_labels"), pairs=2, triples=1)
+    one = ShadowConfig(methods=("gradient_ascent", "random_labels"), pairs=2, triples=1, methods_per_set="one")
+    sets = every.resolved_forget_sets(4)
+    assert every.plan(4) == tuple((m, s) for m in every.methods for s in sets)
+    assert one.plan(4) == tuple((("gradient_ascent", "random_labels")[i % 2], s) for i, s in enumerate(sets))
+    assert set(one.plan(4)) < set(every.plan(4))  # a first audit's "one" shadows are among "all"'s stored ones
+    # "all" leaves the key as it was before the choice existed, so stored calibrations stay valid
+    assert "methods_per_set" not in every.to_dict() and one.to_dict()["methods_per_set"] == "one"
+    with pytest.raises(ParameterError, match=r"methods_per_set must be one of 'all', 'one', got 'some'"):
+        ShadowConfig(methods_per_set="some")
+
+
 def test_shadow_scores_line_up_across_attacks(digits, draw, store):
     shadows = Shadows(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
     parameter = ATTACKS.build("param-diff", decider="calibrated").calibrate(shadows).shadow_scores(shadows)

@@ -153,6 +153,11 @@ def test_onnx_audit_runs_queries_only(owner_onnx, cache_dir, tmp_path, capsys):
     code, out, err = audit(["--onnx", owner_onnx, "--cache", cache_dir, "--attacks", "invert-bb,noise-logprob"], capsys)
     assert code == 0, err
     assert "warning: these attacks ran uncalibrated, with fixed defaults: invert-bb" in out
+    # a calibrated set decision has no default: the GA is then fit on the transfer shadows too
+    named = ["--attacks", "invert-bb", "--query-budget", "200", "--inversion-set-decision", "calibrated"]
+    code, out, err = audit(["--onnx", owner_onnx, "--cache", cache_dir, *named], capsys)
+    assert code == 0, err
+    assert "uncalibrated" not in out and "calibrated on: transfer from shadows of labelleak's" in out
 
 
 def test_onnx_audit_calibrated_on_stand_in_architectures(owner_onnx, tmp_path, capsys):
@@ -189,6 +194,20 @@ def test_shadow_methods_choose_how_the_shadows_unlearn(owner_files, tmp_path, ca
     assert code == 0, err
     calibration = json.loads(out_json.read_text())["attacks"][0]["calibration"]
     assert calibration.startswith("shadows of the owner's architecture") and "1 method x 10 classes" in calibration
+    code, out, err = audit(
+        [
+            *args,
+            "--shadow-methods",
+            "random_labels,finetune",
+            "--shadow-methods-per-set",
+            "one",
+            "--single-class-shadows",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    calibration = json.loads(out_json.read_text())["attacks"][0]["calibration"]
+    assert "2 methods in turn x 10 classes" in calibration
     code, out, err = audit([*model, "--shadow-methods", "finetune,unlearn_all"], capsys)
     _one_line_error(code, out, err, "--shadow-methods names unknown unlearning methods: unlearn_all (known: amnesiac,")
     code, out, err = audit([*model, "--shadow-methods", "finetune,finetune"], capsys)

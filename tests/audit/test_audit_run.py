@@ -82,3 +82,21 @@ def test_inversion_reference_is_validated(white_box, digits):
 
     with pytest.raises(ParameterError, match="inversion_reference must be one of 'shadows', 'original', got 'median'"):
         run_audit(white_box, dataset=digits, inversion_reference="median")
+
+
+def test_inversion_set_decision_is_validated(white_box, digits):
+    from labelleak.validation import ParameterError
+
+    with pytest.raises(ParameterError, match="inversion_set_decision must be one of 'cut', 'calibrated', got 'top-1'"):
+        run_audit(white_box, dataset=digits, inversion_set_decision="top-1")
+
+
+def test_calibrated_set_decision_fits_the_inversion_attacks_on_shadows(white_box, digits, store):
+    cut = run_audit(white_box, dataset=digits, attacks="invert-wb", seed=0, store=store)
+    assert not cut.calibration_sources and "probabilities" not in cut.results[0].artifacts  # uncalibrated by default
+    calibrated = run_audit(
+        white_box, dataset=digits, attacks="invert-wb", seed=0, store=store, inversion_set_decision="calibrated"
+    )
+    probabilities = calibrated.results[0].artifacts["probabilities"]
+    assert calibrated.calibrations["invert-wb"].startswith("transfer from shadows") and len(probabilities) == 10
+    assert calibrated.results[0].predicted == (FORGOTTEN,) and max(probabilities) == probabilities[FORGOTTEN]

@@ -56,11 +56,13 @@ from labelleak.models.foreign import FactoryRegistration, ForeignArchitectureErr
 from labelleak.seeding import derive_seed, random_class_sets, torch_generator
 from labelleak.store import ArtifactStore, cached, dataset_fingerprint
 from labelleak.targets import TrainedModel, build_unlearner, is_unlearned_stored, train_original, unlearn_original
-from labelleak.validation import ParameterError, check_classes, check_number
+from labelleak.validation import ParameterError, check_choice, check_classes, check_number
 
 logger = logging.getLogger(__name__)
 
 FAMILIES = ("dot", "diff", "orig")
+#: how the shadow methods cover the forget sets (:attr:`ShadowConfig.methods_per_set`)
+METHODS_PER_SET = ("all", "one")
 
 
 class ShadowLeakError(LabelleakError):
@@ -97,7 +99,10 @@ class ShadowConfig:
             (drawn with the shadows' own ``seed``, independently of any evaluated forget set, so
             a coincidence with one carries no information): what lets a decider fit on the
             shadows see what two or three forgotten classes look like and name a set.
-        n_models: shadow originals θ_o', each unlearned with every method and forget set.
+        methods_per_set: "all" unlearns every forget set with every method; "one" unlearns the
+            i-th forget set with ``methods[i % len(methods)]`` alone: as many forget sets and
+            methods, a fraction of the shadow models (and of the first audit's time).
+        n_models: shadow originals θ_o', each unlearned as ``methods_per_set`` says.
         seed: the first shadow seed; shadow i uses ``seed + i`` (must avoid the evaluation seeds).
         train_fraction: share of the shadow pool used to train θ_o' (the rest holds A', N').
         epochs: epochs of θ_o' (default: the dataset's recipe).
@@ -117,6 +122,7 @@ class ShadowConfig:
     forget_sets: tuple[tuple[int, ...], ...] | None = None
     pairs: int = 0
     triples: int = 0
+    methods_per_set: str = "all"
     n_models: int = 1
     seed: int = 1000
     train_fraction: float = 0.8
@@ -129,6 +135,7 @@ class ShadowConfig:
     def __post_init__(self) -> None:
         if not self.methods:
             raise ParameterError("methods must name at least one unlearning method, got none")
+        check_choice("methods_per_set", self.methods_per_set, METHODS_PER_SET)
         check_number("n_models", self.n_models, low=1, high=100, integer=True)
         check_number("pairs", self.pairs, low=0, high=1000, integer=True)
         check_number("triples", self.triples, low=0, high=1000, integer=True)
@@ -163,6 +170,13 @@ class ShadowConfig:
             *random_class_sets(num_classes, 3, self.triples, seed=self.seed),
         )
 
+    def plan(self, num_classes: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """(method, forget set) of every shadow model of one θ_o' on ``num_classes`` classes."""
+        sets = self.resolved_forget_sets(num_classes)
+        if self.methods_per_set == "one":
+            return tuple((self.methods[i % len(self.methods)], classes) for i, classes in enumerate(sets))
+        return tuple((method, classes) for method in self.methods for classes in sets)
+
     def method_params(self, dataset: str | None = None) -> dict[str, dict[str, Any]]:
         """Each shadow method's resolved default parameters on ``dataset`` (its entries in
         ``labelleak/unlearning/defaults.json`` included): what the shadow models are unlearned with."""
@@ -181,6 +195,8 @@ class ShadowConfig:
             "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
             "pairs": self.pairs,
             "triples": self.triples,
+            # absent unless "one", so that calibrations stored before the choice existed stay valid
+            **({"methods_per_set": self.methods_per_set} if self.methods_per_set != "all" else {}),
             "n_models": self.n_models,
             "seed": self.seed,
             "train_fraction": self.train_fraction,
@@ -297,7 +313,7 @@ def shadow_targets(
     _check_seeds(config, eval_seeds)
     check_number("workers", workers, low=1, integer=True)
     k = dataset.num_classes
-    forget_sets = config.resolved_forget_sets(k)
+    plan = config.plan(k)
     recipe = shadow_recipe(config, dataset.name)
     archs = shadow_archs(arch, dataset.name, config.n_models)
     aux_per_class = (
@@ -305,19 +321,21 @@ def shadow_targets(
         if config.aux_per_class is None
         else config.aux_per_class
     )
-    total = len(config.seeds()) * len(config.methods) * len(forget_sets)
+    total = len(config.seeds()) * len(plan)
     logger.info(
-        "calibrating the attacker's shadow models on %s, %d of them (shadow seeds %s x methods %s x %d forget sets)%s",
+        "calibrating the attacker's shadow models on %s, %d of them (shadow seeds %s x methods %s, %s per forget set, "
+        "x %d forget sets)%s",
         dataset.name,
         total,
         list(config.seeds()),
         ", ".join(config.methods),
-        len(forget_sets),
+        config.methods_per_set,
+        len(config.resolved_forget_sets(k)),
         f", architectures {', '.join(archs)}" if len(set(archs)) > 1 else "",
     )
     with tqdm(total=total, desc="shadow models", unit="model", disable=not verbose, dynamic_ncols=True) as bar:
         yield from _shadow_experiments(
-            dataset, draw, config, forget_sets, recipe, archs, aux_per_class, store, verbose, bar, workers
+            dataset, draw, config, plan, recipe, archs, aux_per_class, store, verbose, bar, workers
         )
 
 
@@ -353,8 +371,7 @@ def _unlearn_in_workers(
     original: TrainedModel,
     *,
     seed: int,
-    methods: Sequence[str],
-    forget_sets: Sequence[tuple[int, ...]],
+    plan: Sequence[tuple[str, tuple[int, ...]]],
     recipe: TrainConfig,
     arch: str,
     store: ArtifactStore | None,
@@ -382,8 +399,7 @@ def _unlearn_in_workers(
         return 0
     missing = [
         (method, classes)
-        for method in methods
-        for classes in forget_sets
+        for method, classes in plan
         if not is_unlearned_stored(original, shadow, method=method, forget_classes=classes, seed=seed, store=store)
     ]
     if len(missing) < 2:
@@ -440,7 +456,7 @@ def _shadow_experiments(
     dataset: ImageDataset,
     draw: KnowledgeDraw,
     config: ShadowConfig,
-    forget_sets: tuple[tuple[int, ...], ...],
+    plan: tuple[tuple[str, tuple[int, ...]], ...],
     recipe: TrainConfig,
     archs: Sequence[str],
     aux_per_class: int,
@@ -465,8 +481,7 @@ def _shadow_experiments(
             shadow,
             original,
             seed=seed,
-            methods=config.methods,
-            forget_sets=forget_sets,
+            plan=plan,
             recipe=recipe,
             arch=arch,
             store=store,
@@ -484,30 +499,29 @@ def _shadow_experiments(
             )
         shadow_aux = min(aux_per_class, available)
         logger.info("shadow θ_o' seed %d: test accuracy %.4f", seed, original.metrics["test_accuracy"])
-        for method in config.methods:
-            for classes in forget_sets:
-                with _labelled_as_shadow(seed):
-                    result = unlearn_original(
-                        original, shadow, method=method, forget_classes=classes, seed=seed, store=store, verbose=verbose
-                    )
-                knowledge = draw_knowledge(
-                    shadow,
-                    aux_per_class=shadow_aux,
-                    only_classes=None if config.aux_classes is None else aux_classes,
-                    unrelated=config.unrelated,
-                    original=original_view,
-                    seed=derive_seed(seed, "shadow-knowledge", method, *classes),
-                ).knowledge
-                yield ShadowTarget(
-                    unlearned=result.model,
-                    original=original.model,
-                    forget_classes=classes,
-                    knowledge=knowledge,
-                    method=method,
-                    seed=seed,
-                    metrics=dict(result.metrics),
+        for method, classes in plan:
+            with _labelled_as_shadow(seed):
+                result = unlearn_original(
+                    original, shadow, method=method, forget_classes=classes, seed=seed, store=store, verbose=verbose
                 )
-                bar.update()
+            knowledge = draw_knowledge(
+                shadow,
+                aux_per_class=shadow_aux,
+                only_classes=None if config.aux_classes is None else aux_classes,
+                unrelated=config.unrelated,
+                original=original_view,
+                seed=derive_seed(seed, "shadow-knowledge", method, *classes),
+            ).knowledge
+            yield ShadowTarget(
+                unlearned=result.model,
+                original=original.model,
+                forget_classes=classes,
+                knowledge=knowledge,
+                method=method,
+                seed=seed,
+                metrics=dict(result.metrics),
+            )
+            bar.update()
 
 
 def calibrate(

@@ -56,8 +56,10 @@ from labelleak.audit.loading import (
 from labelleak.audit.onnx import OnnxModel
 from labelleak.audit.report import AuditReport, markdown, write_json, write_markdown, write_prototype_grids
 from labelleak.audit.run import (
+    INVERSION_SET_DECISION,
     PARAMETER_DECIDER,
     SHADOW_METHODS,
+    SHADOW_METHODS_PER_SET,
     audit_model,
     calibrate_attacks,
     construct_attack,
@@ -68,9 +70,11 @@ from labelleak.audit.target import AuditTarget, onnx_target, weights_target
 from labelleak.audit.verdict import AuditVerdict, score_margin, verdict, votes_in_verdict
 
 __all__ = [
+    "INVERSION_SET_DECISION",
     "PARAMETER_DECIDER",
     "PROBE_IMAGES",
     "SHADOW_METHODS",
+    "SHADOW_METHODS_PER_SET",
     "AuditError",
     "AuditReport",
     "AuditTarget",

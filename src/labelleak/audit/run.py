@@ -12,7 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labelleak.attacks import ATTACKS, Attack
-from labelleak.attacks.criteria import REFERENCES, InversionAttack
+from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS, InversionAttack
 from labelleak.attacks.knowledge import KnowledgeDraw, draw_knowledge
 from labelleak.attacks.shadow import ShadowConfig, Shadows
 from labelleak.audit.errors import AuditError, one_line
@@ -38,6 +38,9 @@ SHADOW_METHODS = ("gradient_ascent", "random_labels")
 #: to name more than one forgotten class
 SHADOW_PAIRS = 5
 SHADOW_TRIPLES = 3
+#: whether every forget set of the shadows is unlearned by every shadow method ("all") or by one
+#: of them in turn ("one": half the shadow models with two methods; ShadowConfig.methods_per_set)
+SHADOW_METHODS_PER_SET = "all"
 
 
 #: where, by default, an audit holding θ_o reads the inversion attacks' per-class difficulty reference
@@ -45,6 +48,9 @@ INVERSION_REFERENCE = "original"
 
 #: the keywords :func:`select_attacks` takes for a set of attacks (the first is an audit's default)
 SELECTIONS = ("default", "all")
+
+#: how the audit's calibrated inversion attacks name a set (SET_DECISIONS of labelleak.attacks.criteria)
+INVERSION_SET_DECISION = "cut"
 
 #: decider of the parameter attacks once calibrated: a probability per class and a set fit on the shadows
 PARAMETER_DECIDER = "calibrated"
@@ -96,7 +102,12 @@ def select_attacks(names: str | Sequence[str], *, level: str, has_original: bool
 
 
 def attack_options(
-    *, seed: int, query_budget: int | None, verbose: bool, inversion_reference: str | None
+    *,
+    seed: int,
+    query_budget: int | None,
+    verbose: bool,
+    inversion_reference: str | None,
+    inversion_set_decision: str = INVERSION_SET_DECISION,
 ) -> dict[str, Any]:
     """The options every attack of an audit is built with (:func:`construct_attack` gives each those
     it takes). ``inversion_reference`` is None unless the audit holds θ_o and shadows of the owner's
@@ -111,6 +122,7 @@ def attack_options(
         "verbose": verbose,
         "decider": PARAMETER_DECIDER,
         "reference": inversion_reference,
+        "set_decision": inversion_set_decision,
     }
 
 
@@ -132,6 +144,7 @@ def calibrate_attacks(
     workers: int = 1,
     shadow_archs: Sequence[str] | None = None,
     shadow_methods: Sequence[str] = SHADOW_METHODS,
+    shadow_methods_per_set: str = SHADOW_METHODS_PER_SET,
 ) -> tuple[dict[str, str], Shadows | None]:
     """Fit the attacks on one shared set of shadow experiments; returns, per attack name, what it was
     calibrated on, and the shadows (None when no attack needed them).
@@ -148,7 +161,8 @@ def calibrate_attacks(
     shadow original of each, and every attack that can be calibrated is fit on all of them
     together, so its calibration has to hold across architectures (docs/audit.md measures it).
     The shadows forget every class singly and, with ``multi_class_shadows``, :data:`SHADOW_PAIRS`
-    random pairs and :data:`SHADOW_TRIPLES` random triples, each by every one of ``shadow_methods``;
+    random pairs and :data:`SHADOW_TRIPLES` random triples, each by every one of ``shadow_methods``
+    (``shadow_methods_per_set="all"``) or by one of them in turn (``"one"``);
     ``workers`` processes unlearn those the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
     """
     shadow_methods = check_shadow_methods(shadow_methods)
@@ -166,7 +180,13 @@ def calibrate_attacks(
     if not chosen:
         return {}, None
     pairs, triples = (SHADOW_PAIRS, SHADOW_TRIPLES) if multi_class_shadows else (0, 0)
-    config = ShadowConfig(methods=shadow_methods, pairs=pairs, triples=triples, n_models=max(1, len(stand_ins)))
+    config = ShadowConfig(
+        methods=shadow_methods,
+        pairs=pairs,
+        triples=triples,
+        methods_per_set=shadow_methods_per_set,
+        n_models=max(1, len(stand_ins)),
+    )
     shadows = Shadows(
         dataset,
         draw,
@@ -185,6 +205,8 @@ def calibrate_attacks(
         source = f"transfer from shadows of labelleak's {resolve_arch('auto', dataset.name)}"
     sets = f"{dataset.num_classes} classes" + (f", {pairs} pairs and {triples} triples" if pairs or triples else "")
     methods = f"{len(config.methods)} method" + ("s" if len(config.methods) > 1 else "")
+    if config.methods_per_set == "one" and len(config.methods) > 1:
+        methods += " in turn"
     found = {}
     for attack in chosen:
         attack.calibrate(shadows)
@@ -249,9 +271,11 @@ def run_audit(
     verbose: bool = False,
     multi_class_shadows: bool = True,
     inversion_reference: str = INVERSION_REFERENCE,
+    inversion_set_decision: str = INVERSION_SET_DECISION,
     workers: int = 1,
     shadow_archs: Sequence[str] | None = None,
     shadow_methods: Sequence[str] = SHADOW_METHODS,
+    shadow_methods_per_set: str = SHADOW_METHODS_PER_SET,
 ) -> AuditReport:
     """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
 
@@ -271,6 +295,10 @@ def run_audit(
             the inversion attacks' per-class difficulty reference comes from: "original" (the same run
             on θ_o, :mod:`labelleak.attacks.criteria`) or "shadows" (the attacker's shadow models, as
             without θ_o).
+        inversion_set_decision: how the calibrated inversion attacks name the set: "cut" (the classes
+            above a threshold fitted on the shadows) or "calibrated" (a probability per class read
+            relative to the target's other classes, and a cut on it fitted on the shadows;
+            :mod:`labelleak.attacks.criteria`).
         workers: processes that build the shadow models a first audit lacks, one torch thread
             each (1: all in this process).
         shadow_archs: for a model whose architecture labelleak does not know (``target.arch`` is
@@ -279,6 +307,8 @@ def run_audit(
             of the dataset's default architecture, for the attacks that cannot decide without.
         shadow_methods: the unlearning methods of the shadow models (default :data:`SHADOW_METHODS`),
             each with its per-dataset defaults; every method adds one shadow model per forget set.
+        shadow_methods_per_set: "all" unlearns every shadow forget set by every one of
+            ``shadow_methods``; "one" by one of them in turn (fewer shadow models, a shorter first audit).
 
     An attack that fails is reported in ``failures`` and the others still run; the audit fails only
     when none could run.
@@ -286,6 +316,7 @@ def run_audit(
     check_number("seed", seed, low=0, integer=True)
     check_number("workers", workers, low=1, integer=True)
     check_choice("inversion_reference", inversion_reference, REFERENCES)
+    check_choice("inversion_set_decision", inversion_set_decision, SET_DECISIONS)
     if query_budget is not None:
         check_number("query_budget", query_budget, low=1, integer=True)
     if tuple(dataset.input_shape) != tuple(target.input_shape):
@@ -305,6 +336,7 @@ def run_audit(
         query_budget=query_budget,
         verbose=verbose,
         inversion_reference=inversion_reference if target.original is not None and target.arch else None,
+        inversion_set_decision=inversion_set_decision,
     )
     built: dict[str, Attack] = {}
     broken: dict[str, str] = {}
@@ -328,6 +360,7 @@ def run_audit(
         workers=workers,
         shadow_archs=shadow_archs,
         shadow_methods=shadow_methods,
+        shadow_methods_per_set=shadow_methods_per_set,
     )
     verdict_model = None if shadows is None else fit_verdict(built, shadows)
     fitted = [a.calibration_ for a in built.values() if a.calibration_ is not None]

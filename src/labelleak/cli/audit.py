@@ -21,9 +21,11 @@ FLAGS = {
     "query_budget": "--query-budget",
     "seed": "--seed",
     "inversion_reference": "--inversion-reference",
+    "inversion_set_decision": "--inversion-set-decision",
     "workers": "--workers",
     "shadow_archs": "--shadow-archs",
     "shadow_methods": "--shadow-methods",
+    "methods_per_set": "--shadow-methods-per-set",
 }
 
 DESCRIPTION = """\
@@ -138,6 +140,13 @@ def register(subparsers) -> None:
         "on the original model (default) or the attacker's shadow models (as without --original; docs/audit.md)",
     )
     parser.add_argument(
+        "--inversion-set-decision",
+        choices=("cut", "calibrated"),
+        help="how the inversion attacks name the forgotten set: 'cut' (default: the classes above a threshold "
+        "fitted on the shadow models) or 'calibrated' (each class's score read relative to the model's other "
+        "classes; docs/audit.md)",
+    )
+    parser.add_argument(
         "--workers",
         type=int_at_least(1),
         metavar="N",
@@ -160,6 +169,12 @@ def register(subparsers) -> None:
         "gradient_ascent,random_labels); a method your own unlearning resembles makes the calibration "
         "see what it does to the other classes, each method adds one shadow model per forget set",
     )
+    parser.add_argument(
+        "--shadow-methods-per-set",
+        choices=("all", "one"),
+        help="'all' unlearns each forget set of the shadow models by every shadow method; 'one' by one of them "
+        "in turn, half the shadow models with two methods (default: all; docs/audit.md)",
+    )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
     add_run_options(parser)
@@ -177,8 +192,10 @@ def run(args) -> int:
 
 def _run(args) -> int:
     from labelleak.audit import (
+        INVERSION_SET_DECISION,
         PROBE_IMAGES,
         SHADOW_METHODS,
+        SHADOW_METHODS_PER_SET,
         AuditError,
         OnnxModel,
         factory_source,
@@ -261,9 +278,11 @@ def _run(args) -> int:
         verbose=not args.quiet,
         multi_class_shadows=not args.single_class_shadows,
         inversion_reference=args.inversion_reference,
+        inversion_set_decision=args.inversion_set_decision or INVERSION_SET_DECISION,
         workers=args.workers or args.threads,
         shadow_archs=args.shadow_archs,
         shadow_methods=args.shadow_methods or SHADOW_METHODS,
+        shadow_methods_per_set=args.shadow_methods_per_set or SHADOW_METHODS_PER_SET,
     )
     print(f"target: {report.target}")
     if target.head_name:
