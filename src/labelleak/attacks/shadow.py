@@ -322,15 +322,18 @@ def shadow_targets(
         else config.aux_per_class
     )
     total = len(config.seeds()) * len(plan)
+    sets = len(config.resolved_forget_sets(k))
+    plan_text = (
+        f"{sets} forget sets, each by one of the methods {', '.join(config.methods)} in turn"
+        if config.methods_per_set == "one"
+        else f"methods {', '.join(config.methods)} x {sets} forget sets"
+    )
     logger.info(
-        "calibrating the attacker's shadow models on %s, %d of them (shadow seeds %s x methods %s, %s per forget set, "
-        "x %d forget sets)%s",
+        "calibrating the attacker's shadow models on %s, %d of them (shadow seeds %s x %s)%s",
         dataset.name,
         total,
         list(config.seeds()),
-        ", ".join(config.methods),
-        config.methods_per_set,
-        len(config.resolved_forget_sets(k)),
+        plan_text,
         f", architectures {', '.join(archs)}" if len(set(archs)) > 1 else "",
     )
     with tqdm(total=total, desc="shadow models", unit="model", disable=not verbose, dynamic_ncols=True) as bar:
