@@ -76,6 +76,7 @@ def test_valid_config_parses():
         (("knowledge", 0, "original"), "yes", "knowledge[0].original must be true or false"),
         (("shadow", "seed"), 0, "shadow.seed gives shadow seeds [0] that overlap the evaluation seeds [0]"),
         (("shadow", "train_fraction"), 2, "shadow.train_fraction must be a number in [0.1, 0.95], got 2"),
+        (("shadow", "methods_per_set"), "each", "shadow.methods_per_set must be one of all, one, got 'each'"),
         (("attacks", 0, "name"), "param-magic", "attacks[0].name: unknown attack 'param-magic'; choose one of: "),
         (
             ("attacks", 0, "vary"),
@@ -205,3 +206,8 @@ def test_full_setting_keeps_its_cache_key_across_the_knowledge_redesign():
     }
     partial = KnowledgeConfig(name="partial", aux_classes=5)
     assert knowledge_key(partial, 3)["aux_classes"] == 5
+
+
+def test_shadow_methods_per_set_reaches_the_shadow_config():
+    assert parse_config(with_change(("shadow", "methods_per_set"), "one")).shadow.methods_per_set == "one"
+    assert parse_config(with_change(("shadow", "pairs"), 1)).shadow.methods_per_set == "all"

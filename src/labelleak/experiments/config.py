@@ -49,6 +49,7 @@ attacks that need A do not run under it).
     methods = ["finetune"]
     pairs = 5                      # random pairs the shadows also forget (besides every class singly)
     triples = 3                    # random triples likewise (drawn with the shadow seed)
+    methods_per_set = "all"        # or "one": each forget set unlearned by one of the methods in turn
     n_models = 1
     seed = 1000                    # must differ from every evaluation seed
     train_fraction = 0.8
@@ -73,7 +74,7 @@ from typing import Any
 import tomllib
 
 from labelleak.attacks import ATTACKS
-from labelleak.attacks.shadow import ShadowConfig
+from labelleak.attacks.shadow import METHODS_PER_SET, ShadowConfig
 from labelleak.data import DATASETS
 from labelleak.experiments.fields import (
     ConfigError,
@@ -346,18 +347,28 @@ def _method_names(raw: Any, key: str) -> tuple[str, ...]:
 
 def _shadow(table: Any, key: str) -> ShadowConfig:
     table = table_at(table, key)
-    check_keys(table, {"methods", "pairs", "triples", "n_models", "seed", "train_fraction", "epochs"}, key)
+    check_keys(
+        table, {"methods", "methods_per_set", "pairs", "triples", "n_models", "seed", "train_fraction", "epochs"}, key
+    )
     methods = _method_names(table.get("methods", ["finetune"]), f"{key}.methods")
     epochs = table.get("epochs")
     return ShadowConfig(
         methods=methods,
         pairs=integer(table.get("pairs", 0), f"{key}.pairs", low=0, high=1000),
         triples=integer(table.get("triples", 0), f"{key}.triples", low=0, high=1000),
+        methods_per_set=_methods_per_set(table.get("methods_per_set", "all"), f"{key}.methods_per_set"),
         n_models=integer(table.get("n_models", 1), f"{key}.n_models", low=1, high=100),
         seed=integer(table.get("seed", 1000), f"{key}.seed", low=0),
         train_fraction=real(table.get("train_fraction", 0.8), f"{key}.train_fraction", low=0.1, high=0.95),
         epochs=None if epochs is None else integer(epochs, f"{key}.epochs", low=1, high=10_000),
     )
+
+
+def _methods_per_set(value: Any, key: str) -> str:
+    value = string(value, key)
+    if value not in METHODS_PER_SET:
+        raise fail(key, f"must be one of {', '.join(METHODS_PER_SET)}, got {value!r}")
+    return value
 
 
 def _attack(table: Any, key: str) -> AttackConfig:
