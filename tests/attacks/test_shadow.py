@@ -180,6 +180,10 @@ def test_one_method_per_set_takes_the_methods_in_turn():
     assert set(one.plan(4)) < set(every.plan(4))  # a first audit's "one" shadows are among "all"'s stored ones
     # "all" leaves the key as it was before the choice existed, so stored calibrations stay valid
     assert "methods_per_set" not in every.to_dict() and one.to_dict()["methods_per_set"] == "one"
+    assert (
+        ShadowConfig(methods=("finetune",), methods_per_set="one").to_dict()
+        == ShadowConfig(methods=("finetune",)).to_dict()
+    )
     with pytest.raises(ParameterError, match=r"methods_per_set must be one of 'all', 'one', got 'some'"):
         ShadowConfig(methods_per_set="some")
 

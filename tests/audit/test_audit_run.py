@@ -91,6 +91,13 @@ def test_inversion_set_decision_is_validated(white_box, digits):
         run_audit(white_box, dataset=digits, inversion_set_decision="top-1")
 
 
+def test_shadow_methods_per_set_is_validated(white_box, digits):
+    from labelleak.validation import ParameterError
+
+    with pytest.raises(ParameterError, match="shadow_methods_per_set must be one of 'all', 'one', got 'half'"):
+        run_audit(white_box, dataset=digits, attacks="param-diff", shadow_methods_per_set="half")
+
+
 def test_calibrated_set_decision_fits_the_inversion_attacks_on_shadows(white_box, digits, store):
     cut = run_audit(white_box, dataset=digits, attacks="invert-wb", seed=0, store=store)
     assert not cut.calibration_sources and "probabilities" not in cut.results[0].artifacts  # uncalibrated by default

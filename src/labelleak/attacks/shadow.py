@@ -195,8 +195,9 @@ class ShadowConfig:
             "forget_sets": None if self.forget_sets is None else [list(s) for s in self.forget_sets],
             "pairs": self.pairs,
             "triples": self.triples,
-            # absent unless "one", so that calibrations stored before the choice existed stay valid
-            **({"methods_per_set": self.methods_per_set} if self.methods_per_set != "all" else {}),
+            # absent unless "one" changes the plan, so that calibrations stored before the choice
+            # existed stay valid and one method alone keys the same either way
+            **({"methods_per_set": "one"} if self.methods_per_set == "one" and len(self.methods) > 1 else {}),
             "n_models": self.n_models,
             "seed": self.seed,
             "train_fraction": self.train_fraction,

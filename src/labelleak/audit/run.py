@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from labelleak.attacks import ATTACKS, Attack
 from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS, InversionAttack
 from labelleak.attacks.knowledge import KnowledgeDraw, draw_knowledge
-from labelleak.attacks.shadow import ShadowConfig, Shadows
+from labelleak.attacks.shadow import METHODS_PER_SET, ShadowConfig, Shadows
 from labelleak.audit.errors import AuditError, one_line
 from labelleak.audit.loading import PROBE_IMAGES, LoadedModel, fresh_copy, shadow_architecture, wrap_user_model
 from labelleak.audit.report import UNCALIBRATED, AuditReport
@@ -166,6 +166,7 @@ def calibrate_attacks(
     ``workers`` processes unlearn those the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
     """
     shadow_methods = check_shadow_methods(shadow_methods)
+    check_choice("shadow_methods_per_set", shadow_methods_per_set, METHODS_PER_SET)
     if arch is not None and shadow_archs:
         raise AuditError(
             "{shadow_archs} stand in for an architecture labelleak does not know: this model's is known",

@@ -25,7 +25,7 @@ FLAGS = {
     "workers": "--workers",
     "shadow_archs": "--shadow-archs",
     "shadow_methods": "--shadow-methods",
-    "methods_per_set": "--shadow-methods-per-set",
+    "shadow_methods_per_set": "--shadow-methods-per-set",
 }
 
 DESCRIPTION = """\
