@@ -38,8 +38,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from labelleak.attacks import AttackResult
-from labelleak.attacks.criteria import REFERENCES
+from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS
 from labelleak.attacks.setsize import flag, log_odds
+from labelleak.attacks.shadow import METHODS_PER_SET
 from labelleak.audit import load_factory, load_user_model, run_audit, verdict, weights_target
 from labelleak.data import load_dataset
 from labelleak.metrics import wilson_interval
@@ -494,13 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--shadow-methods-per-set",
-        choices=("all", "one"),
+        choices=METHODS_PER_SET,
         help="ablation: labelleak audit --shadow-methods-per-set (every shadow method on each forget set, or one "
         "in turn), into OUT/audits-shadow-methods-per-set-CHOICE",
     )
     parser.add_argument(
         "--inversion-set-decision",
-        choices=("cut", "calibrated"),
+        choices=SET_DECISIONS,
         help="ablation: labelleak audit --inversion-set-decision (how the inversion attacks name the set), into "
         "OUT/audits-inversion-set-decision-CHOICE",
     )
