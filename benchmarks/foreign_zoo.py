@@ -391,15 +391,19 @@ def successes(result: dict, truth: list[int]) -> dict[str, bool]:
 
 
 def comparison(rows: list[dict], before: Path) -> str:
-    """Exact-set ASR before (the audit JSONs in ``before``, written by an earlier labelleak) and now,
-    on the targets audited by both, by the number of forgotten classes, over all targets and over
-    the targets that forgot."""
+    """Exact-set ASR before (the audit JSONs in ``before``: written by an earlier labelleak, another
+    setting, or another build of the same zoo) and now, on the targets of the same names audited by
+    both, by the number of forgotten classes, over all targets and over the targets that forgot
+    (as this zoo's models did)."""
     pairs = []
     for row in rows:
         path = before / f"{row['name']}.json"
         if path.exists():
             pairs.append((row, successes(json.loads(path.read_text()), sorted(row["forget"]))))
-    lines = [f"### Before ({before.name}) → now, exact set, on the {len(pairs)} targets audited by both", ""]
+    lines = [
+        f"### Before ({before.parent.name}/{before.name}) → now, exact set, on the {len(pairs)} targets audited by both",
+        "",
+    ]
     groups = [(size, forgot) for size in (1, 2, 3) for forgot in (False, True)]
     header = [f"\\|C\\|={size}{', forgot' if forgot else ''}" for size, forgot in groups]
     lines += ["| attack | " + " | ".join(header) + " |", "|---" * (len(groups) + 1) + "|"]
@@ -458,7 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-size", type=int, default=20000, help="training images per θ_o (a seeded subset)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for building and for each audit; the models depend on it (sums in another "
+        "order train other models), so rebuild a zoo with the value it was built with",
+    )
     parser.add_argument("--build-only", action="store_true", help="train and unlearn, do not audit")
     parser.add_argument(
         "--single-class-shadows",
@@ -518,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--before",
         type=Path,
-        help="a folder of audit JSONs of the same targets by an earlier labelleak: adds a before → now table",
+        help="a folder of audit JSONs of targets of the same names (by an earlier labelleak, in another setting, "
+        "or of another build of the zoo): adds a before → now table",
     )
     args = parser.parse_args(argv)
     if args.shadow_archs and not args.onnx:
