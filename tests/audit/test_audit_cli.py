@@ -374,3 +374,17 @@ def test_named_attacks_and_query_budget(owner_onnx, cache_dir, tmp_path, capsys)
 def test_naming_a_white_box_attack_for_an_onnx_file(owner_onnx, capsys):
     code, out, err = audit(["--onnx", owner_onnx, "--attacks", "invert-wb"], capsys)
     _one_line_error(code, out, err, "'invert-wb' cannot run in this audit: needs gradients access")
+
+
+def test_the_audit_flags_offer_exactly_the_library_choices():
+    # the command line spells its choices out so that `labelleak audit --help` imports no attack code;
+    # they must stay the ones run_audit accepts
+    from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS
+    from labelleak.attacks.shadow import METHODS_PER_SET
+    from labelleak.cli import build_parser
+
+    verbs = next(a for a in build_parser()._actions if a.dest == "verb")
+    flags = {a.dest: a for a in verbs.choices["audit"]._actions}
+    assert set(flags["inversion_reference"].choices) == set(REFERENCES)
+    assert set(flags["inversion_set_decision"].choices) == set(SET_DECISIONS)
+    assert set(flags["shadow_methods_per_set"].choices) == set(METHODS_PER_SET)
