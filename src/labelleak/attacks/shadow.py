@@ -170,6 +170,12 @@ class ShadowConfig:
             *random_class_sets(num_classes, 3, self.triples, seed=self.seed),
         )
 
+    @property
+    def methods_in_turn(self) -> bool:
+        """Whether each forget set is unlearned by one of several methods ("one" with more than one
+        method): the only case in which ``methods_per_set`` changes the plan."""
+        return self.methods_per_set == "one" and len(self.methods) > 1
+
     def plan(self, num_classes: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """(method, forget set) of every shadow model of one θ_o' on ``num_classes`` classes."""
         sets = self.resolved_forget_sets(num_classes)
@@ -197,7 +203,7 @@ class ShadowConfig:
             "triples": self.triples,
             # absent unless "one" changes the plan, so that calibrations stored before the choice
             # existed stay valid and one method alone keys the same either way
-            **({"methods_per_set": "one"} if self.methods_per_set == "one" and len(self.methods) > 1 else {}),
+            **({"methods_per_set": "one"} if self.methods_in_turn else {}),
             "n_models": self.n_models,
             "seed": self.seed,
             "train_fraction": self.train_fraction,

@@ -206,7 +206,7 @@ def calibrate_attacks(
         source = f"transfer from shadows of labelleak's {resolve_arch('auto', dataset.name)}"
     sets = f"{dataset.num_classes} classes" + (f", {pairs} pairs and {triples} triples" if pairs or triples else "")
     methods = f"{len(config.methods)} method" + ("s" if len(config.methods) > 1 else "")
-    if config.methods_per_set == "one" and len(config.methods) > 1:
+    if config.methods_in_turn:
         methods += " in turn"
     found = {}
     for attack in chosen:
