@@ -139,7 +139,9 @@ def plot(table: pd.DataFrame, path: Path) -> None:
         key: f"{key[0]}, {SIZES.get(int(key[1]), key[1])} " + (f"(n={lo})" if lo == hi else f"(n={lo}–{hi})")
         for key, lo, hi in zip(counts.index, counts["min"], counts["max"])
     }
-    legend_rows = -(-len(labels) // 3)
+    # long labels (decision and stop level spelled out) get two columns, so that the figure stays readable
+    columns = 3 if max(map(len, labels.values())) <= 48 else 2
+    legend_rows = -(-len(labels) // columns)
     # the legend goes below the panels, in room of its own: it never covers a point or an axis label
     height = 3.6 + 0.22 * legend_rows
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), height), sharey=True, squeeze=False)
@@ -157,10 +159,16 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     axes[0][0].set_ylim(-0.02, 1.02)
     keys = sorted(handles)
     fig.legend(
-        [handles[k] for k in keys], [labels[k] for k in keys], loc="lower center", ncol=3, fontsize=8, frameon=False
+        [handles[k] for k in keys],
+        [labels[k] for k in keys],
+        loc="lower center",
+        ncol=columns,
+        fontsize=8,
+        frameon=False,
     )
     fig.tight_layout(rect=(0, (0.25 + 0.22 * legend_rows) / height, 1, 1))
-    fig.savefig(path, dpi=120)
+    # "tight" grows the saved image to whatever the legend needs: no label is ever cut at the edge
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
