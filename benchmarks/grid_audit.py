@@ -22,6 +22,8 @@ all three are unchanged (a changed default of a grid method or of a shadow metho
 of an attack, audits the target again).
 
     python benchmarks/grid_audit.py configs/multiclass-methods.toml --datasets fashion-mnist,mnist --out docs/results/multiclass-methods --threads 1
+
+``--tables-only`` audits nothing and writes ``audit.md`` again from the rows of ``OUT/audit.json``.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def table(rows: list[dict], *, title: str) -> str:
     """Exact-set rate per attack (verdict last) by |C|, each with its Wilson interval and n."""
     sizes = sorted({len(r["forget"]) for r in rows})
     names = sorted({a for r in rows for a in r["success"]} - {VERDICT}) + [VERDICT]
-    lines = [f"### {title}", "", "| attack | " + " | ".join(f"|C| = {s}" for s in sizes) + " |"]
+    lines = [f"### {title}", "", "| attack | " + " | ".join(f"\\|C\\| = {s}" for s in sizes) + " |"]
     lines.append("|---" * (len(sizes) + 1) + "|")
     for name in names:
         out = []
@@ -214,27 +216,16 @@ def tables(rows: list[dict]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", help="the experiment's TOML file (the grid whose targets are audited)")
-    parser.add_argument("--out", required=True, help="folder for audits/*.json and audit.md")
-    parser.add_argument("--cache", help="artifact store (default: $LABELLEAK_CACHE or ~/.cache/labelleak)")
-    parser.add_argument("--datasets", help="comma-separated: only these of the config's datasets")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    rows = audit_cells(
-        args.config, out=out, cache=args.cache, datasets=args.datasets.split(",") if args.datasets else None
-    )
+def report(rows: list[dict], *, config: str, datasets: str | None) -> str:
+    """audit.md: how it was made, the tables of each dataset and the verdict's misses."""
     forgot = [r for r in rows if r["forget_test_acc"] <= FORGOT]
-    dataset_option = f" --datasets {args.datasets}" if args.datasets else ""
+    dataset_option = f" --datasets {datasets}" if datasets else ""
     seconds = sorted(r["audit_seconds"] for r in rows if r["audit_seconds"] is not None)
-    text = "\n".join(
+    return "\n".join(
         [
-            f"# The audit verdict on the targets of {Path(args.config).name}",
+            f"# The audit verdict on the targets of {Path(config).name}",
             "",
-            f"`python benchmarks/grid_audit.py {args.config}{dataset_option} --out OUT`: {len(rows)} targets, "
+            f"`python benchmarks/grid_audit.py {config}{dataset_option} --out OUT`: {len(rows)} targets, "
             f"{len(forgot)} forgot (forget-class test accuracy ≤ {FORGOT:.0%}).",
             (
                 f"Audit wall time, as recorded in each audit's JSON by the run that made it: slowest "
@@ -248,8 +239,36 @@ def main(argv: list[str] | None = None) -> int:
             misses(rows),
         ]
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", help="the experiment's TOML file (the grid whose targets are audited)")
+    parser.add_argument("--out", required=True, help="folder for audits/*.json and audit.md")
+    parser.add_argument("--cache", help="artifact store (default: $LABELLEAK_CACHE or ~/.cache/labelleak)")
+    parser.add_argument("--datasets", help="comma-separated: only these of the config's datasets")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="audit nothing: write audit.md again from the rows of OUT/audit.json (after a change of the tables)",
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if args.tables_only:
+        saved = out / "audit.json"
+        if not saved.is_file():
+            print(f"grid_audit.py: error: --tables-only reads {saved}, which does not exist", file=sys.stderr)
+            return 2
+        rows = json.loads(saved.read_text())
+    else:
+        rows = audit_cells(
+            args.config, out=out, cache=args.cache, datasets=args.datasets.split(",") if args.datasets else None
+        )
+        (out / "audit.json").write_text(json.dumps(rows, indent=1) + "\n")
+    text = report(rows, config=args.config, datasets=args.datasets)
     (out / "audit.md").write_text(text)
-    (out / "audit.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(text)
     return 0
 

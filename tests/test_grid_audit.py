@@ -25,7 +25,9 @@ def test_table_counts_exact_sets_by_forget_set_size_with_the_verdict_last(grid_a
         _row("c", [1, 2], 0.0, **{"param-diff": True, verdict: False}),
     ]
     lines = grid_audit.table(rows, title="t").splitlines()
-    assert lines[2] == "| attack | |C| = 1 | |C| = 2 |"
+    assert lines[2] == "| attack | \\|C\\| = 1 | \\|C\\| = 2 |"
+    # the escaped pipes keep the header as many cells as the rows
+    assert lines[2].replace("\\|", "").count("|") == lines[4].count("|")
     assert lines[4].startswith("| param-diff | 1/2 = 50% [")
     assert "| 1/1 = 100% [" in lines[4]
     assert lines[5].startswith(f"| {verdict} | 2/2 = 100% [")
@@ -126,3 +128,22 @@ def test_the_audit_key_changes_when_an_attack_the_audit_runs_changes_revision(gr
     revision = attack.revision
     monkeypatch.setattr(attack, "revision", classmethod(lambda cls, options: revision(options) + 1))
     assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") != key
+
+
+def test_tables_only_writes_audit_md_again_from_audit_json_without_auditing(grid_audit, tmp_path, capsys):
+    verdict = grid_audit.VERDICT
+    row = {
+        **_row("a", [1], 0.0, **{"param-diff": True, verdict: False}),
+        "dataset": "mnist",
+        "verdict": [1, 2],
+        "audit_seconds": 3.5,
+        "class_test_acc": [0.9, 0.0, 0.1],
+        "original_class_test_acc": [0.9, 0.9, 0.9],
+    }
+    assert grid_audit.main(["grid.toml", "--out", str(tmp_path), "--tables-only"]) == 2
+    assert "--tables-only reads" in capsys.readouterr().err
+    (tmp_path / "audit.json").write_text(grid_audit.json.dumps([row]))
+    assert grid_audit.main(["grid.toml", "--out", str(tmp_path), "--tables-only", "--datasets", "mnist"]) == 0
+    text = (tmp_path / "audit.md").read_text()
+    assert "`python benchmarks/grid_audit.py grid.toml --datasets mnist --out OUT`: 1 targets, 1 forgot" in text
+    assert "slowest 3.5 s" in text and "| a | 0.0% | [1, 2] | +2 (90% → 10%) |" in text
