@@ -45,6 +45,7 @@ from labelleak.experiments.context import Context
 from labelleak.experiments.grid import cells
 from labelleak.metrics import wilson_interval
 from labelleak.models import per_class_accuracy
+from labelleak.report.tables import markdown_table
 from labelleak.store import atomic_write_bytes, config_hash
 from labelleak.unlearning import forget_bound
 
@@ -133,10 +134,9 @@ def table(rows: list[dict], *, title: str) -> str:
     """Exact-set rate per attack (verdict last) by |C|, each with its Wilson interval and n."""
     sizes = sorted({len(r["forget"]) for r in rows})
     names = sorted({a for r in rows for a in r["success"]} - {VERDICT}) + [VERDICT]
-    lines = [f"### {title}", "", "| attack | " + " | ".join(f"\\|C\\| = {s}" for s in sizes) + " |"]
-    lines.append("|---" * (len(sizes) + 1) + "|")
+    body = []
     for name in names:
-        out = []
+        out = [name]
         for size in sizes:
             hits = [r["success"][name] for r in rows if len(r["forget"]) == size and name in r["success"]]
             if not hits:
@@ -144,8 +144,8 @@ def table(rows: list[dict], *, title: str) -> str:
                 continue
             low, high = wilson_interval(sum(hits), len(hits))
             out.append(f"{sum(hits)}/{len(hits)} = {sum(hits) / len(hits):.0%} [{low:.0%}–{high:.0%}]")
-        lines.append(f"| {name} | " + " | ".join(out) + " |")
-    return "\n".join(lines) + "\n"
+        body.append(out)
+    return f"### {title}\n\n" + markdown_table(["attack", *(f"|C| = {s}" for s in sizes)], body) + "\n"
 
 
 def wrong_classes(row: dict) -> str:
@@ -178,11 +178,11 @@ def misses(rows: list[dict]) -> str:
         f"{sum(map(collateral, missed))} of {len(missed)} misses only add classes that the unlearning itself "
         f"left at or below the forgetting bound max(20%, 2/K) (collateral forgetting).",
         "",
-        "| target | forget acc | verdict | wrong classes |",
-        "|---|---|---|---|",
+        markdown_table(
+            ["target", "forget acc", "verdict", "wrong classes"],
+            [[r["cell"], f"{r['forget_test_acc']:.1%}", r["verdict"], wrong_classes(r)] for r in missed],
+        ),
     ]
-    for r in missed:
-        lines.append(f"| {r['cell']} | {r['forget_test_acc']:.1%} | {r['verdict']} | {wrong_classes(r)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -191,16 +191,16 @@ def size_confusion(rows: list[dict], *, title: str) -> str:
     precision and recall of the named set per forget-set size."""
     sizes = sorted({len(r["forget"]) for r in rows})
     named = sorted({len(r["verdict"]) for r in rows})
-    lines = [f"### {title}", "", "| \\|C\\| | " + " | ".join(f"named {n}" for n in named) + " | precision | recall |"]
-    lines.append("|---" * (len(named) + 3) + "|")
+    body = []
     for size in sizes:
         mine = [r for r in rows if len(r["forget"]) == size]
         counts = [sum(len(r["verdict"]) == n for r in mine) for n in named]
         right = sum(len(set(r["verdict"]) & set(r["forget"])) for r in mine)
         precision = right / max(1, sum(len(r["verdict"]) for r in mine))
         recall = right / sum(len(r["forget"]) for r in mine)
-        lines.append(f"| {size} | " + " | ".join(map(str, counts)) + f" | {precision:.1%} | {recall:.1%} |")
-    return "\n".join(lines) + "\n"
+        body.append([size, *counts, f"{precision:.1%}", f"{recall:.1%}"])
+    headers = ["|C|", *(f"named {n}" for n in named), "precision", "recall"]
+    return f"### {title}\n\n" + markdown_table(headers, body) + "\n"
 
 
 def tables(rows: list[dict]) -> list[str]:
