@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import matplotlib.image
 import pandas as pd
 import pytest
 
@@ -128,7 +129,6 @@ def test_a_folder_without_results_is_a_one_line_error(query_curve, tmp_path, cap
 
 
 def test_long_legend_labels_are_never_cut_at_the_image_edges(query_curve, tmp_path):
-    matplotlib_image = pytest.importorskip("matplotlib.image")
     decisions = [{"set_decision": d, "stop_level": s} for d in ("cut", "calibrated") for s in (0.99, 1.0)]
     rows = [
         _row(cell, attack, 1000, True, size=size, **options)
@@ -139,6 +139,6 @@ def test_long_legend_labels_are_never_cut_at_the_image_edges(query_curve, tmp_pa
     utility = pd.DataFrame({"cell": ["a", "b"], "forget_test_acc": [0.0, 0.0]})
     table = query_curve.curve(pd.DataFrame(rows), utility, max_forget_acc=0.1)
     query_curve.plot(table, tmp_path / "curve.png")
-    pixels = matplotlib_image.imread(tmp_path / "curve.png")[..., :3]
+    pixels = matplotlib.image.imread(tmp_path / "curve.png")[..., :3]
     # a label cut at the edge leaves dark pixels in the outermost columns; a whole image leaves white
     assert pixels[:, :2].min() > 0.9 and pixels[:, -2:].min() > 0.9
