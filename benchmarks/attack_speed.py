@@ -28,6 +28,7 @@ from labelleak.attacks.genetic import BlackBoxInversion
 from labelleak.attacks.inversion import WhiteBoxInversion
 from labelleak.attacks.knowledge import draw_knowledge
 from labelleak.data import load_dataset
+from labelleak.report.markdown import markdown_header, markdown_row
 from labelleak.store import ArtifactStore
 from labelleak.targets import train_original, unlearn_original
 
@@ -80,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# {data.describe()}; θ_u: {args.method} forgot class {args.forget}; torch threads {args.threads}; "
         f"{args.repeats} timed runs per attack after one warm-up"
     )
-    print("| attack | median s | min s | CPU s per run | queries | Ĉ |")
-    print("|---|---|---|---|---|---|")
+    print(markdown_header(["attack", "median s", "min s", "CPU s per run", "queries", "Ĉ"]))
     for label, attack, view in attacks:
         attack.infer(view(), knowledge=draw.knowledge)
         walls, cpus = [], []
@@ -93,8 +93,16 @@ def main(argv: list[str] | None = None) -> int:
             cpus.append(time.process_time() - cpu)
         queries = "–" if outcome.queries is None else str(outcome.queries)
         print(
-            f"| {label} | {statistics.median(walls):.2f} | {min(walls):.2f} | {statistics.median(cpus):.2f} | "
-            f"{queries} | {list(outcome.predicted)} |",
+            markdown_row(
+                [
+                    label,
+                    f"{statistics.median(walls):.2f}",
+                    f"{min(walls):.2f}",
+                    f"{statistics.median(cpus):.2f}",
+                    queries,
+                    list(outcome.predicted),
+                ]
+            ),
             flush=True,
         )
     return 0

@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 from labelleak.data import load_dataset
+from labelleak.report.markdown import markdown_header, markdown_row
 from labelleak.store import ArtifactStore
 from labelleak.targets import train_original, unlearn_original
 
@@ -175,14 +176,11 @@ def main() -> None:
         "audits": rows,
     }
     (args.workdir / "audit_speed.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"| audit | wall seconds ({args.threads} threads) | CPU seconds | verdict |")
-    print("| --- | --- | --- | --- |")
+    print(markdown_header(["audit", f"wall seconds ({args.threads} threads)", "CPU seconds", "verdict"]))
     for name, row in rows.items():
         v = row["verdict"]
-        print(
-            f"| {name} | {row['seconds']} | {row['cpu_seconds']} | {v['forgotten']} by {v['agreeing_attacks']} of "
-            f"{v['attacks_run']} |"
-        )
+        verdict = f"{v['forgotten']} by {v['agreeing_attacks']} of {v['attacks_run']}"
+        print(markdown_row([name, row["seconds"], row["cpu_seconds"], verdict]))
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     print(f"wrote {args.workdir / 'audit_speed.json'}")
 

@@ -47,6 +47,7 @@ from labelleak.experiments.config import ExperimentConfig, load_config
 from labelleak.experiments.context import Context
 from labelleak.experiments.grid import attack_variants, cells
 from labelleak.metrics import wilson_interval
+from labelleak.report.markdown import markdown_table
 from labelleak.store import atomic_write_bytes
 from labelleak.targets import access_view
 
@@ -161,36 +162,36 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Exact set named on the targets, per calibration:",
         "",
-        "| calibration | checkpoint | threshold | shadow rate | " + " | ".join(f"\\|C\\| = {s}" for s in sizes) + " |",
-        "|---" * (len(sizes) + 4) + "|",
     ]
-    record = {"fits": {}, "checkpoints": []}
+    size_headers = [f"|C| = {s}" for s in sizes]
+    record: dict = {"fits": {}, "checkpoints": []}
+    body = []
     for name, calibration in fits.items():
         by_size = score(calibration, targets)
-        lines.append(
-            f"| {name} | {calibration.checkpoint} | {calibration.threshold:.3f} | {calibration.shadow_asr:.2f} | "
-            + " | ".join(fmt(by_size[s]) for s in sizes)
-            + " |"
+        body.append(
+            [
+                name,
+                calibration.checkpoint,
+                f"{calibration.threshold:.3f}",
+                f"{calibration.shadow_asr:.2f}",
+                *(fmt(by_size[s]) for s in sizes),
+            ]
         )
         record["fits"][name] = {**calibration.to_dict(), "targets": {str(s): by_size[s] for s in sizes}}
     lines += [
+        markdown_table(["calibration", "checkpoint", "threshold", "shadow rate", *size_headers], body),
         "",
         "Diagnostic, never used to choose: each checkpoint with the pooled fit restricted to it.",
         "",
-        "| checkpoint | step | pooled shadow rate | across-originals shadow rate | "
-        + " | ".join(f"\\|C\\| = {s}" for s in sizes)
-        + " |",
-        "|---" * (len(sizes) + 4) + "|",
     ]
     steps = data["steps"]
+    body = []
     for c in range(len(steps)):
         pooled = fit(shadows, checkpoints=[c])
         across = fit(shadows, checkpoints=[c], groups=[r["original"] for r in shadows])
         by_size = score(pooled, targets)
-        lines.append(
-            f"| {c} | {steps[c]} | {pooled.shadow_asr:.2f} | {across.shadow_asr:.2f} | "
-            + " | ".join(fmt(by_size[s]) for s in sizes)
-            + " |"
+        body.append(
+            [c, steps[c], f"{pooled.shadow_asr:.2f}", f"{across.shadow_asr:.2f}", *(fmt(by_size[s]) for s in sizes)]
         )
         record["checkpoints"].append(
             {
@@ -200,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
                 "targets": {str(s): by_size[s] for s in sizes},
             }
         )
+    lines.append(
+        markdown_table(
+            ["checkpoint", "step", "pooled shadow rate", "across-originals shadow rate", *size_headers], body
+        )
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ import torch
 
 from labelleak.experiments.config import load_config
 from labelleak.experiments.runner import run_experiment
+from labelleak.report.markdown import markdown_header, markdown_row
 from labelleak.store import ArtifactStore
 
 RUNS = (("local", 1), ("local", 2), ("ray", 1), ("ray", 2))
@@ -56,12 +57,13 @@ def main() -> None:
         pd.testing.assert_frame_equal(first, frame)
         print(f"{executor} x{jobs}: {walls[executor, jobs]:.1f} s wall, load {os.getloadavg()[0]:.2f}", flush=True)
     print()
-    print("| executor | CPUs | wall s | Ray overhead per cell s |")
-    print("| --- | --- | --- | --- |")
+    print(markdown_header(["executor", "CPUs", "wall s", "Ray overhead per cell s"]))
     for executor, jobs in RUNS:
         overhead = (walls[executor, jobs] - walls["local", jobs]) / cells if executor == "ray" else None
         print(
-            f"| {executor} | {jobs} | {walls[executor, jobs]:.1f} | {'' if overhead is None else f'{overhead:.2f}'} |"
+            markdown_row(
+                [executor, jobs, f"{walls[executor, jobs]:.1f}", "" if overhead is None else f"{overhead:.2f}"]
+            )
         )
     print(f"\n{cells} cells; every run's results.csv identical to the first's (timing columns aside)")
 

@@ -44,6 +44,7 @@ from labelleak.attacks.shadow import METHODS_PER_SET
 from labelleak.audit import load_factory, load_user_model, run_audit, verdict, weights_target
 from labelleak.data import load_dataset
 from labelleak.metrics import wilson_interval
+from labelleak.report.markdown import markdown_table
 from labelleak.unlearning import met_goal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -369,7 +370,7 @@ def table(rows: list[dict], *, columns: list[str], column_of, title: str) -> str
     recorded = {a for r in rows for a in r["success"]}
     verdicts = [name for name in ("verdict (as run)", "no abstention", "majority vote") if name in recorded]
     attacks = sorted(recorded - set(verdicts)) + verdicts
-    lines = [f"### {title}", "", "| attack | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    body = []
     for attack in attacks:
         cells = []
         for column in columns:
@@ -379,8 +380,8 @@ def table(rows: list[dict], *, columns: list[str], column_of, title: str) -> str
                 continue
             low, high = wilson_interval(sum(hits), len(hits))
             cells.append(f"{sum(hits) / len(hits):.0%} [{low:.0%}–{high:.0%}] n={len(hits)}")
-        lines.append(f"| {attack} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        body.append([attack, *cells])
+    return f"### {title}\n\n" + markdown_table(["attack", *columns], body) + "\n"
 
 
 def successes(result: dict, truth: list[int]) -> dict[str, bool]:
@@ -405,8 +406,8 @@ def comparison(rows: list[dict], before: Path) -> str:
         "",
     ]
     groups = [(size, forgot) for size in (1, 2, 3) for forgot in (False, True)]
-    header = [f"\\|C\\|={size}{', forgot' if forgot else ''}" for size, forgot in groups]
-    lines += ["| attack | " + " | ".join(header) + " |", "|---" * (len(groups) + 1) + "|"]
+    header = [f"|C|={size}{', forgot' if forgot else ''}" for size, forgot in groups]
+    body = []
     attacks = sorted({a for row, _ in pairs for a in row["success"]} & {a for _, old in pairs for a in old})
     for attack in attacks:
         cells = []
@@ -424,8 +425,8 @@ def comparison(rows: list[dict], before: Path) -> str:
                 if chosen
                 else "–"
             )
-        lines.append(f"| {attack} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        body.append([attack, *cells])
+    return "\n".join([*lines, markdown_table(["attack", *header], body)]) + "\n"
 
 
 def met_unlearning_goal(rows: list[dict]) -> list[dict]:

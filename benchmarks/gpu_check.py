@@ -36,6 +36,7 @@ from labelleak.attacks.knowledge import draw_knowledge
 from labelleak.data import load_dataset
 from labelleak.device import DEVICE_CHOICES, module_device, resolve_device, use_device
 from labelleak.models import recipe_for
+from labelleak.report.markdown import markdown_table
 from labelleak.targets import access_view, train_original, unlearn_original
 
 #: attack options that keep ``--fast`` short (the demo's settings, ``labelleak demo``)
@@ -140,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: error: {err}", file=sys.stderr)
         return 2
     print(f"\nlabelleak on {device} ({args.dataset}, {'fast' if args.fast else 'full'} settings)\n")
-    print("| step | device | seconds | outcome |")
-    print("| --- | --- | --- | --- |")
-    for step in rows:
-        print("| " + " | ".join(step) + " |")
+    print(markdown_table(["step", "device", "seconds", "outcome"], rows))
     print(f"\n{time.perf_counter() - start:.0f} s in all")
     return 0
 

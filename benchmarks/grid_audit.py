@@ -45,7 +45,7 @@ from labelleak.experiments.context import Context
 from labelleak.experiments.grid import cells
 from labelleak.metrics import wilson_interval
 from labelleak.models import per_class_accuracy
-from labelleak.report.tables import markdown_table
+from labelleak.report.markdown import markdown_table
 from labelleak.store import atomic_write_bytes, config_hash
 from labelleak.unlearning import forget_bound
 

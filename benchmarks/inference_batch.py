@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import zoo_models
 from labelleak.models import ModelSpec, build_model
+from labelleak.report.markdown import markdown_header, markdown_row
 
 BATCHES = (32, 64, 128, 256, 512, 1024, 2048)
 
@@ -57,12 +58,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     x = torch.rand(args.images, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     print(f"µs per image, {args.threads} torch thread(s), 1×28×28 inputs, best of {args.repeats}")
-    print("| network | " + " | ".join(str(b) for b in BATCHES) + " | best |")
-    print("| --- " * (len(BATCHES) + 2) + "|")
+    print(markdown_header(["network", *map(str, BATCHES), "best"]))
     for name, model in networks().items():
         times = [microseconds_per_image(model.eval(), x, b, args.repeats) for b in BATCHES]
         best = BATCHES[min(range(len(times)), key=times.__getitem__)]
-        print(f"| {name} | " + " | ".join(f"{t:.0f}" for t in times) + f" | {best} |")
+        print(markdown_row([name, *(f"{t:.0f}" for t in times), best]))
 
 
 if __name__ == "__main__":

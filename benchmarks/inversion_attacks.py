@@ -37,6 +37,7 @@ from labelleak.attacks.genetic import BlackBoxInversion
 from labelleak.attacks.inversion import WhiteBoxInversion
 from labelleak.data import load_dataset
 from labelleak.metrics import summarize
+from labelleak.report.markdown import markdown_header, markdown_row
 from labelleak.store import ArtifactStore
 from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
 
@@ -303,8 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         print("no targets (use without --cached-only to train them)")
         return 1
     attack_names = list(records[0]["attacks"])
-    print("\n| method | attack/criterion | n | ASR | 95% CI | chance | AUC | s/target | queries/target |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print()
+    print(
+        markdown_header(
+            ["method", "attack/criterion", "n", "ASR", "95% CI", "chance", "AUC", "s/target", "queries/target"]
+        )
+    )
     for method in [*args.methods, "all"]:
         subset = [r for r in records if method in ("all", r["method"])]
         if not subset:
@@ -319,8 +324,19 @@ def main(argv: list[str] | None = None) -> int:
             secs = np.mean([r["attacks"][name]["seconds"] for r in subset])
             qs = np.mean([r["attacks"][name]["queries"] for r in subset])
             print(
-                f"| {method} | {name} | {s['n']} | {s['asr']:.3f} | [{s['asr_low']:.3f}, {s['asr_high']:.3f}] | "
-                f"{s['chance']:.3f} | {s['auc']:.3f} | {secs:.1f} | {qs:.0f} |"
+                markdown_row(
+                    [
+                        method,
+                        name,
+                        s["n"],
+                        f"{s['asr']:.3f}",
+                        f"[{s['asr_low']:.3f}, {s['asr_high']:.3f}]",
+                        f"{s['chance']:.3f}",
+                        f"{s['auc']:.3f}",
+                        f"{secs:.1f}",
+                        f"{qs:.0f}",
+                    ]
+                )
             )
     if calibrations:
         print(

@@ -26,6 +26,7 @@ from safetensors.torch import load_file
 from labelleak.access import GradientAccess
 from labelleak.attacks.inversion import WhiteBoxInversion
 from labelleak.data import load_dataset
+from labelleak.report.markdown import markdown_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from foreign_zoo import FORGOT
@@ -70,10 +71,10 @@ def markdown(rows: list[dict]) -> str:
         lines += [
             f"{row['dataset']} / {row['arch']}: {row['n']} targets that forgot; |C| top classes exactly C",
             "",
-            "| step | " + " | ".join(str(s) for s in row["steps"]) + " |",
-            "| --- |" + " --- |" * len(row["steps"]),
-            "| raw confidence | " + " | ".join(str(v) for v in row["raw"]) + " |",
-            "| against θ_o's run | " + " | ".join(str(v) for v in row["original"]) + " |",
+            markdown_table(
+                ["step", *row["steps"]],
+                [["raw confidence", *row["raw"]], ["against θ_o's run", *row["original"]]],
+            ),
             "",
         ]
     return "\n".join(lines)

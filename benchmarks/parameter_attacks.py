@@ -32,6 +32,7 @@ from labelleak.attacks.parameter import ATTACK_FAMILIES, primary_score
 from labelleak.attacks.shadow import ShadowConfig, calibrate
 from labelleak.data import load_dataset
 from labelleak.metrics import random_guess_rate, summarize
+from labelleak.report.markdown import markdown_header, markdown_row
 from labelleak.seeding import numpy_generator
 from labelleak.store import ArtifactStore
 from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
@@ -198,8 +199,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_summary(records: list[dict], k: int) -> None:
     keys = sorted({key for r in records for key in r["attacks"]})
-    print("\n| method | |C| | attack/decider | n | ASR | 95% CI | chance | AUC | precision | recall | s/attack |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print()
+    print(
+        markdown_header(
+            [
+                "method",
+                "|C|",
+                "attack/decider",
+                "n",
+                "ASR",
+                "95% CI",
+                "chance",
+                "AUC",
+                "precision",
+                "recall",
+                "s/attack",
+            ]
+        )
+    )
     groups = sorted({(r["method"], len(r["forget"])) for r in records})
     for method, size in groups:
         rows = [r for r in records if r["method"] == method and len(r["forget"]) == size]
@@ -212,17 +229,29 @@ def print_summary(records: list[dict], k: int) -> None:
             )
             seconds = [r["attacks"][key]["seconds"] for r in rows if "seconds" in r["attacks"][key]]
             print(
-                f"| {method} | {size} | {key} | {s['n']} | {s['asr']:.1%} | [{s['asr_low']:.1%}, {s['asr_high']:.1%}] | "
-                f"{s['chance']:.1%} | {s['auc']:.3f} | {s['precision']:.2f} | {s['recall']:.2f} | "
-                f"{np.mean(seconds) if seconds else float('nan'):.2f} |"
+                markdown_row(
+                    [
+                        method,
+                        size,
+                        key,
+                        s["n"],
+                        f"{s['asr']:.1%}",
+                        f"[{s['asr_low']:.1%}, {s['asr_high']:.1%}]",
+                        f"{s['chance']:.1%}",
+                        f"{s['auc']:.3f}",
+                        f"{s['precision']:.2f}",
+                        f"{s['recall']:.2f}",
+                        f"{np.mean(seconds) if seconds else float('nan'):.2f}",
+                    ]
+                )
             )
 
 
 def print_compact(records: list[dict], k: int) -> None:
     """ASR [Wilson 95% CI] of every attack/decider, one row per (method, |C|)."""
     keys = sorted({key for r in records for key in r["attacks"]})
-    print("\n| method | |C| | n | chance | " + " | ".join(keys) + " |")
-    print("| --- " * (4 + len(keys)) + "|")
+    print()
+    print(markdown_header(["method", "|C|", "n", "chance", *keys]))
     for method, size in sorted({(r["method"], len(r["forget"])) for r in records}):
         rows = [r for r in records if r["method"] == method and len(r["forget"]) == size]
         cells = []
@@ -236,9 +265,15 @@ def print_compact(records: list[dict], k: int) -> None:
             cells.append(f"{s['asr']:.0%} [{s['asr_low']:.0%}, {s['asr_high']:.0%}]")
         forget_acc = np.mean([r["utility"]["forget_test_acc"] for r in rows])
         print(
-            f"| {method} (forget acc {forget_acc:.2f}) | {size} | {len(rows)} | {random_guess_rate(k, size):.1%} | "
-            + " | ".join(cells)
-            + " |"
+            markdown_row(
+                [
+                    f"{method} (forget acc {forget_acc:.2f})",
+                    size,
+                    len(rows),
+                    f"{random_guess_rate(k, size):.1%}",
+                    *cells,
+                ]
+            )
         )
 
 

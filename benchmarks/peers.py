@@ -61,6 +61,7 @@ from labelleak.attacks.criteria import InversionReading, ThresholdCriterion
 from labelleak.data import load_dataset
 from labelleak.metrics import summarize
 from labelleak.models import Classifier
+from labelleak.report.markdown import markdown_table
 from labelleak.seeding import derive_seed
 from labelleak.store import ArtifactStore, atomic_write_json, config_hash
 from labelleak.targets import (
@@ -504,32 +505,52 @@ def _pick(*, rows: Sequence[dict[str, Any]], access: str, level: float) -> dict[
 
 
 def markdown(*, comparisons: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]], level: float) -> str:
-    decision_name = {"own": "own (τ = 0.5 / min_drop)", "argmax": "argmax (told \\|C\\| = 1)"}
-    lines = [
-        "| dataset | access | decision | n | labelleak | ASR | cost | ART peer | ASR | cost | peer / labelleak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    decision_name = {"own": "own (τ = 0.5 / min_drop)", "argmax": "argmax (told |C| = 1)"}
+    comparison_rows = []
     for c in comparisons:
         unit = "s" if c["access"] == "gradients" else "q"
         mine, peer = _cost_cell(c, "labelleak", unit, level), _cost_cell(c, "peer", unit, level)
         ratio = "—" if c["cost_ratio"] is None else f"{c['cost_ratio']:.2f}×"
         n = str(c["n"]) if c["n"] == c["peer_n"] else f"{c['n']} / {c['peer_n']}"
-        lines.append(
-            f"| {c['dataset']} | {c['access']} | {decision_name[c['decision']]} | {n} | {c['labelleak']} | "
-            f"{c['labelleak_asr']:.2f} | {mine} | {c['peer']} | {c['peer_asr']:.2f} | {peer} | {ratio} |"
+        comparison_rows.append(
+            [
+                c["dataset"],
+                c["access"],
+                decision_name[c["decision"]],
+                n,
+                c["labelleak"],
+                f"{c['labelleak_asr']:.2f}",
+                mine,
+                c["peer"],
+                f"{c['peer_asr']:.2f}",
+                peer,
+                ratio,
+            ]
         )
-    lines += [
-        "",
-        "| dataset | attack | setting | decision | n | ASR | 95% CI | s/target | queries/target |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    attack_rows = []
     for r in rows:
         queries = "—" if r["queries_per_target"] is None else f"{r['queries_per_target']:,.0f}"
-        lines.append(
-            f"| {r['dataset']} | {r['attack']} ({r['source']}) | {r['setting']} | {r['decision']} | {r['n']} | "
-            f"{r['asr']:.2f} | [{r['asr_low']:.2f}, {r['asr_high']:.2f}] | {r['seconds_per_target']:.1f} | {queries} |"
+        attack_rows.append(
+            [
+                r["dataset"],
+                f"{r['attack']} ({r['source']})",
+                r["setting"],
+                r["decision"],
+                r["n"],
+                f"{r['asr']:.2f}",
+                f"[{r['asr_low']:.2f}, {r['asr_high']:.2f}]",
+                f"{r['seconds_per_target']:.1f}",
+                queries,
+            ]
         )
-    return "\n".join(lines) + "\n"
+    comparison_header = ["dataset", "access", "decision", "n", "labelleak", "ASR", "cost", "ART peer", "ASR", "cost"]
+    attack_header = ["dataset", "attack", "setting", "decision", "n", "ASR", "95% CI", "s/target", "queries/target"]
+    return (
+        markdown_table([*comparison_header, "peer / labelleak"], comparison_rows)
+        + "\n\n"
+        + markdown_table(attack_header, attack_rows)
+        + "\n"
+    )
 
 
 def _cost_cell(c: dict[str, Any], side: str, unit: str, level: float) -> str:

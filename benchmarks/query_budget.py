@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from labelleak.metrics import summarize
+from labelleak.report.markdown import markdown_header, markdown_row
 
 _NAME = re.compile(r"^invert-bb@(\d+)/(threshold|entropy)(/shadow)?$")
 
@@ -90,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         + "\n"
     )
-    print("| criterion | budget (queries/target) | n | ASR | 95% CI | chance | AUC | s/target | queries used |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        markdown_header(
+            ["criterion", "budget (queries/target)", "n", "ASR", "95% CI", "chance", "AUC", "s/target", "queries used"]
+        )
+    )
     curves: dict[str, list[tuple[int, float, float, float]]] = defaultdict(list)
     for variant, budget in sorted(pooled, key=lambda vb: (vb[0], vb[1])):
         rows = pooled[(variant, budget)]
@@ -103,9 +107,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         curves[variant].append((budget, s["asr"], s["asr_low"], s["asr_high"]))
         print(
-            f"| {variant} | {budget} | {s['n']} | {s['asr']:.3f} | [{s['asr_low']:.3f}, {s['asr_high']:.3f}] | "
-            f"{s['chance']:.3f} | {s['auc']:.3f} | {np.mean([r[3] for r in rows]):.1f} | "
-            f"{np.mean([r[4] for r in rows]):.0f} |"
+            markdown_row(
+                [
+                    variant,
+                    budget,
+                    s["n"],
+                    f"{s['asr']:.3f}",
+                    f"[{s['asr_low']:.3f}, {s['asr_high']:.3f}]",
+                    f"{s['chance']:.3f}",
+                    f"{s['auc']:.3f}",
+                    f"{np.mean([r[3] for r in rows]):.1f}",
+                    f"{np.mean([r[4] for r in rows]):.0f}",
+                ]
+            )
         )
     if args.plot:
         import matplotlib

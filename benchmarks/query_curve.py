@@ -34,6 +34,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from labelleak.metrics import wilson_interval
+from labelleak.report.markdown import markdown_table
 
 SIZES = {1: "single class", 2: "pairs", 3: "triples"}
 #: what makes a results row unique: one attack setting on one target under one knowledge setting
@@ -109,8 +110,7 @@ def markdown(table: pd.DataFrame) -> str:
         parts.append(f"### {SIZES.get(int(size), f'{size} classes')} (targets that forgot)\n")
         budgets = sorted(by_size["budget"].dropna().unique())
         header = ["dataset", "attack (access)", *[f"{int(b):,}" for b in budgets]]
-        parts.append("| " + " | ".join(header) + " |")
-        parts.append("|" + "---|" * len(header))
+        body = []
         for (dataset, attack, access, criterion), rows in by_size.groupby(["dataset", "attack", "access", "criterion"]):
             cells = []
             for b in budgets:
@@ -121,10 +121,8 @@ def markdown(table: pd.DataFrame) -> str:
                     else f"{hit['asr'].iloc[0]:.0%} [{hit['ci_low'].iloc[0]:.0%}–"
                     f"{hit['ci_high'].iloc[0]:.0%}] n={int(hit['n'].iloc[0])}"
                 )
-            parts.append(
-                "| " + " | ".join([dataset, f"{attack} ({access}){decision_suffix(criterion)}", *cells]) + " |"
-            )
-        parts.append("")
+            body.append([dataset, f"{attack} ({access}){decision_suffix(criterion)}", *cells])
+        parts += [markdown_table(header, body), ""]
     return "\n".join(parts)
 
 

@@ -15,6 +15,7 @@ import time
 import torch
 
 from labelleak.models.architectures import ModelSpec, build_model
+from labelleak.report.markdown import markdown_header, markdown_row
 
 SHAPES = {"digits": (1, 8), "mnist": (1, 28), "fashion-mnist": (1, 28), "cifar10": (3, 32), "svhn": (3, 32)}
 
@@ -63,13 +64,11 @@ def main() -> None:
     channels, side = SHAPES[args.dataset]
     x = torch.randn(args.batch, channels, side, side)
     y = torch.randint(0, 10, (args.batch,))
-    print(
-        f"| arch ({args.dataset}, batch {args.batch}, {args.threads} thread(s)) | parameters | train step s | forward s |"
-    )
-    print("| --- | --- | --- | --- |")
+    arch_header = f"arch ({args.dataset}, batch {args.batch}, {args.threads} thread(s))"
+    print(markdown_header([arch_header, "parameters", "train step s", "forward s"]))
     for arch in args.archs:
         params, train, forward = _cost(arch, x, y, repeats=args.repeats)
-        print(f"| {arch} | {params / 1e6:.2f} M | {train:.2f} | {forward:.2f} |")
+        print(markdown_row([arch, f"{params / 1e6:.2f} M", f"{train:.2f}", f"{forward:.2f}"]))
 
 
 if __name__ == "__main__":

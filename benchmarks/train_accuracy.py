@@ -14,6 +14,7 @@ import tempfile
 import torch
 
 from labelleak.data import DataError, dataset_names, load_dataset
+from labelleak.report.markdown import markdown_header, markdown_row
 from labelleak.store import ArtifactStore
 from labelleak.targets import train_original
 
@@ -30,21 +31,29 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     store = ArtifactStore(tempfile.mkdtemp() if args.fresh else args.cache)
-    print("| dataset | arch | epochs | test accuracy | target | s/epoch | cached |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(markdown_header(["dataset", "arch", "epochs", "test accuracy", "target", "s/epoch", "cached"]))
     for name in args.datasets:
         try:
             dataset = load_dataset(name)
         except DataError as err:
-            print(f"| {name} | - | - | not available: {err} | | | |")
+            print(markdown_row([name, "-", "-", f"not available: {err}", "", "", ""]))
             continue
         result = train_original(dataset, seed=args.seed, store=store, verbose=True)
         acc = result.metrics["test_accuracy"]
         target = TARGETS.get(name)
         verdict = "" if target is None else (f">= {target:.1%} met" if acc >= target else f">= {target:.1%} MISSED")
         print(
-            f"| {name} | {result.config['spec']['arch']} | {result.config['train']['epochs']} | {acc:.2%} | "
-            f"{verdict} | {result.metrics['seconds_per_epoch']:.2f} | {result.cached} |",
+            markdown_row(
+                [
+                    name,
+                    result.config["spec"]["arch"],
+                    result.config["train"]["epochs"],
+                    f"{acc:.2%}",
+                    verdict,
+                    f"{result.metrics['seconds_per_epoch']:.2f}",
+                    result.cached,
+                ]
+            ),
             flush=True,
         )
 

@@ -33,6 +33,7 @@ import torch
 from labelleak.cli.tune import forget_sets_arg
 from labelleak.cli.unlearn import parse_params
 from labelleak.data import load_dataset
+from labelleak.report.markdown import markdown_header, markdown_row, markdown_table
 from labelleak.store import ArtifactStore
 from labelleak.targets import build_unlearner, train_original, unlearn_original, unlearned_config
 from labelleak.tune import validation_split
@@ -55,20 +56,22 @@ def verdict(metrics: dict, before: dict, retrain_drop: float) -> str:
 def summarize(records: list[dict]) -> str:
     """One Markdown line per method: forget sets meeting the goal, the worst forget accuracy and
     retain drop over them, and the mean CPU seconds."""
-    lines = [
-        "| method | goal met | worst forget acc | worst retain drop (Retrain's) | mean CPU s |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    body = []
     for method in dict.fromkeys(r["method"] for r in records):
         mine = [r for r in records if r["method"] == method]
         worst = max(mine, key=lambda r: r["retain_drop"])
         cpu = [float(r["cpu_seconds"]) for r in mine if r["cpu_seconds"] != ""]
-        lines.append(
-            f"| {method} | {sum(r['verdict'] == 'ok' for r in mine)}/{len(mine)} | "
-            f"{max(r['forget_test_acc'] for r in mine):.1%} | {worst['retain_drop'] * 100:+.1f} pts "
-            f"({worst['retrain_retain_drop'] * 100:+.1f}) | {sum(cpu) / len(cpu) if cpu else float('nan'):.1f} |"
+        body.append(
+            [
+                method,
+                f"{sum(r['verdict'] == 'ok' for r in mine)}/{len(mine)}",
+                f"{max(r['forget_test_acc'] for r in mine):.1%}",
+                f"{worst['retain_drop'] * 100:+.1f} pts ({worst['retrain_retain_drop'] * 100:+.1f})",
+                f"{sum(cpu) / len(cpu) if cpu else float('nan'):.1f}",
+            ]
         )
-    return "\n".join(lines)
+    headers = ["method", "goal met", "worst forget acc", "worst retain drop (Retrain's)", "mean CPU s"]
+    return markdown_table(headers, body)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset, seed=args.seed, store=store, record_updates=any(UNLEARNERS.get(m).needs_update_record for m in methods)
     )
 
-    lines = [
+    title = (
         f"{dataset.name}: original {original.config['spec']['arch']} (seed {args.seed}), test accuracy "
         f"{original.metrics['test_accuracy']:.2%}, recorded training time "
         f"{original.metrics['seconds_per_epoch']:.1f} s/epoch"
@@ -126,13 +129,22 @@ def main(argv: list[str] | None = None) -> int:
             "; θ_o trained on 80% of the training split, every accuracy on the other 20%"
             if args.split == "validation"
             else ""
-        ),
-        "",
-        "| method | forget set | forget acc | retain acc (original) | retain drop | test acc | forget-train acc "
-        "| seconds | CPU s | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        )
+    )
+    headers = [
+        "method",
+        "forget set",
+        "forget acc",
+        "retain acc (original)",
+        "retain drop",
+        "test acc",
+        "forget-train acc",
+        "seconds",
+        "CPU s",
+        "verdict",
     ]
-    print("\n".join(lines), flush=True)
+    print(title + "\n\n" + markdown_header(headers), flush=True)
+    rows: list[list[str]] = []
     start = time.perf_counter()
     records: list[dict] = []
     # forget-set-major, so an interrupted run already has every method on the first forget set
@@ -160,11 +172,18 @@ def main(argv: list[str] | None = None) -> int:
                 retrain_drop = drop
             cpu = f"{m['cpu_seconds']:.1f}" if "cpu_seconds" in m else "n/a"
             decided = verdict(m, before, retrain_drop)
-            row = (
-                f"| {method} | {{{', '.join(map(str, result.forget_classes))}}} | {m['forget_test_acc']:.1%} | "
-                f"{m['retain_test_acc']:.1%} ({before['retain_test_acc']:.1%}) | {drop * 100:+.1f} pts | "
-                f"{m['test_acc']:.1%} | {m['forget_train_acc']:.1%} | {m['seconds']:.1f} | {cpu} | {decided} |"
-            )
+            row = [
+                method,
+                f"{{{', '.join(map(str, result.forget_classes))}}}",
+                f"{m['forget_test_acc']:.1%}",
+                f"{m['retain_test_acc']:.1%} ({before['retain_test_acc']:.1%})",
+                f"{drop * 100:+.1f} pts",
+                f"{m['test_acc']:.1%}",
+                f"{m['forget_train_acc']:.1%}",
+                f"{m['seconds']:.1f}",
+                cpu,
+                decided,
+            ]
             records.append(
                 {
                     "dataset": dataset.name,
@@ -183,15 +202,15 @@ def main(argv: list[str] | None = None) -> int:
                     "verdict": decided,
                 }
             )
-            lines.append(row)
-            print(row, flush=True)
+            rows.append(row)
+            print(markdown_row(row), flush=True)
     logging.getLogger("benchmark").warning("done in %.0f s", time.perf_counter() - start)
-    header, rows = lines[:4], sorted(lines[4:], key=lambda row: methods.index(row.split(" | ")[0][2:]))
-    summary = summarize(records)
-    print("\nby method:\n" + "\n".join(header + rows) + "\n\n" + summary)
+    by_method = markdown_table(headers, sorted(rows, key=lambda row: methods.index(row[0])))
+    text = f"{title}\n\n{by_method}\n\n{summarize(records)}"
+    print("\nby method:\n" + text)
     if args.output:
         with open(args.output, "w") as handle:
-            handle.write("\n".join(header + rows) + "\n\n" + summary + "\n")
+            handle.write(text + "\n")
     if args.csv and records:
         with open(args.csv, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(records[0]))

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from labelleak.report.markdown import markdown_table
+
 #: a target "forgot" when its forget-class test accuracy is at most this (as in foreign_zoo.py)
 FORGOT = 0.10
 INVERSION = ("invert-wb", "invert-bb", "invert-cma", "label-reach")
@@ -64,10 +66,7 @@ def ranking_table(targets: list[dict], column_of, min_drop: float | None = None)
     columns = sorted({column_of(t) for t in targets})
     attacks = sorted({a for t in targets for a in t["attacks"]} - {"random-guess"})
     heading = "exact / ranked" if min_drop is None else "exact / raised / ranked"
-    lines = [
-        "| attack | " + " | ".join(f"{c}: {heading}" for c in columns) + " |",
-        "|---" * (len(columns) + 1) + "|",
-    ]
+    body = []
     for attack in attacks:
         cells = []
         for column in columns:
@@ -81,8 +80,8 @@ def ranking_table(targets: list[dict], column_of, min_drop: float | None = None)
                 )
             counts.append(sum(ranked(t["attacks"][attack][0], sorted(t["forget"])) for t in chosen))
             cells.append(" / ".join(map(str, counts)) + f" of {len(chosen)}")
-        lines.append(f"| {attack} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append([attack, *cells])
+    return markdown_table(["attack", *(f"{c}: {heading}" for c in columns)], body)
 
 
 def collateral_table(targets: list[dict]) -> str:
@@ -96,10 +95,7 @@ def collateral_table(targets: list[dict]) -> str:
             forgotten[t["forget"]] = True
             cells[(t["arch"], attack, t["method"])].append((scores[~forgotten].max(), scores[forgotten].min()))
     methods = sorted({m for _, _, m in cells})
-    lines = [
-        "| architecture | attack | " + " | ".join(methods) + " |",
-        "|---" * (len(methods) + 2) + "|",
-    ]
+    body = []
     for arch, attack in sorted({(a, k) for a, k, _ in cells}):
         row = []
         for method in methods:
@@ -109,8 +105,8 @@ def collateral_table(targets: list[dict]) -> str:
                 continue
             retained, forgotten = np.median(np.asarray(values), axis=0)
             row.append(f"{retained:.2f} / {forgotten:.2f} (n={len(values)})")
-        lines.append(f"| {arch} | {attack} | " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        body.append([arch, attack, *row])
+    return markdown_table(["architecture", "attack", *methods], body)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import pytest
 
 from labelleak.metrics import wilson_interval
 from labelleak.report.document import write_report
+from labelleak.report.markdown import markdown_header, markdown_row, markdown_table
 from labelleak.report.tables import (
     ResultsError,
     asr_matrix,
@@ -453,3 +454,9 @@ def test_report_overview_splits_off_the_targets_that_met_the_unlearning_goal(tmp
     assert "| good | 100% [57–100] n=5 | 100% [57–100] n=5 |" in goal.split("By forget-set size")[0]
     by_size = overview.split("By forget-set size, over every dataset, targets that met the unlearning goal")[1]
     assert "| bad | 25% [7–59] n=8 | 0% [0–66] n=2 |" in by_size.split("## ")[0]
+
+
+def test_markdown_rows_escape_the_bar_so_the_header_keeps_its_cell_count():
+    assert markdown_row(["|C|", 2, None]) == "| \\|C\\| | 2 | None |"
+    assert markdown_header(["a", "|C|"]).splitlines() == ["| a | \\|C\\| |", "| --- | --- |"]
+    assert markdown_table(["a", "|C|"], [[1, "{0, 3}"]]).splitlines()[2] == "| 1 | {0, 3} |"

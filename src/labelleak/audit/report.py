@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from labelleak.attacks.base import AttackResult
 from labelleak.audit.verdict import AuditVerdict, VerdictModel, score_margin, verdict
+from labelleak.report.markdown import markdown_table
 from labelleak.report.prototypes import save_prototype_grid
 from labelleak.store import atomic_write_bytes
 
@@ -201,10 +202,8 @@ def markdown(report: AuditReport, *, images: dict[str, str] | None = None) -> st
         "Score margin: (lowest score inside the predicted set − highest score outside it) / standard "
         "deviation of the K scores; positive means the predicted classes stand clear of the rest.",
         "",
-        "| " + " | ".join(report.TABLE_HEADERS) + " |",
-        "|" + " --- |" * len(report.TABLE_HEADERS),
+        markdown_table(report.TABLE_HEADERS, report.table_rows()),
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in report.table_rows()]
     if report.failures:
         lines += ["", "Attacks that failed:", ""] + [f"- {name}: {reason}" for name, reason in report.failures.items()]
     lines += [
@@ -213,10 +212,11 @@ def markdown(report: AuditReport, *, images: dict[str, str] | None = None) -> st
         "",
         "Higher = more likely forgotten, on each attack's own scale.",
         "",
-        "| attack | " + " | ".join(str(k) for k in range(report.num_classes)) + " |",
-        "|" + " --- |" * (report.num_classes + 1),
+        markdown_table(
+            ["attack", *map(str, range(report.num_classes))],
+            [[r.attack, *(f"{s:.3g}" for s in r.scores)] for r in report.results],
+        ),
     ]
-    lines += ["| " + r.attack + " | " + " | ".join(f"{s:.3g}" for s in r.scores) + " |" for r in report.results]
     if images:
         lines += [
             "",

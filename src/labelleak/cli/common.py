@@ -151,7 +151,6 @@ def store_from(args: argparse.Namespace) -> ArtifactStore:
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """A Markdown table on stdout (readable in a terminal, pasteable into docs)."""
-    print("| " + " | ".join(headers) + " |")
-    print("| " + " | ".join("---" for _ in headers) + " |")
-    for row in rows:
-        print("| " + " | ".join(str(c) for c in row) + " |")
+    from labelleak.report.markdown import markdown_table
+
+    print(markdown_table(headers, rows))

@@ -22,6 +22,7 @@ import pandas as pd
 
 from labelleak.metrics import random_guess_rate
 from labelleak.report import figures, staleness
+from labelleak.report.markdown import markdown_table
 from labelleak.report.tables import (
     BASELINES,
     FORGOTTEN_IN_AUX,
@@ -31,7 +32,6 @@ from labelleak.report.tables import (
     fmt_seeds,
     fmt_set,
     load_results,
-    markdown_table,
     met_unlearning_goal,
     ordered_labels,
     partial_reference_table,

@@ -27,7 +27,8 @@ import pandas as pd
 
 from labelleak import LabelleakError
 from labelleak.experiments.config import resolve_method_params
-from labelleak.report.tables import load_utility, markdown_table
+from labelleak.report.markdown import markdown_table
+from labelleak.report.tables import load_utility
 from labelleak.targets import build_unlearner
 
 

@@ -322,14 +322,3 @@ def met_unlearning_goal(utility: pd.DataFrame) -> dict[str, bool]:
         )
         if not math.isnan(ref)
     }
-
-
-def markdown_cell(value: Any) -> str:
-    """``value`` as one Markdown table cell: a literal ``|`` (as in ``|C|``) would end the cell, so it is escaped."""
-    return str(value).replace("|", "\\|")
-
-
-def markdown_table(headers: Sequence[str], body: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(map(markdown_cell, headers)) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
-    lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in body]
-    return "\n".join(lines)
