@@ -66,3 +66,29 @@ def test_readme_results_tables_recompute_from_the_committed_csv():
         # every attack of the full knowledge setting is in the table
         assert {label for label in labelled["label"] if label.endswith("/ default")} <= set(rows), header
     assert checked > 150
+
+
+def test_readme_attack_grid_tables_recompute_from_the_committed_csv():
+    from labelleak.report.tables import fmt_asr, load_results, row_label, summary_table
+
+    results, utility = load_results(README.parent / "docs" / "results" / "attack-grid")
+    forget_acc = dict(zip(utility["cell"], utility["forget_test_acc"]))
+    # the targets that forgot: forget-class test accuracy at most 10%, as the README says
+    forgot = results[results["cell"].map(forget_acc).le(0.10)]
+    labelled = forgot.assign(label=row_label(forgot), size=forgot["n_forget"].map(_size_column))
+    singles = labelled[labelled["n_forget"] == 1]
+    fashion_sets = labelled[(labelled["n_forget"] > 1) & (labelled["dataset"] == "fashion-mnist")]
+    checked = 0
+    for header, column, rows_in_table in (
+        ("| attack, single classes that forgot |", "dataset", singles),
+        ("| attack, Fashion-MNIST sets that forgot |", "size", fashion_sets),
+    ):
+        columns, rows = _readme_table(header)
+        summary = summary_table(rows_in_table, ["label", column])
+        cells = {(r["label"], r[column]): fmt_asr(r) for r in summary.to_dict("records")}
+        for label, values in rows.items():
+            assert len(values) == len(columns), label
+            for name, value in zip(columns, values):
+                assert value == cells[(label.strip("`"), name)], (label, name)
+                checked += 1
+    assert checked >= 20
