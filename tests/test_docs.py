@@ -1,4 +1,5 @@
-"""The committed documentation and results carry no local folders of the machine that made them."""
+"""The committed documentation and results carry no local folders of the machine that made them,
+and their Markdown tables render."""
 
 from __future__ import annotations
 
@@ -58,3 +59,51 @@ def test_runs_record_portable_paths(tmp_path, monkeypatch):
     assert portable_path("~/.cache/labelleak") == "~/.cache/labelleak"
     assert portable_path(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
     assert portable_path("") == ""
+
+
+def _cells(line: str) -> int:
+    """Cells of one Markdown table line; an escaped ``\\|`` is part of a cell."""
+    return len(line.strip().replace("\\|", "").strip("|").split("|"))
+
+
+def _tables(text: str) -> list[list[str]]:
+    """The Markdown tables of ``text`` (runs of lines starting with '|', outside code fences)."""
+    tables: list[list[str]] = []
+    current: list[str] = []
+    fenced = False
+    for line in [*text.splitlines(), ""]:
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and line.lstrip().startswith("|"):
+            current.append(line)
+            continue
+        if len(current) >= 2:
+            tables.append(current)
+        current = []
+    return tables
+
+
+def test_every_committed_markdown_table_has_as_many_cells_in_each_row_as_in_its_header():
+    broken = []
+    for path in _files():
+        if path.suffix != ".md":
+            continue
+        for table in _tables(path.read_text()):
+            header = _cells(table[0])
+            bad = [line for line in table[1:] if _cells(line) != header]
+            if bad:
+                broken.append(f"{path.relative_to(ROOT)}: header {header} cells, row {bad[0].strip()[:80]}")
+    assert not broken, "Markdown tables that do not render:\n" + "\n".join(broken)
+
+
+@pytest.mark.parametrize(
+    ("text", "counts"),
+    [
+        ("| a | b |\n| --- | --- |\n| 1 | 2 |\n", [[2, 2, 2]]),
+        ("| a \\| b | c |\n| --- | --- |\n", [[2, 2]]),
+        ("```\n| a |\n| --- |\n```\ntext\n| x | y |\n|---|---|\n", [[2, 2]]),
+        ("| only a line |\n", []),
+    ],
+)
+def test_the_table_scanner(text, counts):
+    assert [[_cells(line) for line in table] for table in _tables(text)] == counts
