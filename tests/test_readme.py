@@ -41,8 +41,27 @@ def _size_column(n_forget: int) -> str:
     return f"{n_forget} forgotten {'class' if n_forget == 1 else 'classes'}"
 
 
+def _check_readme_table(header: str, column: str, rows_in_table) -> tuple[int, set[str]]:
+    """Recompute every cell of the README table under ``header`` (rows: attack labels, columns: the
+    values of ``column``) from ``rows_in_table``; returns the cells checked and the table's labels."""
+    from labelleak.report.tables import fmt_asr, summary_table
+
+    columns, rows = _readme_table(header)
+    summary = summary_table(rows_in_table, ["label", column])
+    cells = {(r["label"], r[column]): fmt_asr(r) for r in summary.to_dict("records")}
+    checked = 0
+    for label, values in rows.items():
+        if label == "chance":
+            continue
+        assert len(values) == len(columns), label
+        for name, value in zip(columns, values):
+            assert value == cells[(label.strip("`"), name)], (label, name)
+            checked += 1
+    return checked, set(rows)
+
+
 def test_readme_results_tables_recompute_from_the_committed_csv():
-    from labelleak.report.tables import fmt_asr, load_results, met_unlearning_goal, row_label, summary_table
+    from labelleak.report.tables import load_results, met_unlearning_goal, row_label
 
     results, utility = load_results(README.parent / "docs" / "results" / "paper")
     labelled = results.assign(label=row_label(results), size=results["n_forget"].map(_size_column))
@@ -53,23 +72,15 @@ def test_readme_results_tables_recompute_from_the_committed_csv():
         ("| attack | 1 forgotten class |", "size", labelled),
         ("| attack, targets that met the unlearning goal | 1 forgotten class |", "size", met),
     ):
-        columns, rows = _readme_table(header)
-        summary = summary_table(rows_in_table, ["label", column])
-        cells = {(r["label"], r[column]): fmt_asr(r) for r in summary.to_dict("records")}
-        for label, values in rows.items():
-            if label == "chance":
-                continue
-            assert len(values) == len(columns), label
-            for name, value in zip(columns, values):
-                assert value == cells[(label, name)], (label, name)
-                checked += 1
+        count, labels = _check_readme_table(header, column, rows_in_table)
+        checked += count
         # every attack of the full knowledge setting is in the table
-        assert {label for label in labelled["label"] if label.endswith("/ default")} <= set(rows), header
+        assert {label for label in labelled["label"] if label.endswith("/ default")} <= labels, header
     assert checked > 150
 
 
 def test_readme_attack_grid_tables_recompute_from_the_committed_csv():
-    from labelleak.report.tables import fmt_asr, load_results, row_label, summary_table
+    from labelleak.report.tables import load_results, row_label
 
     results, utility = load_results(README.parent / "docs" / "results" / "attack-grid")
     forget_acc = dict(zip(utility["cell"], utility["forget_test_acc"]))
@@ -83,12 +94,5 @@ def test_readme_attack_grid_tables_recompute_from_the_committed_csv():
         ("| attack, single classes that forgot |", "dataset", singles),
         ("| attack, Fashion-MNIST sets that forgot |", "size", fashion_sets),
     ):
-        columns, rows = _readme_table(header)
-        summary = summary_table(rows_in_table, ["label", column])
-        cells = {(r["label"], r[column]): fmt_asr(r) for r in summary.to_dict("records")}
-        for label, values in rows.items():
-            assert len(values) == len(columns), label
-            for name, value in zip(columns, values):
-                assert value == cells[(label.strip("`"), name)], (label, name)
-                checked += 1
+        checked += _check_readme_table(header, column, rows_in_table)[0]
     assert checked >= 20
