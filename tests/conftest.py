@@ -52,3 +52,22 @@ def benchmark_script(filename: str) -> Iterator[ModuleType]:
         yield module
     finally:
         del sys.modules[spec.name]
+
+
+def markdown_tables(text: str) -> list[list[list[str]]]:
+    """Every Markdown table of ``text``: a run of two or more lines starting with '|', outside code
+    fences, as rows of stripped cells. An escaped ``\\|`` stays inside its cell."""
+    tables: list[list[list[str]]] = []
+    current: list[list[str]] = []
+    fenced = False
+    for line in [*text.splitlines(), ""]:
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and line.lstrip().startswith("|"):
+            cells = line.replace("\\|", "\0").strip().strip("|").split("|")
+            current.append([cell.strip().replace("\0", "\\|") for cell in cells])
+            continue
+        if len(current) >= 2:
+            tables.append(current)
+        current = []
+    return tables

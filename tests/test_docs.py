@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from labelleak.experiments.provenance import portable_path
+from tests.conftest import markdown_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 #: an absolute path into a temporary, home or working folder (not a URL's path, not ``~/...``)
@@ -61,38 +62,16 @@ def test_runs_record_portable_paths(tmp_path, monkeypatch):
     assert portable_path("") == ""
 
 
-def _cells(line: str) -> int:
-    """Cells of one Markdown table line; an escaped ``\\|`` is part of a cell."""
-    return len(line.strip().replace("\\|", "").strip("|").split("|"))
-
-
-def _tables(text: str) -> list[list[str]]:
-    """The Markdown tables of ``text`` (runs of lines starting with '|', outside code fences)."""
-    tables: list[list[str]] = []
-    current: list[str] = []
-    fenced = False
-    for line in [*text.splitlines(), ""]:
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        if not fenced and line.lstrip().startswith("|"):
-            current.append(line)
-            continue
-        if len(current) >= 2:
-            tables.append(current)
-        current = []
-    return tables
-
-
 def test_every_committed_markdown_table_has_as_many_cells_in_each_row_as_in_its_header():
     broken = []
     for path in _files():
         if path.suffix != ".md":
             continue
-        for table in _tables(path.read_text()):
-            header = _cells(table[0])
-            bad = [line for line in table[1:] if _cells(line) != header]
+        for table in markdown_tables(path.read_text()):
+            header = len(table[0])
+            bad = [row for row in table[1:] if len(row) != header]
             if bad:
-                broken.append(f"{path.relative_to(ROOT)}: header {header} cells, row {bad[0].strip()[:80]}")
+                broken.append(f"{path.relative_to(ROOT)}: header {header} cells, row {' | '.join(bad[0])[:80]}")
     assert not broken, "Markdown tables that do not render:\n" + "\n".join(broken)
 
 
@@ -106,4 +85,4 @@ def test_every_committed_markdown_table_has_as_many_cells_in_each_row_as_in_its_
     ],
 )
 def test_the_table_scanner(text, counts):
-    assert [[_cells(line) for line in table] for table in _tables(text)] == counts
+    assert [[len(row) for row in table] for table in markdown_tables(text)] == counts

@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+from tests.conftest import markdown_tables
 
 from labelleak.metrics import wilson_interval
 from labelleak.report.document import write_report
@@ -200,22 +201,10 @@ def test_missing_results_are_a_clear_error(tmp_path):
         load_results(tmp_path)
 
 
-def _markdown_tables(text):
-    """Every Markdown table of ``text`` as a list of rows of cells (an escaped ``\\|`` is not a separator)."""
-    tables, current = [], []
-    for line in text.splitlines() + [""]:
-        if line.startswith("|"):
-            current.append([c.strip() for c in line.replace("\\|", "\0").strip().strip("|").split("|")])
-        elif current:
-            tables.append(current)
-            current = []
-    return tables
-
-
 def test_every_report_table_has_as_many_cells_per_row_as_headers(tmp_path):
     make_results_dir(tmp_path, datasets=("digits", "mnist"))
     text = write_report(tmp_path)[0].read_text()
-    tables = _markdown_tables(text)
+    tables = markdown_tables(text)
     assert len(tables) > 5
     for table in tables:
         assert {len(row) for row in table} == {len(table[0])}, table[0]
@@ -238,7 +227,7 @@ def test_the_per_method_tables_order_methods_the_same_way(tmp_path):
         atomic_write_json(path, data)
     write_results(tmp_path, cells)
     text = write_report(tmp_path)[0].read_text()
-    headers = [t[0] for t in _markdown_tables(text) if t[0][0] == "attack" and "all methods" in t[0]]
+    headers = [t[0] for t in markdown_tables(text) if t[0][0] == "attack" and "all methods" in t[0]]
     assert headers[0] == headers[1] == ["attack", "retrain", "finetune", "all methods"]
 
 
