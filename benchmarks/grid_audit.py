@@ -23,6 +23,15 @@ of an attack, audits the target again).
 
     python benchmarks/grid_audit.py configs/multiclass-methods.toml --datasets fashion-mnist,mnist --out docs/results/multiclass-methods --threads 1
 
+``--access queries`` (or ``labels``) audits what an API serving each target reveals, as
+``labelleak audit --access`` does (shadows still of the targets' architecture); ``--attacks`` and
+``--query-budget`` are the audit's own options, and ``--without-original`` withholds θ_o (the
+data-free API attacker holds no earlier model). Each row records the queries the audit's attacks
+spent on the target, summed, and the report gives their median and maximum:
+
+    python benchmarks/grid_audit.py configs/query-budget.toml --access queries --without-original \
+        --attacks invert-cma,label-reach,noise-frequency,noise-logprob --query-budget 400 --out OUT
+
 ``--tables-only`` audits nothing and writes ``audit.md`` again from the rows of ``OUT/audit.json``.
 """
 
@@ -32,10 +41,12 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from labelleak.access import ACCESS_LEVELS
 from labelleak.attacks.shadow import ShadowConfig
 from labelleak.audit import audit_model
 from labelleak.audit.run import INVERSION_REFERENCE, SHADOW_METHODS, attack_options, construct_attack, select_attacks
@@ -54,7 +65,32 @@ FORGOT = 0.10
 VERDICT = "audit verdict"
 
 
-def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: list[str] | None) -> list[dict]:
+@dataclass(frozen=True)
+class AuditSetting:
+    """What each audit is run with: the access to θ_u, the attacks, their query budget, θ_o or not."""
+
+    access: str = "weights"
+    attacks: str = "default"
+    query_budget: int | None = None
+    with_original: bool = True
+
+    def command_options(self) -> str:
+        """The command-line options that select this setting (empty for the default)."""
+        options = []
+        if self.access != "weights":
+            options.append(f"--access {self.access}")
+        if not self.with_original:
+            options.append("--without-original")
+        if self.attacks != "default":
+            options.append(f"--attacks {self.attacks}")
+        if self.query_budget is not None:
+            options.append(f"--query-budget {self.query_budget}")
+        return "".join(f" {o}" for o in options)
+
+
+def audit_cells(
+    config_path: str, *, out: Path, cache: str | None, datasets: list[str] | None, setting: AuditSetting
+) -> list[dict]:
     """Audit every target of the config (or of ``datasets``), one JSON each under ``out/audits``."""
     config = load_config(config_path)
     ctx = Context(config, store_root=cache, results_dir=str(out))
@@ -65,7 +101,7 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
         path = out / "audits" / f"{cell.id}.json"
         original = ctx.original(cell.dataset, cell.seed)
         target = ctx.unlearned(cell)
-        key = audit_key(ctx.target_key(cell), dataset=cell.dataset)
+        key = audit_key(ctx.target_key(cell), dataset=cell.dataset, setting=setting)
         data = stored_audit(path, key=key)
         if data is None:
             if cell.dataset not in full:
@@ -73,7 +109,14 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
                 full[cell.dataset] = load_dataset(cell.dataset, root=ctx.dataset_config(cell.dataset).data_root)
             start = time.perf_counter()
             report = audit_model(
-                target.model, dataset=full[cell.dataset], original=original.model, seed=0, store=ctx.store
+                target.model,
+                dataset=full[cell.dataset],
+                original=original.model if setting.with_original else None,
+                access=setting.access,
+                attacks=setting.attacks,
+                query_budget=setting.query_budget,
+                seed=0,
+                store=ctx.store,
             )
             text = json.dumps(
                 {**report.to_json(), "wall_seconds": time.perf_counter() - start, "audit_key": key}, indent=2
@@ -95,6 +138,7 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
                 "original_class_test_acc": [round(a, 4) for a in original.metrics["per_class_test_accuracy"]],
                 "verdict": sorted(data["verdict"]["forgotten"]),
                 "success": success,
+                "queries": sum(a["queries"] for a in data["attacks"] if a["access"] in ("labels", "queries")),
                 "audit_seconds": data.get("wall_seconds"),
             }
         )
@@ -102,18 +146,27 @@ def audit_cells(config_path: str, *, out: Path, cache: str | None, datasets: lis
     return rows
 
 
-def audit_key(target_key: dict, *, dataset: str) -> str:
+def audit_key(target_key: dict, *, dataset: str, setting: AuditSetting) -> str:
     """A hash of what an audit of the θ_u with cache key ``target_key`` depends on besides the code:
-    that θ_u, the attacks the audit runs (name, options and revision of each, as the audit builds
-    them for a white-box model with θ_o) and the parameters with which it unlearns its shadows on
-    ``dataset``."""
-    options = attack_options(seed=0, query_budget=None, verbose=False, inversion_reference=INVERSION_REFERENCE)
+    that θ_u, the access the audit had, the attacks it runs (name, options and revision of each, as
+    the audit builds them for a model of known architecture in ``setting``) and the parameters with
+    which it unlearns its shadows on ``dataset``."""
+    options = attack_options(
+        seed=0,
+        query_budget=setting.query_budget,
+        verbose=False,
+        inversion_reference=INVERSION_REFERENCE if setting.with_original else None,
+    )
     attacks = [
         construct_attack(name, options=options).result_key()
-        for name in select_attacks("default", level="weights", has_original=True)
+        for name in select_attacks(setting.attacks, level=setting.access, has_original=setting.with_original)
     ]
     shadows = ShadowConfig(methods=SHADOW_METHODS).method_params(dataset)
-    return config_hash({"target": target_key, "attacks": attacks, "shadow_methods": shadows})
+    key: dict = {"target": target_key, "attacks": attacks, "shadow_methods": shadows}
+    if setting != AuditSetting():  # the default's key is the one its audits were stored under
+        key["access"] = setting.access
+        key["with_original"] = setting.with_original
+    return config_hash(key)
 
 
 def stored_audit(path: Path, *, key: str) -> dict | None:
@@ -216,17 +269,28 @@ def tables(rows: list[dict]) -> list[str]:
     return out
 
 
-def report(rows: list[dict], *, config: str, datasets: str | None) -> str:
+def query_line(rows: list[dict]) -> str:
+    """The queries the audits' black-box attacks spent per target, summed over the attacks."""
+    spent = sorted(r["queries"] for r in rows if "queries" in r)
+    if not spent or not spent[-1]:
+        return ""
+    return (
+        f"Queries to θ_u per target, summed over the attacks that query it: median {spent[len(spent) // 2]:,}, "
+        f"most {spent[-1]:,}."
+    )
+
+
+def report(rows: list[dict], *, config: str, datasets: str | None, setting: AuditSetting) -> str:
     """audit.md: how it was made, the tables of each dataset and the verdict's misses."""
     forgot = [r for r in rows if r["forget_test_acc"] <= FORGOT]
-    dataset_option = f" --datasets {datasets}" if datasets else ""
+    options = (f" --datasets {datasets}" if datasets else "") + setting.command_options()
     seconds = sorted(r["audit_seconds"] for r in rows if r["audit_seconds"] is not None)
     return "\n".join(
         [
             f"# The audit verdict on the targets of {Path(config).name}",
             "",
-            f"`python benchmarks/grid_audit.py {config}{dataset_option} --out OUT`: {len(rows)} targets, "
-            f"{len(forgot)} forgot (forget-class test accuracy ≤ {FORGOT:.0%}).",
+            f"`python benchmarks/grid_audit.py {config}{options} --out OUT`: {len(rows)} targets, "
+            f"{len(forgot)} forgot (forget-class test accuracy ≤ {FORGOT:.0%}). {query_line(rows)}".rstrip(),
             (
                 f"Audit wall time, as recorded in each audit's JSON by the run that made it: slowest "
                 f"{seconds[-1]:.1f} s (the first of a dataset trains the shadows the store lacks), median "
@@ -249,11 +313,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", help="comma-separated: only these of the config's datasets")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument(
+        "--access",
+        choices=ACCESS_LEVELS,
+        default="weights",
+        help="what the audit's attacks get of each target (labelleak audit --access; default: weights)",
+    )
+    parser.add_argument("--attacks", default="default", help="the audit's attacks (labelleak audit --attacks)")
+    parser.add_argument("--query-budget", type=int, help="most queries per black-box attack (labelleak audit)")
+    parser.add_argument(
+        "--without-original", action="store_true", help="audit without θ_o (default: the grid's θ_o is given)"
+    )
+    parser.add_argument(
         "--tables-only",
         action="store_true",
         help="audit nothing: write audit.md again from the rows of OUT/audit.json (after a change of the tables)",
     )
     args = parser.parse_args(argv)
+    setting = AuditSetting(
+        access=args.access,
+        attacks=args.attacks,
+        query_budget=args.query_budget,
+        with_original=not args.without_original,
+    )
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     if args.tables_only:
@@ -264,10 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         rows = json.loads(saved.read_text())
     else:
         rows = audit_cells(
-            args.config, out=out, cache=args.cache, datasets=args.datasets.split(",") if args.datasets else None
+            args.config,
+            out=out,
+            cache=args.cache,
+            datasets=args.datasets.split(",") if args.datasets else None,
+            setting=setting,
         )
         (out / "audit.json").write_text(json.dumps(rows, indent=1) + "\n")
-    text = report(rows, config=args.config, datasets=args.datasets)
+    text = report(rows, config=args.config, datasets=args.datasets, setting=setting)
     (out / "audit.md").write_text(text)
     print(text)
     return 0

@@ -113,21 +113,43 @@ def test_a_stored_audit_is_kept_only_under_the_key_it_was_made_with(grid_audit, 
 
 
 def test_the_audit_key_changes_with_the_target_and_with_the_shadow_methods_defaults(grid_audit):
-    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist")
-    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") == key
-    assert grid_audit.audit_key({"method": "finetune"}, dataset="mnist") != key
+    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist", setting=grid_audit.AuditSetting())
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist", setting=grid_audit.AuditSetting()) == key
+    assert grid_audit.audit_key({"method": "finetune"}, dataset="mnist", setting=grid_audit.AuditSetting()) != key
     # defaults.json gives the shadow methods other parameters on digits than on mnist
-    assert grid_audit.audit_key({"method": "retrain"}, dataset="digits") != key
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="digits", setting=grid_audit.AuditSetting()) != key
+
+
+def test_the_audit_key_changes_with_the_access_attacks_budget_and_original(grid_audit):
+    setting = grid_audit.AuditSetting
+
+    def key(**options):
+        return grid_audit.audit_key({"method": "retrain"}, dataset="mnist", setting=setting(**options))
+
+    black_box = {"access": "queries", "attacks": "invert-cma,noise-frequency", "with_original": False}
+    variants = [
+        key(),
+        key(access="queries"),
+        key(**black_box),
+        key(**black_box, query_budget=400),
+        key(**{**black_box, "attacks": "invert-cma"}),
+        key(**{**black_box, "with_original": True}),
+    ]
+    assert len(set(variants)) == len(variants)
+    assert setting(**black_box, query_budget=400).command_options() == (
+        " --access queries --without-original --attacks invert-cma,noise-frequency --query-budget 400"
+    )
+    assert setting().command_options() == ""
 
 
 def test_the_audit_key_changes_when_an_attack_the_audit_runs_changes_revision(grid_audit, monkeypatch):
     from labelleak.attacks import ATTACKS
 
-    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist")
+    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist", setting=grid_audit.AuditSetting())
     attack = ATTACKS.get("param-diff")
     revision = attack.revision
     monkeypatch.setattr(attack, "revision", classmethod(lambda cls, options: revision(options) + 1))
-    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") != key
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist", setting=grid_audit.AuditSetting()) != key
 
 
 def test_tables_only_writes_audit_md_again_from_audit_json_without_auditing(grid_audit, tmp_path, capsys):
@@ -147,3 +169,9 @@ def test_tables_only_writes_audit_md_again_from_audit_json_without_auditing(grid
     text = (tmp_path / "audit.md").read_text()
     assert "`python benchmarks/grid_audit.py grid.toml --datasets mnist --out OUT`: 1 targets, 1 forgot" in text
     assert "slowest 3.5 s" in text and "| a | 0.0% | [1, 2] | +2 (90% → 10%) |" in text
+    assert "Queries to θ_u" not in text  # the row records none: a white-box audit's attacks asked nothing
+    (tmp_path / "audit.json").write_text(grid_audit.json.dumps([{**row, "queries": 928}, {**row, "queries": 900}]))
+    assert grid_audit.main(["grid.toml", "--out", str(tmp_path), "--tables-only", "--access", "queries"]) == 0
+    text = (tmp_path / "audit.md").read_text()
+    assert "grid.toml --access queries --out OUT`" in text
+    assert "summed over the attacks that query it: median 928, most 928." in text

@@ -371,6 +371,40 @@ def test_named_attacks_and_query_budget(owner_onnx, cache_dir, tmp_path, capsys)
     assert result["verdict"]["attacks_run"] == 2
 
 
+def test_owner_model_audited_as_an_api_serves_it(owner_files, cache_dir, tmp_path, capsys):
+    out_json = tmp_path / "api.json"
+    factory = ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned]
+    code, _out, err = audit([*factory, "--access", "queries", "--cache", cache_dir, "--json", out_json], capsys)
+    assert code == 0, err
+    result = json.loads(out_json.read_text())
+    names = {a["name"] for a in result["attacks"]}
+    assert names and all(ATTACKS.get(n).requires in ("labels", "queries") for n in names)
+    assert {"invert-cma", "label-reach", "noise-frequency"} <= names
+    # the architecture is known: the black-box attacks are fit on shadows of it, not on a stand-in's
+    calibration = {a["name"]: a["calibration"] for a in result["attacks"]}
+    assert calibration["invert-cma"].startswith("shadows of the owner's architecture (factory-")
+    assert result["verdict"]["rule"] == "fused" and FORGOTTEN in result["verdict"]["forgotten"]
+    code, _out, err = audit([*factory, "--access", "labels", "--cache", cache_dir, "--json", out_json], capsys)
+    assert code == 0, err
+    assert {a["name"] for a in json.loads(out_json.read_text())["attacks"]} == {"label-reach"}
+
+
+def test_onnx_audit_with_labels_only(owner_onnx, cache_dir, tmp_path, capsys):
+    out_json = tmp_path / "labels.json"
+    code, out, err = audit(
+        ["--onnx", owner_onnx, "--access", "labels", "--cache", cache_dir, "--json", out_json], capsys
+    )
+    assert code == 0, err
+    assert "labels only" in out
+    result = json.loads(out_json.read_text())
+    assert [a["name"] for a in result["attacks"]] == ["label-reach"] and result["attacks"][0]["access"] == "labels"
+
+
+def test_onnx_access_cannot_exceed_queries(owner_onnx, capsys):
+    code, out, err = audit(["--onnx", owner_onnx, "--access", "weights"], capsys)
+    _one_line_error(code, out, err, "--access weights cannot be used with --onnx")
+
+
 def test_naming_a_white_box_attack_for_an_onnx_file(owner_onnx, capsys):
     code, out, err = audit(["--onnx", owner_onnx, "--attacks", "invert-wb"], capsys)
     _one_line_error(code, out, err, "'invert-wb' cannot run in this audit: needs gradients access")
@@ -379,6 +413,7 @@ def test_naming_a_white_box_attack_for_an_onnx_file(owner_onnx, capsys):
 def test_the_audit_flags_offer_exactly_the_library_choices():
     # the command line spells its choices out so that `labelleak audit --help` imports no attack code;
     # they must stay the ones run_audit accepts
+    from labelleak.access import ACCESS_LEVELS
     from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS
     from labelleak.attacks.shadow import METHODS_PER_SET
     from labelleak.cli import build_parser
@@ -388,3 +423,4 @@ def test_the_audit_flags_offer_exactly_the_library_choices():
     assert set(flags["inversion_reference"].choices) == set(REFERENCES)
     assert set(flags["inversion_set_decision"].choices) == set(SET_DECISIONS)
     assert set(flags["shadow_methods_per_set"].choices) == set(METHODS_PER_SET)
+    assert set(flags["access"].choices) == set(ACCESS_LEVELS)

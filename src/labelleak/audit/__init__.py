@@ -11,9 +11,11 @@ agree:
   code builds the architecture, the weights are loaded safely (safetensors, or a plain tensor
   state dict via ``torch.load(weights_only=True)``). This is full white-box access (A-weights), so
   every kind of attack runs; the ``original`` weights (``--original``) add the two-version attacks
-  (A-weights+orig).
+  (A-weights+orig). A lower ``level`` (``--access queries`` or ``labels``) audits what an API serving
+  the model reveals, still with shadow models of the owner's architecture.
 * an ONNX file (:class:`OnnxModel`, :func:`onnx_target`; ``--onnx``): the model is only queried
-  through onnxruntime (A-queries), so only the black-box attacks and query baselines run.
+  through onnxruntime (A-queries, or its top-1 labels with ``--access labels``), so only the
+  black-box attacks and query baselines run.
 
 The attacker's auxiliary set A, unrelated set N and the shadow calibration come from a named
 dataset, never from the target: the audit asks what an outsider holding data of the same
@@ -66,11 +68,12 @@ from labelleak.audit.run import (
     run_audit,
     select_attacks,
 )
-from labelleak.audit.target import AuditTarget, onnx_target, weights_target
+from labelleak.audit.target import ONNX_LEVELS, AuditTarget, onnx_target, weights_target
 from labelleak.audit.verdict import AuditVerdict, score_margin, verdict, votes_in_verdict
 
 __all__ = [
     "INVERSION_SET_DECISION",
+    "ONNX_LEVELS",
     "PARAMETER_DECIDER",
     "PROBE_IMAGES",
     "SHADOW_METHODS",

@@ -403,12 +403,15 @@ def audit_model(
     dataset: ImageDataset,
     original: nn.Module | None = None,
     head: str | None = None,
+    access: str = "weights",
     **options: Any,
 ) -> AuditReport:
     """:func:`run_audit` on a model in memory (white-box; with ``original`` the two-version setting).
 
     ``model`` takes (N, C, H, W) batches in [0, 1] of ``dataset``'s shape and returns K logits (or
     probabilities); its last ``nn.Linear`` with K outputs is the head unless ``head`` names it.
+    ``access`` is what the attacks get of ``model`` (:func:`~labelleak.audit.target.weights_target`'s
+    ``level``: "queries" audits what an API serving it reveals, with shadows of its architecture).
     ``options`` go to :func:`run_audit` (attacks, query_budget, seed, store, data_root, verbose).
     """
     sample = dataset.x_test[:PROBE_IMAGES]
@@ -430,5 +433,6 @@ def audit_model(
         description=f"{type(model).__name__} in memory",
         original=None if original is None else wrap(original, "the original model"),
         arch=arch,
+        level=access,
     )
     return run_audit(target, dataset=dataset, **options)

@@ -13,6 +13,7 @@ FLAGS = {
     "spec": "--model-factory",
     "weights": "--weights",
     "original": "--original",
+    "level": "--access",
     "num_classes": "--num-classes",
     "mean": "--mean",
     "std": "--std",
@@ -36,6 +37,8 @@ Two ways to supply the model:
   --model-factory FILE.py:CALLABLE --weights W   your architecture + your checkpoint (white box: all
                                                  attacks; --original adds the two-version attacks)
   --onnx MODEL.onnx                              an exported model, queried only (black box)
+  --access queries|labels                        either of them, attacked only as an API serving it
+                                                 would allow (probabilities, or top-1 labels)
 
 WARNING: --model-factory IMPORTS AND RUNS the named Python file or module, then calls CALLABLE()
 to build the architecture. Only name code you trust. Weights themselves are never unpickled:
@@ -88,6 +91,14 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--original", metavar="ORIGINAL", help="weights of the model before unlearning (adds the two-version attacks)"
+    )
+    parser.add_argument(
+        "--access",
+        choices=("weights", "gradients", "queries", "labels"),
+        help="what the attacks get of the unlearned model: 'weights' (default with --model-factory), "
+        "'gradients', 'queries' (probabilities, as an API serves them; default with --onnx) or 'labels' "
+        "(top-1 label only). Below 'weights' the audit asks what an API reveals; with --model-factory "
+        "its shadow models are still your architecture, and --original stays white-box",
     )
     add_data_options(parser, default=None)
     parser.add_argument(
@@ -193,6 +204,7 @@ def run(args) -> int:
 def _run(args) -> int:
     from labelleak.audit import (
         INVERSION_SET_DECISION,
+        ONNX_LEVELS,
         PROBE_IMAGES,
         SHADOW_METHODS,
         SHADOW_METHODS_PER_SET,
@@ -239,10 +251,16 @@ def _run(args) -> int:
                 f"{', '.join(extra)} cannot be used with --onnx (an ONNX file holds its own "
                 f"weights and is only queried)"
             )
+        if args.access not in (None, *ONNX_LEVELS):
+            raise AuditError(
+                f"--access {args.access} cannot be used with --onnx: an ONNX file is only queried "
+                f"(--access {' or '.join(ONNX_LEVELS)})"
+            )
         target = onnx_target(
             OnnxModel(Path(args.onnx), num_classes=k, input_shape=dataset.input_shape, sample=sample),
             num_classes=k,
             input_shape=dataset.input_shape,
+            level=args.access or "queries",
         )
     else:
         if args.weights is None:
@@ -266,6 +284,7 @@ def _run(args) -> int:
             description=description,
             original=original,
             arch=arch,
+            level=args.access or "weights",
         )
     report = run_audit(
         target,
