@@ -27,6 +27,7 @@ from labelleak.audit import (
     verdict,
     weights_target,
 )
+from labelleak.validation import ParameterError
 from tests.audit.conftest import USER_MODEL, load_user_module, need
 
 SAMPLE = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
@@ -98,7 +99,19 @@ def test_normalisation_wrapper_feeds_the_user_model_normalised_inputs():
     assert torch.allclose(seen[0], torch.full((1, 1, 2, 2), 2.0))
 
 
-def test_probability_outputs_become_log_probabilities(owner_files, digits):
+@pytest.fixture()
+def unlearned(owner_files, digits):
+    """The owner's unlearned model, loaded as the audit loads it."""
+    return load_user_model(
+        load_factory(f"{USER_MODEL}:build"),
+        spec="m",
+        weights=owner_files.unlearned,
+        num_classes=10,
+        sample=digits.x_test[:16],
+    )
+
+
+def test_probability_outputs_become_log_probabilities(owner_files, unlearned, digits):
     loaded = load_user_model(
         load_factory(f"{USER_MODEL}:build_softmax"),
         spec="softmax model",
@@ -107,26 +120,14 @@ def test_probability_outputs_become_log_probabilities(owner_files, digits):
         sample=digits.x_test[:16],
     )
     assert loaded.outputs == "probabilities" and loaded.user_head_name == "0.classifier.3"
-    plain = load_user_model(
-        load_factory(f"{USER_MODEL}:build"),
-        spec="plain model",
-        weights=owner_files.unlearned,
-        num_classes=10,
-        sample=digits.x_test[:16],
-    )
+    plain = unlearned
     x = digits.x_test[:32]
     with torch.no_grad():
         assert torch.allclose(torch.softmax(loaded.model(x), 1), torch.softmax(plain.model(x), 1), atol=1e-5)
 
 
-def test_weights_view_exposes_the_users_head(owner_files, digits):
-    loaded = load_user_model(
-        load_factory(f"{USER_MODEL}:build"),
-        spec="m",
-        weights=owner_files.unlearned,
-        num_classes=10,
-        sample=digits.x_test[:16],
-    )
+def test_weights_view_exposes_the_users_head(owner_files, unlearned, digits):
+    loaded = unlearned
     target = weights_target(loaded, num_classes=10, input_shape=(1, 8, 8), description="m")
     view = target.view()
     state = torch.load(owner_files.unlearned, weights_only=True)
@@ -155,16 +156,10 @@ def test_bad_normalisation(owner_files, digits, mean, std, message):
         )
 
 
-def test_onnx_logits_are_softmaxed_and_counted(owner_files, owner_onnx, digits):
+def test_onnx_logits_are_softmaxed_and_counted(unlearned, owner_onnx, digits):
     onnx = OnnxModel(owner_onnx, num_classes=10, input_shape=(1, 8, 8), sample=digits.x_test[:16])
     assert onnx.outputs == "logits"
-    plain = load_user_model(
-        load_factory(f"{USER_MODEL}:build"),
-        spec="m",
-        weights=owner_files.unlearned,
-        num_classes=10,
-        sample=digits.x_test[:16],
-    )
+    plain = unlearned
     view = onnx_target(onnx, num_classes=10, input_shape=(1, 8, 8)).view(budget=40)
     probs = view.query(digits.x_test[:30])
     with torch.no_grad():
@@ -172,6 +167,18 @@ def test_onnx_logits_are_softmaxed_and_counted(owner_files, owner_onnx, digits):
     assert view.queries_used == 30
     with pytest.raises(QueryBudgetExceeded):
         view.query(digits.x_test[:11])
+    labels = onnx_target(onnx, num_classes=10, input_shape=(1, 8, 8), level="labels").view(budget=30)
+    assert labels.level == "labels" and not hasattr(labels, "query")
+    assert torch.equal(labels.query_labels(digits.x_test[:30]), probs.argmax(1)) and labels.remaining == 0
+
+
+def test_target_level_is_validated(unlearned, digits):
+    with pytest.raises(ParameterError, match="level must be one of 'labels', 'queries', 'gradients', 'weights'"):
+        weights_target(unlearned, num_classes=10, input_shape=digits.input_shape, description="m", level="api")
+    target = weights_target(unlearned, num_classes=10, input_shape=digits.input_shape, description="m", level="labels")
+    view = target.view(budget=5)
+    assert view.level == "labels" and not hasattr(view, "query")
+    assert view.query_labels(digits.x_test[:5]).shape == (5,) and view.remaining == 0
 
 
 def test_onnx_with_fixed_batch_and_probability_outputs(export_onnx, tmp_path, digits):

@@ -15,7 +15,6 @@ from labelleak.audit import (
     run_audit,
     weights_target,
 )
-from labelleak.validation import ParameterError
 from tests.audit.conftest import FORGOTTEN, USER_MODEL
 
 
@@ -76,22 +75,6 @@ def test_dataset_must_fit_the_target(white_box, digits):
     )
     with pytest.raises(AuditError, match=r"inputs of shape \(1, 8, 8\), dataset 'digits-upscaled' has \(1, 16, 16\)"):
         run_audit(white_box, dataset=upscaled)
-
-
-def test_target_level_is_validated(owner_files, digits):
-    loaded = load_user_model(
-        load_factory(f"{USER_MODEL}:build"),
-        spec="m",
-        weights=owner_files.unlearned,
-        num_classes=10,
-        sample=digits.x_test[:16],
-    )
-    with pytest.raises(ParameterError, match="level must be one of 'labels', 'queries', 'gradients', 'weights'"):
-        weights_target(loaded, num_classes=10, input_shape=digits.input_shape, description="m", level="api")
-    target = weights_target(loaded, num_classes=10, input_shape=digits.input_shape, description="m", level="labels")
-    view = target.view(budget=5)
-    assert view.level == "labels" and not hasattr(view, "query")
-    assert view.query_labels(digits.x_test[:5]).shape == (5,) and view.remaining == 0
 
 
 def test_inversion_reference_is_validated(white_box, digits):
