@@ -169,7 +169,7 @@ def test_tables_only_writes_audit_md_again_from_audit_json_without_auditing(grid
     text = (tmp_path / "audit.md").read_text()
     assert "`python benchmarks/grid_audit.py grid.toml --datasets mnist --out OUT`: 1 targets, 1 forgot" in text
     assert "slowest 3.5 s" in text and "| a | 0.0% | [1, 2] | +2 (90% → 10%) |" in text
-    assert "Queries to θ_u" not in text  # the row records none: a white-box audit's attacks asked nothing
+    assert "Queries to θ_u" not in text  # rows written before the count was recorded carry none
     (tmp_path / "audit.json").write_text(grid_audit.json.dumps([{**row, "queries": 928}, {**row, "queries": 900}]))
     assert grid_audit.main(["grid.toml", "--out", str(tmp_path), "--tables-only", "--access", "queries"]) == 0
     text = (tmp_path / "audit.md").read_text()
