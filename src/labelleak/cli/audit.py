@@ -37,8 +37,8 @@ Two ways to supply the model:
   --model-factory FILE.py:CALLABLE --weights W   your architecture + your checkpoint (white box: all
                                                  attacks; --original adds the two-version attacks)
   --onnx MODEL.onnx                              an exported model, queried only (black box)
-  --access queries|labels                        either of them, attacked only as an API serving it
-                                                 would allow (probabilities, or top-1 labels)
+Add --access queries (probabilities) or --access labels (top-1 label only) to attack either one
+only as an API serving it would allow.
 
 WARNING: --model-factory IMPORTS AND RUNS the named Python file or module, then calls CALLABLE()
 to build the architecture. Only name code you trust. Weights themselves are never unpickled:
