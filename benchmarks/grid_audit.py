@@ -48,7 +48,7 @@ import torch
 
 from labelleak.access import ACCESS_LEVELS
 from labelleak.attacks.shadow import ShadowConfig
-from labelleak.audit import audit_model
+from labelleak.audit import AuditError, audit_model
 from labelleak.audit.run import INVERSION_REFERENCE, SHADOW_METHODS, attack_options, construct_attack, select_attacks
 from labelleak.data import ImageDataset, load_dataset
 from labelleak.experiments.config import load_config
@@ -108,16 +108,30 @@ def audit_cells(
                 # the attacker's data come from the whole test split, as in `labelleak audit --dataset`
                 full[cell.dataset] = load_dataset(cell.dataset, root=ctx.dataset_config(cell.dataset).data_root)
             start = time.perf_counter()
-            report = audit_model(
-                target.model,
-                dataset=full[cell.dataset],
-                original=original.model if setting.with_original else None,
-                access=setting.access,
-                attacks=setting.attacks,
-                query_budget=setting.query_budget,
-                seed=0,
-                store=ctx.store,
-            )
+            try:
+                report = audit_model(
+                    target.model,
+                    dataset=full[cell.dataset],
+                    original=original.model if setting.with_original else None,
+                    access=setting.access,
+                    attacks=setting.attacks,
+                    query_budget=setting.query_budget,
+                    seed=0,
+                    store=ctx.store,
+                )
+            except AuditError as err:  # the audit refuses the model, as `labelleak audit` would: listed, not counted
+                rows.append(
+                    {
+                        "cell": cell.id,
+                        "dataset": cell.dataset,
+                        "method": cell.method,
+                        "forget": sorted(cell.forget),
+                        "forget_test_acc": float(target.metrics["forget_test_acc"]),
+                        "refused": str(err),
+                    }
+                )
+                print(f"[{i + 1}/{len(todo)}] {cell.id}: not audited: {err}", flush=True)
+                continue
             text = json.dumps(
                 {**report.to_json(), "wall_seconds": time.perf_counter() - start, "audit_key": key}, indent=2
             )
@@ -280,8 +294,20 @@ def query_line(rows: list[dict]) -> str:
     )
 
 
+def refused_line(rows: list[dict]) -> str:
+    """The targets the audit refused (listed in audit.json, left out of every table)."""
+    refused = [r for r in rows if "refused" in r]
+    if not refused:
+        return ""
+    return (
+        "Not audited, the audit refused the model: " + "; ".join(f"{r['cell']} ({r['refused']})" for r in refused) + "."
+    )
+
+
 def report(rows: list[dict], *, config: str, datasets: str | None, setting: AuditSetting) -> str:
     """audit.md: how it was made, the tables of each dataset and the verdict's misses."""
+    refused = refused_line(rows)
+    rows = [r for r in rows if "refused" not in r]
     forgot = [r for r in rows if r["forget_test_acc"] <= FORGOT]
     options = (f" --datasets {datasets}" if datasets else "") + setting.command_options()
     seconds = sorted(r["audit_seconds"] for r in rows if r["audit_seconds"] is not None)
@@ -289,8 +315,8 @@ def report(rows: list[dict], *, config: str, datasets: str | None, setting: Audi
         [
             f"# The audit verdict on the targets of {Path(config).name}",
             "",
-            f"`python benchmarks/grid_audit.py {config}{options} --out OUT`: {len(rows)} targets, "
-            f"{len(forgot)} forgot (forget-class test accuracy ≤ {FORGOT:.0%}). {query_line(rows)}".rstrip(),
+            f"`python benchmarks/grid_audit.py {config}{options} --out OUT`: {len(rows)} targets audited, "
+            f"{len(forgot)} forgot (forget-class test accuracy ≤ {FORGOT:.0%}). {query_line(rows)} {refused}".rstrip(),
             (
                 f"Audit wall time, as recorded in each audit's JSON by the run that made it: slowest "
                 f"{seconds[-1]:.1f} s (the first of a dataset trains the shadows the store lacks), median "

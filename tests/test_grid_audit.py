@@ -167,7 +167,7 @@ def test_tables_only_writes_audit_md_again_from_audit_json_without_auditing(grid
     (tmp_path / "audit.json").write_text(grid_audit.json.dumps([row]))
     assert grid_audit.main(["grid.toml", "--out", str(tmp_path), "--tables-only", "--datasets", "mnist"]) == 0
     text = (tmp_path / "audit.md").read_text()
-    assert "`python benchmarks/grid_audit.py grid.toml --datasets mnist --out OUT`: 1 targets, 1 forgot" in text
+    assert "`python benchmarks/grid_audit.py grid.toml --datasets mnist --out OUT`: 1 targets audited, 1 forgot" in text
     assert "slowest 3.5 s" in text and "| a | 0.0% | [1, 2] | +2 (90% → 10%) |" in text
     assert "Queries to θ_u" not in text  # rows written before the count was recorded carry none
     (tmp_path / "audit.json").write_text(grid_audit.json.dumps([{**row, "queries": 928}, {**row, "queries": 900}]))
@@ -175,3 +175,8 @@ def test_tables_only_writes_audit_md_again_from_audit_json_without_auditing(grid
     text = (tmp_path / "audit.md").read_text()
     assert "grid.toml --access queries --out OUT`" in text
     assert "summed over the attacks that query it: median 928, most 928." in text
+    refused = {"cell": "b", "dataset": "mnist", "forget": [2], "forget_test_acc": 0.5, "refused": "NaN outputs"}
+    (tmp_path / "audit.json").write_text(grid_audit.json.dumps([row, refused]))
+    assert grid_audit.main(["grid.toml", "--out", str(tmp_path), "--tables-only"]) == 0
+    text = (tmp_path / "audit.md").read_text()
+    assert "1 targets audited, 1 forgot" in text and "the audit refused the model: b (NaN outputs)." in text
