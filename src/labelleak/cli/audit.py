@@ -13,7 +13,6 @@ FLAGS = {
     "spec": "--model-factory",
     "weights": "--weights",
     "original": "--original",
-    "level": "--access",
     "num_classes": "--num-classes",
     "mean": "--mean",
     "std": "--std",
