@@ -102,6 +102,14 @@ def audit_cells(
         original = ctx.original(cell.dataset, cell.seed)
         target = ctx.unlearned(cell)
         key = audit_key(ctx.target_key(cell), dataset=cell.dataset, setting=setting)
+        truth = sorted(cell.forget)
+        row = {
+            "cell": cell.id,
+            "dataset": cell.dataset,
+            "method": cell.method,
+            "forget": truth,
+            "forget_test_acc": float(target.metrics["forget_test_acc"]),
+        }
         data = stored_audit(path, key=key)
         if data is None:
             if cell.dataset not in full:
@@ -120,16 +128,7 @@ def audit_cells(
                     store=ctx.store,
                 )
             except AuditError as err:  # the audit refuses the model, as `labelleak audit` would: listed, not counted
-                rows.append(
-                    {
-                        "cell": cell.id,
-                        "dataset": cell.dataset,
-                        "method": cell.method,
-                        "forget": sorted(cell.forget),
-                        "forget_test_acc": float(target.metrics["forget_test_acc"]),
-                        "refused": str(err),
-                    }
-                )
+                rows.append({**row, "refused": str(err)})
                 print(f"[{i + 1}/{len(todo)}] {cell.id}: not audited: {err}", flush=True)
                 continue
             text = json.dumps(
@@ -137,16 +136,11 @@ def audit_cells(
             )
             atomic_write_bytes(path, (text + "\n").encode())
             data = json.loads(text)
-        truth = sorted(cell.forget)
         success = {a["name"]: sorted(a["predicted"]) == truth for a in data["attacks"]}
         success[VERDICT] = sorted(data["verdict"]["forgotten"]) == truth
         rows.append(
             {
-                "cell": cell.id,
-                "dataset": cell.dataset,
-                "method": cell.method,
-                "forget": truth,
-                "forget_test_acc": float(target.metrics["forget_test_acc"]),
+                **row,
                 "class_test_acc": class_accuracy(target.model, ctx.dataset(cell.dataset)),
                 # measured on the same test split when θ_o was trained, and stored with it
                 "original_class_test_acc": [round(a, 4) for a in original.metrics["per_class_test_accuracy"]],
@@ -160,7 +154,7 @@ def audit_cells(
     return rows
 
 
-def audit_key(target_key: dict, *, dataset: str, setting: AuditSetting) -> str:
+def audit_key(target_key: dict, *, dataset: str, setting: AuditSetting = AuditSetting()) -> str:
     """A hash of what an audit of the θ_u with cache key ``target_key`` depends on besides the code:
     that θ_u, the access the audit had, the attacks it runs (name, options and revision of each, as
     the audit builds them for a model of known architecture in ``setting``) and the parameters with

@@ -113,11 +113,11 @@ def test_a_stored_audit_is_kept_only_under_the_key_it_was_made_with(grid_audit, 
 
 
 def test_the_audit_key_changes_with_the_target_and_with_the_shadow_methods_defaults(grid_audit):
-    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist", setting=grid_audit.AuditSetting())
-    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist", setting=grid_audit.AuditSetting()) == key
-    assert grid_audit.audit_key({"method": "finetune"}, dataset="mnist", setting=grid_audit.AuditSetting()) != key
+    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist")
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") == key
+    assert grid_audit.audit_key({"method": "finetune"}, dataset="mnist") != key
     # defaults.json gives the shadow methods other parameters on digits than on mnist
-    assert grid_audit.audit_key({"method": "retrain"}, dataset="digits", setting=grid_audit.AuditSetting()) != key
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="digits") != key
 
 
 def test_the_audit_key_changes_with_the_access_attacks_budget_and_original(grid_audit):
@@ -145,11 +145,11 @@ def test_the_audit_key_changes_with_the_access_attacks_budget_and_original(grid_
 def test_the_audit_key_changes_when_an_attack_the_audit_runs_changes_revision(grid_audit, monkeypatch):
     from labelleak.attacks import ATTACKS
 
-    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist", setting=grid_audit.AuditSetting())
+    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist")
     attack = ATTACKS.get("param-diff")
     revision = attack.revision
     monkeypatch.setattr(attack, "revision", classmethod(lambda cls, options: revision(options) + 1))
-    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist", setting=grid_audit.AuditSetting()) != key
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") != key
 
 
 def test_tables_only_writes_audit_md_again_from_audit_json_without_auditing(grid_audit, tmp_path, capsys):
