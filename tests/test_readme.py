@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import markdown_tables
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
@@ -24,17 +26,11 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch):
 
 
 def _readme_table(header: str) -> tuple[list[str], dict[str, list[str]]]:
-    """The README table whose header line starts with ``header``: its columns and, per row, its cells."""
-    lines = README.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(header))
-    columns = [c.strip() for c in lines[start].strip("|").split("|")][1:]
-    rows = {}
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows[cells[0]] = cells[1:]
-    return columns, rows
+    """The first README table whose header row starts with the cells of ``header``: its columns and,
+    per row, its cells."""
+    wanted = [cell.strip() for cell in header.strip("| ").split("|")]
+    table = next(t for t in markdown_tables(README.read_text()) if t[0][: len(wanted)] == wanted)
+    return table[0][1:], {cells[0]: cells[1:] for cells in table[2:]}
 
 
 def _size_column(n_forget: int) -> str:
