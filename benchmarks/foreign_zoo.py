@@ -14,6 +14,11 @@ With ``--onnx`` each target is exported to ONNX and audited as ``labelleak audit
 (queries only, architecture unknown), with ``--shadow-archs`` passed on: how far the black-box
 attacks' calibrations transfer to architectures the attacker never saw.
 
+With ``--access queries`` (or ``labels``), ``--without-original`` and ``--query-budget N`` each target
+is audited as an API attacker would audit it: the audit gets what the served model reveals (its
+probabilities, or top-1 labels), no θ_o, and at most N queries per black-box attack; the shadows
+stay of the owner's architecture.
+
 Resumable: every model and every audit JSON is a file under ``--out``; a re-run skips what exists.
 
     python benchmarks/foreign_zoo.py --datasets mnist --out runs/zoo --threads 2
@@ -37,6 +42,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from labelleak.access import ACCESS_LEVELS
 from labelleak.attacks import AttackResult
 from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS
 from labelleak.attacks.setsize import flag, log_odds
@@ -213,13 +219,27 @@ def build_targets(args, dataset: str, arch: str, out: Path) -> list[dict]:
     return targets
 
 
+def served(args) -> str:
+    """The suffix of what the audit is handed of the target: its access level, whether θ_o, and the
+    query budget; "" for the default (weights and θ_o, each attack's own budget)."""
+    return (
+        (f"-access-{args.access}" if args.access else "")
+        + ("-without-original" if args.without_original else "")
+        + (f"-budget-{args.query_budget}" if args.query_budget else "")
+    )
+
+
 def variant(args) -> str:
     """The suffix of this run's audit folder and tables: "" for the audit as it is, else the ablation's name."""
     if args.uncalibrated:
         return "-uncalibrated"
     attacks = "-attacks-" + args.attacks.replace(",", "-") if args.attacks else ""
     if args.onnx:
-        return "-onnx" + (f"-{args.shadow_archs.replace(',', '-')}" if args.shadow_archs else "") + attacks
+        return (
+            "-onnx" + (f"-{args.shadow_archs.replace(',', '-')}" if args.shadow_archs else "") + attacks + served(args)
+        )
+    if served(args):
+        return served(args) + attacks
     if args.shadow_methods:
         return "-shadow-methods-" + args.shadow_methods.replace(",", "-")
     if args.shadow_methods_per_set:
@@ -269,8 +289,7 @@ def audit(target: dict, args, out: Path) -> dict:
                 target["factory"],
                 "--weights",
                 target["weights"],
-                "--original",
-                target["original"],
+                *([] if args.without_original else ["--original", target["original"]]),
             ]
         )
         command = [
@@ -293,6 +312,10 @@ def audit(target: dict, args, out: Path) -> dict:
             command += ["--shadow-methods-per-set", args.shadow_methods_per_set]
         if args.inversion_set_decision:
             command += ["--inversion-set-decision", args.inversion_set_decision]
+        if args.access:
+            command += ["--access", args.access]
+        if args.query_budget:
+            command += ["--query-budget", str(args.query_budget)]
         start = time.time()
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
@@ -447,7 +470,8 @@ def met_unlearning_goal(rows: list[dict]) -> list[dict]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked: ablations that cannot go together are refused (exit status 2)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="mnist,fashion-mnist,cifar10")
     parser.add_argument("--archs", default=",".join(ZOO))
@@ -522,6 +546,22 @@ def main(argv: list[str] | None = None) -> int:
         "black box), into OUT/audits-attacks-NAMES",
     )
     parser.add_argument(
+        "--access",
+        choices=ACCESS_LEVELS,
+        help="labelleak audit --access (what the audit is handed of each target: e.g. queries, as an API "
+        "serving it reveals), into OUT/audits-access-LEVEL...",
+    )
+    parser.add_argument(
+        "--without-original",
+        action="store_true",
+        help="audit without θ_o (no --original), as an attacker who holds only the served model would",
+    )
+    parser.add_argument(
+        "--query-budget",
+        type=int,
+        help="labelleak audit --query-budget (the most queries each black-box attack spends)",
+    )
+    parser.add_argument(
         "--from-json",
         action="store_true",
         help="only rewrite the tables from OUT/zoo.json (the recorded targets and their audits' successes)",
@@ -541,19 +581,28 @@ def main(argv: list[str] | None = None) -> int:
         args.shadow_methods,
         args.shadow_methods_per_set,
         args.inversion_set_decision,
-        args.attacks,
+        args.attacks and not served(args),
+        served(args) and not args.onnx,
     )
     if sum(map(bool, ablations)) > 1:
         parser.error(
             "--uncalibrated, --inversion-reference shadows, --shadow-methods, --shadow-methods-per-set, "
-            "--inversion-set-decision and --attacks are separate ablations"
+            "--inversion-set-decision, --attacks and what the audit is handed (--access, --without-original, "
+            "--query-budget, which combine with --attacks) are separate ablations"
         )
+    if args.onnx and args.without_original:
+        parser.error("--without-original: an --onnx audit has no original model already")
     if args.onnx and (args.uncalibrated or args.inversion_reference == "shadows"):
         parser.error(
             "--onnx audits have no original model and run calibrated: --uncalibrated and "
             "--inversion-reference do not apply"
         )
     args.methods = args.methods.split(",")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     stem = f"zoo{variant(args)}"

@@ -19,7 +19,8 @@ Resumable: each audit is a JSON file under ``--out``/audits that records a hash 
 (the cache key of the θ_u it audited, the options and revision of each attack it ran, and the
 parameters its shadow models are unlearned with on the dataset); a re-run keeps an audit only while
 all three are unchanged (a changed default of a grid method or of a shadow method, or a new revision
-of an attack, audits the target again).
+of an attack, audits the target again). The audit JSON also keeps the audited θ_u's test
+accuracies (``target_metrics``), so a re-run whose audits are all current loads no θ_u.
 
     python benchmarks/grid_audit.py configs/multiclass-methods.toml --datasets fashion-mnist,mnist --out docs/results/multiclass-methods --threads 1
 
@@ -88,6 +89,11 @@ class AuditSetting:
         return "".join(f" {o}" for o in options)
 
 
+#: the key of an audit JSON under which the audited θ_u's test accuracies are kept, so that a
+#: re-run whose audits are all current reads its rows without loading any θ_u
+TARGET_METRICS = "target_metrics"
+
+
 def audit_cells(
     config_path: str, *, out: Path, cache: str | None, datasets: list[str] | None, setting: AuditSetting
 ) -> list[dict]:
@@ -100,18 +106,27 @@ def audit_cells(
     for i, cell in enumerate(todo):
         path = out / "audits" / f"{cell.id}.json"
         original = ctx.original(cell.dataset, cell.seed)
-        target = ctx.unlearned(cell)
         key = audit_key(ctx.target_key(cell), dataset=cell.dataset, setting=setting)
         truth = sorted(cell.forget)
+        data = stored_audit(path, key=key)
+        target = None
+        if data is None or TARGET_METRICS not in data:
+            target = ctx.unlearned(cell)
+            metrics = {
+                "forget_test_acc": float(target.metrics["forget_test_acc"]),
+                "class_test_acc": class_accuracy(target.model, ctx.dataset(cell.dataset)),
+            }
+        else:
+            metrics = data[TARGET_METRICS]
         row = {
             "cell": cell.id,
             "dataset": cell.dataset,
             "method": cell.method,
             "forget": truth,
-            "forget_test_acc": float(target.metrics["forget_test_acc"]),
+            "forget_test_acc": metrics["forget_test_acc"],
         }
-        data = stored_audit(path, key=key)
         if data is None:
+            assert target is not None
             if cell.dataset not in full:
                 # the attacker's data come from the whole test split, as in `labelleak audit --dataset`
                 full[cell.dataset] = load_dataset(cell.dataset, root=ctx.dataset_config(cell.dataset).data_root)
@@ -131,17 +146,16 @@ def audit_cells(
                 rows.append({**row, "refused": str(err)})
                 print(f"[{i + 1}/{len(todo)}] {cell.id}: not audited: {err}", flush=True)
                 continue
-            text = json.dumps(
-                {**report.to_json(), "wall_seconds": time.perf_counter() - start, "audit_key": key}, indent=2
-            )
-            atomic_write_bytes(path, (text + "\n").encode())
-            data = json.loads(text)
+            data = {**report.to_json(), "wall_seconds": time.perf_counter() - start, "audit_key": key}
+        if TARGET_METRICS not in data:
+            data[TARGET_METRICS] = metrics
+            atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
         success = {a["name"]: sorted(a["predicted"]) == truth for a in data["attacks"]}
         success[VERDICT] = sorted(data["verdict"]["forgotten"]) == truth
         rows.append(
             {
                 **row,
-                "class_test_acc": class_accuracy(target.model, ctx.dataset(cell.dataset)),
+                "class_test_acc": metrics["class_test_acc"],
                 # measured on the same test split when θ_o was trained, and stored with it
                 "original_class_test_acc": [round(a, 4) for a in original.metrics["per_class_test_accuracy"]],
                 "verdict": sorted(data["verdict"]["forgotten"]),

@@ -180,3 +180,67 @@ def test_tables_only_writes_audit_md_again_from_audit_json_without_auditing(grid
     assert grid_audit.main(["grid.toml", "--out", str(tmp_path), "--tables-only"]) == 0
     text = (tmp_path / "audit.md").read_text()
     assert "1 targets audited, 1 forgot" in text and "the audit refused the model: b (NaN outputs)." in text
+
+
+def test_a_rerun_whose_audits_are_current_loads_no_unlearned_model(grid_audit, monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    from labelleak.experiments.grid import Cell
+
+    grid = [Cell("digits", 0, "finetune", (3,)), Cell("digits", 0, "finetune", (4, 5))]
+    loaded: list[str] = []
+    audited: list[str] = []
+
+    class Context:
+        def __init__(self, config, **_):
+            self.store = None
+
+        def original(self, name, seed):
+            return SimpleNamespace(model=None, metrics={"per_class_test_accuracy": [0.9] * 10})
+
+        def target_key(self, cell):
+            return {"cell": cell.id}
+
+        def unlearned(self, cell):
+            loaded.append(cell.id)
+            return SimpleNamespace(model=torch.nn.Identity(), metrics={"forget_test_acc": 0.01})
+
+        def dataset(self, name):
+            return None
+
+        def dataset_config(self, name):
+            return SimpleNamespace(data_root=None)
+
+    class Report:
+        def __init__(self, forgotten):
+            self.forgotten = forgotten
+
+        def to_json(self):
+            attack = {"name": "noise-frequency", "access": "queries", "predicted": self.forgotten, "queries": 64}
+            return {"num_classes": 10, "verdict": {"forgotten": self.forgotten}, "attacks": [attack]}
+
+    def audit_model(model, **_):
+        audited.append("audit")
+        return Report([3])
+
+    monkeypatch.setattr(grid_audit, "load_config", lambda path: None)
+    monkeypatch.setattr(grid_audit, "cells", lambda config: grid)
+    monkeypatch.setattr(grid_audit, "Context", Context)
+    monkeypatch.setattr(grid_audit, "audit_model", audit_model)
+    monkeypatch.setattr(grid_audit, "load_dataset", lambda name, root=None: None)
+    monkeypatch.setattr(grid_audit, "class_accuracy", lambda model, data: list(np.linspace(0, 0.9, 10)))
+    setting = grid_audit.AuditSetting(access="queries")
+
+    def run():
+        return grid_audit.audit_cells("grid.toml", out=tmp_path, cache=None, datasets=None, setting=setting)
+
+    first = run()
+    assert loaded == [c.id for c in grid] and len(audited) == 2
+    second = run()
+    assert loaded == [c.id for c in grid] and len(audited) == 2  # nothing loaded or audited again
+    assert second == first
+    assert [r["success"][grid_audit.VERDICT] for r in second] == [True, False]
+    assert second[0]["class_test_acc"][9] == pytest.approx(0.9)
