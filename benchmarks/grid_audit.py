@@ -51,6 +51,7 @@ from labelleak.access import ACCESS_LEVELS
 from labelleak.attacks.shadow import ShadowConfig
 from labelleak.audit import AuditError, audit_model
 from labelleak.audit.run import INVERSION_REFERENCE, SHADOW_METHODS, attack_options, construct_attack, select_attacks
+from labelleak.audit.verdict import VERDICT_REVISION
 from labelleak.data import ImageDataset, load_dataset
 from labelleak.experiments.config import load_config
 from labelleak.experiments.context import Context
@@ -171,8 +172,8 @@ def audit_cells(
 def audit_key(target_key: dict, *, dataset: str, setting: AuditSetting = AuditSetting()) -> str:
     """A hash of what an audit of the θ_u with cache key ``target_key`` depends on besides the code:
     that θ_u, the access the audit had, the attacks it runs (name, options and revision of each, as
-    the audit builds them for a model of known architecture in ``setting``) and the parameters with
-    which it unlearns its shadows on ``dataset``."""
+    the audit builds them for a model of known architecture in ``setting``), the parameters with
+    which it unlearns its shadows on ``dataset`` and the revision of the verdict's rule."""
     options = attack_options(
         seed=0,
         query_budget=setting.query_budget,
@@ -184,7 +185,12 @@ def audit_key(target_key: dict, *, dataset: str, setting: AuditSetting = AuditSe
         for name in select_attacks(setting.attacks, level=setting.access, has_original=setting.with_original)
     ]
     shadows = ShadowConfig(methods=SHADOW_METHODS).method_params(dataset)
-    key: dict = {"target": target_key, "attacks": attacks, "shadow_methods": shadows}
+    key: dict = {
+        "target": target_key,
+        "attacks": attacks,
+        "shadow_methods": shadows,
+        "verdict_revision": VERDICT_REVISION,
+    }
     if setting != AuditSetting():  # the default's key is the one its audits were stored under
         key["access"] = setting.access
         key["with_original"] = setting.with_original

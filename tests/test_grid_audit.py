@@ -152,6 +152,12 @@ def test_the_audit_key_changes_when_an_attack_the_audit_runs_changes_revision(gr
     assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") != key
 
 
+def test_the_audit_key_changes_when_the_verdict_rule_changes_revision(grid_audit, monkeypatch):
+    key = grid_audit.audit_key({"method": "retrain"}, dataset="mnist")
+    monkeypatch.setattr(grid_audit, "VERDICT_REVISION", grid_audit.VERDICT_REVISION + 1)
+    assert grid_audit.audit_key({"method": "retrain"}, dataset="mnist") != key
+
+
 def test_tables_only_writes_audit_md_again_from_audit_json_without_auditing(grid_audit, tmp_path, capsys):
     verdict = grid_audit.VERDICT
     row = {

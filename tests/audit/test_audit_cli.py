@@ -32,6 +32,7 @@ VERDICT_KEYS = {
     "fused_attacks",
     "fusion",
     "abstained",
+    "unsupported",
 }
 
 

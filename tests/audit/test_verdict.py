@@ -51,6 +51,24 @@ def test_fused_verdict_names_a_pair_that_no_majority_names():
     assert verdict(single, num_classes=6, model=model).forgotten == [1]
 
 
+def test_a_class_above_the_cut_that_no_attack_named_is_left_out_and_reported():
+    model = VerdictModel.fit({"a": shadow_rows(1, noise=0.5), "b": shadow_rows(2, noise=0.5)})
+    # both attacks name class 1 only; their log-odds for class 2, averaged, clear the cut
+    results = [result("a", [0, 4.2, 3.0, 0, 0, 0], [1]), result("b", [0, 4.0, 3.0, 0, 0, 0], [1])]
+    evidence, cut, _ = model.fuse(results)
+    assert np.flatnonzero(evidence > cut).tolist() == [1, 2]
+    v = verdict(results, num_classes=6, model=model)
+    assert v.forgotten == [1] and v.unsupported == [2] and v.agreeing_attacks == 2
+    assert v.confidence[2] > 0.5
+    # once an attack names it, the same evidence names it
+    named = [result("a", [0, 4.2, 3.0, 0, 0, 0], [1, 2]), results[1]]
+    assert verdict(named, num_classes=6, model=model).forgotten == [1, 2]
+    # nothing above the cut has a vote: the named class with the most fused evidence
+    lone = [result("a", [0, 4.2, 3.0, 0, 0, 0], [0]), result("b", [0, 4.0, 3.0, 0, 0, 0], [3])]
+    v = verdict(lone, num_classes=6, model=model)
+    assert v.forgotten in ([0], [3]) and v.unsupported == [1, 2] and v.agreeing_attacks == 1
+
+
 def test_attacks_outside_the_model_do_not_enter_the_fusion():
     model = VerdictModel.fit({"a": shadow_rows(1, noise=0.5)})
     results = [result("a", [0, 4, 0, 0, 0, 0], [1]), result("other", [4, 0, 0, 0, 0, 0], [0])]

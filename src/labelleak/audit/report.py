@@ -64,6 +64,7 @@ class AuditReport:
                 "fused_attacks": v.fused_attacks,
                 "fusion": v.fusion,
                 "abstained": v.abstained,
+                "unsupported": v.unsupported,
             },
             "attacks": [
                 {
@@ -151,7 +152,13 @@ def verdict_rule(report: AuditReport) -> str:
         return (
             f"Fused: each of {', '.join(v.fused_attacks)} turns its scores into a probability per class that the "
             "class was forgotten (fit on the attacker's shadow models); the verdict names the classes whose "
-            f"log-odds, {combination}, clear a cut fit{fit}. Confidence per class (above 0.5: named): {confidence}."
+            f"log-odds, {combination}, clear a cut fit{fit}, among the classes at least one attack named. "
+            f"Confidence per class (above 0.5: above the cut): {confidence}."
+            + (
+                f" Above the cut but named by no attack, so left out: {', '.join(map(report.class_label, v.unsupported))}."
+                if v.unsupported
+                else ""
+            )
             + (f" Abstained: {'; '.join(abstention_reasons(report, v))}." if v.abstained else "")
         )
     return (

@@ -12,7 +12,13 @@ triples) exactly more often, on out-of-fold probabilities, is kept:
 * **stacked** — a logistic regression on the attacks' log-odds (stacked generalisation, Wolpert
   1992), fit on the shadows' out-of-fold log-odds, which learns how much each attack is worth.
 
-The cut is the one that names the shadows' forgotten sets exactly most often. An attack whose own
+The cut is the one that names the shadows' forgotten sets exactly most often. A class the fusion
+puts above the cut is named only when at least one attack named it itself: a mean of log-odds can
+lift a class that every attack, on its own, left out (four attacks each giving it well under even
+odds), and the verdict would then name a class on which no attack agrees. On the attacks' black-box
+audits this happens on retained classes the target model holds less firmly than the shadows did
+(docs/inversion_attacks.md, "The audit's black-box verdict"); such classes are reported as
+``unsupported``. An attack whose own
 decided set is larger than every forgotten set the shadows held is outside the range its calibration
 was fit on (its thresholds did not carry over from the attacker's shadow originals to this model;
 docs/audit.md measures this for inversion on a dropout MLP) and abstains from the fusion, unless
@@ -38,11 +44,14 @@ from labelleak.attacks.setsize import (
     SetCalibrationError,
     SetCalibrator,
     best_exact_cut,
-    flag,
     log_odds,
 )
 
 logger = logging.getLogger(__name__)
+
+#: raised whenever the verdict's rule changes, so that audits stored under an older rule are not reused
+#: (2: a class is named only when an attack named it)
+VERDICT_REVISION = 2
 
 
 def score_margin(scores: np.ndarray, predicted: Sequence[int]) -> float:
@@ -64,10 +73,10 @@ class AuditVerdict:
 
     ``rule`` is "fused" (calibrated log-odds of ``fused_attacks`` combined as ``fusion`` says:
     "mean" or "stacked") or "majority"; ``confidence`` (fused rule only) is, per class, the logistic
-    of the fused log-odds minus the cut: above 0.5 exactly for the named classes (unless none clears
-    the cut and the top class is named). ``abstained`` lists the attacks left out: those whose
-    result abstains, and calibrated attacks whose decided set was larger than any forgotten set of
-    the shadows.
+    of the fused log-odds minus the cut: above 0.5 for the named classes and for the ``unsupported``
+    ones (above the cut, but named by no attack), unless none clears the cut and the best-supported
+    class is named. ``abstained`` lists the attacks left out: those whose result abstains, and
+    calibrated attacks whose decided set was larger than any forgotten set of the shadows.
     """
 
     forgotten: list[int]
@@ -78,6 +87,7 @@ class AuditVerdict:
     fused_attacks: list[str] = field(default_factory=list)
     fusion: str = ""
     abstained: list[str] = field(default_factory=list)
+    unsupported: list[int] = field(default_factory=list)
 
 
 def is_chance_reference(result: AttackResult) -> bool:
@@ -199,7 +209,7 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
     """The classes the audit names.
 
     With ``model`` and at least one of its attacks among ``results``: the fused rule (module
-    docstring), without the attacks that abstain. Otherwise a majority vote: a class is named when
+    docstring), without the attacks that abstain, naming only classes that some attack named. Otherwise a majority vote: a class is named when
     more than half of the attacks that looked at the model and did not abstain name it, or, when
     none has a majority, the most-named classes (ties all reported). ``agreeing_attacks`` is, either
     way, the fewest attacks that named one of the named classes; ``attacks_run`` counts every attack
@@ -216,7 +226,11 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
         in_range = [r for r in calibrated if not model.largest_set or len(r.predicted) <= model.largest_set]
         fused = in_range or calibrated
         evidence, cut, fusion = model.fuse(fused)
-        named = np.array(flag(evidence, cut))
+        above = np.flatnonzero(evidence > cut)
+        named = above[votes[above] > 0]
+        if not len(named):  # nothing above the cut that an attack named: the best-supported class
+            candidates = np.flatnonzero(votes > 0) if votes.any() else np.arange(num_classes)
+            named = candidates[[int(np.argmax(evidence[candidates]))]]
         confidence = 1.0 / (1.0 + np.exp(-(evidence - cut)))
         return AuditVerdict(
             forgotten=[int(c) for c in named],
@@ -227,6 +241,7 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
             fused_attacks=[r.attack for r in fused],
             fusion=fusion,
             abstained=declined + [r.attack for r in calibrated if all(r is not f for f in fused)],
+            unsupported=[int(c) for c in above if votes[c] == 0],
         )
     if votes.max(initial=0) == 0:
         return AuditVerdict(forgotten=[], agreeing_attacks=0, attacks_run=len(results), abstained=declined)
