@@ -205,6 +205,20 @@ def _stacker() -> LogisticRegression:
     return LogisticRegression(C=1.0, max_iter=1000)
 
 
+def supported_classes(evidence: np.ndarray, *, cut: float, votes: np.ndarray) -> tuple[list[int], list[int]]:
+    """(named, unsupported) under the fused rule: the classes whose fused ``evidence`` clears ``cut``
+    and that at least one attack named (``votes`` per class > 0), and those that clear it unnamed.
+    When no class above the cut was named by an attack, the named class of most evidence (the top
+    class when no attack named any)."""
+    evidence, votes = np.asarray(evidence, dtype=np.float64), np.asarray(votes)
+    above = np.flatnonzero(evidence > cut)
+    named = above[votes[above] > 0]
+    if not len(named):
+        candidates = np.flatnonzero(votes > 0) if votes.any() else np.arange(len(evidence))
+        named = candidates[[int(np.argmax(evidence[candidates]))]]
+    return [int(c) for c in named], [int(c) for c in above if votes[c] == 0]
+
+
 def verdict(results: Sequence[AttackResult], *, num_classes: int, model: VerdictModel | None = None) -> AuditVerdict:
     """The classes the audit names.
 
@@ -226,11 +240,7 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
         in_range = [r for r in calibrated if not model.largest_set or len(r.predicted) <= model.largest_set]
         fused = in_range or calibrated
         evidence, cut, fusion = model.fuse(fused)
-        above = np.flatnonzero(evidence > cut)
-        named = above[votes[above] > 0]
-        if not len(named):  # nothing above the cut that an attack named: the best-supported class
-            candidates = np.flatnonzero(votes > 0) if votes.any() else np.arange(num_classes)
-            named = candidates[[int(np.argmax(evidence[candidates]))]]
+        named, unsupported = supported_classes(evidence, cut=cut, votes=votes)
         confidence = 1.0 / (1.0 + np.exp(-(evidence - cut)))
         return AuditVerdict(
             forgotten=[int(c) for c in named],
@@ -241,16 +251,16 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
             fused_attacks=[r.attack for r in fused],
             fusion=fusion,
             abstained=declined + [r.attack for r in calibrated if all(r is not f for f in fused)],
-            unsupported=[int(c) for c in above if votes[c] == 0],
+            unsupported=unsupported,
         )
     if votes.max(initial=0) == 0:
         return AuditVerdict(forgotten=[], agreeing_attacks=0, attacks_run=len(results), abstained=declined)
-    named = np.flatnonzero(2 * votes > len(voting))
-    if not len(named):
-        named = np.flatnonzero(votes == votes.max())
+    majority = np.flatnonzero(2 * votes > len(voting))
+    if not len(majority):
+        majority = np.flatnonzero(votes == votes.max())
     return AuditVerdict(
-        forgotten=[int(c) for c in named],
-        agreeing_attacks=int(votes[named].min()),
+        forgotten=[int(c) for c in majority],
+        agreeing_attacks=int(votes[majority].min()),
         attacks_run=len(results),
         abstained=declined,
     )
