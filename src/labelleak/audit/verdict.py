@@ -13,7 +13,8 @@ triples) exactly more often, on out-of-fold probabilities, is kept:
   1992), fit on the shadows' out-of-fold log-odds, which learns how much each attack is worth.
 
 The cut is the one that names the shadows' forgotten sets exactly most often. A class the fusion
-puts above the cut is named only when at least one attack named it itself: a mean of log-odds can
+puts above the cut is named only when at least one attack named it itself (an attack that votes:
+one left out of the fusion for deciding too many classes still counts): a mean of log-odds can
 lift a class that every attack, on its own, left out (four attacks each giving it well under even
 odds), and the verdict would then name a class on which no attack agrees. On the attacks' black-box
 audits this happens on retained classes the target model holds less firmly than the shadows did
@@ -223,7 +224,8 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
     """The classes the audit names.
 
     With ``model`` and at least one of its attacks among ``results``: the fused rule (module
-    docstring), without the attacks that abstain, naming only classes that some attack named. Otherwise a majority vote: a class is named when
+    docstring), without the attacks that abstain, naming only classes that some voting attack
+    named. Otherwise a majority vote: a class is named when
     more than half of the attacks that looked at the model and did not abstain name it, or, when
     none has a majority, the most-named classes (ties all reported). ``agreeing_attacks`` is, either
     way, the fewest attacks that named one of the named classes; ``attacks_run`` counts every attack
