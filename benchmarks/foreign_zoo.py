@@ -19,7 +19,9 @@ is audited as an API attacker would audit it: the audit gets what the served mod
 probabilities, or top-1 labels), no θ_o, and at most N queries per black-box attack; the shadows
 stay of the owner's architecture.
 
-Resumable: every model and every audit JSON is a file under ``--out``; a re-run skips what exists.
+Resumable: every model and every audit JSON is a file under ``--out``; a re-run skips what exists,
+except an audit made under an older verdict rule (``labelleak.audit.verdict.VERDICT_REVISION``,
+recorded in each audit JSON), which it audits again.
 
     python benchmarks/foreign_zoo.py --datasets mnist --out runs/zoo --threads 2
 """
@@ -48,6 +50,7 @@ from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS
 from labelleak.attacks.setsize import flag, log_odds
 from labelleak.attacks.shadow import METHODS_PER_SET
 from labelleak.audit import load_factory, load_user_model, run_audit, verdict, weights_target
+from labelleak.audit.verdict import VERDICT_REVISION
 from labelleak.data import load_dataset
 from labelleak.metrics import wilson_interval
 from labelleak.report.markdown import markdown_table
@@ -274,12 +277,22 @@ def export_onnx(target: dict, out: Path) -> Path:
     return path
 
 
+def stored(result: Path) -> dict | None:
+    """The audit JSON at ``result`` when it was made under today's verdict rule; None when there is
+    none or its verdict is an older rule's (a JSON without the record predates revision 2)."""
+    if not result.exists():
+        return None
+    data = json.loads(result.read_text())
+    return data if data.get("verdict_revision", 1) == VERDICT_REVISION else None
+
+
 def audit(target: dict, args, out: Path) -> dict:
     result = out / f"audits{variant(args)}" / f"{target['name']}.json"
-    if not result.exists() and args.uncalibrated:
+    if stored(result) is None and args.uncalibrated:
         result.parent.mkdir(parents=True, exist_ok=True)
-        result.write_text(json.dumps(uncalibrated_inversion(target, args)))
-    if not result.exists():
+        data = {**uncalibrated_inversion(target, args), "verdict_revision": VERDICT_REVISION}
+        result.write_text(json.dumps(data))
+    if stored(result) is None:
         result.parent.mkdir(parents=True, exist_ok=True)
         model = (
             ["--onnx", str(export_onnx(target, out))]
@@ -326,6 +339,7 @@ def audit(target: dict, args, out: Path) -> dict:
         data["calibration_lines"] = [
             ln for ln in done.stdout.splitlines() if ln.startswith(("calibrated on", "warning"))
         ]
+        data["verdict_revision"] = VERDICT_REVISION
         result.write_text(json.dumps(data))
     return json.loads(result.read_text())
 

@@ -16,9 +16,9 @@ def foreign_zoo():
         yield module
 
 
-def _audit_command(foreign_zoo, monkeypatch, tmp_path: Path, *flags: str) -> tuple[list[str], Path]:
-    """The ``labelleak audit`` command line the zoo runs for one target under ``flags``, and where
-    its JSON goes (the audit itself is not run)."""
+def _run_audit(foreign_zoo, monkeypatch, tmp_path: Path, *flags: str) -> tuple[list[list[str]], Path, dict]:
+    """One run of the zoo's audit of target "t" under ``flags``: the ``labelleak audit`` command
+    lines it started (none when its stored audit is current), where its JSON is, and the audit."""
     target = {
         "name": "t",
         "factory": "f.py:build",
@@ -34,26 +34,26 @@ def _audit_command(foreign_zoo, monkeypatch, tmp_path: Path, *flags: str) -> tup
         return type("Done", (), {"returncode": 0, "stdout": "", "stderr": ""})()
 
     monkeypatch.setattr(foreign_zoo.subprocess, "run", run)
-    parser_args = foreign_zoo.parse_args(["--out", str(tmp_path), *flags])
-    foreign_zoo.audit(target, parser_args, tmp_path)
-    (command,) = commands
-    return command, Path(command[command.index("--json") + 1])
+    args = foreign_zoo.parse_args(["--out", str(tmp_path), *flags])
+    data = foreign_zoo.audit(target, args, tmp_path)
+    return commands, tmp_path / f"audits{foreign_zoo.variant(args)}" / "t.json", data
 
 
 def test_the_default_audit_hands_over_the_weights_and_the_original(foreign_zoo, monkeypatch, tmp_path):
-    command, result = _audit_command(foreign_zoo, monkeypatch, tmp_path)
+    (command,), result, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path)
     assert command[command.index("--original") + 1] == "o.safetensors"
     assert "--access" not in command and "--query-budget" not in command
-    assert result.parent.name == "audits"
+    assert command[command.index("--json") + 1] == str(result) and result.parent.name == "audits"
 
 
 def test_an_api_audit_gets_queries_no_original_and_a_budget_in_its_own_folder(foreign_zoo, monkeypatch, tmp_path):
     flags = ("--access", "queries", "--without-original", "--query-budget", "400", "--attacks", "invert-cma")
-    command, result = _audit_command(foreign_zoo, monkeypatch, tmp_path, *flags)
+    (command,), result, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path, *flags)
     assert "--original" not in command
     assert command[command.index("--access") + 1] == "queries"
     assert command[command.index("--query-budget") + 1] == "400"
     assert command[command.index("--attacks") + 1] == "invert-cma"
+    assert command[command.index("--json") + 1] == str(result)
     assert result.parent.name == "audits-access-queries-without-original-budget-400-attacks-invert-cma"
 
 
@@ -69,3 +69,16 @@ def test_flags_that_cannot_go_together_are_refused(foreign_zoo, flags):
     with pytest.raises(SystemExit) as exit_info:
         foreign_zoo.parse_args(list(flags))
     assert exit_info.value.code == 2
+
+
+def test_an_audit_made_under_an_older_verdict_rule_is_made_again(foreign_zoo, monkeypatch, tmp_path):
+    _, result, data = _run_audit(foreign_zoo, monkeypatch, tmp_path)
+    assert data["verdict_revision"] == foreign_zoo.VERDICT_REVISION
+    commands, _, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path)
+    assert commands == []  # current: read back, nothing run
+    # a JSON without the record predates the revision: audited again, and recorded
+    result.write_text(json.dumps({"verdict": {"forgotten": [1, 2]}}))
+    assert foreign_zoo.stored(result) is None
+    commands, _, data = _run_audit(foreign_zoo, monkeypatch, tmp_path)
+    assert len(commands) == 1 and data == json.loads(result.read_text())
+    assert data["verdict"]["forgotten"] == [1] and data["verdict_revision"] == foreign_zoo.VERDICT_REVISION
