@@ -16,10 +16,10 @@ The audit knows nothing of the grid: its knowledge draw, shadows and calibration
 fit on the attacker's shadow models only.
 
 Resumable: each audit is a JSON file under ``--out``/audits that records a hash of what it depends on
-(the cache key of the θ_u it audited, the options and revision of each attack it ran, and the
-parameters its shadow models are unlearned with on the dataset); a re-run keeps an audit only while
-all three are unchanged (a changed default of a grid method or of a shadow method, or a new revision
-of an attack, audits the target again). The audit JSON also keeps the audited θ_u's test
+(the cache key of the θ_u it audited, the options and revision of each attack it ran, the
+parameters its shadow models are unlearned with on the dataset, and the revision of the verdict's
+rule); a re-run keeps an audit only while all four are unchanged (a changed default of a grid method
+or of a shadow method, a new revision of an attack or of the verdict, audits the target again). The audit JSON also keeps the audited θ_u's test
 accuracies (``target_metrics``), so a re-run whose audits are all current loads no θ_u.
 
     python benchmarks/grid_audit.py configs/multiclass-methods.toml --datasets fashion-mnist,mnist --out docs/results/multiclass-methods --threads 1
