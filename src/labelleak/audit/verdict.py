@@ -16,10 +16,9 @@ The cut is the one that names the shadows' forgotten sets exactly most often. A 
 puts above the cut is named only when at least one attack named it itself (an attack that votes:
 one left out of the fusion for deciding too many classes still counts): a mean of log-odds can
 lift a class that every attack, on its own, left out (four attacks each giving it well under even
-odds), and the verdict would then name a class on which no attack agrees. On the attacks' black-box
-audits this happens on retained classes the target model holds less firmly than the shadows did
-(docs/inversion_attacks.md, "The audit's black-box verdict"); such classes are reported as
-``unsupported``. An attack whose own
+odds), and the verdict would then name a class on which no attack agrees (on black-box audits such
+classes were retained ones: docs/inversion_attacks.md, "The audit's black-box verdict"); they are
+reported as ``unsupported``. An attack whose own
 decided set is larger than every forgotten set the shadows held is outside the range its calibration
 was fit on (its thresholds did not carry over from the attacker's shadow originals to this model;
 docs/audit.md measures this for inversion on a dropout MLP) and abstains from the fusion, unless
