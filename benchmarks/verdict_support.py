@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from labelleak.attacks.base import AttackResult
 from labelleak.attacks.setsize import log_odds
-from labelleak.audit.verdict import supported_classes
+from labelleak.audit.verdict import supported_classes, vote_counts
 from labelleak.report.markdown import markdown_table
 
 #: a target "forgot" when its forget-class test accuracy is at most this (as the zoo and grid audits)
@@ -49,11 +50,20 @@ def revised(audit: dict) -> list[int] | None:
     v = audit["verdict"]
     if v.get("rule") != "fused" or not v.get("confidence"):
         return None
-    votes = np.zeros(len(v["confidence"]), dtype=int)
-    for attack in audit["attacks"]:
-        chance = attack["access"] == "queries" and attack["queries"] == 0
-        if not chance and not attack.get("abstains"):
-            votes[list(attack["predicted"])] += 1
+    num_classes = len(v["confidence"])
+    results = [
+        AttackResult(
+            attack=a["name"],
+            access=a["access"],
+            scores=np.zeros(num_classes),  # the vote reads only the decided sets
+            predicted=tuple(a["predicted"]),
+            queries=a["queries"],
+            seconds=0.0,
+            abstains=a.get("abstains", ""),
+        )
+        for a in audit["attacks"]
+    ]
+    votes = vote_counts(results, num_classes=num_classes)
     named, _ = supported_classes(log_odds(np.asarray(v["confidence"])), cut=0.0, votes=votes)
     return named
 

@@ -205,6 +205,16 @@ def _stacker() -> LogisticRegression:
     return LogisticRegression(C=1.0, max_iter=1000)
 
 
+def vote_counts(results: Sequence[AttackResult], *, num_classes: int) -> np.ndarray:
+    """Per class, how many of ``results`` that vote (:func:`votes_in_verdict`) name it in their decided set."""
+    votes = np.zeros(num_classes, dtype=int)
+    for result in results:
+        if votes_in_verdict(result):
+            for c in result.predicted:
+                votes[int(c)] += 1
+    return votes
+
+
 def supported_classes(evidence: np.ndarray, *, cut: float, votes: np.ndarray) -> tuple[list[int], list[int]]:
     """(named, unsupported) under the fused rule: the classes whose fused ``evidence`` clears ``cut``
     and that at least one attack named (``votes`` per class > 0), and those that clear it unnamed.
@@ -230,12 +240,9 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
     way, the fewest attacks that named one of the named classes; ``attacks_run`` counts every attack
     run, chance references and abstaining ones included.
     """
-    votes = np.zeros(num_classes, dtype=int)
     voting = [result for result in results if votes_in_verdict(result)]
+    votes = vote_counts(voting, num_classes=num_classes)
     declined = [result.attack for result in results if result.abstains]
-    for result in voting:
-        for c in result.predicted:
-            votes[int(c)] += 1
     calibrated = [r for r in voting if model is not None and r.attack in model.calibrators]
     if model is not None and calibrated:
         in_range = [r for r in calibrated if not model.largest_set or len(r.predicted) <= model.largest_set]
