@@ -288,11 +288,12 @@ def stored(result: Path) -> dict | None:
 
 def audit(target: dict, args, out: Path) -> dict:
     result = out / f"audits{variant(args)}" / f"{target['name']}.json"
-    if stored(result) is None and args.uncalibrated:
+    data = stored(result)
+    if data is None and args.uncalibrated:
         result.parent.mkdir(parents=True, exist_ok=True)
         data = {**uncalibrated_inversion(target, args), "verdict_revision": VERDICT_REVISION}
         result.write_text(json.dumps(data))
-    if stored(result) is None:
+    if data is None:
         result.parent.mkdir(parents=True, exist_ok=True)
         model = (
             ["--onnx", str(export_onnx(target, out))]
@@ -341,7 +342,7 @@ def audit(target: dict, args, out: Path) -> dict:
         ]
         data["verdict_revision"] = VERDICT_REVISION
         result.write_text(json.dumps(data))
-    return json.loads(result.read_text())
+    return data
 
 
 def uncalibrated_inversion(target: dict, args) -> dict:
