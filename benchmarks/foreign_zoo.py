@@ -48,7 +48,7 @@ from labelleak.access import ACCESS_LEVELS
 from labelleak.attacks import AttackResult
 from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS
 from labelleak.attacks.setsize import flag, log_odds
-from labelleak.attacks.shadow import METHODS_PER_SET
+from labelleak.attacks.shadow import METHODS_PER_SET, RECIPE_CHOICES
 from labelleak.audit import load_factory, load_user_model, run_audit, verdict, weights_target
 from labelleak.audit.verdict import VERDICT_REVISION
 from labelleak.data import load_dataset
@@ -233,7 +233,16 @@ def served(args) -> str:
 
 
 def variant(args) -> str:
-    """The suffix of this run's audit folder and tables: "" for the audit as it is, else the ablation's name."""
+    """The suffix of this run's audit folder and tables: "" for the audit as it is, else the ablation's
+    name, followed by the shadow originals' setting when it is not the audit's default."""
+    shadows = (f"-shadow-originals-{args.shadow_originals}" if args.shadow_originals else "") + (
+        f"-recipes-{args.shadow_recipes}" if args.shadow_recipes else ""
+    )
+    return ablation(args) + shadows
+
+
+def ablation(args) -> str:
+    """The ablation's part of :func:`variant`."""
     if args.uncalibrated:
         return "-uncalibrated"
     attacks = "-attacks-" + args.attacks.replace(",", "-") if args.attacks else ""
@@ -324,6 +333,10 @@ def audit(target: dict, args, out: Path) -> dict:
             command += ["--attacks", args.attacks]
         if args.shadow_methods_per_set:
             command += ["--shadow-methods-per-set", args.shadow_methods_per_set]
+        if args.shadow_originals:
+            command += ["--shadow-originals", str(args.shadow_originals)]
+        if args.shadow_recipes:
+            command += ["--shadow-recipes", args.shadow_recipes]
         if args.inversion_set_decision:
             command += ["--inversion-set-decision", args.inversion_set_decision]
         if args.access:
@@ -548,6 +561,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=METHODS_PER_SET,
         help="ablation: labelleak audit --shadow-methods-per-set (every shadow method on each forget set, or one "
         "in turn), into OUT/audits-shadow-methods-per-set-CHOICE",
+    )
+    parser.add_argument(
+        "--shadow-originals",
+        type=int,
+        help="labelleak audit --shadow-originals (how many shadow originals the attacker trains); combines with "
+        "the other settings, into OUT/audits...-shadow-originals-N",
+    )
+    parser.add_argument(
+        "--shadow-recipes",
+        choices=RECIPE_CHOICES,
+        help="labelleak audit --shadow-recipes (how the shadow originals are trained), into OUT/audits...-recipes-CHOICE",
     )
     parser.add_argument(
         "--inversion-set-decision",

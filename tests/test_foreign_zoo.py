@@ -57,6 +57,16 @@ def test_an_api_audit_gets_queries_no_original_and_a_budget_in_its_own_folder(fo
     assert result.parent.name == "audits-access-queries-without-original-budget-400-attacks-invert-cma"
 
 
+def test_shadow_originals_combine_with_an_api_audit_in_their_own_folder(foreign_zoo, monkeypatch, tmp_path):
+    flags = ("--access", "queries", "--without-original", "--shadow-originals", "3", "--shadow-recipes", "varied")
+    (command,), result, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path, *flags)
+    assert command[command.index("--shadow-originals") + 1] == "3"
+    assert command[command.index("--shadow-recipes") + 1] == "varied"
+    assert result.parent.name == "audits-access-queries-without-original-shadow-originals-3-recipes-varied"
+    (default,), _, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path)
+    assert "--shadow-originals" not in default and "--shadow-recipes" not in default
+
+
 @pytest.mark.parametrize(
     "flags",
     [

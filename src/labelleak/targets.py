@@ -38,6 +38,7 @@ from labelleak.models import (
     save_model,
     train,
 )
+from labelleak.models.foreign import input_normalisation
 from labelleak.store import ArtifactStore, cached, dataset_fingerprint
 from labelleak.unlearning import UNLEARNERS, Unlearner, UnlearnResult
 from labelleak.unlearning.amnesiac_updates import UpdateRecord, UpdateRecorder
@@ -101,19 +102,19 @@ def _stored_path(store: ArtifactStore | None, kind: str, config: dict[str, Any])
 
 
 def model_spec_for(dataset: ImageDataset, arch: str) -> ModelSpec:
-    """The spec of ``arch`` for ``dataset``, normalised by the per-channel training-set statistics."""
-    x = dataset.x_train
+    """The spec of ``arch`` for ``dataset``, normalised by the per-channel training-set statistics,
+    or, for a model owner's registered architecture, as the owner's network is fed
+    (:func:`~labelleak.models.foreign.input_normalisation`)."""
     c, h, _ = dataset.input_shape
-    mean = x.mean(dim=(0, 2, 3))
-    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    return ModelSpec(
-        arch=resolve_arch(arch, dataset.name),
-        in_channels=c,
-        image_size=h,
-        num_classes=dataset.num_classes,
-        mean=tuple(round(float(m), 6) for m in mean),
-        std=tuple(round(float(s), 6) for s in std),
-    )
+    resolved = resolve_arch(arch, dataset.name)
+    owners = input_normalisation(resolved, channels=c)
+    if owners is not None:
+        mean, std = owners
+    else:
+        x = dataset.x_train
+        mean = tuple(round(float(m), 6) for m in x.mean(dim=(0, 2, 3)))
+        std = tuple(round(float(s), 6) for s in x.std(dim=(0, 2, 3)).clamp_min(1e-3))
+    return ModelSpec(arch=resolved, in_channels=c, image_size=h, num_classes=dataset.num_classes, mean=mean, std=std)
 
 
 def original_config(

@@ -205,6 +205,18 @@ def _two_original_runs() -> tuple[list, list, list[int]]:
     return runs, sets + sets, [0] * len(sets) + [1] * len(sets)
 
 
+def test_across_originals_scores_each_original_against_the_others_reference():
+    from labelleak.attacks.criteria import across_originals
+
+    # two originals, two runs each; class 2 is forgotten in the second run of each
+    stats = np.array([[0.0, -1.0, -0.5], [0.0, -1.0, -4.0], [-0.2, -3.0, -0.7], [-0.2, -3.0, -5.0]])
+    labels = np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 1]], dtype=bool)
+    scored = across_originals(stats, labels, [0, 0, 1, 1], "threshold")
+    # original 0's runs against original 1's reference (per class: the runs that retained it) and back
+    np.testing.assert_allclose(scored[:2], np.array([-0.2, -3.0, -0.7]) - stats[:2])
+    np.testing.assert_allclose(scored[2:], np.array([0.0, -1.0, -0.5]) - stats[2:])
+
+
 def test_across_originals_the_checkpoint_whose_reference_transfers_is_chosen():
     runs, forgotten, groups = _two_original_runs()
     one = fit_calibration(runs[:6], forgotten[:6], criterion="threshold")

@@ -188,6 +188,45 @@ def test_one_method_per_set_takes_the_methods_in_turn():
         ShadowConfig(methods_per_set="some")
 
 
+def test_varied_recipes_train_each_shadow_original_its_own_way():
+    from labelleak.attacks.shadow import RECIPE_VARIANTS, shadow_key, shadow_recipes
+    from labelleak.models import recipe_for
+
+    base = recipe_for("mnist")
+    same = ShadowConfig(methods=("finetune",), n_models=4)
+    assert shadow_recipes(same, "mnist") == [base] * 4
+    varied = ShadowConfig(methods=("finetune",), n_models=4, recipes="varied")
+    recipes = shadow_recipes(varied, "mnist")
+    assert recipes[0] == base and recipes[3] == base  # the variants are taken in turn
+    assert [(r.epochs, r.lr) for r in recipes[1:3]] == [
+        (round(base.epochs * epochs), base.lr * lr) for epochs, lr in RECIPE_VARIANTS[1:3]
+    ]
+    assert len({(r.epochs, r.lr) for r in recipes}) == len(RECIPE_VARIANTS)
+    # "same" keys as before the choice existed (stored calibrations stay valid); "varied" keys apart
+    assert "recipes" not in same.to_dict() and shadow_key(same, "mnist")["recipe"] == base.to_dict()
+    assert shadow_key(varied, "mnist")["recipe"] == [r.to_dict() for r in recipes]
+    assert shadow_key(varied, "mnist") != shadow_key(same, "mnist")
+    with pytest.raises(ParameterError, match=r"recipes must be one of 'same', 'varied', got 'mixed'"):
+        ShadowConfig(recipes="mixed")
+
+
+def test_varied_shadow_originals_are_trained_by_their_recipes(digits, draw, store, monkeypatch):
+    from labelleak.attacks import shadow as shadow_module
+
+    trained = []
+
+    def recording(*args, train_config, **kwargs):
+        trained.append((kwargs["seed"], train_config.epochs))
+        return train_original(*args, train_config=train_config, **kwargs)
+
+    train_original = shadow_module.train_original
+    monkeypatch.setattr(shadow_module, "train_original", recording)
+    config = ShadowConfig(methods=("finetune",), forget_sets=((1,),), n_models=2, recipes="varied", epochs=4)
+    shadows = list(Shadows(digits, draw, config=config, eval_seeds=[0], store=store).targets())
+    assert [t.seed for t in shadows] == [1000, 1001]
+    assert trained == [(1000, 4), (1001, 8)]
+
+
 def test_shadow_scores_line_up_across_attacks(digits, draw, store):
     shadows = Shadows(digits, draw, config=CONFIG, eval_seeds=[0], store=store)
     parameter = ATTACKS.build("param-diff", decider="calibrated").calibrate(shadows).shadow_scores(shadows)
@@ -347,6 +386,14 @@ def test_an_inversion_calibration_chooses_across_originals_when_asked(digits, dr
     # stored apart: the pooled fit did not read the one across originals
     assert store.counts[("inversion-calibration", "computed")] == 2
     assert across.calibration_.n_shadow == pooled.calibration_.n_shadow == 4
+    # the shadows' own scores (what the verdict is fit on) are scored against the other original's reference
+    checkpoint = across.calibration_.checkpoint
+    runs = list(shadows.targets())
+    stats = np.stack([np.log(across.shadow_run(t).reading(checkpoint).confidence) for t in runs])
+    labels = np.array([[c in t.forget_classes for c in range(10)] for t in runs])
+    expected = criteria.across_originals(stats, labels, [t.seed for t in runs], "threshold")
+    np.testing.assert_allclose(across.shadow_scores(shadows).scores, expected, rtol=1e-6)
+    assert not np.allclose(expected, across.calibration_.reference - stats)
     one = ShadowConfig(methods=("retrain",), forget_sets=((1,), (2, 6)), epochs=2, aux_per_class=3)
     with pytest.raises(CalibrationError, match=r"at least two \(n_models ≥ 2\), got 1"):
         ATTACKS.build("invert-wb", steps=3, checkpoint_choice="across-originals").calibrate(

@@ -416,7 +416,7 @@ def test_the_audit_flags_offer_exactly_the_library_choices():
     # they must stay the ones run_audit accepts
     from labelleak.access import ACCESS_LEVELS
     from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS
-    from labelleak.attacks.shadow import METHODS_PER_SET
+    from labelleak.attacks.shadow import METHODS_PER_SET, RECIPE_CHOICES
     from labelleak.cli import build_parser
 
     verbs = next(a for a in build_parser()._actions if a.dest == "verb")
@@ -424,4 +424,5 @@ def test_the_audit_flags_offer_exactly_the_library_choices():
     assert set(flags["inversion_reference"].choices) == set(REFERENCES)
     assert set(flags["inversion_set_decision"].choices) == set(SET_DECISIONS)
     assert set(flags["shadow_methods_per_set"].choices) == set(METHODS_PER_SET)
+    assert set(flags["shadow_recipes"].choices) == set(RECIPE_CHOICES)
     assert set(flags["access"].choices) == set(ACCESS_LEVELS)

@@ -98,6 +98,28 @@ def test_shadow_methods_per_set_is_validated(white_box, digits):
         run_audit(white_box, dataset=digits, attacks="param-diff", shadow_methods_per_set="half")
 
 
+def test_shadow_originals_and_recipes_are_validated(white_box, digits):
+    from labelleak.validation import ParameterError
+
+    with pytest.raises(ParameterError, match="shadow_originals must be"):
+        run_audit(white_box, dataset=digits, attacks="param-diff", shadow_originals=0)
+    with pytest.raises(ParameterError, match="shadow_recipes must be one of 'same', 'varied', got 'new'"):
+        run_audit(white_box, dataset=digits, attacks="param-diff", shadow_recipes="new")
+
+
+def test_several_shadow_originals_without_the_original_choose_across_them():
+    from labelleak.audit.run import attack_options, construct_attack
+
+    def choice(**given):
+        options = attack_options(seed=0, query_budget=None, verbose=False, **given)
+        return construct_attack("invert-cma", options=options).checkpoint_choice
+
+    assert choice(inversion_reference=None) == "pooled"
+    assert choice(inversion_reference=None, shadow_originals=3) == "across-originals"
+    # θ_o's own run is the reference: each shadow run is scored against its own original already
+    assert choice(inversion_reference="original", shadow_originals=3) == "pooled"
+
+
 def test_calibrated_set_decision_fits_the_inversion_attacks_on_shadows(white_box, digits, store):
     cut = run_audit(white_box, dataset=digits, attacks="invert-wb", seed=0, store=store)
     assert not cut.calibration_sources and "probabilities" not in cut.results[0].artifacts  # uncalibrated by default

@@ -38,3 +38,40 @@ def test_another_architecture_or_source_gets_another_name():
 def test_models_that_cannot_be_split_at_their_head_are_refused(factory, head, needle):
     with pytest.raises(ForeignArchitectureError, match=needle):
         register_factory(factory, head=head, sample=SAMPLE, source="x")
+
+
+def test_the_shadows_of_a_factory_are_fed_as_the_owners_network_is(digits):
+    from labelleak.models.foreign import input_normalisation
+    from labelleak.targets import model_spec_for
+
+    raw = register_factory(build, head="classifier.3", sample=SAMPLE, source="inputs")
+    normalised = register_factory(build, head="classifier.3", sample=SAMPLE, source="inputs", mean=[0.3], std=[0.2])
+    assert normalised != raw  # one network fed two ways: their shadows are different models
+    assert input_normalisation(raw, channels=1) == ((0.0,), (1.0,))
+    assert input_normalisation(normalised, channels=1) == ((0.3,), (0.2,))
+    assert input_normalisation("mlp", channels=1) is None
+    with pytest.raises(ForeignArchitectureError, match="normalises 1 input channel"):
+        input_normalisation(normalised, channels=3)
+    with pytest.raises(ForeignArchitectureError, match="mean and std must be given together"):
+        register_factory(build, head="classifier.3", sample=SAMPLE, source="inputs", mean=[0.3])
+    # labelleak's own architectures standardise by the training data; the owner's as the owner declared
+    own = model_spec_for(digits, "mlp")
+    assert own.mean == (round(float(digits.x_train.mean()), 6),) and own.std != (1.0,)
+    spec = model_spec_for(digits, raw)
+    assert (spec.mean, spec.std) == ((0.0,), (1.0,))
+    assert (model_spec_for(digits, normalised).mean, model_spec_for(digits, normalised).std) == ((0.3,), (0.2,))
+    # a shadow with the owner's weights computes what the owner's network computes on the same [0, 1] images
+    shadow = build_model(spec, seed=0).eval()
+    owner = DigitsCNN().eval()
+    owner.load_state_dict(
+        {
+            **{k.removeprefix("body."): v for k, v in shadow.state_dict().items() if k.startswith("body.")},
+            **{
+                f"classifier.3.{k.removeprefix('head.')}": v
+                for k, v in shadow.state_dict().items()
+                if k.startswith("head.")
+            },
+        }
+    )
+    images = digits.x_test[:16]
+    torch.testing.assert_close(shadow(images), owner(images))

@@ -61,9 +61,13 @@ shadows' sets best and transfer worst to a target's independently trained θ_o. 
 default) chooses on every shadow run against the reference of all of them; "across-originals"
 needs two or more shadow originals and scores each original's runs against the reference fitted on
 the others' (scikit-learn's ``LeaveOneGroupOut``), so the checkpoint and threshold are chosen on
-the transfer a target faces. Measured on the grid targets of configs/multiclass-methods.toml
-(docs/results/checkpoint-transfer): across originals never collapsed where the others did, but it
-was measured on the grids the problem was found on, so the default stays.
+the transfer a target faces; the shadows' own scores, which a calibrated set decision and the
+audit's verdict are fit on, are those leave-one-original-out scores too, so the fusion learns how
+far each attack's scores carry over to an unseen original. Measured on the grid targets of
+configs/multiclass-methods.toml (docs/results/checkpoint-transfer): across originals never
+collapsed where the others did, but it was measured on the grids the problem was found on, so the
+attacks' default stays "pooled"; an audit with several shadow originals and no θ_o chooses across
+them (:mod:`labelleak.audit.run`).
 """
 
 from __future__ import annotations
@@ -405,8 +409,8 @@ def fit_calibration(
             reference of the *other* originals' runs (leave one original out), and the checkpoint
             and threshold are chosen on those scores, the transfer a target of an unseen original
             faces (module docstring, "Choosing the checkpoint across originals"). The stored
-            reference is still the median over every run, and so are the shadows' own scores that
-            a calibrated set decision or the audit's verdict is fitted on. Ignored with ``originals``.
+            reference is still the median over every run (a target's original is none of the
+            shadows'). Ignored with ``originals``.
 
     The per-class reference is the median over shadow runs that retained the class; a class never
     retained in any shadow run gets the median reference of the others.
@@ -442,10 +446,7 @@ def fit_calibration(
         reference = _shadow_reference(stats, labels)
         if across:
             assert groups is not None
-            normalised = np.empty_like(stats)
-            for fit_on, score_on in LeaveOneGroupOut().split(stats, groups=np.asarray(groups)):
-                others = _shadow_reference(stats[fit_on], labels[fit_on])
-                normalised[score_on] = _normalise(stats[score_on], others, criterion)
+            normalised = across_originals(stats, labels, groups, criterion)
         elif originals is None:
             normalised = _normalise(stats, reference, criterion)
         else:
@@ -468,6 +469,17 @@ def fit_calibration(
     if criterion == "threshold" and min_drop is not None and best.threshold < min_drop:
         best = replace(best, threshold=min_drop, shadow_asr=exact_set_rate(best_normalised, labels, min_drop))
     return best
+
+
+def across_originals(stats: np.ndarray, labels: np.ndarray, groups: Sequence[int], criterion: str) -> np.ndarray:
+    """Each shadow run's statistic normalised by the reference of the runs of the *other* shadow
+    originals (scikit-learn's ``LeaveOneGroupOut`` over ``groups``): the scores a target of an unseen
+    original gets, where the reference did not come from its own original."""
+    normalised = np.empty_like(stats)
+    for fit_on, score_on in LeaveOneGroupOut().split(stats, groups=np.asarray(groups)):
+        others = _shadow_reference(stats[fit_on], labels[fit_on])
+        normalised[score_on] = _normalise(stats[score_on], others, criterion)
+    return normalised
 
 
 def _shadow_reference(stats: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -619,18 +631,27 @@ class InversionAttack(Attack):
                     groups=groups if across else None,
                 )
             )
-            # the scores this calibration gives the shadows themselves, for the set decision fit on them
+            # the scores this calibration gives the shadows themselves, for the set decision and the
+            # audit's verdict fit on them; chosen across originals, each run is scored as a target of
+            # an unseen original would be, against the other originals' reference
             checkpoint = fitted[0].checkpoint
-            scores = [
-                fitted[0]
-                .normalised_scores(
-                    run[checkpoint],
-                    self.criterion,
-                    original=at_or_last(originals[i], checkpoint) if by_seed else None,
-                )
-                .tolist()
-                for i, run in enumerate(readings)
-            ]
+            if across:
+                stats = np.stack([_statistic(run[checkpoint], self.criterion) for run in readings])
+                labels = np.zeros(stats.shape, dtype=bool)
+                for i, classes in enumerate(forgotten):
+                    labels[i, list(classes)] = True
+                scores = across_originals(stats, labels, groups, self.criterion).tolist()
+            else:
+                scores = [
+                    fitted[0]
+                    .normalised_scores(
+                        run[checkpoint],
+                        self.criterion,
+                        original=at_or_last(originals[i], checkpoint) if by_seed else None,
+                    )
+                    .tolist()
+                    for i, run in enumerate(readings)
+                ]
             shadow_rows = {
                 "ids": ids,
                 "scores": scores,
@@ -639,7 +660,8 @@ class InversionAttack(Attack):
             }
             return {**fitted[0].to_dict(), "shadows": shadow_rows}
 
-        key = {**self.calibration_key(), "record": 3}
+        # record 4: chosen across originals, the shadows' own scores are the leave-one-original-out ones
+        key = {**self.calibration_key(), "record": 4 if across else 3}
         stored = shadows.cached("inversion-calibration", key, fit)
         calibration = fitted[0] if fitted else InversionCalibration.from_dict(stored)
         if calibration.criterion != self.criterion:

@@ -30,7 +30,7 @@ import logging
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,14 @@ logger = logging.getLogger(__name__)
 FAMILIES = ("dot", "diff", "orig")
 #: how the shadow methods cover the forget sets (:attr:`ShadowConfig.methods_per_set`)
 METHODS_PER_SET = ("all", "one")
+#: how the shadow originals are trained (:attr:`ShadowConfig.recipes`)
+RECIPE_CHOICES = ("same", "varied")
+#: with ``recipes="varied"``, shadow original i multiplies the dataset recipe's epochs and learning
+#: rate by the i-th pair, in turn: the recipe as it is, twice as long, half as long at twice the
+#: rate. An owner trains θ_o its own way (more data, more or fewer steps); the attacker does not
+#: know how, so its shadow originals span training lengths rather than repeat one. Fixed beforehand,
+#: a spread of ×4 in training length, not fit on any target.
+RECIPE_VARIANTS = ((1.0, 1.0), (2.0, 1.0), (0.5, 2.0))
 
 
 class ShadowLeakError(LabelleakError):
@@ -106,6 +114,8 @@ class ShadowConfig:
         seed: the first shadow seed; shadow i uses ``seed + i`` (must avoid the evaluation seeds).
         train_fraction: share of the shadow pool used to train θ_o' (the rest holds A', N').
         epochs: epochs of θ_o' (default: the dataset's recipe).
+        recipes: "same" trains every θ_o' with that recipe; "varied" trains the i-th with the i-th
+            of :data:`RECIPE_VARIANTS` in turn (:func:`shadow_recipes`).
         aux_per_class: |A'| per class (default: the target's default, |D_train|·1%/K); 0 leaves
             A' empty (the data-free setting), and the shadows then yield the two-version features
             only.
@@ -127,6 +137,7 @@ class ShadowConfig:
     seed: int = 1000
     train_fraction: float = 0.8
     epochs: int | None = None
+    recipes: str = "same"
     aux_per_class: int | None = None
     aux_classes: int | None = None
     unrelated: str = "noise"
@@ -145,6 +156,7 @@ class ShadowConfig:
         check_number("train_fraction", self.train_fraction, low=0.1, high=0.95)
         if self.epochs is not None:
             check_number("epochs", self.epochs, low=1, integer=True)
+        check_choice("recipes", self.recipes, RECIPE_CHOICES)
         if self.aux_per_class is not None:
             check_number("aux_per_class", self.aux_per_class, low=0, integer=True)
         if self.aux_classes is not None:
@@ -208,6 +220,8 @@ class ShadowConfig:
             "seed": self.seed,
             "train_fraction": self.train_fraction,
             "epochs": self.epochs,
+            # absent unless varied, so that calibrations stored before the choice existed stay valid
+            **({"recipes": self.recipes} if self.recipes != "same" else {}),
             "aux_per_class": self.aux_per_class,
             # absent unless set, so that calibrations stored before the partial setting existed stay valid
             **({"aux_classes": self.aux_classes} if self.aux_classes is not None else {}),
@@ -255,9 +269,22 @@ def shadow_recipe(config: ShadowConfig, dataset_name: str) -> TrainConfig:
     return recipe_for(dataset_name, epochs=config.epochs)
 
 
+def shadow_recipes(config: ShadowConfig, dataset_name: str) -> list[TrainConfig]:
+    """How each θ_o' is trained, in seed order: :func:`shadow_recipe` for all, or with
+    ``config.recipes="varied"`` its epochs and learning rate scaled by :data:`RECIPE_VARIANTS` in turn."""
+    base = shadow_recipe(config, dataset_name)
+    if config.recipes == "same":
+        return [base] * config.n_models
+    scaled = [
+        replace(base, epochs=max(1, round(base.epochs * epochs)), lr=base.lr * lr) for epochs, lr in RECIPE_VARIANTS
+    ]
+    return [scaled[i % len(scaled)] for i in range(config.n_models)]
+
+
 def shadow_key(config: ShadowConfig, dataset_name: str) -> dict[str, Any]:
     """What shadow experiments on ``dataset_name`` depend on: part of every calibration's cache key."""
-    return {**config.to_dict(dataset_name), "recipe": shadow_recipe(config, dataset_name).to_dict()}
+    recipes = [recipe.to_dict() for recipe in shadow_recipes(config, dataset_name)]
+    return {**config.to_dict(dataset_name), "recipe": recipes[0] if config.recipes == "same" else recipes}
 
 
 def shadow_families(config: ShadowConfig) -> tuple[str, ...]:
@@ -321,7 +348,7 @@ def shadow_targets(
     check_number("workers", workers, low=1, integer=True)
     k = dataset.num_classes
     plan = config.plan(k)
-    recipe = shadow_recipe(config, dataset.name)
+    recipes = shadow_recipes(config, dataset.name)
     archs = shadow_archs(arch, dataset.name, config.n_models)
     aux_per_class = (
         max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
@@ -345,7 +372,7 @@ def shadow_targets(
     )
     with tqdm(total=total, desc="shadow models", unit="model", disable=not verbose, dynamic_ncols=True) as bar:
         yield from _shadow_experiments(
-            dataset, draw, config, plan, recipe, archs, aux_per_class, store, verbose, bar, workers
+            dataset, draw, config, plan, recipes, archs, aux_per_class, store, verbose, bar, workers
         )
 
 
@@ -467,7 +494,7 @@ def _shadow_experiments(
     draw: KnowledgeDraw,
     config: ShadowConfig,
     plan: tuple[tuple[str, tuple[int, ...]], ...],
-    recipe: TrainConfig,
+    recipes: Sequence[TrainConfig],
     archs: Sequence[str],
     aux_per_class: int,
     store: ArtifactStore | None,
@@ -476,7 +503,7 @@ def _shadow_experiments(
     workers: int,
 ) -> Iterator[ShadowTarget]:
     k = dataset.num_classes
-    for seed, arch in zip(config.seeds(), archs, strict=True):
+    for seed, arch, recipe in zip(config.seeds(), archs, recipes, strict=True):
         # a partial A' holds classes drawn with the shadow seed alone, as the target's A with its seed
         # (drawn first: an aux_classes that leaves no class out fails before any training)
         aux_classes = (

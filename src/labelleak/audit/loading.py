@@ -324,14 +324,22 @@ def wrap_user_model(
 
 
 def shadow_architecture(
-    factory: Callable[[], nn.Module], *, head: str, sample: torch.Tensor, source: str
+    factory: Callable[[], nn.Module],
+    *,
+    head: str,
+    sample: torch.Tensor,
+    source: str,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
 ) -> str | None:
     """The owner's architecture registered for shadow models (:func:`~labelleak.models.foreign.register_factory`),
     or None, with a warning, when the model cannot be split at its head (the audit then calibrates
     on labelleak's own architecture: a transfer). ``source`` names the factory's code in the
-    architecture's fingerprint (a factory file's content, or a class's qualified name)."""
+    architecture's fingerprint (a factory file's content, or a class's qualified name); ``mean`` and
+    ``std`` are the normalisation the owner's model expects (as for :func:`load_user_model`), which
+    its shadows get too."""
     try:
-        return register_factory(factory, head=head, sample=sample, source=source)
+        return register_factory(factory, head=head, sample=sample, source=source, mean=mean, std=std)
     except ForeignArchitectureError as err:
         logger.warning("%s; calibrating on labelleak's own architecture instead", err)
         return None

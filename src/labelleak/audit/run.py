@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from labelleak.attacks import ATTACKS, Attack
 from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS, InversionAttack
 from labelleak.attacks.knowledge import KnowledgeDraw, draw_knowledge
-from labelleak.attacks.shadow import METHODS_PER_SET, ShadowConfig, Shadows
+from labelleak.attacks.shadow import METHODS_PER_SET, RECIPE_CHOICES, ShadowConfig, Shadows
 from labelleak.audit.errors import AuditError, one_line
 from labelleak.audit.loading import PROBE_IMAGES, LoadedModel, fresh_copy, shadow_architecture, wrap_user_model
 from labelleak.audit.report import UNCALIBRATED, AuditReport
@@ -41,6 +41,10 @@ SHADOW_TRIPLES = 3
 #: whether every forget set of the shadows is unlearned by every shadow method ("all") or by one
 #: of them in turn ("one": half the shadow models with two methods; ShadowConfig.methods_per_set)
 SHADOW_METHODS_PER_SET = "all"
+#: shadow originals θ_o′ of the owner's architecture, and how they are trained
+#: (:attr:`~labelleak.attacks.shadow.ShadowConfig.recipes`): one, by the dataset's recipe
+SHADOW_ORIGINALS = 1
+SHADOW_RECIPES = "same"
 
 
 #: where, by default, an audit holding θ_o reads the inversion attacks' per-class difficulty reference
@@ -108,12 +112,17 @@ def attack_options(
     verbose: bool,
     inversion_reference: str | None,
     inversion_set_decision: str = INVERSION_SET_DECISION,
+    shadow_originals: int = SHADOW_ORIGINALS,
 ) -> dict[str, Any]:
     """The options every attack of an audit is built with (:func:`construct_attack` gives each those
     it takes). ``inversion_reference`` is None unless the audit holds θ_o and shadows of the owner's
     architecture: then the inversion attacks read each class's difficulty off θ_o itself, not off the
     attacker's shadow originals (it does not carry over between independently trained models:
-    :mod:`labelleak.attacks.criteria`, docs/audit.md)."""
+    :mod:`labelleak.attacks.criteria`, docs/audit.md). Without that reference and with two or more
+    ``shadow_originals``, the calibrated inversion attacks choose their checkpoint and threshold
+    across the originals, and the shadow scores the verdict is fit on are leave-one-original-out
+    ones (``checkpoint_choice="across-originals"``): the reference then comes from models other
+    than the one scored, as it will for the target."""
     # One seed for every attack: the parameter attacks' reference settings (seed included) name the
     # shadow features they are calibrated on, so all of them share one extraction.
     return {
@@ -123,6 +132,7 @@ def attack_options(
         "decider": PARAMETER_DECIDER,
         "reference": inversion_reference,
         "set_decision": inversion_set_decision,
+        "checkpoint_choice": "across-originals" if inversion_reference is None and shadow_originals > 1 else None,
     }
 
 
@@ -145,12 +155,15 @@ def calibrate_attacks(
     shadow_archs: Sequence[str] | None = None,
     shadow_methods: Sequence[str] = SHADOW_METHODS,
     shadow_methods_per_set: str = SHADOW_METHODS_PER_SET,
+    shadow_originals: int = SHADOW_ORIGINALS,
+    shadow_recipes: str = SHADOW_RECIPES,
 ) -> tuple[dict[str, str], Shadows | None]:
     """Fit the attacks on one shared set of shadow experiments; returns, per attack name, what it was
     calibrated on, and the shadows (None when no attack needed them).
 
     With the owner's architecture (``arch``, registered by
-    :func:`~labelleak.models.foreign.register_factory`) the shadows are that architecture, trained
+    :func:`~labelleak.models.foreign.register_factory`) the shadows are that architecture, fed their
+    inputs as the owner's model is (its ``mean``/``std`` or none), trained
     on the attacker's shadow pool and unlearned with :data:`SHADOW_METHODS`, and *every* attack that
     can be calibrated is: the inversion attacks' per-class difficulty reference then comes from
     the same architecture. Without it (an ONNX file, or a model that cannot be split at its head)
@@ -164,9 +177,14 @@ def calibrate_attacks(
     random pairs and :data:`SHADOW_TRIPLES` random triples, each by every one of ``shadow_methods``
     (``shadow_methods_per_set="all"``) or by one of them in turn (``"one"``);
     ``workers`` processes unlearn those the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
+    ``shadow_originals`` shadow originals are trained (with ``shadow_archs``, at least one per
+    architecture), each by the dataset's recipe or, with ``shadow_recipes="varied"``, by a recipe
+    of its own (:data:`~labelleak.attacks.shadow.RECIPE_VARIANTS`), and each is unlearned as above.
     """
     shadow_methods = check_shadow_methods(shadow_methods)
     check_choice("shadow_methods_per_set", shadow_methods_per_set, METHODS_PER_SET)
+    check_number("shadow_originals", shadow_originals, low=1, high=10, integer=True)
+    check_choice("shadow_recipes", shadow_recipes, RECIPE_CHOICES)
     if arch is not None and shadow_archs:
         raise AuditError(
             "{shadow_archs} stand in for an architecture labelleak does not know: this model's is known",
@@ -186,7 +204,8 @@ def calibrate_attacks(
         pairs=pairs,
         triples=triples,
         methods_per_set=shadow_methods_per_set,
-        n_models=max(1, len(stand_ins)),
+        n_models=max(shadow_originals, len(stand_ins)),
+        recipes=shadow_recipes,
     )
     shadows = Shadows(
         dataset,
@@ -208,6 +227,10 @@ def calibrate_attacks(
     methods = f"{len(config.methods)} method" + ("s" if len(config.methods) > 1 else "")
     if config.methods_in_turn:
         methods += " in turn"
+    if config.n_models > max(1, len(stand_ins)):
+        methods += f", {config.n_models} shadow originals" + (
+            " of varied recipes" if config.recipes == "varied" else ""
+        )
     found = {}
     for attack in chosen:
         attack.calibrate(shadows)
@@ -277,6 +300,8 @@ def run_audit(
     shadow_archs: Sequence[str] | None = None,
     shadow_methods: Sequence[str] = SHADOW_METHODS,
     shadow_methods_per_set: str = SHADOW_METHODS_PER_SET,
+    shadow_originals: int = SHADOW_ORIGINALS,
+    shadow_recipes: str = SHADOW_RECIPES,
 ) -> AuditReport:
     """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
 
@@ -310,6 +335,10 @@ def run_audit(
             each with its per-dataset defaults; every method adds one shadow model per forget set.
         shadow_methods_per_set: "all" unlearns every shadow forget set by every one of
             ``shadow_methods``; "one" by one of them in turn (fewer shadow models, a shorter first audit).
+        shadow_originals: how many shadow originals θ_o′ are trained and unlearned (each adds as many
+            shadow models as the first; :func:`calibrate_attacks`).
+        shadow_recipes: "same" trains every θ_o′ by the dataset's recipe, "varied" each by its own
+            (:data:`~labelleak.attacks.shadow.RECIPE_VARIANTS`).
 
     An attack that fails is reported in ``failures`` and the others still run; the audit fails only
     when none could run.
@@ -338,6 +367,7 @@ def run_audit(
         verbose=verbose,
         inversion_reference=inversion_reference if target.original is not None and target.arch else None,
         inversion_set_decision=inversion_set_decision,
+        shadow_originals=shadow_originals,
     )
     built: dict[str, Attack] = {}
     broken: dict[str, str] = {}
@@ -362,6 +392,8 @@ def run_audit(
         shadow_archs=shadow_archs,
         shadow_methods=shadow_methods,
         shadow_methods_per_set=shadow_methods_per_set,
+        shadow_originals=shadow_originals,
+        shadow_recipes=shadow_recipes,
     )
     verdict_model = None if shadows is None else fit_verdict(built, shadows)
     fitted = [a.calibration_ for a in built.values() if a.calibration_ is not None]

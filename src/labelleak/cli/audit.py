@@ -26,6 +26,8 @@ FLAGS = {
     "shadow_archs": "--shadow-archs",
     "shadow_methods": "--shadow-methods",
     "shadow_methods_per_set": "--shadow-methods-per-set",
+    "shadow_originals": "--shadow-originals",
+    "shadow_recipes": "--shadow-recipes",
 }
 
 DESCRIPTION = """\
@@ -185,6 +187,20 @@ def register(subparsers) -> None:
         help="'all' unlearns each forget set of the shadow models by every shadow method; 'one' by one of them "
         "in turn, half the shadow models with two methods (default: all; docs/audit.md)",
     )
+    parser.add_argument(
+        "--shadow-originals",
+        type=int,
+        metavar="N",
+        help="how many shadow originals of your architecture the attacker trains, each unlearned like the "
+        "first (default: 1; each adds as many shadow models to the first audit)",
+    )
+    parser.add_argument(
+        "--shadow-recipes",
+        choices=("same", "varied"),
+        help="'same' trains every shadow original by the dataset's recipe; 'varied' each by its own (as long, "
+        "twice as long, half as long at twice the learning rate), for a model trained in a way the attacker "
+        "does not know (default: same; docs/audit.md)",
+    )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
     add_run_options(parser)
@@ -207,6 +223,8 @@ def _run(args) -> int:
         PROBE_IMAGES,
         SHADOW_METHODS,
         SHADOW_METHODS_PER_SET,
+        SHADOW_ORIGINALS,
+        SHADOW_RECIPES,
         AuditError,
         OnnxModel,
         factory_source,
@@ -271,7 +289,12 @@ def _run(args) -> int:
         unlearned = load_user_model(factory, weights=Path(args.weights), **options)
         original = load_user_model(factory, weights=Path(args.original), **options) if args.original else None
         arch = shadow_architecture(
-            factory, head=unlearned.user_head_name, sample=sample, source=factory_source(args.model_factory)
+            factory,
+            head=unlearned.user_head_name,
+            sample=sample,
+            source=factory_source(args.model_factory),
+            mean=args.mean,
+            std=args.std,
         )
         description = f"{args.model_factory} with weights {args.weights}"
         if original is not None:
@@ -301,6 +324,8 @@ def _run(args) -> int:
         shadow_archs=args.shadow_archs,
         shadow_methods=args.shadow_methods or SHADOW_METHODS,
         shadow_methods_per_set=args.shadow_methods_per_set or SHADOW_METHODS_PER_SET,
+        shadow_originals=args.shadow_originals or SHADOW_ORIGINALS,
+        shadow_recipes=args.shadow_recipes or SHADOW_RECIPES,
     )
     print(f"target: {report.target}")
     if target.head_name:

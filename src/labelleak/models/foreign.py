@@ -7,6 +7,16 @@ at its head: the body is the network with the head replaced by ``nn.Identity``, 
 ``nn.Linear`` of the same shape. That split is only valid when the head is the network's last
 operation, applied once to the features; :func:`register_factory` checks it on a sample and
 refuses otherwise.
+
+The shadow models see their inputs as the owner's network does: a ``Classifier`` standardises
+its input with per-channel statistics before its body, which for labelleak's own architectures
+are those of the training data, but the owner's network receives [0, 1] images, or images
+normalised by the ``mean``/``std`` the owner declares. A registered factory therefore carries the
+owner's normalisation (:func:`input_normalisation`; none: the identity), and its shadows are
+built with it. Why: standardising an MLP's inputs changes which classes it learns to give to
+inputs far from the data; the attacker's shadow MLPs then reached every class from noise-like
+inputs while every owner's MLP trained on raw pixels left the same few classes almost
+unreachable, and the queries-only audit named those classes as forgotten (docs/audit.md).
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -42,11 +52,22 @@ def _split(net: nn.Module, head: str) -> tuple[nn.Module, nn.Linear]:
     return net, module
 
 
-def factory_fingerprint(factory: Callable[[], nn.Module], *, head: str, source: str) -> str:
-    """A short hash naming the architecture: its parameter and buffer names and shapes, its head and
-    ``source`` (e.g. the factory file's content), so two different architectures never share shadows."""
+#: (mean, std) per input channel that each registered factory's network expects, None: raw [0, 1] images
+_NORMALISATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]] | None] = {}
+
+
+def factory_fingerprint(
+    factory: Callable[[], nn.Module],
+    *,
+    head: str,
+    source: str,
+    normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+) -> str:
+    """A short hash naming the architecture: its parameter and buffer names and shapes, its head,
+    ``source`` (e.g. the factory file's content) and the input normalisation its shadows are built
+    with, so two different architectures, or one fed differently, never share shadows."""
     net = factory()
-    digest = hashlib.sha256(f"{source}\n{head}".encode())
+    digest = hashlib.sha256(f"{source}\n{head}\ninputs:{normalisation}".encode())
     for name, tensor in net.state_dict().items():
         digest.update(f"{name}:{tuple(tensor.shape)};".encode())
     return digest.hexdigest()[:12]
@@ -61,9 +82,13 @@ class FactoryRegistration:
     head: str
     sample: torch.Tensor
     source: str
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     def register(self) -> str:
-        return register_factory(self.factory, head=self.head, sample=self.sample, source=self.source)
+        return register_factory(
+            self.factory, head=self.head, sample=self.sample, source=self.source, mean=self.mean, std=self.std
+        )
 
 
 _REGISTRATIONS: dict[str, FactoryRegistration] = {}
@@ -85,14 +110,29 @@ def shippable_registration(name: str) -> FactoryRegistration | None:
     return registration
 
 
-def register_factory(factory: Callable[[], nn.Module], *, head: str, sample: torch.Tensor, source: str = "") -> str:
+def register_factory(
+    factory: Callable[[], nn.Module],
+    *,
+    head: str,
+    sample: torch.Tensor,
+    source: str = "",
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> str:
     """Register ``factory`` as a labelleak architecture and return its name (``factory-<hash>``).
 
     ``sample`` (a batch of inputs in [0, 1]) checks that head(body(x)) equals the network's output,
-    i.e. that the head is the network's last operation. Registering the same architecture again
-    returns the same name.
+    i.e. that the head is the network's last operation. ``mean`` and ``std`` (per channel, given
+    together) are what the owner's network expects its [0, 1] inputs to be normalised by; without
+    them it takes them as they are. Its shadow models are fed the same way
+    (:func:`input_normalisation`). Registering the same architecture again returns the same name.
     """
-    name = f"{FACTORY_PREFIX}{factory_fingerprint(factory, head=head, source=source)}"
+    if (mean is None) != (std is None):
+        raise ForeignArchitectureError("mean and std must be given together")
+    normalisation = (
+        None if mean is None or std is None else (tuple(float(m) for m in mean), tuple(float(v) for v in std))
+    )
+    name = f"{FACTORY_PREFIX}{factory_fingerprint(factory, head=head, source=source, normalisation=normalisation)}"
     if name in ARCHITECTURES:
         return name
     net = factory().eval()
@@ -122,5 +162,26 @@ def register_factory(factory: Callable[[], nn.Module], *, head: str, sample: tor
         return body, module.in_features
 
     ARCHITECTURES.register(name)(build)
-    _REGISTRATIONS[name] = FactoryRegistration(factory, head, sample, source)
+    _NORMALISATIONS[name] = normalisation
+    _REGISTRATIONS[name] = FactoryRegistration(
+        factory, head, sample, source, *(normalisation if normalisation is not None else (None, None))
+    )
     return name
+
+
+def input_normalisation(arch: str, *, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The (mean, std) per channel that the shadow models of ``arch`` standardise their [0, 1] inputs
+    by, when ``arch`` is a registered factory: the owner's declared normalisation, else the identity
+    (zeros and ones). None for labelleak's own architectures (their inputs are standardised by the
+    training data's statistics)."""
+    if arch not in _REGISTRATIONS:
+        return None
+    normalisation = _NORMALISATIONS[arch]
+    if normalisation is None:
+        return (0.0,) * channels, (1.0,) * channels
+    mean, std = normalisation
+    if len(mean) != channels or len(std) != channels:
+        raise ForeignArchitectureError(
+            f"{arch} normalises {len(mean)} input channel(s), the dataset's images have {channels}"
+        )
+    return mean, std
