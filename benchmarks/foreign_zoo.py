@@ -149,13 +149,16 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
 
 def forget_sets(seed: int) -> list[list[int]]:
     """Two single classes, a pair outside them, then a second pair and a triple of any classes
-    (drawn after the first three, so that adding them left the earlier targets as they were)."""
+    (drawn after the first three, so that adding them left the earlier targets as they were). A
+    second pair equal to the first is left out: its targets would be the first pair's again, and
+    every table would count them twice."""
     rng = np.random.default_rng(seed)
     singles = sorted(int(c) for c in rng.choice(10, size=2, replace=False))
     pair = sorted(int(c) for c in rng.choice([c for c in range(10) if c not in singles], size=2, replace=False))
     second_pair = sorted(int(c) for c in rng.choice(10, size=2, replace=False))
     triple = sorted(int(c) for c in rng.choice(10, size=3, replace=False))
-    return [[singles[0]], [singles[1]], pair, second_pair, triple]
+    sets = [[singles[0]], [singles[1]], pair, second_pair, triple]
+    return [forget for i, forget in enumerate(sets) if forget not in sets[:i]]
 
 
 def zoo_factory(arch: str, data) -> Callable[[], nn.Module]:

@@ -92,3 +92,13 @@ def test_an_audit_made_under_an_older_verdict_rule_is_made_again(foreign_zoo, mo
     commands, _, data = _run_audit(foreign_zoo, monkeypatch, tmp_path)
     assert len(commands) == 1 and data == json.loads(result.read_text())
     assert data["verdict"]["forgotten"] == [1] and data["verdict_revision"] == foreign_zoo.VERDICT_REVISION
+
+
+def test_a_forget_set_drawn_twice_is_audited_once(foreign_zoo):
+    # seed 17 + len("fashion-mnist") draws the pair {5, 9} twice
+    sets = foreign_zoo.forget_sets(17 + len("fashion-mnist"))
+    assert sets.count([5, 9]) == 1 and len(sets) == 4
+    for seed in range(40):
+        drawn = foreign_zoo.forget_sets(seed)
+        assert len({tuple(s) for s in drawn}) == len(drawn)
+        assert [len(s) for s in drawn[:2]] == [1, 1] and len(drawn[-1]) == 3
