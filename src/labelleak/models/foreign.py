@@ -14,9 +14,10 @@ are those of the training data, but the owner's network receives [0, 1] images, 
 normalised by the ``mean``/``std`` the owner declares. A registered factory therefore carries the
 owner's normalisation (:func:`input_normalisation`; none: the identity), and its shadows are
 built with it. Why: standardising an MLP's inputs changes which classes it learns to give to
-inputs far from the data; the attacker's shadow MLPs then reached every class from noise-like
-inputs while every owner's MLP trained on raw pixels left the same few classes almost
-unreachable, and the queries-only audit named those classes as forgotten (docs/audit.md).
+inputs far from the data; standardised, the attacker's shadow MLPs reached every class from
+noise-like inputs while the owner's MLPs, trained on raw pixels, hardly reached a few, and the
+queries-only audit named those classes as forgotten. Fed as the owner's, the shadows name far
+fewer such classes, not none (docs/audit.md, "Through an API: shadows fed as your model is").
 """
 
 from __future__ import annotations
