@@ -53,10 +53,6 @@ def _split(net: nn.Module, head: str) -> tuple[nn.Module, nn.Linear]:
     return net, module
 
 
-#: (mean, std) per input channel that each registered factory's network expects, None: raw [0, 1] images
-_NORMALISATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]] | None] = {}
-
-
 def factory_fingerprint(
     factory: Callable[[], nn.Module],
     *,
@@ -163,7 +159,6 @@ def register_factory(
         return body, module.in_features
 
     ARCHITECTURES.register(name)(build)
-    _NORMALISATIONS[name] = normalisation
     _REGISTRATIONS[name] = FactoryRegistration(
         factory, head, sample, source, *(normalisation if normalisation is not None else (None, None))
     )
@@ -175,12 +170,12 @@ def input_normalisation(arch: str, *, channels: int) -> tuple[tuple[float, ...],
     by, when ``arch`` is a registered factory: the owner's declared normalisation, else the identity
     (zeros and ones). None for labelleak's own architectures (their inputs are standardised by the
     training data's statistics)."""
-    if arch not in _REGISTRATIONS:
+    registration = _REGISTRATIONS.get(arch)
+    if registration is None:
         return None
-    normalisation = _NORMALISATIONS[arch]
-    if normalisation is None:
+    mean, std = registration.mean, registration.std
+    if mean is None or std is None:
         return (0.0,) * channels, (1.0,) * channels
-    mean, std = normalisation
     if len(mean) != channels or len(std) != channels:
         raise ForeignArchitectureError(
             f"{arch} normalises {len(mean)} input channel(s), the dataset's images have {channels}"
