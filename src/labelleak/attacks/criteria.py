@@ -67,7 +67,7 @@ far each attack's scores carry over to an unseen original. Measured on the grid 
 configs/multiclass-methods.toml (docs/results/checkpoint-transfer): across originals never
 collapsed where the others did, but it was measured on the grids the problem was found on, so the
 attacks' default stays "pooled"; an audit with several shadow originals and no θ_o chooses across
-them (:mod:`labelleak.audit.run`).
+them (docs/audit.md, "Options").
 """
 
 from __future__ import annotations
@@ -427,9 +427,7 @@ def fit_calibration(
     for c in candidates:
         check_number("checkpoint", c, low=0, high=n_checkpoints - 1, integer=True)
     num_classes = len(readings[0][0].confidence)
-    labels = np.zeros((len(readings), num_classes), dtype=bool)
-    for i, classes in enumerate(forgotten):
-        labels[i, list(classes)] = True
+    labels = forgotten_labels(forgotten, num_classes)
     if labels.all(axis=1).any() or not labels.any(axis=1).all():
         raise ParameterError("every shadow run must forget at least one class and retain at least one")
     if originals is not None and len(originals) != len(readings):
@@ -469,6 +467,14 @@ def fit_calibration(
     if criterion == "threshold" and min_drop is not None and best.threshold < min_drop:
         best = replace(best, threshold=min_drop, shadow_asr=exact_set_rate(best_normalised, labels, min_drop))
     return best
+
+
+def forgotten_labels(forgotten: Sequence[Sequence[int]], num_classes: int) -> np.ndarray:
+    """(runs, K) booleans: which classes each shadow run forgot."""
+    labels = np.zeros((len(forgotten), num_classes), dtype=bool)
+    for i, classes in enumerate(forgotten):
+        labels[i, list(classes)] = True
+    return labels
 
 
 def across_originals(stats: np.ndarray, labels: np.ndarray, groups: Sequence[int], criterion: str) -> np.ndarray:
@@ -637,9 +643,7 @@ class InversionAttack(Attack):
             checkpoint = fitted[0].checkpoint
             if across:
                 stats = np.stack([_statistic(run[checkpoint], self.criterion) for run in readings])
-                labels = np.zeros(stats.shape, dtype=bool)
-                for i, classes in enumerate(forgotten):
-                    labels[i, list(classes)] = True
+                labels = forgotten_labels(forgotten, stats.shape[1])
                 scores = across_originals(stats, labels, groups, self.criterion).tolist()
             else:
                 scores = [

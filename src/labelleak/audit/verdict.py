@@ -241,7 +241,7 @@ def verdict(results: Sequence[AttackResult], *, num_classes: int, model: Verdict
     run, chance references and abstaining ones included.
     """
     voting = [result for result in results if votes_in_verdict(result)]
-    votes = vote_counts(voting, num_classes=num_classes)
+    votes = vote_counts(results, num_classes=num_classes)
     declined = [result.attack for result in results if result.abstains]
     calibrated = [r for r in voting if model is not None and r.attack in model.calibrators]
     if model is not None and calibrated:
