@@ -187,6 +187,14 @@ def test_stand_in_architectures_are_for_unknown_architectures_only(owner_files, 
     assert "--shadow-archs: must name architectures among mlp, lenet, smallcnn, resnet18, got 'mlp,vgg'" in err
 
 
+def test_no_shadow_original_is_refused_by_the_parser(owner_files, capsys):
+    model = ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned]
+    with pytest.raises(SystemExit) as parser_exit:
+        audit([*model, "--shadow-originals", "0"], capsys)
+    assert parser_exit.value.code == 2
+    assert "--shadow-originals: must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
 def test_shadow_methods_choose_how_the_shadows_unlearn(owner_files, tmp_path, capsys):
     out_json = tmp_path / "one-method-shadows.json"
     model = ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned]

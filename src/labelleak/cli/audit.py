@@ -189,7 +189,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--shadow-originals",
-        type=int,
+        type=int_at_least(1),
         metavar="N",
         help="how many shadow originals of your architecture the attacker trains, each unlearned like the "
         "first (default: 1; each adds as many shadow models to the first audit)",
@@ -324,7 +324,7 @@ def _run(args) -> int:
         shadow_archs=args.shadow_archs,
         shadow_methods=args.shadow_methods or SHADOW_METHODS,
         shadow_methods_per_set=args.shadow_methods_per_set or SHADOW_METHODS_PER_SET,
-        shadow_originals=args.shadow_originals or SHADOW_ORIGINALS,
+        shadow_originals=SHADOW_ORIGINALS if args.shadow_originals is None else args.shadow_originals,
         shadow_recipes=args.shadow_recipes or SHADOW_RECIPES,
     )
     print(f"target: {report.target}")
