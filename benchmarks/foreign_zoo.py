@@ -237,7 +237,8 @@ def served(args) -> str:
 
 def variant(args) -> str:
     """The suffix of this run's audit folder and tables: "" for the audit as it is, else the ablation's
-    name, followed by the shadow originals' setting when it is not the audit's default."""
+    name, followed by the shadow originals' setting when one was asked for (without: one original, by
+    the dataset's recipe)."""
     shadows = (f"-shadow-originals-{args.shadow_originals}" if args.shadow_originals else "") + (
         f"-recipes-{args.shadow_recipes}" if args.shadow_recipes else ""
     )
@@ -336,10 +337,14 @@ def audit(target: dict, args, out: Path) -> dict:
             command += ["--attacks", args.attacks]
         if args.shadow_methods_per_set:
             command += ["--shadow-methods-per-set", args.shadow_methods_per_set]
-        if args.shadow_originals:
-            command += ["--shadow-originals", str(args.shadow_originals)]
-        if args.shadow_recipes:
-            command += ["--shadow-recipes", args.shadow_recipes]
+        # named even when not asked for: the folders without a shadow-originals suffix hold audits with
+        # one original, by the dataset's recipe, whatever the audit's default for this setting
+        command += [
+            "--shadow-originals",
+            str(args.shadow_originals or 1),
+            "--shadow-recipes",
+            args.shadow_recipes or "same",
+        ]
         if args.inversion_set_decision:
             command += ["--inversion-set-decision", args.inversion_set_decision]
         if args.access:
@@ -568,13 +573,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--shadow-originals",
         type=int,
-        help="labelleak audit --shadow-originals (how many shadow originals the attacker trains); combines with "
-        "the other settings, into OUT/audits...-shadow-originals-N",
+        help="labelleak audit --shadow-originals (how many shadow originals the attacker trains; default here 1, "
+        "whatever the audit's own default); combines with the other settings, into OUT/audits...-shadow-originals-N",
     )
     parser.add_argument(
         "--shadow-recipes",
         choices=RECIPE_CHOICES,
-        help="labelleak audit --shadow-recipes (how the shadow originals are trained), into OUT/audits...-recipes-CHOICE",
+        help="labelleak audit --shadow-recipes (how the shadow originals are trained; default here 'same'), into "
+        "OUT/audits...-recipes-CHOICE",
     )
     parser.add_argument(
         "--inversion-set-decision",

@@ -27,7 +27,9 @@ accuracies (``target_metrics``), so a re-run whose audits are all current loads 
 ``--access queries`` (or ``labels``) audits what an API serving each target reveals, as
 ``labelleak audit --access`` does (shadows still of the targets' architecture); ``--attacks`` and
 ``--query-budget`` are the audit's own options, and ``--without-original`` withholds θ_o (the
-data-free API attacker holds no earlier model). Each row records the queries the audit's attacks
+data-free API attacker holds no earlier model; the audits keep one shadow original by the dataset's
+recipe, as when the published folders were made, where ``labelleak audit`` without θ_o now trains
+three of varied recipes). Each row records the queries the audit's attacks
 spent on the target, summed, and the report gives their median and maximum:
 
     python benchmarks/grid_audit.py configs/query-budget.toml --access queries --without-original \
@@ -142,6 +144,9 @@ def audit_cells(
                     query_budget=setting.query_budget,
                     seed=0,
                     store=ctx.store,
+                    # the setting its published folders were audited with, whatever the audit's default
+                    shadow_originals=1,
+                    shadow_recipes="same",
                 )
             except AuditError as err:  # the audit refuses the model, as `labelleak audit` would: listed, not counted
                 rows.append({**row, "refused": str(err)})

@@ -63,8 +63,12 @@ def test_shadow_originals_combine_with_an_api_audit_in_their_own_folder(foreign_
     assert command[command.index("--shadow-originals") + 1] == "3"
     assert command[command.index("--shadow-recipes") + 1] == "varied"
     assert result.parent.name == "audits-access-queries-without-original-shadow-originals-3-recipes-varied"
-    (default,), _, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path)
-    assert "--shadow-originals" not in default and "--shadow-recipes" not in default
+    # without the options, one original by the dataset's recipe, named: the folders without a suffix
+    # hold such audits, whatever the audit's own default for an API audit without θ_o
+    (default,), result, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path, "--access", "queries", "--without-original")
+    assert default[default.index("--shadow-originals") + 1] == "1"
+    assert default[default.index("--shadow-recipes") + 1] == "same"
+    assert result.parent.name == "audits-access-queries-without-original"
 
 
 @pytest.mark.parametrize(

@@ -228,7 +228,9 @@ def test_a_rerun_whose_audits_are_current_loads_no_unlearned_model(grid_audit, m
             attack = {"name": "noise-frequency", "access": "queries", "predicted": self.forgotten, "queries": 64}
             return {"num_classes": 10, "verdict": {"forgotten": self.forgotten}, "attacks": [attack]}
 
-    def audit_model(model, **_):
+    def audit_model(model, **options):
+        # the setting the published folders were audited with, not the audit's default without θ_o
+        assert (options["shadow_originals"], options["shadow_recipes"]) == (1, "same")
         audited.append("audit")
         return Report([3])
 

@@ -198,7 +198,17 @@ def test_no_shadow_original_is_refused_by_the_parser(owner_files, capsys):
 def test_shadow_methods_choose_how_the_shadows_unlearn(owner_files, tmp_path, capsys):
     out_json = tmp_path / "one-method-shadows.json"
     model = ["--model-factory", f"{USER_MODEL}:build", "--weights", owner_files.unlearned]
-    args = [*model, "--cache", tmp_path / "cache", "--json", out_json, "--attacks", "param-diff"]
+    args = [
+        *model,
+        "--cache",
+        tmp_path / "cache",
+        "--json",
+        out_json,
+        "--attacks",
+        "param-diff",
+        "--shadow-originals",
+        "1",
+    ]
     code, out, err = audit([*args, "--shadow-methods", "random_labels", "--single-class-shadows"], capsys)
     assert code == 0, err
     calibration = json.loads(out_json.read_text())["attacks"][0]["calibration"]
@@ -392,6 +402,8 @@ def test_owner_model_audited_as_an_api_serves_it(owner_files, cache_dir, tmp_pat
     # the architecture is known: the black-box attacks are fit on shadows of it, not on a stand-in's
     calibration = {a["name"]: a["calibration"] for a in result["attacks"]}
     assert calibration["invert-cma"].startswith("shadows of the owner's architecture (factory-")
+    # no θ_o: three shadow originals of varied recipes by default
+    assert "3 shadow originals of varied recipes" in calibration["invert-cma"]
     assert result["verdict"]["rule"] == "fused" and FORGOTTEN in result["verdict"]["forgotten"]
     code, _out, err = audit([*factory, "--access", "labels", "--cache", cache_dir, "--json", out_json], capsys)
     assert code == 0, err

@@ -7,9 +7,11 @@ import dataclasses
 import pytest
 
 import labelleak.attacks.shadow as shadow_module
+import labelleak.audit.run as run_module
 from labelleak.audit import (
     PARAMETER_DECIDER,
     AuditError,
+    default_shadow_originals,
     load_factory,
     load_user_model,
     run_audit,
@@ -105,6 +107,32 @@ def test_shadow_originals_and_recipes_are_validated(white_box, digits):
         run_audit(white_box, dataset=digits, attacks="param-diff", shadow_originals=0)
     with pytest.raises(ParameterError, match="shadow_recipes must be one of 'same', 'varied', got 'new'"):
         run_audit(white_box, dataset=digits, attacks="param-diff", shadow_recipes="new")
+
+
+@pytest.mark.parametrize(
+    ("arch", "with_original", "expected"),
+    [
+        ("owner-arch", False, (3, "varied")),  # nothing but shadows tells the owner's hard classes apart
+        ("owner-arch", True, (1, "same")),  # θ_o is the inversion attacks' reference
+        (None, False, (1, "same")),  # shadows of a stand-in architecture
+    ],
+)
+def test_shadow_originals_default_to_three_varied_for_a_known_architecture_without_the_original(
+    white_box, digits, monkeypatch, arch, with_original, expected
+):
+    assert default_shadow_originals(known_architecture=arch is not None, has_original=with_original) == expected
+    asked = []
+
+    def record(attacks, **kwargs):
+        asked.append((kwargs["shadow_originals"], kwargs["shadow_recipes"]))
+        return {}, None
+
+    monkeypatch.setattr(run_module, "calibrate_attacks", record)
+    target = dataclasses.replace(white_box, arch=arch, original=white_box.original if with_original else None)
+    run_audit(target, dataset=digits, attacks="noise-frequency")
+    run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=2)  # what is given stays
+    run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=1)  # one recipe either way
+    assert asked == [expected, (2, expected[1]), (1, "same")]
 
 
 def test_several_shadow_originals_without_the_original_choose_across_them():

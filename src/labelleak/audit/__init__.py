@@ -67,6 +67,7 @@ from labelleak.audit.run import (
     audit_model,
     calibrate_attacks,
     construct_attack,
+    default_shadow_originals,
     run_audit,
     select_attacks,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "calibrate_attacks",
     "check_normalisation",
     "construct_attack",
+    "default_shadow_originals",
     "factory_source",
     "find_head",
     "fresh_copy",

@@ -41,10 +41,24 @@ SHADOW_TRIPLES = 3
 #: whether every forget set of the shadows is unlearned by every shadow method ("all") or by one
 #: of them in turn ("one": half the shadow models with two methods; ShadowConfig.methods_per_set)
 SHADOW_METHODS_PER_SET = "all"
-#: shadow originals θ_o′ of the owner's architecture, and how they are trained
-#: (:attr:`~labelleak.attacks.shadow.ShadowConfig.recipes`): one, by the dataset's recipe
+#: shadow originals θ_o′, and how they are trained (:attr:`~labelleak.attacks.shadow.ShadowConfig.recipes`),
+#: by default (:func:`default_shadow_originals`): one, by the dataset's recipe ...
 SHADOW_ORIGINALS = 1
 SHADOW_RECIPES = "same"
+#: ... but three of varied recipes for a model of a known architecture audited without θ_o, where
+#: nothing else tells a class the owner's model finds hard from a forgotten one (docs/audit.md,
+#: "Through an API"; measured on docs/results/zoo-seed18)
+SHADOW_ORIGINALS_WITHOUT_ORIGINAL = 3
+SHADOW_RECIPES_WITHOUT_ORIGINAL = "varied"
+
+
+def default_shadow_originals(*, known_architecture: bool, has_original: bool) -> tuple[int, str]:
+    """How many shadow originals an audit trains by default, and how (``shadow_originals``,
+    ``shadow_recipes``): three of varied recipes when the shadows are of the audited model's own
+    architecture and no θ_o is given, one by the dataset's recipe otherwise."""
+    if known_architecture and not has_original:
+        return SHADOW_ORIGINALS_WITHOUT_ORIGINAL, SHADOW_RECIPES_WITHOUT_ORIGINAL
+    return SHADOW_ORIGINALS, SHADOW_RECIPES
 
 
 #: where, by default, an audit holding θ_o reads the inversion attacks' per-class difficulty reference
@@ -300,8 +314,8 @@ def run_audit(
     shadow_archs: Sequence[str] | None = None,
     shadow_methods: Sequence[str] = SHADOW_METHODS,
     shadow_methods_per_set: str = SHADOW_METHODS_PER_SET,
-    shadow_originals: int = SHADOW_ORIGINALS,
-    shadow_recipes: str = SHADOW_RECIPES,
+    shadow_originals: int | None = None,
+    shadow_recipes: str | None = None,
 ) -> AuditReport:
     """Run the permitted attacks on ``target`` with attacker knowledge drawn from ``dataset``.
 
@@ -336,9 +350,12 @@ def run_audit(
         shadow_methods_per_set: "all" unlearns every shadow forget set by every one of
             ``shadow_methods``; "one" by one of them in turn (fewer shadow models, a shorter first audit).
         shadow_originals: how many shadow originals θ_o′ are trained and unlearned (each adds as many
-            shadow models as the first; :func:`calibrate_attacks`).
+            shadow models as the first; :func:`calibrate_attacks`). None: three when the shadows are of
+            ``target``'s own architecture and ``target`` has no θ_o, else one
+            (:func:`default_shadow_originals`).
         shadow_recipes: "same" trains every θ_o′ by the dataset's recipe, "varied" each by its own
-            (:data:`~labelleak.attacks.shadow.RECIPE_VARIANTS`).
+            (:data:`~labelleak.attacks.shadow.RECIPE_VARIANTS`). None: "varied" where three
+            originals are the default and more than one is trained, else "same".
 
     An attack that fails is reported in ``failures`` and the others still run; the audit fails only
     when none could run.
@@ -359,6 +376,13 @@ def run_audit(
             f"the model has K={target.num_classes} classes, dataset {dataset.name!r} has {dataset.num_classes}"
         )
     names = select_attacks(attacks, level=target.level, has_original=target.original is not None)
+    default_originals, default_recipes = default_shadow_originals(
+        known_architecture=target.arch is not None, has_original=target.original is not None
+    )
+    shadow_originals = default_originals if shadow_originals is None else shadow_originals
+    if shadow_recipes is None:
+        # one original is trained by the dataset's recipe either way ("varied" starts with it): keyed as "same"
+        shadow_recipes = default_recipes if shadow_originals > 1 else SHADOW_RECIPES
     start = time.perf_counter()
     draw = draw_knowledge(dataset, original=target.original, seed=seed, data_root=data_root)
     options = attack_options(

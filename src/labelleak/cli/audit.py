@@ -192,14 +192,15 @@ def register(subparsers) -> None:
         type=int_at_least(1),
         metavar="N",
         help="how many shadow originals of your architecture the attacker trains, each unlearned like the "
-        "first (default: 1; each adds as many shadow models to the first audit)",
+        "first (default: 3 when the shadows are of your --model-factory architecture and there is no --original, "
+        "else 1; each adds as many shadow models to the first audit)",
     )
     parser.add_argument(
         "--shadow-recipes",
         choices=("same", "varied"),
         help="'same' trains every shadow original by the dataset's recipe; 'varied' each by its own (as long, "
         "twice as long, half as long at twice the learning rate), for a model trained in a way the attacker "
-        "does not know (default: same; docs/audit.md)",
+        "does not know (default: varied where 3 originals are the default, else same; docs/audit.md)",
     )
     parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     parser.add_argument("--report", metavar="OUT.md", help="write a Markdown report with the prototype images")
@@ -223,8 +224,6 @@ def _run(args) -> int:
         PROBE_IMAGES,
         SHADOW_METHODS,
         SHADOW_METHODS_PER_SET,
-        SHADOW_ORIGINALS,
-        SHADOW_RECIPES,
         AuditError,
         OnnxModel,
         factory_source,
@@ -324,8 +323,8 @@ def _run(args) -> int:
         shadow_archs=args.shadow_archs,
         shadow_methods=args.shadow_methods or SHADOW_METHODS,
         shadow_methods_per_set=args.shadow_methods_per_set or SHADOW_METHODS_PER_SET,
-        shadow_originals=SHADOW_ORIGINALS if args.shadow_originals is None else args.shadow_originals,
-        shadow_recipes=args.shadow_recipes or SHADOW_RECIPES,
+        shadow_originals=args.shadow_originals,
+        shadow_recipes=args.shadow_recipes,
     )
     print(f"target: {report.target}")
     if target.head_name:
