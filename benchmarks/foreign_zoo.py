@@ -51,6 +51,7 @@ from labelleak.attacks.setsize import flag, log_odds
 from labelleak.attacks.shadow import METHODS_PER_SET, RECIPE_CHOICES
 from labelleak.audit import load_factory, load_user_model, run_audit, verdict, weights_target
 from labelleak.audit.verdict import VERDICT_REVISION
+from labelleak.cli.common import int_at_least
 from labelleak.data import load_dataset
 from labelleak.metrics import wilson_interval
 from labelleak.report.markdown import markdown_table
@@ -572,7 +573,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--shadow-originals",
-        type=int,
+        type=int_at_least(1),
         help="labelleak audit --shadow-originals (how many shadow originals the attacker trains; default here 1, "
         "whatever the audit's own default); combines with the other settings, into OUT/audits...-shadow-originals-N",
     )

@@ -77,6 +77,7 @@ def test_shadow_originals_combine_with_an_api_audit_in_their_own_folder(foreign_
         ("--onnx", "--without-original"),  # an ONNX audit has no original to withhold
         ("--access", "queries", "--shadow-methods", "finetune"),  # two ablations at once
         ("--access", "root"),
+        ("--shadow-originals", "0"),  # not read as "the default"
     ],
 )
 def test_flags_that_cannot_go_together_are_refused(foreign_zoo, flags):
