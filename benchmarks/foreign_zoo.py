@@ -238,10 +238,15 @@ def served(args) -> str:
 
 def variant(args) -> str:
     """The suffix of this run's audit folder and tables: "" for the audit as it is, else the ablation's
-    name, followed by the shadow originals' setting when one was asked for (without: one original, by
-    the dataset's recipe)."""
-    shadows = (f"-shadow-originals-{args.shadow_originals}" if args.shadow_originals else "") + (
-        f"-recipes-{args.shadow_recipes}" if args.shadow_recipes else ""
+    name, followed by the shadows' setting when one was asked for (without: one original, by the
+    dataset's recipe, every forget set by every shadow method). ``--shadow-methods-per-set`` on its own
+    is an ablation named as such; beside what the audit is handed (or ``--onnx``) it is part of the
+    shadows' setting."""
+    per_set = args.shadow_methods_per_set if served(args) or args.onnx else None
+    shadows = (
+        (f"-shadow-originals-{args.shadow_originals}" if args.shadow_originals else "")
+        + (f"-recipes-{args.shadow_recipes}" if args.shadow_recipes else "")
+        + (f"-methods-per-set-{per_set}" if per_set else "")
     )
     return ablation(args) + shadows
 
@@ -568,8 +573,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--shadow-methods-per-set",
         choices=METHODS_PER_SET,
-        help="ablation: labelleak audit --shadow-methods-per-set (every shadow method on each forget set, or one "
-        "in turn), into OUT/audits-shadow-methods-per-set-CHOICE",
+        help="labelleak audit --shadow-methods-per-set (every shadow method on each forget set, or one in turn): "
+        "alone an ablation, into OUT/audits-shadow-methods-per-set-CHOICE; with --access, --without-original, "
+        "--query-budget or --onnx a shadow setting, into OUT/audits...-methods-per-set-CHOICE",
     )
     parser.add_argument(
         "--shadow-originals",
@@ -628,7 +634,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.uncalibrated,
         args.inversion_reference == "shadows",
         args.shadow_methods,
-        args.shadow_methods_per_set,
+        args.shadow_methods_per_set and not (served(args) or args.onnx),
         args.inversion_set_decision,
         args.attacks and not served(args),
         served(args) and not args.onnx,

@@ -71,6 +71,19 @@ def test_shadow_originals_combine_with_an_api_audit_in_their_own_folder(foreign_
     assert result.parent.name == "audits-access-queries-without-original"
 
 
+def test_one_shadow_method_per_set_combines_with_an_api_audit_in_its_own_folder(foreign_zoo, monkeypatch, tmp_path):
+    flags = ("--access", "queries", "--without-original", "--shadow-originals", "3", "--shadow-methods-per-set", "one")
+    (command,), result, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path, *flags)
+    assert command[command.index("--shadow-methods-per-set") + 1] == "one"
+    assert result.parent.name == "audits-access-queries-without-original-shadow-originals-3-methods-per-set-one"
+    # alone, the ablation keeps its own name
+    (command,), result, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path, "--shadow-methods-per-set", "one")
+    assert command[command.index("--shadow-methods-per-set") + 1] == "one"
+    assert result.parent.name == "audits-shadow-methods-per-set-one"
+    onnx = foreign_zoo.parse_args(["--onnx", "--shadow-methods-per-set", "one"])
+    assert foreign_zoo.variant(onnx) == "-onnx-methods-per-set-one"
+
+
 @pytest.mark.parametrize(
     "flags",
     [
