@@ -43,6 +43,7 @@ from labelleak.attacks.criteria import (
     fit_calibration,
     make_criterion,
 )
+from labelleak.cli.common import int_at_least
 from labelleak.experiments.config import ExperimentConfig, load_config
 from labelleak.experiments.context import Context
 from labelleak.experiments.grid import attack_variants, cells
@@ -117,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", help="the grid's TOML file")
     parser.add_argument("--dataset", required=True, help="one of the config's datasets")
     parser.add_argument("--attack", default="invert-wb", help="the config's inversion attack (default: invert-wb)")
-    parser.add_argument("--shadow-originals", type=int, default=2, help="shadow originals θ_o′ (default: 2)")
+    parser.add_argument(
+        "--shadow-originals",
+        type=int_at_least(2),
+        default=2,
+        help="shadow originals θ_o′, at least two: the fit across originals leaves one out (default: 2)",
+    )
     parser.add_argument("--cache", help="artifact store (default: $LABELLEAK_CACHE or ~/.cache/labelleak)")
     parser.add_argument("--out", required=True, help="folder for the table and the JSON")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
