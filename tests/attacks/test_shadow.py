@@ -206,6 +206,10 @@ def test_varied_recipes_train_each_shadow_original_its_own_way():
     assert "recipes" not in same.to_dict() and shadow_key(same, "mnist")["recipe"] == base.to_dict()
     assert shadow_key(varied, "mnist")["recipe"] == [r.to_dict() for r in recipes]
     assert shadow_key(varied, "mnist") != shadow_key(same, "mnist")
+    # one original is trained by the dataset's recipe either way, and is stored and keyed as one
+    one_varied, one_same = (ShadowConfig(methods=("finetune",), recipes=r) for r in ("varied", "same"))
+    assert not one_varied.recipes_vary and shadow_recipes(one_varied, "mnist") == [base]
+    assert shadow_key(one_varied, "mnist") == shadow_key(one_same, "mnist")
     with pytest.raises(ParameterError, match=r"recipes must be one of 'same', 'varied', got 'mixed'"):
         ShadowConfig(recipes="mixed")
 

@@ -131,8 +131,8 @@ def test_shadow_originals_default_to_three_varied_for_a_known_architecture_witho
     target = dataclasses.replace(white_box, arch=arch, original=white_box.original if with_original else None)
     run_audit(target, dataset=digits, attacks="noise-frequency")
     run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=2)  # what is given stays
-    run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=1)  # one recipe either way
-    assert asked == [expected, (2, expected[1]), (1, "same")]
+    run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=1)  # keyed as one recipe (shadows)
+    assert asked == [expected, (2, expected[1]), (1, expected[1])]
 
 
 def test_several_shadow_originals_without_the_original_choose_across_them():

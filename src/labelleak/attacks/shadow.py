@@ -188,6 +188,13 @@ class ShadowConfig:
         method): the only case in which ``methods_per_set`` changes the plan."""
         return self.methods_per_set == "one" and len(self.methods) > 1
 
+    @property
+    def recipes_vary(self) -> bool:
+        """Whether the shadow originals are trained by more than one recipe ("varied" with more than
+        one original: the first variant is the dataset's recipe): the only case in which ``recipes``
+        changes the shadows."""
+        return self.recipes == "varied" and self.n_models > 1
+
     def plan(self, num_classes: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """(method, forget set) of every shadow model of one θ_o' on ``num_classes`` classes."""
         sets = self.resolved_forget_sets(num_classes)
@@ -220,8 +227,9 @@ class ShadowConfig:
             "seed": self.seed,
             "train_fraction": self.train_fraction,
             "epochs": self.epochs,
-            # absent unless varied, so that calibrations stored before the choice existed stay valid
-            **({"recipes": self.recipes} if self.recipes != "same" else {}),
+            # absent unless the recipes vary, so that calibrations stored before the choice existed stay
+            # valid and one original keys the same either way
+            **({"recipes": self.recipes} if self.recipes_vary else {}),
             "aux_per_class": self.aux_per_class,
             # absent unless set, so that calibrations stored before the partial setting existed stay valid
             **({"aux_classes": self.aux_classes} if self.aux_classes is not None else {}),
@@ -273,7 +281,7 @@ def shadow_recipes(config: ShadowConfig, dataset_name: str) -> list[TrainConfig]
     """How each θ_o' is trained, in seed order: :func:`shadow_recipe` for all, or with
     ``config.recipes="varied"`` its epochs and learning rate scaled by :data:`RECIPE_VARIANTS` in turn."""
     base = shadow_recipe(config, dataset_name)
-    if config.recipes == "same":
+    if not config.recipes_vary:
         return [base] * config.n_models
     scaled = [
         replace(base, epochs=max(1, round(base.epochs * epochs)), lr=base.lr * lr) for epochs, lr in RECIPE_VARIANTS
@@ -284,7 +292,7 @@ def shadow_recipes(config: ShadowConfig, dataset_name: str) -> list[TrainConfig]
 def shadow_key(config: ShadowConfig, dataset_name: str) -> dict[str, Any]:
     """What shadow experiments on ``dataset_name`` depend on: part of every calibration's cache key."""
     recipes = [recipe.to_dict() for recipe in shadow_recipes(config, dataset_name)]
-    return {**config.to_dict(dataset_name), "recipe": recipes[0] if config.recipes == "same" else recipes}
+    return {**config.to_dict(dataset_name), "recipe": recipes if config.recipes_vary else recipes[0]}
 
 
 def shadow_families(config: ShadowConfig) -> tuple[str, ...]:

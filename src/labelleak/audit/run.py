@@ -243,7 +243,7 @@ def calibrate_attacks(
         methods += " in turn"
     if config.n_models > max(1, len(stand_ins)):
         methods += f", {config.n_models} shadow originals" + (
-            " of varied recipes" if config.recipes == "varied" else ""
+            " of varied recipes" if config.recipes_vary else ""
         )
     found = {}
     for attack in chosen:
@@ -380,9 +380,7 @@ def run_audit(
         known_architecture=target.arch is not None, has_original=target.original is not None
     )
     shadow_originals = default_originals if shadow_originals is None else shadow_originals
-    if shadow_recipes is None:
-        # one original is trained by the dataset's recipe either way ("varied" starts with it): keyed as "same"
-        shadow_recipes = default_recipes if shadow_originals > 1 else SHADOW_RECIPES
+    shadow_recipes = default_recipes if shadow_recipes is None else shadow_recipes
     start = time.perf_counter()
     draw = draw_knowledge(dataset, original=target.original, seed=seed, data_root=data_root)
     options = attack_options(
