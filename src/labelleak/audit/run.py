@@ -242,9 +242,7 @@ def calibrate_attacks(
     if config.methods_in_turn:
         methods += " in turn"
     if config.n_models > max(1, len(stand_ins)):
-        methods += f", {config.n_models} shadow originals" + (
-            " of varied recipes" if config.recipes_vary else ""
-        )
+        methods += f", {config.n_models} shadow originals" + (" of varied recipes" if config.recipes_vary else "")
     found = {}
     for attack in chosen:
         attack.calibrate(shadows)
