@@ -352,8 +352,9 @@ def run_audit(
             ``target``'s own architecture and ``target`` has no θ_o, else one
             (:func:`default_shadow_originals`).
         shadow_recipes: "same" trains every θ_o′ by the dataset's recipe, "varied" each by its own
-            (:data:`~labelleak.attacks.shadow.RECIPE_VARIANTS`). None: "varied" where three
-            originals are the default and more than one is trained, else "same".
+            (:data:`~labelleak.attacks.shadow.RECIPE_VARIANTS`; one original is trained by
+            the dataset's recipe either way). None: "varied" where three originals are the default,
+            else "same".
 
     An attack that fails is reported in ``failures`` and the others still run; the audit fails only
     when none could run.
