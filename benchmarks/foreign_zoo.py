@@ -341,15 +341,16 @@ def audit(target: dict, args, out: Path) -> dict:
             command += ["--shadow-methods", args.shadow_methods]
         if args.attacks:
             command += ["--attacks", args.attacks]
-        if args.shadow_methods_per_set:
-            command += ["--shadow-methods-per-set", args.shadow_methods_per_set]
-        # named even when not asked for: the folders without a shadow-originals suffix hold audits with
-        # one original, by the dataset's recipe, whatever the audit's default for this setting
+        # named even when not asked for: the folders without a shadows' suffix hold audits with one
+        # original, by the dataset's recipe, unlearned by every shadow method, whatever the audit's
+        # default for this setting
         command += [
             "--shadow-originals",
             str(args.shadow_originals or 1),
             "--shadow-recipes",
             args.shadow_recipes or "same",
+            "--shadow-methods-per-set",
+            args.shadow_methods_per_set or "all",
         ]
         if args.inversion_set_decision:
             command += ["--inversion-set-decision", args.inversion_set_decision]

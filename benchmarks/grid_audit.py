@@ -147,6 +147,7 @@ def audit_cells(
                     # the setting its published folders were audited with, whatever the audit's default
                     shadow_originals=1,
                     shadow_recipes="same",
+                    shadow_methods_per_set="all",
                 )
             except AuditError as err:  # the audit refuses the model, as `labelleak audit` would: listed, not counted
                 rows.append({**row, "refused": str(err)})

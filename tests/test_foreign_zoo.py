@@ -68,6 +68,7 @@ def test_shadow_originals_combine_with_an_api_audit_in_their_own_folder(foreign_
     (default,), result, _ = _run_audit(foreign_zoo, monkeypatch, tmp_path, "--access", "queries", "--without-original")
     assert default[default.index("--shadow-originals") + 1] == "1"
     assert default[default.index("--shadow-recipes") + 1] == "same"
+    assert default[default.index("--shadow-methods-per-set") + 1] == "all"
     assert result.parent.name == "audits-access-queries-without-original"
 
 

@@ -402,8 +402,8 @@ def test_owner_model_audited_as_an_api_serves_it(owner_files, cache_dir, tmp_pat
     # the architecture is known: the black-box attacks are fit on shadows of it, not on a stand-in's
     calibration = {a["name"]: a["calibration"] for a in result["attacks"]}
     assert calibration["invert-cma"].startswith("shadows of the owner's architecture (factory-")
-    # no θ_o: three shadow originals of varied recipes by default
-    assert "3 shadow originals of varied recipes" in calibration["invert-cma"]
+    # no θ_o: three shadow originals of varied recipes by default, each forget set unlearned by one method
+    assert "2 methods in turn, 3 shadow originals of varied recipes" in calibration["invert-cma"]
     assert result["verdict"]["rule"] == "fused" and FORGOTTEN in result["verdict"]["forgotten"]
     code, _out, err = audit([*factory, "--access", "labels", "--cache", cache_dir, "--json", out_json], capsys)
     assert code == 0, err

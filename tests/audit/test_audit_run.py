@@ -11,7 +11,7 @@ import labelleak.audit.run as run_module
 from labelleak.audit import (
     PARAMETER_DECIDER,
     AuditError,
-    default_shadow_originals,
+    default_shadow_setting,
     load_factory,
     load_user_model,
     run_audit,
@@ -112,27 +112,34 @@ def test_shadow_originals_and_recipes_are_validated(white_box, digits):
 @pytest.mark.parametrize(
     ("arch", "with_original", "expected"),
     [
-        ("owner-arch", False, (3, "varied")),  # nothing but shadows tells the owner's hard classes apart
-        ("owner-arch", True, (1, "same")),  # θ_o is the inversion attacks' reference
-        (None, False, (1, "same")),  # shadows of a stand-in architecture
+        ("owner-arch", False, (3, "varied", "one")),  # nothing but shadows tells the owner's hard classes apart
+        ("owner-arch", True, (1, "same", "all")),  # θ_o is the inversion attacks' reference
+        (None, False, (1, "same", "all")),  # shadows of a stand-in architecture
     ],
 )
-def test_shadow_originals_default_to_three_varied_for_a_known_architecture_without_the_original(
+def test_the_default_shadows_are_three_varied_originals_for_a_known_architecture_without_the_original(
     white_box, digits, monkeypatch, arch, with_original, expected
 ):
-    assert default_shadow_originals(known_architecture=arch is not None, has_original=with_original) == expected
+    assert default_shadow_setting(known_architecture=arch is not None, has_original=with_original) == expected
     asked = []
 
     def record(attacks, **kwargs):
-        asked.append((kwargs["shadow_originals"], kwargs["shadow_recipes"]))
+        asked.append((kwargs["shadow_originals"], kwargs["shadow_recipes"], kwargs["shadow_methods_per_set"]))
         return {}, None
 
     monkeypatch.setattr(run_module, "calibrate_attacks", record)
     target = dataclasses.replace(white_box, arch=arch, original=white_box.original if with_original else None)
     run_audit(target, dataset=digits, attacks="noise-frequency")
-    run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=2)  # what is given stays
+    # what is given stays, and each part left out takes the setting's default
+    run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=2)
     run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=1)  # keyed as one recipe (shadows)
-    assert asked == [expected, (2, expected[1]), (1, expected[1])]
+    run_audit(target, dataset=digits, attacks="noise-frequency", shadow_methods_per_set="all")
+    assert asked == [
+        expected,
+        (2, *expected[1:]),
+        (1, *expected[1:]),
+        (*expected[:2], "all"),
+    ]
 
 
 def test_several_shadow_originals_without_the_original_choose_across_them():

@@ -6,7 +6,7 @@ import functools
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from torch import nn
 from tqdm.auto import tqdm
@@ -42,23 +42,36 @@ SHADOW_TRIPLES = 3
 #: of them in turn ("one": half the shadow models with two methods; ShadowConfig.methods_per_set)
 SHADOW_METHODS_PER_SET = "all"
 #: shadow originals θ_o′, and how they are trained (:attr:`~labelleak.attacks.shadow.ShadowConfig.recipes`),
-#: by default (:func:`default_shadow_originals`): one, by the dataset's recipe ...
+#: by default (:func:`default_shadow_setting`): one, by the dataset's recipe ...
 SHADOW_ORIGINALS = 1
 SHADOW_RECIPES = "same"
-#: ... but three of varied recipes for a model of a known architecture audited without θ_o, where
-#: nothing else tells a class the owner's model finds hard from a forgotten one (docs/audit.md,
-#: "Through an API"; measured on docs/results/zoo-seed18)
+#: ... but three of varied recipes, each forget set unlearned by one shadow method in turn, for a
+#: model of a known architecture audited without θ_o, where nothing else tells a class the owner's
+#: model finds hard from a forgotten one (docs/audit.md, "Through an API"; three varied originals
+#: measured on docs/results/zoo-seed18, one method per forget set on docs/results/zoo-seed19)
 SHADOW_ORIGINALS_WITHOUT_ORIGINAL = 3
 SHADOW_RECIPES_WITHOUT_ORIGINAL = "varied"
+SHADOW_METHODS_PER_SET_WITHOUT_ORIGINAL = "one"
 
 
-def default_shadow_originals(*, known_architecture: bool, has_original: bool) -> tuple[int, str]:
-    """How many shadow originals an audit trains by default, and how (``shadow_originals``,
-    ``shadow_recipes``): three of varied recipes when the shadows are of the audited model's own
-    architecture and no θ_o is given, one by the dataset's recipe otherwise."""
+class ShadowSetting(NamedTuple):
+    """How many shadow originals an audit trains, how, and how each is unlearned."""
+
+    originals: int
+    recipes: str
+    methods_per_set: str
+
+
+def default_shadow_setting(*, known_architecture: bool, has_original: bool) -> ShadowSetting:
+    """The shadows an audit trains by default: three originals of varied recipes, each forget set
+    unlearned by one shadow method in turn, when the shadows are of the audited model's own
+    architecture and no θ_o is given; otherwise one original by the dataset's recipe, unlearned by
+    every shadow method."""
     if known_architecture and not has_original:
-        return SHADOW_ORIGINALS_WITHOUT_ORIGINAL, SHADOW_RECIPES_WITHOUT_ORIGINAL
-    return SHADOW_ORIGINALS, SHADOW_RECIPES
+        return ShadowSetting(
+            SHADOW_ORIGINALS_WITHOUT_ORIGINAL, SHADOW_RECIPES_WITHOUT_ORIGINAL, SHADOW_METHODS_PER_SET_WITHOUT_ORIGINAL
+        )
+    return ShadowSetting(SHADOW_ORIGINALS, SHADOW_RECIPES, SHADOW_METHODS_PER_SET)
 
 
 #: where, by default, an audit holding θ_o reads the inversion attacks' per-class difficulty reference
@@ -311,7 +324,7 @@ def run_audit(
     workers: int = 1,
     shadow_archs: Sequence[str] | None = None,
     shadow_methods: Sequence[str] = SHADOW_METHODS,
-    shadow_methods_per_set: str = SHADOW_METHODS_PER_SET,
+    shadow_methods_per_set: str | None = None,
     shadow_originals: int | None = None,
     shadow_recipes: str | None = None,
 ) -> AuditReport:
@@ -347,10 +360,11 @@ def run_audit(
             each with its per-dataset defaults; every method adds one shadow model per forget set.
         shadow_methods_per_set: "all" unlearns every shadow forget set by every one of
             ``shadow_methods``; "one" by one of them in turn (fewer shadow models, a shorter first audit).
+            None: "one" where three originals are the default, else "all" (:func:`default_shadow_setting`).
         shadow_originals: how many shadow originals θ_o′ are trained and unlearned (each adds as many
             shadow models as the first; :func:`calibrate_attacks`). None: three when the shadows are of
             ``target``'s own architecture and ``target`` has no θ_o, else one
-            (:func:`default_shadow_originals`).
+            (:func:`default_shadow_setting`).
         shadow_recipes: "same" trains every θ_o′ by the dataset's recipe, "varied" each by its own
             (:data:`~labelleak.attacks.shadow.RECIPE_VARIANTS`; one original is trained by
             the dataset's recipe either way). None: "varied" where three originals are the default,
@@ -375,11 +389,12 @@ def run_audit(
             f"the model has K={target.num_classes} classes, dataset {dataset.name!r} has {dataset.num_classes}"
         )
     names = select_attacks(attacks, level=target.level, has_original=target.original is not None)
-    default_originals, default_recipes = default_shadow_originals(
+    default = default_shadow_setting(
         known_architecture=target.arch is not None, has_original=target.original is not None
     )
-    shadow_originals = default_originals if shadow_originals is None else shadow_originals
-    shadow_recipes = default_recipes if shadow_recipes is None else shadow_recipes
+    shadow_originals = default.originals if shadow_originals is None else shadow_originals
+    shadow_recipes = default.recipes if shadow_recipes is None else shadow_recipes
+    shadow_methods_per_set = default.methods_per_set if shadow_methods_per_set is None else shadow_methods_per_set
     start = time.perf_counter()
     draw = draw_knowledge(dataset, original=target.original, seed=seed, data_root=data_root)
     options = attack_options(

@@ -185,7 +185,8 @@ def register(subparsers) -> None:
         "--shadow-methods-per-set",
         choices=("all", "one"),
         help="'all' unlearns each forget set of the shadow models by every shadow method; 'one' by one of them "
-        "in turn, half the shadow models with two methods (default: all; docs/audit.md)",
+        "in turn, half the shadow models with two methods (default: one where 3 originals are the default, else "
+        "all; docs/audit.md)",
     )
     parser.add_argument(
         "--shadow-originals",
@@ -223,7 +224,6 @@ def _run(args) -> int:
         ONNX_LEVELS,
         PROBE_IMAGES,
         SHADOW_METHODS,
-        SHADOW_METHODS_PER_SET,
         AuditError,
         OnnxModel,
         factory_source,
@@ -322,7 +322,7 @@ def _run(args) -> int:
         workers=args.workers or args.threads,
         shadow_archs=args.shadow_archs,
         shadow_methods=args.shadow_methods or SHADOW_METHODS,
-        shadow_methods_per_set=args.shadow_methods_per_set or SHADOW_METHODS_PER_SET,
+        shadow_methods_per_set=args.shadow_methods_per_set,
         shadow_originals=args.shadow_originals,
         shadow_recipes=args.shadow_recipes,
     )
