@@ -574,8 +574,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--shadow-methods-per-set",
         choices=METHODS_PER_SET,
-        help="labelleak audit --shadow-methods-per-set (every shadow method on each forget set, or one in turn): "
-        "alone an ablation, into OUT/audits-shadow-methods-per-set-CHOICE; with --access, --without-original, "
+        help="labelleak audit --shadow-methods-per-set (every shadow method on each forget set, or one in turn; "
+        "default here 'all', whatever the audit's own default): alone an ablation, into OUT/audits-shadow-methods-per-set-CHOICE; with --access, --without-original, "
         "--query-budget or --onnx a shadow setting, into OUT/audits...-methods-per-set-CHOICE",
     )
     parser.add_argument(

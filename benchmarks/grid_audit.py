@@ -28,8 +28,9 @@ accuracies (``target_metrics``), so a re-run whose audits are all current loads 
 ``labelleak audit --access`` does (shadows still of the targets' architecture); ``--attacks`` and
 ``--query-budget`` are the audit's own options, and ``--without-original`` withholds θ_o (the
 data-free API attacker holds no earlier model; the audits keep one shadow original by the dataset's
-recipe, as when the published folders were made, where ``labelleak audit`` without θ_o now trains
-three of varied recipes). Each row records the queries the audit's attacks
+recipe, unlearned by every shadow method, as when the published folders were made, where
+``labelleak audit`` without θ_o now trains three of varied recipes, each forget set unlearned by one
+method in turn). Each row records the queries the audit's attacks
 spent on the target, summed, and the report gives their median and maximum:
 
     python benchmarks/grid_audit.py configs/query-budget.toml --access queries --without-original \
