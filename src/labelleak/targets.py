@@ -51,6 +51,7 @@ __all__ = [
     "TrainedModel",
     "access_view",
     "build_unlearner",
+    "is_original_stored",
     "is_unlearned_stored",
     "load_update_record",
     "model_spec_for",
@@ -254,7 +255,7 @@ def build_unlearner(method: str, params: dict[str, Any] | None = None, *, datase
 
 
 def _unlearning(
-    original: TrainedModel,
+    original: TrainedModel | dict[str, Any],
     dataset: ImageDataset,
     *,
     method: str,
@@ -270,8 +271,21 @@ def _unlearning(
     )
 
 
+def is_original_stored(
+    dataset: ImageDataset,
+    *,
+    arch: str = "auto",
+    seed: int = 0,
+    train_config: TrainConfig | None = None,
+    store: ArtifactStore,
+) -> bool:
+    """Whether :func:`train_original` with these arguments would load its model from ``store``."""
+    config = original_config(dataset, arch=arch, seed=seed, train_config=train_config)
+    return MODEL.is_stored(store.path("original", config))
+
+
 def is_unlearned_stored(
-    original: TrainedModel,
+    original: TrainedModel | dict[str, Any],
     dataset: ImageDataset,
     *,
     method: str,
@@ -281,7 +295,8 @@ def is_unlearned_stored(
     store: ArtifactStore,
 ) -> bool:
     """Whether :func:`unlearn_original` with these arguments would load its model from ``store``
-    (a stored model that turns out unreadable is still computed again there)."""
+    (a stored model that turns out unreadable is still computed again there); ``original`` is θ_o
+    or its config (:func:`original_config`), so this can be asked before θ_o is trained."""
     _, config = _unlearning(original, dataset, method=method, params=params, forget_classes=forget_classes, seed=seed)
     return MODEL.is_stored(store.path("unlearned", config))
 

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -337,6 +339,42 @@ def test_shadow_models_built_in_worker_processes_equal_those_built_here(digits, 
         assert built_here.forget_classes == built_there.forget_classes
         for name, tensor in built_here.unlearned.state_dict().items():
             assert torch.equal(tensor, built_there.unlearned.state_dict()[name]), name
+
+
+def test_several_shadow_originals_are_trained_in_the_worker_processes_too(digits, draw, tmp_path, one_thread):
+    config = ShadowConfig(
+        methods=("gradient_ascent", "random_labels"),
+        forget_sets=((1,), (2, 6)),
+        epochs=3,
+        aux_per_class=3,
+        n_models=3,
+        recipes="varied",
+    )
+    here = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=ArtifactStore(tmp_path / "here")))
+    store = ArtifactStore(tmp_path / "workers")
+    there = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=store, workers=2))
+    # every θ_o′ and its four unlearned models built in the workers, then loaded here
+    assert store.counts[("original", "computed")] == 0 and store.counts[("original", "cached")] == 3
+    assert store.counts[("unlearned", "computed")] == 0 and store.counts[("unlearned", "cached")] == 12
+    assert [t.identity for t in here] == [t.identity for t in there]
+    for built_here, built_there in zip(here, there, strict=True):
+        for model_here, model_there in (
+            (built_here.original, built_there.original),
+            (built_here.unlearned, built_there.unlearned),
+        ):
+            for name, tensor in model_here.state_dict().items():
+                assert torch.equal(tensor, model_there.state_dict()[name]), name
+
+
+def test_a_single_shadow_original_to_train_is_trained_here_before_the_workers_start(digits, draw, tmp_path):
+    two = ShadowConfig(methods=("gradient_ascent",), forget_sets=((1,), (4,)), epochs=2, aux_per_class=3, n_models=2)
+    one = replace(two, n_models=1)
+    list(shadow_targets(digits, draw, config=one, eval_seeds=[0], store=ArtifactStore(tmp_path)))
+    store = ArtifactStore(tmp_path)
+    list(shadow_targets(digits, draw, config=two, eval_seeds=[0], store=store, workers=2))
+    # θ_o′ 1000 was stored; 1001 trained here, its two unlearned models in the workers; both loaded after
+    assert store.counts[("original", "computed")] == 1 and store.counts[("original", "cached")] == 2
+    assert store.counts[("unlearned", "computed")] == 0 and store.counts[("unlearned", "cached")] == 4
 
 
 def test_a_factory_that_does_not_pickle_builds_its_shadows_here(digits, draw, store):

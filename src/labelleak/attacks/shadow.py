@@ -55,7 +55,15 @@ from labelleak.models import Classifier, TrainConfig, recipe_for, resolve_arch
 from labelleak.models.foreign import FactoryRegistration, ForeignArchitectureError, shippable_registration
 from labelleak.seeding import derive_seed, random_class_sets, torch_generator
 from labelleak.store import ArtifactStore, cached, dataset_fingerprint
-from labelleak.targets import TrainedModel, build_unlearner, is_unlearned_stored, train_original, unlearn_original
+from labelleak.targets import (
+    TrainedModel,
+    build_unlearner,
+    is_original_stored,
+    is_unlearned_stored,
+    original_config,
+    train_original,
+    unlearn_original,
+)
 from labelleak.validation import ParameterError, check_choice, check_classes, check_number
 
 logger = logging.getLogger(__name__)
@@ -349,8 +357,8 @@ def shadow_targets(
             must differ from all of them.
         arch: the target's architecture (``auto`` resolves by the *target* dataset's name), or
             several, one per shadow seed in turn (:func:`shadow_archs`).
-        workers: processes that unlearn the shadow models ``store`` lacks once each θ_o′ is trained
-            here (:func:`_unlearn_in_workers`); 1 builds them all in this process.
+        workers: processes that train the shadow originals θ_o′ and unlearn the shadow models that
+            ``store`` lacks (:func:`_build_in_workers`); 1 builds them all in this process.
     """
     _check_seeds(config, eval_seeds)
     check_number("workers", workers, low=1, integer=True)
@@ -388,89 +396,153 @@ class ShadowBuildError(LabelleakError):
     """A worker process could not rebuild the shadow models' architecture."""
 
 
-# The state of a worker process of :func:`_unlearn_in_workers`, set by its initializer.
+@dataclass(frozen=True)
+class _ShadowOriginal:
+    """One shadow original θ_o′ to build: its seed, the shadow data it is trained on, its recipe
+    and its architecture."""
+
+    seed: int
+    shadow: ImageDataset
+    recipe: TrainConfig
+    arch: str
+
+    def train(self, store: ArtifactStore | None, *, verbose: bool = False) -> TrainedModel:
+        """θ_o′, trained or loaded from ``store``."""
+        with _labelled_as_shadow(self.seed):
+            return train_original(
+                self.shadow, arch=self.arch, seed=self.seed, train_config=self.recipe, store=store, verbose=verbose
+            )
+
+    def is_stored(self, store: ArtifactStore) -> bool:
+        return is_original_stored(self.shadow, arch=self.arch, seed=self.seed, train_config=self.recipe, store=store)
+
+    def missing(
+        self, plan: Sequence[tuple[str, tuple[int, ...]]], store: ArtifactStore
+    ) -> list[tuple[str, tuple[int, ...]]]:
+        """The (method, forget set) of ``plan`` whose unlearned model ``store`` lacks."""
+        config = original_config(self.shadow, arch=self.arch, seed=self.seed, train_config=self.recipe)
+        return [
+            (method, classes)
+            for method, classes in plan
+            if not is_unlearned_stored(
+                config, self.shadow, method=method, forget_classes=classes, seed=self.seed, store=store
+            )
+        ]
+
+
+# The state of a worker process of :func:`_build_in_workers`, set by its initializer.
 _worker: dict[str, Any] = {}
 
 
 def _start_shadow_worker(
-    registration: FactoryRegistration | None,
-    store_root: str,
-    shadow: ImageDataset,
-    recipe: TrainConfig,
-    arch: str,
+    registrations: dict[str, FactoryRegistration], store_root: str, originals: dict[int, _ShadowOriginal]
 ) -> None:
     torch.set_num_threads(1)  # the workers are the parallelism; threads inside them would contend
-    if registration is not None and registration.register() != arch:
-        raise ShadowBuildError(f"the architecture registered again in a worker is not {arch!r}")
-    _worker.update(store=ArtifactStore(store_root), shadow=shadow, recipe=recipe, arch=arch)
+    for arch, registration in registrations.items():
+        if registration.register() != arch:
+            raise ShadowBuildError(f"the architecture registered again in a worker is not {arch!r}")
+    _worker.update(store=ArtifactStore(store_root), originals=originals)
+
+
+def _train_in_worker(seed: int) -> None:
+    _worker["originals"][seed].train(_worker["store"])
 
 
 def _unlearn_in_worker(seed: int, method: str, classes: tuple[int, ...]) -> None:
-    shadow, store = _worker["shadow"], _worker["store"]
-    original = train_original(shadow, arch=_worker["arch"], seed=seed, train_config=_worker["recipe"], store=store)
-    unlearn_original(original, shadow, method=method, forget_classes=classes, seed=seed, store=store)
+    job, store = _worker["originals"][seed], _worker["store"]
+    original = job.train(store)  # stored by then: loaded
+    unlearn_original(original, job.shadow, method=method, forget_classes=classes, seed=seed, store=store)
 
 
-def _unlearn_in_workers(
-    shadow: ImageDataset,
-    original: TrainedModel,
+def _build_in_workers(
+    originals: Sequence[_ShadowOriginal],
     *,
-    seed: int,
     plan: Sequence[tuple[str, tuple[int, ...]]],
-    recipe: TrainConfig,
-    arch: str,
     store: ArtifactStore | None,
     workers: int,
     verbose: bool,
 ) -> int:
-    """Unlearn the shadow models of θ_o′ ``original`` that ``store`` lacks in ``workers`` processes,
-    so that the caller then loads them all; returns how many were built.
+    """Build the shadow originals θ_o′ and their unlearned models that ``store`` lacks in ``workers``
+    processes, so that the caller then loads them all; returns how many models the workers built.
 
     The workers are spawned processes with one torch thread each, which use the cores better than
     torch's threads inside one small model do: a BatchNorm CNN's first audit on two cores went from
     333 s with its shadows built at two threads to 292 s with two workers (docs/results/first-audit).
+    One pool serves every θ_o′: the originals are trained first, in parallel, and the unlearning of
+    each starts as soon as it is stored, so that no core waits for another original's training
+    or for the last model of one original. A single original to train is trained in this process
+    first, with all its threads, since nothing else can run before it.
+
     Nothing is built in workers (0 is returned, and the caller builds every model, as it always
     can) with fewer than two workers or two missing models, without a store to hand the models back
-    through, on an accelerator, or when the architecture's factory cannot be sent to another
+    through, on an accelerator, or when an architecture's factory cannot be sent to another
     process; when the workers fail, the models they did not build are left to the caller. A model
     comes out as the caller would build it at one thread.
     """
     if workers < 2 or store is None or default_device().type != "cpu":
         return 0
     try:
-        registration = shippable_registration(arch)
+        registrations = {job.arch: shippable_registration(job.arch) for job in originals}
     except ForeignArchitectureError as err:
         logger.info("%s: shadow models are built in this process", err)
         return 0
-    missing = [
-        (method, classes)
-        for method, classes in plan
-        if not is_unlearned_stored(original, shadow, method=method, forget_classes=classes, seed=seed, store=store)
-    ]
-    if len(missing) < 2:
+    untrained = [job for job in originals if not job.is_stored(store)]
+    missing = {job.seed: job.missing(plan, store) for job in originals}
+    if len(untrained) + sum(map(len, missing.values())) < 2:
         return 0
-    workers = min(workers, len(missing))
-    logger.info("unlearning %d shadow models in %d worker processes", len(missing), workers)
-    context = multiprocessing.get_context("spawn")
-    start = (registration, str(store.root), shadow, recipe, arch)
+    if len(untrained) == 1:
+        untrained.pop().train(store, verbose=verbose)
+    tasks = len(untrained) + sum(map(len, missing.values()))
+    workers = min(workers, tasks)
+    logger.info(
+        "building %d shadow originals and %d unlearned shadow models in %d worker processes",
+        len(untrained),
+        tasks - len(untrained),
+        workers,
+    )
+    start = (
+        {arch: registration for arch, registration in registrations.items() if registration is not None},
+        str(store.root),
+        {job.seed: job for job in originals},
+    )
+    training = {job.seed for job in untrained}
     built = 0
     with (
         futures.ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start_shadow_worker, initargs=start
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_shadow_worker,
+            initargs=start,
         ) as pool,
         tqdm(
-            total=len(missing),
+            total=tasks,
             desc=f"shadow models ({workers} processes)",
             unit="model",
             disable=not verbose,
             leave=False,
         ) as bar,
     ):
+
+        def unlearn(seed: int) -> dict[futures.Future[None], int | None]:
+            return {pool.submit(_unlearn_in_worker, seed, *task): None for task in missing[seed]}
+
+        # a future maps to the seed of the θ_o′ it trains, or to None when it unlearns
+        pending: dict[futures.Future[None], int | None] = {
+            pool.submit(_train_in_worker, seed): seed for seed in sorted(training)
+        }
+        for seed in missing:
+            if seed not in training:
+                pending.update(unlearn(seed))
         try:
-            for done in futures.as_completed([pool.submit(_unlearn_in_worker, seed, *task) for task in missing]):
-                done.result()
-                built += 1
-                bar.update()
+            while pending:
+                done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    trained = pending.pop(future)
+                    future.result()
+                    built += 1
+                    bar.update()
+                    if trained is not None:
+                        pending.update(unlearn(trained))
         except futures.process.BrokenProcessPool as err:
             # a worker could not start (e.g. a model class defined in a notebook does not unpickle
             # in a fresh process) or died: what is stored stays, the rest is built in this process
@@ -511,30 +583,26 @@ def _shadow_experiments(
     workers: int,
 ) -> Iterator[ShadowTarget]:
     k = dataset.num_classes
-    for seed, arch, recipe in zip(config.seeds(), archs, recipes, strict=True):
-        # a partial A' holds classes drawn with the shadow seed alone, as the target's A with its seed
-        # (drawn first: an aux_classes that leaves no class out fails before any training)
-        aux_classes = (
-            tuple(range(k))
-            if config.aux_classes is None
-            else draw_aux_classes(k, config.aux_classes, seed=derive_seed(seed, "shadow-knowledge"))
+    # a partial A' holds classes drawn with the shadow seed alone, as the target's A with its seed
+    # (drawn first: an aux_classes that leaves no class out fails before any training)
+    aux_classes = [
+        tuple(range(k))
+        if config.aux_classes is None
+        else draw_aux_classes(k, config.aux_classes, seed=derive_seed(seed, "shadow-knowledge"))
+        for seed in config.seeds()
+    ]
+    originals = [
+        _ShadowOriginal(
+            seed, shadow_dataset(dataset, draw, train_fraction=config.train_fraction, seed=seed), recipe, arch
         )
-        shadow = shadow_dataset(dataset, draw, train_fraction=config.train_fraction, seed=seed)
-        with _labelled_as_shadow(seed):
-            original = train_original(shadow, arch=arch, seed=seed, train_config=recipe, store=store, verbose=verbose)
-        _unlearn_in_workers(
-            shadow,
-            original,
-            seed=seed,
-            plan=plan,
-            recipe=recipe,
-            arch=arch,
-            store=store,
-            workers=workers,
-            verbose=verbose,
-        )
+        for seed, arch, recipe in zip(config.seeds(), archs, recipes, strict=True)
+    ]
+    _build_in_workers(originals, plan=plan, store=store, workers=workers, verbose=verbose)
+    for job, classes_in_aux in zip(originals, aux_classes, strict=True):
+        seed, shadow = job.seed, job.shadow
+        original = job.train(store, verbose=verbose)
         original_view = WeightsAccess.of_classifier(original.model)
-        available = int(torch.bincount(shadow.y_test, minlength=k)[list(aux_classes)].min())
+        available = int(torch.bincount(shadow.y_test, minlength=k)[list(classes_in_aux)].min())
         if available < aux_per_class:
             logger.warning(
                 "shadow test set holds only %d samples of the rarest class of A': A' gets %d per class, not %d",
@@ -552,7 +620,7 @@ def _shadow_experiments(
             knowledge = draw_knowledge(
                 shadow,
                 aux_per_class=shadow_aux,
-                only_classes=None if config.aux_classes is None else aux_classes,
+                only_classes=None if config.aux_classes is None else classes_in_aux,
                 unrelated=config.unrelated,
                 original=original_view,
                 seed=derive_seed(seed, "shadow-knowledge", method, *classes),
@@ -705,8 +773,8 @@ class Shadows:
         key: names this setting in the cache keys of fitted calibrations (see :meth:`cached`);
             default: the dataset's content, A's indices, the shadow config and the architecture.
         verbose: progress bars while shadow models are trained.
-        workers: processes that unlearn the shadow models the store lacks
-            (:func:`shadow_targets`); 1 builds them all in this process.
+        workers: processes that build the shadow models the store lacks (:func:`shadow_targets`);
+            1 builds them all in this process.
     """
 
     def __init__(

@@ -203,7 +203,7 @@ def calibrate_attacks(
     The shadows forget every class singly and, with ``multi_class_shadows``, :data:`SHADOW_PAIRS`
     random pairs and :data:`SHADOW_TRIPLES` random triples, each by every one of ``shadow_methods``
     (``shadow_methods_per_set="all"``) or by one of them in turn (``"one"``);
-    ``workers`` processes unlearn those the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
+    ``workers`` processes build those the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
     ``shadow_originals`` shadow originals are trained (with ``shadow_archs``, at least one per
     architecture), each by the dataset's recipe or, with ``shadow_recipes="varied"``, by a recipe
     of its own (:data:`~labelleak.attacks.shadow.RECIPE_VARIANTS`), and each is unlearned as above.
