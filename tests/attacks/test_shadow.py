@@ -377,6 +377,13 @@ def test_a_single_shadow_original_to_train_is_trained_here_before_the_workers_st
     assert store.counts[("unlearned", "computed")] == 0 and store.counts[("unlearned", "cached")] == 4
 
 
+def test_no_worker_starts_for_a_single_model_left_to_build(digits, draw, store):
+    config = ShadowConfig(methods=("gradient_ascent",), forget_sets=((1,),), epochs=2, aux_per_class=3)
+    list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=store, workers=2))
+    # θ_o′ trained here first, which leaves one unlearned model: built here too
+    assert store.counts[("original", "computed")] == 1 and store.counts[("unlearned", "computed")] == 1
+
+
 def test_a_factory_that_does_not_pickle_builds_its_shadows_here(digits, draw, store):
     def net():
         return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))

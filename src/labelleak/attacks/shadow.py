@@ -488,11 +488,11 @@ def _build_in_workers(
         return 0
     untrained = [job for job in originals if not job.is_stored(store)]
     missing = {job.seed: job.missing(plan, store) for job in originals}
-    if len(untrained) + sum(map(len, missing.values())) < 2:
-        return 0
     if len(untrained) == 1:
         untrained.pop().train(store, verbose=verbose)
     tasks = len(untrained) + sum(map(len, missing.values()))
+    if tasks < 2:
+        return 0
     workers = min(workers, tasks)
     logger.info(
         "building %d shadow originals and %d unlearned shadow models in %d worker processes",
