@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from labelleak.targets import train_original, unlearn_original
+from labelleak.targets import is_original_stored, is_unlearned_stored, original_config, train_original, unlearn_original
 from labelleak.validation import ParameterError
 
 
@@ -71,3 +71,19 @@ def test_unknown_method_and_parameter(digits, small_original):
         unlearn_original(small_original, digits, method="nope", forget_classes=[3])
     with pytest.raises(ParameterError, match="unknown parameter 'foo' for method 'retrain'; valid: epochs"):
         unlearn_original(small_original, digits, method="retrain", params={"foo": 1}, forget_classes=[3])
+
+
+def test_what_is_stored_can_be_asked_before_anything_is_trained(digits, store):
+    from labelleak.models import TrainConfig
+
+    recipe = TrainConfig(epochs=2, lr=1e-3, batch_size=64)
+    config = original_config(digits, seed=3, train_config=recipe)
+    ask = {"method": "retrain", "params": {"epochs": 1}, "forget_classes": [2], "seed": 3, "store": store}
+    assert not is_original_stored(digits, seed=3, train_config=recipe, store=store)
+    assert not is_unlearned_stored(config, digits, **ask)
+    original = train_original(digits, seed=3, train_config=recipe, store=store)
+    assert is_original_stored(digits, seed=3, train_config=recipe, store=store)
+    assert not is_original_stored(digits, seed=4, train_config=recipe, store=store)
+    unlearn_original(original, digits, **ask)
+    # asked by θ_o's config, as before training it, or by θ_o itself
+    assert is_unlearned_stored(config, digits, **ask) and is_unlearned_stored(original, digits, **ask)
