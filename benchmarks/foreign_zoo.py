@@ -3,8 +3,8 @@
 Architectures from ``benchmarks/zoo_models.py`` (a BatchNorm CNN, a small residual net, a VGG-style
 net with BatchNorm, an MLP with dropout) are trained and unlearned here by deliberately
 independent plain-PyTorch code (none of labelleak's training or unlearning code), with five
-methods: retrain, fine-tune, NegGrad+ (ascent on D_f, descent on D_r), random labels and a
-bad-teacher distillation. Each target is then audited through the command line,
+methods by default: retrain, fine-tune, NegGrad+ (ascent on D_f, descent on D_r), random labels
+and a bad-teacher distillation; Amnesiac (relabelling on all of D_r) on request (``--methods``). Each target is then audited through the command line,
 ``labelleak audit --model-factory benchmarks/zoo_models.py:FACTORY --weights θ_u --original θ_o
 --dataset D --json OUT``, and the script tabulates exact-match ASR per attack × architecture ×
 dataset, over all targets and over the targets that forgot (forget-class test accuracy ≤ 10%),
@@ -61,6 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zoo_models import ZOO
 
 METHODS = ("retrain", "finetune", "neggrad_plus", "random_labels", "bad_teacher")
+#: every method ``unlearn`` knows; the default run keeps ``METHODS`` so that earlier zoos rebuild as they were
+ALL_METHODS = (*METHODS, "amnesiac")
 #: a target "forgot" when its forget-class test accuracy is at most this
 FORGOT = 0.10
 
@@ -126,6 +128,10 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
         relabelled = (yf + shift) % k
         keep = torch.randperm(len(yr), generator=gen)[: 4 * len(yf)]
         return fit(model, torch.cat([xf, xr[keep]]), torch.cat([relabelled, yr[keep]]), epochs=2, lr=1e-3, seed=seed)
+    if method == "amnesiac":  # Graves et al. 2021 as the SSD and bad-teacher papers run it: all of D_r
+        shift = torch.randint(1, k, yf.shape, generator=gen)
+        relabelled = (yf + shift) % k
+        return fit(model, torch.cat([xf, xr]), torch.cat([relabelled, yr]), epochs=3, lr=1e-4, seed=seed)
     if method == "bad_teacher":  # Chundawat et al. 2023: distil θ_o on D_r and a random net on D_f
         teacher, dumb = original.eval(), factory().eval()
         keep = torch.randperm(len(yr), generator=gen)[: 3 * len(yf)]
@@ -162,6 +168,20 @@ def forget_sets(seed: int) -> list[list[int]]:
     return [forget for i, forget in enumerate(sets) if forget not in sets[:i]]
 
 
+def multiclass_sets(seed: int, *, pairs: int = 10, triples: int = 5) -> list[list[int]]:
+    """``pairs`` distinct random pairs, then ``triples`` distinct random triples, of any classes."""
+    rng = np.random.default_rng(seed)
+    sets: list[list[int]] = []
+    for size, count in ((2, pairs), (3, triples)):
+        drawn: list[list[int]] = []
+        while len(drawn) < count:
+            forget = sorted(int(c) for c in rng.choice(10, size=size, replace=False))
+            if forget not in drawn:
+                drawn.append(forget)
+        sets += drawn
+    return sets
+
+
 def zoo_factory(arch: str, data) -> Callable[[], nn.Module]:
     """The zoo's factory of ``arch`` for ``data``'s images (28×28 grey or 32×32 colour)."""
     return ZOO[arch][1]["g28" if data.input_shape[0] == 1 else "c32"]
@@ -186,7 +206,9 @@ def build_targets(args, dataset: str, arch: str, out: Path) -> list[dict]:
     original.eval()
     targets = []
     sets = forget_sets(args.seed + len(dataset))
-    if args.sets == "singles":
+    if args.sets == "multiclass":
+        sets = multiclass_sets(args.seed + len(dataset))
+    elif args.sets == "singles":
         sets = [forget for forget in sets if len(forget) == 1]
     for forget in sets:
         for method in args.methods:
@@ -518,13 +540,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="mnist,fashion-mnist,cifar10")
     parser.add_argument("--archs", default=",".join(ZOO))
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"unlearning methods, comma-separated, of {', '.join(ALL_METHODS)}",
+    )
     parser.add_argument("--out", default="runs/zoo")
     parser.add_argument(
         "--sets",
-        choices=("all", "singles"),
+        choices=("all", "singles", "multiclass"),
         default="all",
-        help="forget sets per architecture: all (two single classes, two pairs, a triple) or the singles only",
+        help="forget sets per architecture: all (two single classes, two pairs, a triple), the singles only, or "
+        "multiclass (10 random pairs and 5 random triples)",
     )
     parser.add_argument("--cache", help="labelleak's artifact store for the audits (default: its own default)")
     parser.add_argument("--train-size", type=int, default=20000, help="training images per θ_o (a seeded subset)")
@@ -654,6 +681,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "--inversion-reference do not apply"
         )
     args.methods = args.methods.split(",")
+    unknown = sorted(set(args.methods) - set(ALL_METHODS))
+    if unknown:
+        parser.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
     return args
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import benchmark_script
 
@@ -92,6 +93,7 @@ def test_one_shadow_method_per_set_combines_with_an_api_audit_in_its_own_folder(
         ("--access", "queries", "--shadow-methods", "finetune"),  # two ablations at once
         ("--access", "root"),
         ("--shadow-originals", "0"),  # not read as "the default"
+        ("--methods", "retrain,scrub"),  # a method the zoo's own code does not implement
     ],
 )
 def test_flags_that_cannot_go_together_are_refused(foreign_zoo, flags):
@@ -121,3 +123,42 @@ def test_a_forget_set_drawn_twice_is_audited_once(foreign_zoo):
         drawn = foreign_zoo.forget_sets(seed)
         assert len({tuple(s) for s in drawn}) == len(drawn)
         assert [len(s) for s in drawn[:2]] == [1, 1] and len(drawn[-1]) == 3
+
+
+def test_the_multiclass_draw_holds_ten_distinct_pairs_then_five_distinct_triples(foreign_zoo):
+    for seed in range(40):
+        drawn = foreign_zoo.multiclass_sets(seed)
+        assert [len(s) for s in drawn] == [2] * 10 + [3] * 5
+        assert len({tuple(s) for s in drawn}) == 15
+        assert all(s == sorted(set(s)) and 0 <= s[0] and s[-1] <= 9 for s in drawn)
+    assert foreign_zoo.multiclass_sets(1) == foreign_zoo.multiclass_sets(1) != foreign_zoo.multiclass_sets(2)
+
+
+def test_amnesiac_trains_on_all_of_the_retained_data_and_relabelled_forget_images(foreign_zoo, monkeypatch):
+    y = torch.arange(4).repeat_interleave(25)
+    x = torch.randn(100, 1, 2, 2)
+    seen = {}
+
+    def fit(model, xs, ys, **options):
+        seen.update(x=xs, y=ys, **options)
+        return model
+
+    monkeypatch.setattr(foreign_zoo, "fit", fit)
+    original = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 4))
+    foreign_zoo.unlearn(
+        "amnesiac",
+        original,
+        lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 4)),
+        x,
+        y,
+        [1, 3],
+        epochs=1,
+        seed=0,
+    )
+    forget = torch.isin(y, torch.tensor([1, 3]))
+    assert len(seen["y"]) == 100 and seen["epochs"] == 3 and seen["lr"] == 1e-4
+    # the forget images come first, each under a label other than its own (several labels in all)
+    relabelled = seen["y"][: int(forget.sum())]
+    assert torch.equal(seen["x"][: len(relabelled)], x[forget]) and not (relabelled == y[forget]).any()
+    assert set(relabelled.tolist()) <= {0, 1, 2, 3} and len(set(relabelled.tolist())) > 2
+    assert torch.equal(seen["y"][len(relabelled) :], y[~forget])
