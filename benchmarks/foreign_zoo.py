@@ -4,7 +4,8 @@ Architectures from ``benchmarks/zoo_models.py`` (a BatchNorm CNN, a small residu
 net with BatchNorm, an MLP with dropout) are trained and unlearned here by deliberately
 independent plain-PyTorch code (none of labelleak's training or unlearning code), with five
 methods by default: retrain, fine-tune, NegGrad+ (ascent on D_f, descent on D_r), random labels
-and a bad-teacher distillation; Amnesiac (relabelling on all of D_r) on request (``--methods``). Each target is then audited through the command line,
+and a bad-teacher distillation; Amnesiac (D_f relabelled, trained with all of D_r) on request
+(``--methods``). Each target is then audited through the command line,
 ``labelleak audit --model-factory benchmarks/zoo_models.py:FACTORY --weights θ_u --original θ_o
 --dataset D --json OUT``, and the script tabulates exact-match ASR per attack × architecture ×
 dataset, over all targets and over the targets that forgot (forget-class test accuracy ≤ 10%),
