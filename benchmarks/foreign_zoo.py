@@ -98,6 +98,11 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return hits / len(y)
 
 
+def other_labels(y: torch.Tensor, num_classes: int, gen: torch.Generator) -> torch.Tensor:
+    """Each label replaced by one of the other classes, uniformly."""
+    return (y + torch.randint(1, num_classes, y.shape, generator=gen)) % num_classes
+
+
 def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], *, epochs: int, seed: int):
     """θ_u from θ_o by ``method``; plain loops, hyper-parameters of the methods' papers scaled to this zoo."""
     torch.manual_seed(seed)
@@ -125,14 +130,11 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
                     return model.eval()
         return model.eval()
     if method == "random_labels":  # Graves et al. 2021 relabelling: D_f gets random other labels, with D_r
-        shift = torch.randint(1, k, yf.shape, generator=gen)
-        relabelled = (yf + shift) % k
+        relabelled = other_labels(yf, k, gen)
         keep = torch.randperm(len(yr), generator=gen)[: 4 * len(yf)]
         return fit(model, torch.cat([xf, xr[keep]]), torch.cat([relabelled, yr[keep]]), epochs=2, lr=1e-3, seed=seed)
     if method == "amnesiac":  # Graves et al. 2021 as the SSD and bad-teacher papers run it: all of D_r
-        shift = torch.randint(1, k, yf.shape, generator=gen)
-        relabelled = (yf + shift) % k
-        return fit(model, torch.cat([xf, xr]), torch.cat([relabelled, yr]), epochs=3, lr=1e-4, seed=seed)
+        return fit(model, torch.cat([xf, xr]), torch.cat([other_labels(yf, k, gen), yr]), epochs=3, lr=1e-4, seed=seed)
     if method == "bad_teacher":  # Chundawat et al. 2023: distil θ_o on D_r and a random net on D_f
         teacher, dumb = original.eval(), factory().eval()
         keep = torch.randperm(len(yr), generator=gen)[: 3 * len(yf)]
