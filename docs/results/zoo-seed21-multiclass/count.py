@@ -19,16 +19,22 @@ VERDICT = "verdict"
 WEIGHTS_ACCESS = ("param-diff", "param-dot", "param-diff-orig", "invert-wb")
 
 
-def targets(root: Path) -> list[dict]:
-    """Every audited target of the folder that forgot, with each attack's and the verdict's named set."""
+def records(root: Path) -> list[dict]:
+    """Every audited target of the folder, as the zoo recorded it."""
+    return [
+        row
+        for dataset in DATASETS
+        if (root / dataset / "zoo.json").exists()
+        for row in json.loads((root / dataset / "zoo.json").read_text())
+    ]
+
+
+def targets(root: Path, every: list[dict]) -> list[dict]:
+    """The targets of ``every`` that forgot, with each attack's and the verdict's named set."""
     rows = []
-    for dataset in DATASETS:
-        if not (root / dataset / "zoo.json").exists():
-            continue
-        for row in json.loads((root / dataset / "zoo.json").read_text()):
-            if row["forget_test_acc"] > FORGOT:
-                continue
-            audit = json.loads((root / dataset / "audits" / f"{row['name']}.json").read_text())
+    for row in every:
+        if row["forget_test_acc"] <= FORGOT:
+            audit = json.loads((root / row["dataset"] / "audits" / f"{row['name']}.json").read_text())
             named = {a["name"]: sorted(a["predicted"]) for a in audit["attacks"]}
             named[VERDICT] = sorted(audit["verdict"]["forgotten"])
             probabilities = {a["name"]: a["probabilities"] for a in audit["attacks"]}
@@ -59,11 +65,8 @@ def rates(rows: list[dict], attack: str) -> str:
 
 def main() -> None:
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
-    rows = targets(root)
-    every: list[dict] = []
-    for dataset in DATASETS:
-        if (root / dataset / "zoo.json").exists():
-            every += json.loads((root / dataset / "zoo.json").read_text())
+    every = records(root)
+    rows = targets(root, every)
     print(f"targets {len(every)}, forgot {len(rows)} (forget-class test accuracy <= {FORGOT:.0%})")
     methods = Counter(r["method"] for r in rows)
     print("forgot per method:", dict(sorted(methods.items())))

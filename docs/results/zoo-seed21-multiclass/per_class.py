@@ -16,16 +16,10 @@ from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from labelleak.data import load_dataset
+from labelleak.models import per_class_accuracy
 from zoo_models import ZOO
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
-
-
-@torch.no_grad()
-def per_class(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    model.eval()
-    predicted = torch.cat([model(x[i : i + 1024]).argmax(1) for i in range(0, len(y), 1024)])
-    return [float((predicted[y == k] == k).float().mean()) for k in range(int(y.max()) + 1)]
 
 
 def main() -> None:
@@ -39,7 +33,7 @@ def main() -> None:
         factory = ZOO["bn_cnn"][1]["g28" if data.input_shape[0] == 1 else "c32"]
         original = factory()
         original.load_state_dict(load_file(str(out / dataset / "models" / f"{dataset}_bn_cnn_original.safetensors")))
-        before = per_class(original, data.x_test, data.y_test)
+        before = per_class_accuracy(original, data.x_test, data.y_test, data.num_classes)
         for row in json.loads((root / dataset / "zoo.json").read_text()):
             audit = json.loads((root / dataset / "audits" / f"{row['name']}.json").read_text())
             named = sorted(audit["verdict"]["forgotten"])
@@ -47,7 +41,7 @@ def main() -> None:
                 continue
             model = factory()
             model.load_state_dict(load_file(str(out / dataset / "models" / f"{row['name']}.safetensors")))
-            after = per_class(model, data.x_test, data.y_test)
+            after = per_class_accuracy(model, data.x_test, data.y_test, data.num_classes)
             cells = ", ".join(
                 f"{k}{'*' if k in row['forget'] else ''}: {before[k]:.0%} → {after[k]:.0%}"
                 for k in range(len(after))
