@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from labelleak.models import TrainConfig
 from labelleak.targets import is_original_stored, is_unlearned_stored, original_config, train_original, unlearn_original
 from labelleak.validation import ParameterError
 
 
 @pytest.fixture(scope="module")
 def small_original(digits):
-    from labelleak.models import TrainConfig
-
     return train_original(digits, seed=0, train_config=TrainConfig(epochs=15, lr=1e-3, batch_size=64))
 
 
@@ -74,8 +73,6 @@ def test_unknown_method_and_parameter(digits, small_original):
 
 
 def test_what_is_stored_can_be_asked_before_anything_is_trained(digits, store):
-    from labelleak.models import TrainConfig
-
     recipe = TrainConfig(epochs=2, lr=1e-3, batch_size=64)
     config = original_config(digits, seed=3, train_config=recipe)
     ask = {"method": "retrain", "params": {"epochs": 1}, "forget_classes": [2], "seed": 3, "store": store}
