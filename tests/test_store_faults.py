@@ -41,6 +41,26 @@ def test_unwritable_root_fails_before_computing(tmp_path, where):
     assert f"the artifact store {root} is not writable" in message and reason in message and "\n" not in message
 
 
+@pytest.mark.parametrize("made", ["a directory", "a file"])
+def test_a_root_made_by_another_process_during_the_check(tmp_path, monkeypatch, made):
+    root = tmp_path / "cache"
+    mkdir = Path.mkdir
+
+    def race(path, *args, **kwargs):
+        # another process creates the root between the check's "missing?" and its mkdir
+        if path == root and not root.exists():
+            mkdir(root) if made == "a directory" else root.write_text("x")
+        return mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", race)
+    store = ArtifactStore(root)
+    if made == "a directory":
+        assert store.cached("fake", CONFIG, lambda: 7)[0] == 7
+    else:
+        with pytest.raises(StoreError, match=f"the artifact store {root} is not writable: {root} is not a directory"):
+            store.cached("fake", CONFIG, _never)
+
+
 def test_failed_write_is_one_line_and_leaves_no_artifact_folder(tmp_path):
     class FullDisk:
         def load(self, directory):

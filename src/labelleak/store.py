@@ -151,6 +151,10 @@ def _writable_directory(directory: Path, *, keep: bool) -> str | None:
         for path in reversed(missing):
             try:
                 path.mkdir()
+            except FileExistsError:
+                if not path.is_dir():
+                    return f"{path} is not a directory"
+                continue  # made meanwhile by another process opening the same store (shadow workers do)
             except OSError as err:
                 return f"cannot create directory {path} ({describe_os_error(err)})"
             created.append(path)
