@@ -4,8 +4,9 @@ Architectures from ``benchmarks/zoo_models.py`` (a BatchNorm CNN, a small residu
 net with BatchNorm, an MLP with dropout) are trained and unlearned here by deliberately
 independent plain-PyTorch code (none of labelleak's training or unlearning code), with five
 methods by default: retrain, fine-tune, NegGrad+ (ascent on D_f, descent on D_r), random labels
-and a bad-teacher distillation; Amnesiac (D_f relabelled, trained with all of D_r) on request
-(``--methods``). Each target is then audited through the command line,
+and a bad-teacher distillation. On request (``--methods``): Amnesiac (D_f relabelled, trained
+with all of D_r), SCRUB (away from θ_o on D_f, close to it on D_r) and SalUn (relabelling confined
+to the half of the weights most salient to D_f). Each target is then audited through the command line,
 ``labelleak audit --model-factory benchmarks/zoo_models.py:FACTORY --weights θ_u --original θ_o
 --dataset D --json OUT``, and the script tabulates exact-match ASR per attack × architecture ×
 dataset, over all targets and over the targets that forgot (forget-class test accuracy ≤ 10%),
@@ -63,7 +64,7 @@ from zoo_models import ZOO
 
 METHODS = ("retrain", "finetune", "neggrad_plus", "random_labels", "bad_teacher")
 #: every method ``unlearn`` knows; the default run keeps ``METHODS`` so that earlier zoos rebuild as they were
-ALL_METHODS = (*METHODS, "amnesiac")
+ALL_METHODS = (*METHODS, "amnesiac", "scrub", "salun")
 #: a target "forgot" when its forget-class test accuracy is at most this
 FORGOT = 0.10
 
@@ -103,6 +104,36 @@ def other_labels(y: torch.Tensor, num_classes: int, gen: torch.Generator) -> tor
     return (y + torch.randint(1, num_classes, y.shape, generator=gen)) % num_classes
 
 
+def step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+def divergence(
+    student_out: torch.Tensor, teacher: nn.Module, x: torch.Tensor, temperature: float = 2.0
+) -> torch.Tensor:
+    """SCRUB's KL(teacher ‖ student) at temperature T, scaled by T²."""
+    with torch.no_grad():
+        target = (teacher(x) / temperature).softmax(1)
+    log_student = (student_out / temperature).log_softmax(1)
+    return F.kl_div(log_student, target, reduction="batchmean") * temperature**2
+
+
+def saliency_mask(model: nn.Module, xf: torch.Tensor, yf: torch.Tensor, *, fraction: float) -> list[torch.Tensor]:
+    """SalUn's mask: the ``fraction`` of all parameter entries with the largest |∂CE/∂θ| on D_f, ranked across
+    layers, at θ_o in eval mode."""
+    model.eval()
+    model.zero_grad()
+    for i in range(0, len(yf), 256):
+        F.cross_entropy(model(xf[i : i + 256]), yf[i : i + 256], reduction="sum").backward()
+    grads = [p.grad.abs() for p in model.parameters()]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    cut = torch.topk(flat, max(1, int(fraction * len(flat)))).values.min()
+    model.zero_grad()
+    return [g >= cut for g in grads]
+
+
 def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], *, epochs: int, seed: int):
     """θ_u from θ_o by ``method``; plain loops, hyper-parameters of the methods' papers scaled to this zoo."""
     torch.manual_seed(seed)
@@ -135,6 +166,39 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
         return fit(model, torch.cat([xf, xr[keep]]), torch.cat([relabelled, yr[keep]]), epochs=2, lr=1e-3, seed=seed)
     if method == "amnesiac":  # Graves et al. 2021 as the SSD and bad-teacher papers run it: all of D_r
         return fit(model, torch.cat([xf, xr]), torch.cat([other_labels(yf, k, gen), yr]), epochs=3, lr=1e-4, seed=seed)
+    if method == "scrub":  # Kurmanji et al. 2023: away from θ_o on D_f, then CE and near θ_o on D_r, per epoch
+        teacher = original.eval()
+        opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+        for epoch in range(3):
+            model.train()
+            if epoch < 2:  # the max steps of the large-scale recipe
+                for idx in batches(len(yf), 128, gen):
+                    step(opt, -divergence(model(xf[idx]), teacher, xf[idx]))
+            keep = torch.randperm(len(yr), generator=gen)[: 4 * len(yf)]
+            for idx in batches(len(keep), 128, gen):
+                b = keep[idx]
+                out = model(xr[b])
+                step(opt, F.cross_entropy(out, yr[b]) + 0.5 * divergence(out, teacher, xr[b]))
+        return model.eval()
+    if method == "salun":  # Fan et al. 2024: relabelling, on the half of the weights most salient to D_f only
+        mask = saliency_mask(model, xf, yf, fraction=0.5)
+        start = [p.detach().clone() for p in model.parameters()]
+        relabelled = other_labels(yf, k, gen)
+        keep = torch.randperm(len(yr), generator=gen)[: 4 * len(yf)]
+        xs, ys = torch.cat([xf, xr[keep]]), torch.cat([relabelled, yr[keep]])
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(2):
+            model.train()
+            for idx in batches(len(ys), 128, gen):
+                opt.zero_grad()
+                F.cross_entropy(model(xs[idx]), ys[idx]).backward()
+                for p, m in zip(model.parameters(), mask):
+                    p.grad.mul_(m)
+                opt.step()
+                with torch.no_grad():  # non-salient weights stay θ_o's exactly
+                    for p, m, p0 in zip(model.parameters(), mask, start):
+                        p.copy_(torch.where(m, p, p0))
+        return model.eval()
     if method == "bad_teacher":  # Chundawat et al. 2023: distil θ_o on D_r and a random net on D_f
         teacher, dumb = original.eval(), factory().eval()
         keep = torch.randperm(len(yr), generator=gen)[: 3 * len(yf)]

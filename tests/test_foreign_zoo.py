@@ -93,7 +93,7 @@ def test_one_shadow_method_per_set_combines_with_an_api_audit_in_its_own_folder(
         ("--access", "queries", "--shadow-methods", "finetune"),  # two ablations at once
         ("--access", "root"),
         ("--shadow-originals", "0"),  # not read as "the default"
-        ("--methods", "retrain,scrub"),  # a method the zoo's own code does not implement
+        ("--methods", "retrain,unsir"),  # a method the zoo's own code does not implement
     ],
 )
 def test_flags_that_cannot_go_together_are_refused(foreign_zoo, flags):
@@ -162,3 +162,57 @@ def test_amnesiac_trains_on_all_of_the_retained_data_and_relabelled_forget_image
     assert torch.equal(seen["x"][: len(relabelled)], x[forget]) and not (relabelled == y[forget]).any()
     assert set(relabelled.tolist()) <= {0, 1, 2, 3} and len(set(relabelled.tolist())) > 2
     assert torch.equal(seen["y"][len(relabelled) :], y[~forget])
+
+
+def _tiny_problem():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(4).repeat_interleave(25)
+    x = torch.randn(100, 1, 2, 2, generator=gen) + y[:, None, None, None].float()
+    return x, y
+
+
+def _tiny_net():
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4))
+
+
+def test_salun_changes_only_the_salient_half_of_the_weights(foreign_zoo):
+    x, y = _tiny_problem()
+    torch.manual_seed(0)
+    original = _tiny_net()
+    model = foreign_zoo.unlearn("salun", original, _tiny_net, x, y, [1], epochs=1, seed=0)
+    before = torch.cat([p.reshape(-1) for p in original.parameters()])
+    after = torch.cat([p.reshape(-1) for p in model.parameters()])
+    changed = (before != after).float().mean().item()
+    assert 0.2 < changed <= 0.5
+
+
+def test_saliency_mask_ranks_gradients_across_layers(foreign_zoo):
+    x, y = _tiny_problem()
+    torch.manual_seed(0)
+    net = _tiny_net()
+    mask = foreign_zoo.saliency_mask(net, x[y == 1], y[y == 1], fraction=0.5)
+    kept = sum(int(m.sum()) for m in mask)
+    total = sum(m.numel() for m in mask)
+    assert kept == total // 2 and [m.shape for m in mask] == [p.shape for p in net.parameters()]
+    assert len({m.float().mean().item() for m in mask}) > 1  # not half of each layer: one global ranking
+
+
+def test_scrub_alternates_forget_steps_away_from_the_teacher_with_retain_steps(foreign_zoo, monkeypatch):
+    x, y = _tiny_problem()
+    torch.manual_seed(0)
+    teacher = _tiny_net().eval()
+    frozen = {name: value.clone() for name, value in teacher.state_dict().items()}
+    assert foreign_zoo.divergence(teacher(x), teacher, x).item() == pytest.approx(0.0, abs=1e-6)
+    losses = []
+    step = foreign_zoo.step
+
+    def recorded(opt, loss):
+        losses.append(loss.item())
+        step(opt, loss)
+
+    monkeypatch.setattr(foreign_zoo, "step", recorded)
+    foreign_zoo.unlearn("scrub", teacher, _tiny_net, x, y, [1], epochs=1, seed=0)
+    # per epoch: one batch of the 25 forget images (epochs 1-2 only), one of the 75 retained images kept
+    signs = ["max" if loss <= 0 else "min" for loss in losses]
+    assert signs == ["max", "min", "max", "min", "min"]
+    assert all(torch.equal(value, frozen[name]) for name, value in teacher.state_dict().items())
