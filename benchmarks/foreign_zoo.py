@@ -167,11 +167,13 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
     if method == "amnesiac":  # Graves et al. 2021 as the SSD and bad-teacher papers run it: all of D_r
         return fit(model, torch.cat([xf, xr]), torch.cat([other_labels(yf, k, gen), yr]), epochs=3, lr=1e-4, seed=seed)
     if method == "scrub":  # Kurmanji et al. 2023: away from θ_o on D_f, then CE and near θ_o on D_r, per epoch
+        # 3 epochs with max steps in the first 2 (their large-scale recipe); Adam at 5e-4, α = 0.5 and T = 2
+        # (their small-scale one); each min epoch on 4 × |D_f| retained images, as this zoo's relabelling
         teacher = original.eval()
         opt = torch.optim.Adam(model.parameters(), lr=5e-4)
         for epoch in range(3):
             model.train()
-            if epoch < 2:  # the max steps of the large-scale recipe
+            if epoch < 2:
                 for idx in batches(len(yf), 128, gen):
                     step(opt, -divergence(model(xf[idx]), teacher, xf[idx]))
             keep = torch.randperm(len(yr), generator=gen)[: 4 * len(yf)]
@@ -181,6 +183,7 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
                 step(opt, F.cross_entropy(out, yr[b]) + 0.5 * divergence(out, teacher, xr[b]))
         return model.eval()
     if method == "salun":  # Fan et al. 2024: relabelling, on the half of the weights most salient to D_f only
+        # (their default sparsity); the relabelling is this zoo's random-labels recipe (2 epochs, Adam at 1e-3)
         mask = saliency_mask(model, xf, yf, fraction=0.5)
         start = [p.detach().clone() for p in model.parameters()]
         relabelled = other_labels(yf, k, gen)
