@@ -1,6 +1,7 @@
 """The counts of RUN.md, from the committed zoo records and audit JSONs: exact sets named by each
 attack and by the verdict, before and after the change under test, on the targets that forgot
-(forget-class test accuracy ≤ 10%), by dataset and |C|; then the plan's keep rule, evaluated.
+(forget-class test accuracy ≤ 10%), by dataset and |C|; the plan's keep rule, evaluated; and the
+SCRUB and SalUn targets of the amendment, by method and |C|.
 
 usage: python docs/results/zoo-seed23/count.py [FOLDER]   (default: this file's folder)
 """
@@ -12,6 +13,8 @@ from pathlib import Path
 
 #: the folders of the plan's 170 targets (the five methods)
 PLANNED = ("mnist-multiclass", "mnist-singles", "fashion-mnist-multiclass", "fashion-mnist-singles")
+#: the amendment's SCRUB and SalUn targets, audited by labelleak as it stands (the change reverted)
+SCRUB_SALUN = ("scrub-salun", "mnist-multiclass")
 VERSIONS = ("before", "after")
 FORGOT = 0.10
 VERDICT = "verdict"
@@ -74,6 +77,17 @@ def main() -> None:
     print(f"  (d) (a) or (b) strictly higher: {'met' if met_d else 'not met'}")
     keep = a[1] >= a[0] and b[1] >= b[0] and met_c and met_d
     print(f"  -> {'keep' if keep else 'revert'} the change")
+
+    extra = exact_sets(root, *SCRUB_SALUN).values()
+    print(f"\nSCRUB and SalUn, MNIST, targets that forgot: {len(extra)}; exact sets by method and |C|")
+    kinds = sorted({(r["method"], len(r["forget"])) for r in extra})
+    for attack in SHOWN:
+        cells = [
+            f"{m} |C|={n}: {count([r for r in extra if (r['method'], len(r['forget'])) == (m, n)], attack)}/"
+            f"{sum((r['method'], len(r['forget'])) == (m, n) for r in extra)}"
+            for m, n in kinds
+        ]
+        print(f"  {attack:16s} " + "  ".join(cells))
 
 
 if __name__ == "__main__":
