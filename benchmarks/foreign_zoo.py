@@ -78,15 +78,19 @@ def batches(n: int, size: int, gen: torch.Generator):
         yield order[i : i + size]
 
 
+def step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, lr: float, seed: int) -> nn.Module:
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     for _ in range(epochs):
         for idx in batches(len(y), 128, gen):
-            opt.zero_grad()
-            F.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
+            step(opt, F.cross_entropy(model(x[idx]), y[idx]))
     return model.eval()
 
 
@@ -104,10 +108,11 @@ def other_labels(y: torch.Tensor, num_classes: int, gen: torch.Generator) -> tor
     return (y + torch.randint(1, num_classes, y.shape, generator=gen)) % num_classes
 
 
-def step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
+def relabelled_with_retained(xf, yf, xr, yr, num_classes: int, gen: torch.Generator):
+    """The random-labels training set: D_f under other labels, then 4 × |D_f| retained images."""
+    relabelled = other_labels(yf, num_classes, gen)
+    keep = torch.randperm(len(yr), generator=gen)[: 4 * len(yf)]
+    return torch.cat([xf, xr[keep]]), torch.cat([relabelled, yr[keep]])
 
 
 def divergence(
@@ -154,16 +159,13 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
             for idx in batches(len(yr), 128, gen):
                 f = torch.randint(0, len(yf), (64,), generator=gen)
                 loss = F.cross_entropy(model(xr[idx]), yr[idx]) - 0.5 * F.cross_entropy(model(xf[f]), yf[f])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                step(opt, loss)
                 if accuracy(model, xf[:256], yf[:256]) < 0.05:
                     return model.eval()
         return model.eval()
     if method == "random_labels":  # Graves et al. 2021 relabelling: D_f gets random other labels, with D_r
-        relabelled = other_labels(yf, k, gen)
-        keep = torch.randperm(len(yr), generator=gen)[: 4 * len(yf)]
-        return fit(model, torch.cat([xf, xr[keep]]), torch.cat([relabelled, yr[keep]]), epochs=2, lr=1e-3, seed=seed)
+        xs, ys = relabelled_with_retained(xf, yf, xr, yr, k, gen)
+        return fit(model, xs, ys, epochs=2, lr=1e-3, seed=seed)
     if method == "amnesiac":  # Graves et al. 2021 as the SSD and bad-teacher papers run it: all of D_r
         return fit(model, torch.cat([xf, xr]), torch.cat([other_labels(yf, k, gen), yr]), epochs=3, lr=1e-4, seed=seed)
     if method == "scrub":  # Kurmanji et al. 2023: away from θ_o on D_f, then CE and near θ_o on D_r, per epoch
@@ -186,9 +188,7 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
         # (their default sparsity); the relabelling is this zoo's random-labels recipe (2 epochs, Adam at 1e-3)
         mask = saliency_mask(model, xf, yf, fraction=0.5)
         start = [p.detach().clone() for p in model.parameters()]
-        relabelled = other_labels(yf, k, gen)
-        keep = torch.randperm(len(yr), generator=gen)[: 4 * len(yf)]
-        xs, ys = torch.cat([xf, xr[keep]]), torch.cat([relabelled, yr[keep]])
+        xs, ys = relabelled_with_retained(xf, yf, xr, yr, k, gen)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         for _ in range(2):
             model.train()
@@ -214,9 +214,7 @@ def unlearn(method: str, original: nn.Module, factory, x, y, forget: list[int], 
                 with torch.no_grad():
                     target = torch.where(forgotten[idx, None], dumb(xs[idx]), teacher(xs[idx])).softmax(1)
                 loss = F.kl_div(model(xs[idx]).log_softmax(1), target, reduction="batchmean")
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                step(opt, loss)
         return model.eval()
     raise ValueError(f"unknown method {method!r}")
 
