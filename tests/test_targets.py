@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from labelleak.models import TrainConfig
-from labelleak.targets import is_original_stored, is_unlearned_stored, original_config, train_original, unlearn_original
+from labelleak.targets import (
+    is_original_stored,
+    is_unlearned_stored,
+    original_config,
+    parse_method_spec,
+    train_original,
+    unlearn_original,
+)
 from labelleak.validation import ParameterError
 
 
@@ -84,3 +91,27 @@ def test_what_is_stored_can_be_asked_before_anything_is_trained(digits, store):
     unlearn_original(original, digits, **ask)
     # asked by θ_o's config, as before training it, or by θ_o itself
     assert is_unlearned_stored(config, digits, **ask) and is_unlearned_stored(original, digits, **ask)
+
+
+def test_a_method_spec_names_the_method_and_its_parameters():
+    assert parse_method_spec("random_labels") == ("random_labels", {})
+    assert parse_method_spec(" gradient_ascent:ascend_on=all ") == ("gradient_ascent", {"ascend_on": "all"})
+    assert parse_method_spec("neggrad_plus:epochs=3:lr=0.5:stop_below=none:verbose=True") == (
+        "neggrad_plus",
+        {"epochs": 3, "lr": 0.5, "stop_below": None, "verbose": True},
+    )
+    for bad, message in (
+        ("finetune:epochs", "read key=value, got 'epochs'"),
+        ("finetune:=3", "read key=value, got '=3'"),
+        ("finetune:epochs=1:epochs=2", "gives 'epochs' twice"),
+    ):
+        with pytest.raises(ParameterError, match=message):
+            parse_method_spec(bad)
+
+
+def test_a_spec_unlearns_with_its_parameters_and_keys_its_own_model(digits, small_original, store):
+    name, params = parse_method_spec("gradient_ascent:lr=0.01")
+    spec = unlearn_original(small_original, digits, method=name, params=params, forget_classes=[3], store=store)
+    plain = unlearn_original(small_original, digits, method="gradient_ascent", forget_classes=[3], store=store)
+    assert spec.params["lr"] == 0.01 and plain.params["lr"] != 0.01
+    assert store.counts[("unlearned", "computed")] == 2

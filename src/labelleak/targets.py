@@ -254,6 +254,38 @@ def build_unlearner(method: str, params: dict[str, Any] | None = None, *, datase
     return unlearner
 
 
+#: separates a method's name from its parameters, and one parameter from the next, in a method spec
+SPEC_SEPARATOR = ":"
+
+
+def parse_method_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """A method spec's registry name and parameters: ``"gradient_ascent:ascend_on=all"`` is
+    ``("gradient_ascent", {"ascend_on": "all"})``; a bare name has no parameters.
+
+    A value reads as an integer, then a float, then ``true``/``false``/``none``, else as a string.
+    Neither the name nor the parameters are checked here: :func:`build_unlearner` checks both.
+    """
+    name, *pairs = spec.strip().split(SPEC_SEPARATOR)
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip() or not value.strip():
+            raise ParameterError(f"a method spec's parameters read key=value, got {pair!r} in {spec!r}")
+        if key.strip() in params:
+            raise ParameterError(f"a method spec gives {key.strip()!r} twice: {spec!r}")
+        params[key.strip()] = _spec_value(value.strip())
+    return name.strip(), params
+
+
+def _spec_value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
 def _unlearning(
     original: TrainedModel | dict[str, Any],
     dataset: ImageDataset,

@@ -190,6 +190,31 @@ def test_one_method_per_set_takes_the_methods_in_turn():
         ShadowConfig(methods_per_set="some")
 
 
+def test_a_shadow_method_spec_unlearns_with_its_parameters_here_and_in_the_workers(digits, draw, tmp_path, one_thread):
+    config = ShadowConfig(
+        methods=("gradient_ascent", "gradient_ascent:ascend_on=all:lr=0.01"),
+        forget_sets=((1, 4),),
+        epochs=3,
+        aux_per_class=3,
+    )
+    resolved = config.method_params("digits")
+    assert resolved["gradient_ascent"]["ascend_on"] == "correct"
+    assert resolved["gradient_ascent:ascend_on=all:lr=0.01"]["ascend_on"] == "all"
+    assert resolved["gradient_ascent:ascend_on=all:lr=0.01"]["lr"] == 0.01
+    store = ArtifactStore(tmp_path / "here")
+    here = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=store))
+    assert [t.method for t in here] == list(config.methods)
+    assert store.counts[("unlearned", "computed")] == 2
+    plain, spec = (dict(t.unlearned.state_dict()) for t in here)
+    assert any(not torch.equal(plain[name], spec[name]) for name in plain)
+    there = list(
+        shadow_targets(digits, draw, config=config, eval_seeds=[0], store=ArtifactStore(tmp_path / "w"), workers=2)
+    )
+    for built_here, built_there in zip(here, there, strict=True):
+        for name, tensor in built_here.unlearned.state_dict().items():
+            assert torch.equal(tensor, built_there.unlearned.state_dict()[name]), name
+
+
 def test_varied_recipes_train_each_shadow_original_its_own_way():
     from labelleak.attacks.shadow import RECIPE_VARIANTS, shadow_key, shadow_recipes
     from labelleak.models import recipe_for

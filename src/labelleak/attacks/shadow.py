@@ -61,6 +61,7 @@ from labelleak.targets import (
     is_original_stored,
     is_unlearned_stored,
     original_config,
+    parse_method_spec,
     train_original,
     unlearn_original,
 )
@@ -109,7 +110,9 @@ class ShadowConfig:
     """What the attacker's shadow experiments are.
 
     Attributes:
-        methods: unlearning methods (registry names, default parameters) applied to shadows.
+        methods: unlearning methods applied to shadows, each a method spec: a registry name, with its
+            per-dataset defaults, optionally followed by parameters that replace them
+            (``"gradient_ascent:ascend_on=all"``; :func:`~labelleak.targets.parse_method_spec`).
         forget_sets: forgotten class sets; default every class singly, plus ``pairs`` and ``triples``.
         pairs, triples: how many random pairs and triples of classes the shadows also forget
             (drawn with the shadows' own ``seed``, independently of any evaluated forget set, so
@@ -213,7 +216,7 @@ class ShadowConfig:
     def method_params(self, dataset: str | None = None) -> dict[str, dict[str, Any]]:
         """Each shadow method's resolved default parameters on ``dataset`` (its entries in
         ``labelleak/unlearning/defaults.json`` included): what the shadow models are unlearned with."""
-        return {name: build_unlearner(name, dataset=dataset).params() for name in self.methods}
+        return {spec: build_unlearner(*parse_method_spec(spec), dataset=dataset).params() for spec in self.methods}
 
     def to_dict(self, dataset: str | None = None) -> dict[str, Any]:
         """The configuration as cache-key material.
@@ -425,9 +428,15 @@ class _ShadowOriginal:
             (method, classes)
             for method, classes in plan
             if not is_unlearned_stored(
-                config, self.shadow, method=method, forget_classes=classes, seed=self.seed, store=store
+                config, self.shadow, **_method_arguments(method), forget_classes=classes, seed=self.seed, store=store
             )
         ]
+
+
+def _method_arguments(spec: str) -> dict[str, Any]:
+    """The ``method`` and ``params`` arguments of :func:`unlearn_original` for one shadow method spec."""
+    name, params = parse_method_spec(spec)
+    return {"method": name, "params": params}
 
 
 # The state of a worker process of :func:`_build_in_workers`, set by its initializer.
@@ -451,7 +460,7 @@ def _train_in_worker(seed: int) -> None:
 def _unlearn_in_worker(seed: int, method: str, classes: tuple[int, ...]) -> None:
     job, store = _worker["originals"][seed], _worker["store"]
     original = job.train(store)  # stored by then: loaded
-    unlearn_original(original, job.shadow, method=method, forget_classes=classes, seed=seed, store=store)
+    unlearn_original(original, job.shadow, **_method_arguments(method), forget_classes=classes, seed=seed, store=store)
 
 
 def _build_in_workers(
@@ -615,7 +624,13 @@ def _shadow_experiments(
         for method, classes in plan:
             with _labelled_as_shadow(seed):
                 result = unlearn_original(
-                    original, shadow, method=method, forget_classes=classes, seed=seed, store=store, verbose=verbose
+                    original,
+                    shadow,
+                    **_method_arguments(method),
+                    forget_classes=classes,
+                    seed=seed,
+                    store=store,
+                    verbose=verbose,
                 )
             knowledge = draw_knowledge(
                 shadow,

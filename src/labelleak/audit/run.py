@@ -23,16 +23,21 @@ from labelleak.audit.verdict import VerdictModel
 from labelleak.data import ImageDataset
 from labelleak.models import resolve_arch
 from labelleak.store import ArtifactStore
+from labelleak.targets import build_unlearner, parse_method_spec
 from labelleak.unlearning import UNLEARNERS
-from labelleak.validation import check_choice, check_number
+from labelleak.validation import ParameterError, check_choice, check_number
 
 logger = logging.getLogger(__name__)
 
-#: unlearning methods of the audit's shadow experiments: two that differ in kind (ascent on the
-#: forget set alone; relabelling it while passing over the retain set) and are the cheapest — the
-#: first audit of a dataset pays for every shadow. Adding fine-tuning cost more and named fewer
-#: single classes on a foreign dropout MLP (docs/audit.md, "Shadows unlearned by a third method")
-SHADOW_METHODS = ("gradient_ascent", "random_labels")
+#: unlearning methods of the audit's shadow experiments (method specs, ShadowConfig.methods): two
+#: that differ in kind (ascent on the forget set alone; relabelling it while passing over the retain
+#: set) and are the cheapest — the first audit of a dataset pays for every shadow — and the ascent
+#: on *every* forget sample, the reference NegGrad, which drags retained classes along once the first
+#: forgotten class falls: its shadows show the set decisions a forgotten class that moved less than
+#: the others beside damaged retained ones, as NegGrad+-style unlearning leaves it (docs/audit.md,
+#: "A third shadow method: the reference ascent"). Adding fine-tuning instead cost more and named
+#: fewer single classes on a foreign dropout MLP (docs/audit.md, "Shadows unlearned by a third method")
+SHADOW_METHODS = ("gradient_ascent", "random_labels", "gradient_ascent:ascend_on=all")
 #: random pairs and triples of classes the audit's shadow models also forget, besides every class
 #: singly (drawn with the shadows' own seed): what the set decisions and the fused verdict are fit on
 #: to name more than one forgotten class
@@ -266,14 +271,19 @@ def calibrate_attacks(
 
 
 def check_shadow_methods(methods: Sequence[str]) -> tuple[str, ...]:
-    """The shadows' unlearning methods, checked: registered names, at least one, none twice."""
+    """The shadows' unlearning methods, checked: method specs (a registered name, optionally with
+    parameters, ``name:key=value``) whose parameters the method accepts, at least one, none twice."""
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
     if not methods:
         raise AuditError(
             "{shadow_methods} must name at least one unlearning method, got none", parameters=("shadow_methods",)
         )
-    unknown = [m for m in methods if m not in UNLEARNERS]
+    try:
+        specs = [parse_method_spec(m) for m in methods]
+    except ParameterError as error:
+        raise AuditError("{shadow_methods}: {error}", parameters=("shadow_methods",), error=str(error)) from None
+    unknown = [name for name, _ in specs if name not in UNLEARNERS]
     if unknown:
         raise AuditError(
             "{shadow_methods} names unknown unlearning methods: {unknown} (known: {known})",
@@ -281,13 +291,21 @@ def check_shadow_methods(methods: Sequence[str]) -> tuple[str, ...]:
             unknown=", ".join(unknown),
             known=", ".join(UNLEARNERS.names()),
         )
-    if len(set(methods)) != len(methods):
+    for spec, (name, params) in zip(methods, specs, strict=True):
+        try:
+            build_unlearner(name, params)
+        except ParameterError as error:
+            raise AuditError(
+                "{shadow_methods}: {spec}: {error}", parameters=("shadow_methods",), spec=spec, error=str(error)
+            ) from None
+    distinct = {(name, tuple(sorted(params.items()))) for name, params in specs}
+    if len(distinct) != len(methods):
         raise AuditError(
             "{shadow_methods} names a method twice: {methods}",
             parameters=("shadow_methods",),
             methods=", ".join(methods),
         )
-    return tuple(methods)
+    return tuple(m.strip() for m in methods)
 
 
 def fit_verdict(attacks: Mapping[str, Attack], shadows: Shadows) -> VerdictModel | None:

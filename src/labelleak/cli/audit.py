@@ -177,9 +177,11 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--shadow-methods",
         metavar="M,M,...",
-        help="unlearning methods of the shadow models, each with its per-dataset defaults (default: "
-        "gradient_ascent,random_labels); a method your own unlearning resembles makes the calibration "
-        "see what it does to the other classes, each method adds one shadow model per forget set",
+        help="unlearning methods of the shadow models, each with its per-dataset defaults, or with parameters "
+        "of your own as name:key=value[:key=value] (default: gradient_ascent,random_labels,"
+        "gradient_ascent:ascend_on=all); a method your own "
+        "unlearning resembles makes the calibration see what it does to the other classes, each method adds "
+        "one shadow model per forget set",
     )
     parser.add_argument(
         "--shadow-methods-per-set",
