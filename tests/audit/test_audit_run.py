@@ -10,6 +10,8 @@ import labelleak.attacks.shadow as shadow_module
 import labelleak.audit.run as run_module
 from labelleak.audit import (
     PARAMETER_DECIDER,
+    SHADOW_METHODS,
+    SHADOW_METHODS_WITH_ORIGINAL,
     AuditError,
     default_shadow_setting,
     load_factory,
@@ -112,9 +114,11 @@ def test_shadow_originals_and_recipes_are_validated(white_box, digits):
 @pytest.mark.parametrize(
     ("arch", "with_original", "expected"),
     [
-        ("owner-arch", False, (3, "varied", "one")),  # nothing but shadows tells the owner's hard classes apart
-        ("owner-arch", True, (1, "same", "all")),  # θ_o is the inversion attacks' reference
-        (None, False, (1, "same", "all")),  # shadows of a stand-in architecture
+        # nothing but shadows tells the owner's hard classes apart
+        ("owner-arch", False, (3, "varied", "one", SHADOW_METHODS)),
+        # θ_o is the inversion attacks' reference; the reference ascent's shadows as well
+        ("owner-arch", True, (1, "same", "all", SHADOW_METHODS_WITH_ORIGINAL)),
+        (None, False, (1, "same", "all", SHADOW_METHODS)),  # shadows of a stand-in architecture
     ],
 )
 def test_the_default_shadows_are_three_varied_originals_for_a_known_architecture_without_the_original(
@@ -124,7 +128,14 @@ def test_the_default_shadows_are_three_varied_originals_for_a_known_architecture
     asked = []
 
     def record(attacks, **kwargs):
-        asked.append((kwargs["shadow_originals"], kwargs["shadow_recipes"], kwargs["shadow_methods_per_set"]))
+        asked.append(
+            (
+                kwargs["shadow_originals"],
+                kwargs["shadow_recipes"],
+                kwargs["shadow_methods_per_set"],
+                tuple(kwargs["shadow_methods"]),
+            )
+        )
         return {}, None
 
     monkeypatch.setattr(run_module, "calibrate_attacks", record)
@@ -134,12 +145,15 @@ def test_the_default_shadows_are_three_varied_originals_for_a_known_architecture
     run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=2)
     run_audit(target, dataset=digits, attacks="noise-frequency", shadow_originals=1)  # keyed as one recipe (shadows)
     run_audit(target, dataset=digits, attacks="noise-frequency", shadow_methods_per_set="all")
+    run_audit(target, dataset=digits, attacks="noise-frequency", shadow_methods=("finetune",))
     assert asked == [
         expected,
         (2, *expected[1:]),
         (1, *expected[1:]),
-        (*expected[:2], "all"),
+        (*expected[:2], "all", expected[3]),
+        (*expected[:3], ("finetune",)),
     ]
+    assert SHADOW_METHODS_WITH_ORIGINAL == (*SHADOW_METHODS, "gradient_ascent:ascend_on=all")
 
 
 def test_several_shadow_originals_without_the_original_choose_across_them():

@@ -31,13 +31,16 @@ logger = logging.getLogger(__name__)
 
 #: unlearning methods of the audit's shadow experiments (method specs, ShadowConfig.methods): two
 #: that differ in kind (ascent on the forget set alone; relabelling it while passing over the retain
-#: set) and are the cheapest — the first audit of a dataset pays for every shadow — and the ascent
-#: on *every* forget sample, the reference NegGrad, which drags retained classes along once the first
-#: forgotten class falls: its shadows show the set decisions a forgotten class that moved less than
-#: the others beside damaged retained ones, as NegGrad+-style unlearning leaves it (docs/audit.md,
-#: "A third shadow method: the reference ascent"). Adding fine-tuning instead cost more and named
-#: fewer single classes on a foreign dropout MLP (docs/audit.md, "Shadows unlearned by a third method")
-SHADOW_METHODS = ("gradient_ascent", "random_labels", "gradient_ascent:ascend_on=all")
+#: set) and are the cheapest — the first audit of a dataset pays for every shadow. Adding fine-tuning
+#: cost more and named fewer single classes on a foreign dropout MLP (docs/audit.md, "Shadows
+#: unlearned by a third method")
+SHADOW_METHODS = ("gradient_ascent", "random_labels")
+#: ... and, for a model of a known architecture audited with θ_o, the ascent on *every* forget sample
+#: as well (the reference NegGrad), which drags retained classes along once the first forgotten class
+#: falls: its shadows show the set decisions a forgotten class that moved less than the others beside
+#: damaged retained ones, as NegGrad+-style unlearning leaves it (docs/audit.md, "A third shadow
+#: method, the reference ascent"; measured on docs/results/zoo-seed25, audits with θ_o only)
+SHADOW_METHODS_WITH_ORIGINAL = (*SHADOW_METHODS, "gradient_ascent:ascend_on=all")
 #: random pairs and triples of classes the audit's shadow models also forget, besides every class
 #: singly (drawn with the shadows' own seed): what the set decisions and the fused verdict are fit on
 #: to name more than one forgotten class
@@ -65,18 +68,24 @@ class ShadowSetting(NamedTuple):
     originals: int
     recipes: str
     methods_per_set: str
+    methods: tuple[str, ...]
 
 
 def default_shadow_setting(*, known_architecture: bool, has_original: bool) -> ShadowSetting:
     """The shadows an audit trains by default: three originals of varied recipes, each forget set
     unlearned by one shadow method in turn, when the shadows are of the audited model's own
     architecture and no θ_o is given; otherwise one original by the dataset's recipe, unlearned by
-    every shadow method."""
+    every shadow method, the methods of :data:`SHADOW_METHODS_WITH_ORIGINAL` when the architecture
+    is known and θ_o given, else those of :data:`SHADOW_METHODS`."""
     if known_architecture and not has_original:
         return ShadowSetting(
-            SHADOW_ORIGINALS_WITHOUT_ORIGINAL, SHADOW_RECIPES_WITHOUT_ORIGINAL, SHADOW_METHODS_PER_SET_WITHOUT_ORIGINAL
+            SHADOW_ORIGINALS_WITHOUT_ORIGINAL,
+            SHADOW_RECIPES_WITHOUT_ORIGINAL,
+            SHADOW_METHODS_PER_SET_WITHOUT_ORIGINAL,
+            SHADOW_METHODS,
         )
-    return ShadowSetting(SHADOW_ORIGINALS, SHADOW_RECIPES, SHADOW_METHODS_PER_SET)
+    methods = SHADOW_METHODS_WITH_ORIGINAL if known_architecture else SHADOW_METHODS
+    return ShadowSetting(SHADOW_ORIGINALS, SHADOW_RECIPES, SHADOW_METHODS_PER_SET, methods)
 
 
 #: where, by default, an audit holding θ_o reads the inversion attacks' per-class difficulty reference
@@ -341,7 +350,7 @@ def run_audit(
     inversion_set_decision: str = INVERSION_SET_DECISION,
     workers: int = 1,
     shadow_archs: Sequence[str] | None = None,
-    shadow_methods: Sequence[str] = SHADOW_METHODS,
+    shadow_methods: Sequence[str] | None = None,
     shadow_methods_per_set: str | None = None,
     shadow_originals: int | None = None,
     shadow_recipes: str | None = None,
@@ -374,8 +383,11 @@ def run_audit(
             None, e.g. an ONNX file), labelleak architectures whose shadows stand in for it, with
             every calibratable attack fit on all of them (:func:`calibrate_attacks`); None: shadows
             of the dataset's default architecture, for the attacks that cannot decide without.
-        shadow_methods: the unlearning methods of the shadow models (default :data:`SHADOW_METHODS`),
-            each with its per-dataset defaults; every method adds one shadow model per forget set.
+        shadow_methods: the unlearning methods of the shadow models, method specs (a registered name
+            with its per-dataset defaults, or ``name:key=value`` with parameters of one's own); every
+            method adds one shadow model per forget set. None: :data:`SHADOW_METHODS_WITH_ORIGINAL`
+            when ``target``'s architecture is known and it has θ_o, else :data:`SHADOW_METHODS`
+            (:func:`default_shadow_setting`).
         shadow_methods_per_set: "all" unlearns every shadow forget set by every one of
             ``shadow_methods``; "one" by one of them in turn (fewer shadow models, a shorter first audit).
             None: "one" where three originals are the default, else "all" (:func:`default_shadow_setting`).
@@ -413,6 +425,7 @@ def run_audit(
     shadow_originals = default.originals if shadow_originals is None else shadow_originals
     shadow_recipes = default.recipes if shadow_recipes is None else shadow_recipes
     shadow_methods_per_set = default.methods_per_set if shadow_methods_per_set is None else shadow_methods_per_set
+    shadow_methods = default.methods if shadow_methods is None else shadow_methods
     start = time.perf_counter()
     draw = draw_knowledge(dataset, original=target.original, seed=seed, data_root=data_root)
     options = attack_options(

@@ -178,8 +178,8 @@ def register(subparsers) -> None:
         "--shadow-methods",
         metavar="M,M,...",
         help="unlearning methods of the shadow models, each with its per-dataset defaults, or with parameters "
-        "of your own as name:key=value[:key=value] (default: gradient_ascent,random_labels,"
-        "gradient_ascent:ascend_on=all); a method your own "
+        "of your own as name:key=value[:key=value] (default: gradient_ascent,random_labels, and with "
+        "--model-factory and --original gradient_ascent:ascend_on=all too); a method your own "
         "unlearning resembles makes the calibration see what it does to the other classes, each method adds "
         "one shadow model per forget set",
     )
@@ -225,7 +225,6 @@ def _run(args) -> int:
         INVERSION_SET_DECISION,
         ONNX_LEVELS,
         PROBE_IMAGES,
-        SHADOW_METHODS,
         AuditError,
         OnnxModel,
         factory_source,
@@ -323,7 +322,7 @@ def _run(args) -> int:
         inversion_set_decision=args.inversion_set_decision or INVERSION_SET_DECISION,
         workers=args.workers or args.threads,
         shadow_archs=args.shadow_archs,
-        shadow_methods=args.shadow_methods or SHADOW_METHODS,
+        shadow_methods=args.shadow_methods,
         shadow_methods_per_set=args.shadow_methods_per_set,
         shadow_originals=args.shadow_originals,
         shadow_recipes=args.shadow_recipes,
