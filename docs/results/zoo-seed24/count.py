@@ -2,7 +2,9 @@
 method (SCRUB, SalUn) and |C|, how many targets forgot (forget-class test accuracy ≤ 10%) and how many
 of them each attack and the verdict named exactly; then the same over all targets.
 
-usage: python docs/results/zoo-seed24/count.py [FOLDER]   (default: this file's folder)
+usage: python docs/results/zoo-seed24/count.py [FOLDER]
+    FOLDER: the audits to count, ``before/`` (the default: labelleak at 19378de) or ``after/``
+    (re-audited by the labelleak of the seed-25 change)
 """
 
 import json
@@ -46,7 +48,7 @@ def table(rows: list[dict], title: str) -> None:
 
 
 def main() -> None:
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "before"
     rows = targets(root)
     forgot = [r for r in rows if r["forget_test_acc"] <= FORGOT]
     print(f"{len(rows)} targets audited, {len(forgot)} forgot")
