@@ -235,6 +235,8 @@ def test_shadow_methods_choose_how_the_shadows_unlearn(owner_files, tmp_path, ca
     _one_line_error(
         code, out, err, "--shadow-methods: gradient_ascent:ascend_on=some: ascend_on must be one of 'correct', 'all'"
     )
+    code, out, err = audit([*model, "--shadow-methods", "gradient_ascent,gradient_ascent:ascend_on=correct"], capsys)
+    _one_line_error(code, out, err, "--shadow-methods names a method twice")
     code, out, err = audit([*model, "--shadow-methods", "gradient_ascent:all"], capsys)
     _one_line_error(code, out, err, "--shadow-methods: a method spec's parameters read key=value, got 'all'")
 

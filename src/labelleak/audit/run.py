@@ -300,15 +300,17 @@ def check_shadow_methods(methods: Sequence[str]) -> tuple[str, ...]:
             unknown=", ".join(unknown),
             known=", ".join(UNLEARNERS.names()),
         )
+    resolved = set()
     for spec, (name, params) in zip(methods, specs, strict=True):
         try:
-            build_unlearner(name, params)
+            unlearner = build_unlearner(name, params)
         except ParameterError as error:
             raise AuditError(
                 "{shadow_methods}: {spec}: {error}", parameters=("shadow_methods",), spec=spec, error=str(error)
             ) from None
-    distinct = {(name, tuple(sorted(params.items()))) for name, params in specs}
-    if len(distinct) != len(methods):
+        # a parameter given at its default value names the same shadow models as the bare name
+        resolved.add((name, repr(sorted(unlearner.params().items()))))
+    if len(resolved) != len(methods):
         raise AuditError(
             "{shadow_methods} names a method twice: {methods}",
             parameters=("shadow_methods",),
