@@ -43,7 +43,7 @@ from labelleak.store import ArtifactStore, cached, dataset_fingerprint
 from labelleak.unlearning import UNLEARNERS, Unlearner, UnlearnResult
 from labelleak.unlearning.amnesiac_updates import UpdateRecord, UpdateRecorder
 from labelleak.unlearning.defaults import dataset_defaults
-from labelleak.validation import ParameterError, check_classes
+from labelleak.validation import ParameterError, check_classes, parse_value
 
 logger = logging.getLogger(__name__)
 
@@ -262,8 +262,8 @@ def parse_method_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """A method spec's registry name and parameters: ``"gradient_ascent:ascend_on=all"`` is
     ``("gradient_ascent", {"ascend_on": "all"})``; a bare name has no parameters.
 
-    A value reads as an integer, then a float, then ``true``/``false``/``none``, else as a string.
-    Neither the name nor the parameters are checked here: :func:`build_unlearner` checks both.
+    Values read as :func:`~labelleak.validation.parse_value` reads them. Neither the name nor the parameters are checked
+    here: :func:`build_unlearner` checks both.
     """
     name, *pairs = spec.strip().split(SPEC_SEPARATOR)
     params: dict[str, Any] = {}
@@ -273,17 +273,8 @@ def parse_method_spec(spec: str) -> tuple[str, dict[str, Any]]:
             raise ParameterError(f"a method spec's parameters read key=value, got {pair!r} in {spec!r}")
         if key.strip() in params:
             raise ParameterError(f"a method spec gives {key.strip()!r} twice: {spec!r}")
-        params[key.strip()] = _spec_value(value.strip())
+        params[key.strip()] = parse_value(value.strip())
     return name.strip(), params
-
-
-def _spec_value(text: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
 
 
 def _unlearning(

@@ -73,3 +73,19 @@ def _range_text(low, high, low_inclusive, high_inclusive) -> str:
     if low is None:
         return f" {'<=' if high_inclusive else '<'} {high}"
     return f" in {'[' if low_inclusive else '('}{low}, {high}{']' if high_inclusive else ')'}"
+
+
+def parse_value(text: str) -> Any:
+    """A parameter's value from text: '3' -> 3, '1e-3' -> 0.001, 'true'/'false' -> bool, 'none' ->
+    None, anything else stays text (``--param KEY=VALUE`` and method specs read values so)."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

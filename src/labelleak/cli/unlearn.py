@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelleak.cli.common import add_data_options, add_run_options, add_verb, late_help, print_table, store_from
-from labelleak.validation import ParameterError, check_classes
+from labelleak.validation import ParameterError, check_classes, parse_value
 
 
 def _method_names() -> list[str]:
@@ -56,21 +56,6 @@ def add_param_option(parser) -> None:
         help="method parameter (int, float, true/false, none or text); repeatable; parameters not given "
         "take the dataset's defaults (labelleak/unlearning/defaults.json), else the method's",
     )
-
-
-def parse_value(text: str) -> Any:
-    """'3' -> 3, '1e-3' -> 0.001, 'true'/'false' -> bool, 'none' -> None, anything else stays text."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
