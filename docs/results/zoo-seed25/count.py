@@ -40,13 +40,19 @@ def exact(row: dict, attack: str) -> bool:
     return row["named"].get(attack) == set(row["forget"])
 
 
-def main() -> None:
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
-    both: dict[str, tuple[dict, dict]] = {}
-    for folder in FOLDERS:
+def paired(root: Path, folders: tuple[str, ...]) -> dict[str, tuple[dict, dict]]:
+    """Target name -> (before, after) rows of the targets that forgot and both versions audited."""
+    both = {}
+    for folder in folders:
         before, after = (audited(root, v, folder) for v in VERSIONS)
         for name in sorted(before.keys() & after.keys()):
             both[name] = (before[name], after[name])
+    return both
+
+
+def main() -> None:
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
+    both = paired(root, FOLDERS)
     groups: dict[str, list[str]] = {}
     for name, (row, _) in both.items():
         groups.setdefault(f"{row['dataset']} |C|={len(row['forget'])}", []).append(name)
