@@ -2,9 +2,10 @@
 (the JSON files beside this script, written by dump_shadow_runs.py): labelleak's rule (the
 checkpoint whose unraised cut names the most shadow sets, ties to the larger margin, then the cut
 raised to the minimum drop; ``fit_calibration``), "before", against the change tested on the
-seed-26 zoo (the checkpoint whose raised cut names the most), "after". For each: the checkpoint chosen on all runs, the raised decision's exact-set
-rate per checkpoint by shadow method and |C|, and its out-of-fold exact-set rate (five folds over
-whole forget sets, every method's shadow of a set held out together, 20 random fold draws).
+seed-26 zoo (the checkpoint whose raised cut names the most), "after". Printed: the raised
+decision's exact-set rate per checkpoint by shadow method and |C|; for each rule, the checkpoint it
+chooses on all runs and its out-of-fold exact-set rate (five folds over whole forget sets, every
+method's shadow of a set held out together, 20 random fold draws).
 
 usage: python docs/results/zoo-seed26/shadows/checkpoint_choice.py [ATTACK.json ...]
 """
@@ -43,6 +44,7 @@ def choose_checkpoint(normalised: np.ndarray, labels: np.ndarray, *, by_raised: 
 
 
 def named_exactly(normalised: np.ndarray, labels: np.ndarray, cut: float) -> np.ndarray:
+    """Per run, whether flagging every class above ``cut`` (none: the top class) names its set."""
     flagged = normalised > cut
     none = ~flagged.any(axis=1)
     flagged[none, normalised[none].argmax(axis=1)] = True
