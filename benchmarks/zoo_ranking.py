@@ -41,7 +41,8 @@ INVERSION = ("invert-wb", "invert-bb", "invert-cma", "label-reach")
 
 
 def load(folder: Path, zoo_json: Path) -> list[dict]:
-    """Targets that forgot, each with its audit's per-attack scores and decided sets."""
+    """Targets that forgot and were audited, each with its audit's per-attack scores and decided
+    sets (``attacks``) and the verdict's set (``verdict``)."""
     targets = []
     for row in json.loads(zoo_json.read_text()):
         path = folder / "audits" / f"{row['name']}.json"
@@ -49,7 +50,7 @@ def load(folder: Path, zoo_json: Path) -> list[dict]:
             continue
         audit = json.loads(path.read_text())
         attacks = {a["name"]: (np.asarray(a["scores"], dtype=float), sorted(a["predicted"])) for a in audit["attacks"]}
-        targets.append({**row, "attacks": attacks})
+        targets.append({**row, "attacks": attacks, "verdict": sorted(audit["verdict"]["forgotten"])})
     return targets
 
 

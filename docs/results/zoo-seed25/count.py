@@ -6,13 +6,15 @@ unlearning method; the targets whose exact-set outcome changed; the plan's keep 
 usage: python docs/results/zoo-seed25/count.py [FOLDER]   (default: this file's folder)
 """
 
-import json
 import sys
 from pathlib import Path
 
+# the zoo's records and audits are read as benchmarks/zoo_ranking.py reads them
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+from zoo_ranking import load
+
 FOLDERS = ("mnist-singles", "mnist-multiclass", "fashion-mnist-singles", "fashion-mnist-multiclass")
 VERSIONS = ("before", "after")
-FORGOT = 0.10
 VERDICT = "verdict"
 SHOWN = (VERDICT, "param-diff", "param-dot", "param-diff-orig", "invert-wb", "invert-cma", "label-reach",
          "accuracy-probe", "hu-probe", "noise-frequency", "noise-logprob")  # fmt: skip
@@ -20,24 +22,31 @@ SHOWN = (VERDICT, "param-diff", "param-dot", "param-diff-orig", "invert-wb", "in
 
 def audited(root: Path, version: str, folder: str) -> dict[str, dict]:
     """Target name -> its record and the set each attack and the verdict named; targets that forgot
-    and whose audit this version wrote."""
-    rows = {}
+    and whose audit this version wrote (read by benchmarks/zoo_ranking.py's ``load``)."""
     records = root / version / folder / "zoo.json"
     if not records.exists():
-        return rows
-    for row in json.loads(records.read_text()):
-        audit_file = root / version / folder / "audits" / f"{row['name']}.json"
-        if row["forget_test_acc"] > FORGOT or not audit_file.exists():
-            continue
-        audit = json.loads(audit_file.read_text())
-        named = {a["name"]: set(a["predicted"]) for a in audit["attacks"]}
-        named[VERDICT] = set(audit["verdict"]["forgotten"])
-        rows[row["name"]] = {**row, "named": named}
-    return rows
+        return {}
+    return {
+        row["name"]: {
+            **row,
+            "named": {**{a: set(named) for a, (_, named) in row["attacks"].items()}, VERDICT: set(row["verdict"])},
+        }
+        for row in load(records.parent, records)
+    }
 
 
 def exact(row: dict, attack: str) -> bool:
     return row["named"].get(attack) == set(row["forget"])
+
+
+def exact_table(both: dict[str, tuple[dict, dict]], groups: dict[str, list[str]], attacks: tuple[str, ...]) -> None:
+    """Per attack, how many targets of each group it named exactly, before -> after."""
+    for attack in attacks:
+        cells = [
+            f"{k}: {sum(exact(both[n][0], attack) for n in names)}->{sum(exact(both[n][1], attack) for n in names)}"
+            for k, names in sorted(groups.items())
+        ]
+        print(f"  {attack:16s} " + "  ".join(cells))
 
 
 def paired(root: Path, folders: tuple[str, ...]) -> dict[str, tuple[dict, dict]]:
@@ -59,12 +68,7 @@ def main() -> None:
     keys = sorted(groups)
     print("targets that forgot, audited by both versions:", ", ".join(f"{k}: {len(groups[k])}" for k in keys))
     print("\nexact sets named, before -> after")
-    for attack in SHOWN:
-        cells = [
-            f"{k}: {sum(exact(both[n][0], attack) for n in groups[k])}->{sum(exact(both[n][1], attack) for n in groups[k])}"
-            for k in keys
-        ]
-        print(f"  {attack:16s} " + "  ".join(cells))
+    exact_table(both, groups, SHOWN)
     print("\nparam-diff and the verdict by method and |C|, before -> after (n)")
     methods = sorted({(row["method"], len(row["forget"])) for row, _ in both.values()})
     for attack in ("param-diff", VERDICT):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 # the records' reader is the seed-25 count's: same files, same "forgot" filter, same versions
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "zoo-seed25"))
-from count import VERDICT, paired
+from count import VERDICT, exact_table, paired
 
 FOLDERS = ("mnist-singles", "mnist-multiclass", "fashion-mnist-singles", "fashion-mnist-multiclass",
            "fashion-mnist-mlp-singles", "fashion-mnist-mlp-multiclass")  # fmt: skip
@@ -35,10 +35,7 @@ def main() -> None:
     keys = sorted(groups)
     print("targets that forgot, audited by both versions:", ", ".join(f"{k}: {len(groups[k])}" for k in keys))
     print("\nexact sets named, before -> after")
-    for attack in SHOWN:
-        cells = [f"{sum(exact(both[n][0], attack) for n in groups[k])}->{sum(exact(both[n][1], attack) for n in groups[k])}"
-                 for k in keys]  # fmt: skip
-        print(f"  {attack:16s} " + "  ".join(f"{k}: {c}" for k, c in zip(keys, cells, strict=True)))
+    exact_table(both, groups, SHOWN)
     print("\ntargets whose exact-set outcome changed (inversion attacks, verdict)")
     for name, (old, new) in both.items():
         for attack in (*INVERSION, VERDICT):
