@@ -16,6 +16,7 @@ from labelleak.device import (
     module_device,
     resolve_device,
     set_default_device,
+    torch_threads,
     use_device,
 )
 from labelleak.models import TrainConfig
@@ -152,3 +153,11 @@ def test_inference_runs_in_the_devices_batches():
     assert net.batches == [128, 128, 44]
     view = QueryAccess.from_model(net, num_classes=3, input_shape=(1, 2, 2))
     assert view.batch_size == CPU_INFERENCE_BATCH and view.query(x).shape == (300, 3)
+
+
+def test_torch_threads_sets_the_count_inside_the_block_and_restores_it_after_an_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), torch_threads(before + 1) as threads:
+        assert threads == torch.get_num_threads() == before + 1
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before

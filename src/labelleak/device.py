@@ -94,6 +94,23 @@ def use_device(device: torch.device) -> Iterator[torch.device]:
         set_default_device(previous)
 
 
+@contextmanager
+def torch_threads(threads: int) -> Iterator[int]:
+    """torch's CPU threads set to ``threads`` inside the ``with`` block, the previous count after it.
+
+    A model trained at another thread count comes out with other weights in the last digits (the
+    reductions of a convolution's gradients split otherwise across the threads), and a long training
+    carries such a difference on; code whose models must not depend on ``--threads`` builds them
+    inside this block.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(previous)
+
+
 def module_device(module: nn.Module) -> torch.device:
     """The device of ``module``'s parameters (of its buffers when it has none; the CPU when it has neither)."""
     for parameter in module.parameters():

@@ -11,6 +11,7 @@ from a GPU run is loaded by a CPU run and the other way round (docs/runner.md, "
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -23,7 +24,7 @@ import torch
 
 from labelleak.access import GradientAccess, LabelAccess, QueryAccess, WeightsAccess
 from labelleak.data import ImageDataset
-from labelleak.device import default_device, module_device
+from labelleak.device import default_device, module_device, torch_threads
 from labelleak.models import (
     Classifier,
     ModelFileError,
@@ -43,7 +44,7 @@ from labelleak.store import ArtifactStore, cached, dataset_fingerprint
 from labelleak.unlearning import UNLEARNERS, Unlearner, UnlearnResult
 from labelleak.unlearning.amnesiac_updates import UpdateRecord, UpdateRecorder
 from labelleak.unlearning.defaults import dataset_defaults
-from labelleak.validation import ParameterError, check_classes, parse_value
+from labelleak.validation import ParameterError, check_classes, check_number, parse_value
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +120,18 @@ def model_spec_for(dataset: ImageDataset, arch: str) -> ModelSpec:
 
 
 def original_config(
-    dataset: ImageDataset, *, arch: str = "auto", seed: int = 0, train_config: TrainConfig | None = None
+    dataset: ImageDataset,
+    *,
+    arch: str = "auto",
+    seed: int = 0,
+    train_config: TrainConfig | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """The resolved config of an original model θ_o: what its cache key is computed from."""
+    """The resolved config of an original model θ_o: what its cache key is computed from (with
+    ``threads``, the torch thread count its training is pinned to: a model trained at another count
+    is another model)."""
     recipe = train_config or recipe_for(dataset.name)
+    pinned = {} if threads is None else {"threads": check_number("threads", threads, low=1, integer=True)}
     return {
         "stage": "original",
         "dataset": dataset.name,
@@ -130,6 +139,7 @@ def original_config(
         "spec": model_spec_for(dataset, arch).to_dict(),
         "train": recipe.to_dict(),
         "seed": seed,
+        **pinned,
     }
 
 
@@ -143,6 +153,7 @@ def train_original(
     verbose: bool = False,
     record_updates: bool = False,
     device: torch.device | None = None,
+    threads: int | None = None,
 ) -> TrainedModel:
     """Train θ_o on the full training split (or load it from ``store`` when an identical run exists).
 
@@ -154,8 +165,12 @@ def train_original(
     ``extra["update_record"]`` and stored under the kind ``update-record`` with θ_o's config as
     key. θ_o's own cache key does not change; when θ_o is already stored without its record, its
     training is replayed (deterministic: same weights) to record it.
+
+    With ``threads``, the training runs at that many torch threads whatever the caller's count, and
+    the count is part of the cache key (:func:`original_config`), so that the weights do not depend
+    on who trained them.
     """
-    config = original_config(dataset, arch=arch, seed=seed, train_config=train_config)
+    config = original_config(dataset, arch=arch, seed=seed, train_config=train_config, threads=threads)
     device = device or default_device()
     recorded: list[UpdateRecord] = []
 
@@ -164,16 +179,17 @@ def train_original(
         model = build_model(spec, seed=seed).to(device)
         recorder = UpdateRecorder(model) if record_updates else None
         start = time.perf_counter()
-        train(
-            model,
-            dataset.x_train,
-            dataset.y_train,
-            config=TrainConfig(**config["train"]),
-            seed=seed,
-            verbose=verbose,
-            desc=f"train {spec.arch} on {dataset.name}",
-            on_step=recorder,
-        )
+        with contextlib.nullcontext() if threads is None else torch_threads(threads):
+            train(
+                model,
+                dataset.x_train,
+                dataset.y_train,
+                config=TrainConfig(**config["train"]),
+                seed=seed,
+                verbose=verbose,
+                desc=f"train {spec.arch} on {dataset.name}",
+                on_step=recorder,
+            )
         if recorder is not None:
             recorded.append(recorder.record)
         return model, time.perf_counter() - start
@@ -227,12 +243,14 @@ def unlearned_config(
     params: dict[str, Any],
     forget_classes: Sequence[int],
     seed: int,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """The resolved config of an unlearned model θ_u: what its cache key is computed from.
 
     ``original`` is θ_o or its config (:func:`original_config`), so the key can be computed
-    without training anything.
+    without training anything; ``threads`` as in :func:`original_config`.
     """
+    pinned = {} if threads is None else {"threads": check_number("threads", threads, low=1, integer=True)}
     return {
         "stage": "unlearned",
         "original": original.config if isinstance(original, TrainedModel) else original,
@@ -240,6 +258,7 @@ def unlearned_config(
         "params": params,
         "forget_classes": sorted(int(c) for c in forget_classes),
         "seed": seed,
+        **pinned,
     }
 
 
@@ -285,12 +304,13 @@ def _unlearning(
     params: dict[str, Any] | None,
     forget_classes: Sequence[int],
     seed: int,
+    threads: int | None,
 ) -> tuple[Unlearner, dict[str, Any]]:
     """The method as :func:`unlearn_original` runs it and the cache key of its result."""
     classes = check_classes("forget_classes", forget_classes, dataset.num_classes)
     unlearner = build_unlearner(method, params, dataset=dataset.settings_name)
     return unlearner, unlearned_config(
-        original, method=method, params=unlearner.params(), forget_classes=classes, seed=seed
+        original, method=method, params=unlearner.params(), forget_classes=classes, seed=seed, threads=threads
     )
 
 
@@ -300,10 +320,11 @@ def is_original_stored(
     arch: str = "auto",
     seed: int = 0,
     train_config: TrainConfig | None = None,
+    threads: int | None = None,
     store: ArtifactStore,
 ) -> bool:
     """Whether :func:`train_original` with these arguments would load its model from ``store``."""
-    config = original_config(dataset, arch=arch, seed=seed, train_config=train_config)
+    config = original_config(dataset, arch=arch, seed=seed, train_config=train_config, threads=threads)
     return MODEL.is_stored(store.path("original", config))
 
 
@@ -315,12 +336,15 @@ def is_unlearned_stored(
     params: dict[str, Any] | None = None,
     forget_classes: Sequence[int],
     seed: int = 0,
+    threads: int | None = None,
     store: ArtifactStore,
 ) -> bool:
     """Whether :func:`unlearn_original` with these arguments would load its model from ``store``
     (a stored model that turns out unreadable is still computed again there); ``original`` is θ_o
     or its config (:func:`original_config`), so this can be asked before θ_o is trained."""
-    _, config = _unlearning(original, dataset, method=method, params=params, forget_classes=forget_classes, seed=seed)
+    _, config = _unlearning(
+        original, dataset, method=method, params=params, forget_classes=forget_classes, seed=seed, threads=threads
+    )
     return MODEL.is_stored(store.path("unlearned", config))
 
 
@@ -335,6 +359,7 @@ def unlearn_original(
     store: ArtifactStore | None = None,
     verbose: bool = False,
     device: torch.device | None = None,
+    threads: int | None = None,
 ) -> UnlearnResult:
     """Unlearn ``forget_classes`` from θ_o with ``method`` (or load the identical run from ``store``).
 
@@ -350,13 +375,15 @@ def unlearn_original(
         seed: seed of the unlearning run.
         device: where θ_u is computed and returned (default: :func:`~labelleak.device.default_device`);
             ``original.model`` itself is not moved.
+        threads: the torch thread count the unlearning runs at, whatever the caller's, and a part of
+            the cache key (as :func:`train_original`'s); ``None``: the caller's count, not in the key.
     """
     if original.config.get("dataset") != dataset.name or original.config.get("data") != dataset_fingerprint(dataset):
         raise ParameterError(
             f"the original model was trained on {original.config.get('dataset')!r}, not on this copy of {dataset.name!r}"
         )
     unlearner, config = _unlearning(
-        original, dataset, method=method, params=params, forget_classes=forget_classes, seed=seed
+        original, dataset, method=method, params=params, forget_classes=forget_classes, seed=seed, threads=threads
     )
     classes = tuple(config["forget_classes"])
     record = load_update_record(original, store) if unlearner.needs_update_record else None
@@ -368,15 +395,16 @@ def unlearn_original(
             original.model if module_device(original.model) == device else copy.deepcopy(original.model).to(device)
         )
         cpu_start = time.process_time()
-        result = unlearner.unlearn(
-            theta_o,
-            forget_classes=classes,
-            data=dataset,
-            seed=seed,
-            recipe=recipe,
-            verbose=verbose,
-            update_record=record,
-        )
+        with contextlib.nullcontext() if threads is None else torch_threads(threads):
+            result = unlearner.unlearn(
+                theta_o,
+                forget_classes=classes,
+                data=dataset,
+                seed=seed,
+                recipe=recipe,
+                verbose=verbose,
+                update_record=record,
+            )
         # CPU time of this process (unlearning plus the utility evaluation): on a shared machine the
         # wall-clock "seconds" mostly measure the other jobs
         result.metrics["cpu_seconds"] = time.process_time() - cpu_start

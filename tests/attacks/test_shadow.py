@@ -352,7 +352,43 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def test_shadow_models_built_in_worker_processes_equal_those_built_here(digits, draw, tmp_path, one_thread):
+@pytest.fixture()
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_shadow_models_are_trained_and_unlearned_at_one_thread_whatever_the_callers_count(
+    digits, draw, store, monkeypatch, two_threads
+):
+    from labelleak import targets
+    from labelleak.unlearning.gradient_ascent import GradientAscent
+
+    counts = []
+
+    def train(*args, **kwargs):
+        counts.append(("train", torch.get_num_threads()))
+        return real_train(*args, **kwargs)
+
+    def unlearn(self, *args, **kwargs):
+        counts.append(("unlearn", torch.get_num_threads()))
+        return real_unlearn(self, *args, **kwargs)
+
+    real_train, real_unlearn = targets.train, GradientAscent._unlearn
+    monkeypatch.setattr(targets, "train", train)
+    monkeypatch.setattr(GradientAscent, "_unlearn", unlearn)
+    config = ShadowConfig(methods=("gradient_ascent",), forget_sets=((1,), (2, 6)), epochs=2, aux_per_class=3)
+    list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=store))
+    assert counts == [("train", 1), ("unlearn", 1), ("unlearn", 1)]
+    assert torch.get_num_threads() == 2
+    # the thread count is part of their cache keys: a store of shadows built at another count is not read
+    records = [path.read_text() for kind in ("original", "unlearned") for path in store.root.glob(f"{kind}/*/model.json")]
+    assert len(records) == 3 and all('"threads": 1' in record for record in records)
+
+
+def test_shadow_models_built_in_worker_processes_equal_those_built_here(digits, draw, tmp_path, two_threads):
     config = ShadowConfig(methods=("gradient_ascent",), forget_sets=((1,), (4,), (2, 6)), epochs=5, aux_per_class=3)
     here = list(shadow_targets(digits, draw, config=config, eval_seeds=[0], store=ArtifactStore(tmp_path / "here")))
     store = ArtifactStore(tmp_path / "workers")

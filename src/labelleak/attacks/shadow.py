@@ -70,6 +70,12 @@ from labelleak.validation import ParameterError, check_choice, check_classes, ch
 logger = logging.getLogger(__name__)
 
 FAMILIES = ("dot", "diff", "orig")
+#: torch threads every shadow model is trained and unlearned at, whatever the caller's count and
+#: whether or not worker processes build them: weights trained at two threads differ from those at
+#: one in the last digits, and over a training that changed which sets the calibrations named (a
+#: first audit of the zoo's MNIST BN CNN at --threads 2 named another set than at --threads 1;
+#: docs/audit.md, "Shadows that do not depend on --threads")
+SHADOW_THREADS = 1
 #: how the shadow methods cover the forget sets (:attr:`ShadowConfig.methods_per_set`)
 METHODS_PER_SET = ("all", "one")
 #: how the shadow originals are trained (:attr:`ShadowConfig.recipes`)
@@ -301,9 +307,14 @@ def shadow_recipes(config: ShadowConfig, dataset_name: str) -> list[TrainConfig]
 
 
 def shadow_key(config: ShadowConfig, dataset_name: str) -> dict[str, Any]:
-    """What shadow experiments on ``dataset_name`` depend on: part of every calibration's cache key."""
+    """What shadow experiments on ``dataset_name`` depend on: part of every calibration's cache key
+    (the thread count of their models too, so that nothing fitted on models of another count is read)."""
     recipes = [recipe.to_dict() for recipe in shadow_recipes(config, dataset_name)]
-    return {**config.to_dict(dataset_name), "recipe": recipes if config.recipes_vary else recipes[0]}
+    return {
+        **config.to_dict(dataset_name),
+        "recipe": recipes if config.recipes_vary else recipes[0],
+        "threads": SHADOW_THREADS,
+    }
 
 
 def shadow_families(config: ShadowConfig) -> tuple[str, ...]:
@@ -413,30 +424,41 @@ class _ShadowOriginal:
         """θ_o′, trained or loaded from ``store``."""
         with _labelled_as_shadow(self.seed):
             return train_original(
-                self.shadow, arch=self.arch, seed=self.seed, train_config=self.recipe, store=store, verbose=verbose
+                self.shadow,
+                arch=self.arch,
+                seed=self.seed,
+                train_config=self.recipe,
+                store=store,
+                verbose=verbose,
+                threads=SHADOW_THREADS,
             )
 
     def is_stored(self, store: ArtifactStore) -> bool:
-        return is_original_stored(self.shadow, arch=self.arch, seed=self.seed, train_config=self.recipe, store=store)
+        return is_original_stored(
+            self.shadow, arch=self.arch, seed=self.seed, train_config=self.recipe, threads=SHADOW_THREADS, store=store
+        )
 
     def missing(
         self, plan: Sequence[tuple[str, tuple[int, ...]]], store: ArtifactStore
     ) -> list[tuple[str, tuple[int, ...]]]:
         """The (method, forget set) of ``plan`` whose unlearned model ``store`` lacks."""
-        config = original_config(self.shadow, arch=self.arch, seed=self.seed, train_config=self.recipe)
+        config = original_config(
+            self.shadow, arch=self.arch, seed=self.seed, train_config=self.recipe, threads=SHADOW_THREADS
+        )
         return [
             (method, classes)
             for method, classes in plan
             if not is_unlearned_stored(
-                config, self.shadow, **_method_arguments(method), forget_classes=classes, seed=self.seed, store=store
+                config, self.shadow, **_unlearn_arguments(method), forget_classes=classes, seed=self.seed, store=store
             )
         ]
 
 
-def _method_arguments(spec: str) -> dict[str, Any]:
-    """The ``method`` and ``params`` arguments of :func:`unlearn_original` for one shadow method spec."""
+def _unlearn_arguments(spec: str) -> dict[str, Any]:
+    """The ``method``, ``params`` and ``threads`` arguments of :func:`unlearn_original` (and of
+    :func:`is_unlearned_stored`) for one shadow method spec."""
     name, params = parse_method_spec(spec)
-    return {"method": name, "params": params}
+    return {"method": name, "params": params, "threads": SHADOW_THREADS}
 
 
 # The state of a worker process of :func:`_build_in_workers`, set by its initializer.
@@ -460,7 +482,7 @@ def _train_in_worker(seed: int) -> None:
 def _unlearn_in_worker(seed: int, method: str, classes: tuple[int, ...]) -> None:
     job, store = _worker["originals"][seed], _worker["store"]
     original = job.train(store)  # stored by then: loaded
-    unlearn_original(original, job.shadow, **_method_arguments(method), forget_classes=classes, seed=seed, store=store)
+    unlearn_original(original, job.shadow, **_unlearn_arguments(method), forget_classes=classes, seed=seed, store=store)
 
 
 def _build_in_workers(
@@ -480,13 +502,13 @@ def _build_in_workers(
     One pool serves every θ_o′: the originals are trained first, in parallel, and the unlearning of
     each starts as soon as it is stored, so that no core waits for another original's training
     or for the last model of one original. A single original to train is trained in this process
-    first, with all its threads, since nothing else can run before it.
+    first, since nothing else can run before it.
 
     Nothing is built in workers (0 is returned, and the caller builds every model, as it always
     can) with fewer than two workers or two missing models, without a store to hand the models back
     through, on an accelerator, or when an architecture's factory cannot be sent to another
     process; when the workers fail, the models they did not build are left to the caller. A model
-    comes out as the caller would build it at one thread.
+    comes out as the caller builds it: every shadow model is built at :data:`SHADOW_THREADS`.
     """
     if workers < 2 or store is None or default_device().type != "cpu":
         return 0
@@ -626,7 +648,7 @@ def _shadow_experiments(
                 result = unlearn_original(
                     original,
                     shadow,
-                    **_method_arguments(method),
+                    **_unlearn_arguments(method),
                     forget_classes=classes,
                     seed=seed,
                     store=store,
