@@ -384,7 +384,9 @@ def test_shadow_models_are_trained_and_unlearned_at_one_thread_whatever_the_call
     assert counts == [("train", 1), ("unlearn", 1), ("unlearn", 1)]
     assert torch.get_num_threads() == 2
     # the thread count is part of their cache keys: a store of shadows built at another count is not read
-    records = [path.read_text() for kind in ("original", "unlearned") for path in store.root.glob(f"{kind}/*/model.json")]
+    records = [
+        path.read_text() for kind in ("original", "unlearned") for path in store.root.glob(f"{kind}/*/model.json")
+    ]
     assert len(records) == 3 and all('"threads": 1' in record for record in records)
 
 
