@@ -417,7 +417,7 @@ def audit(target: dict, args, out: Path) -> dict:
         )
         command = [
             "labelleak", "audit", *model, "--dataset", target["dataset"], "--json", str(result),
-            "--quiet", "--threads", str(args.threads),
+            "--quiet", "--threads", str(args.threads), "--workers", str(args.threads),
         ]  # fmt: skip
         if args.shadow_archs:
             command += ["--shadow-archs", args.shadow_archs]
@@ -629,8 +629,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=1,
-        help="torch threads for building and for each audit; the models depend on it (sums in another "
-        "order train other models), so rebuild a zoo with the value it was built with",
+        help="torch threads for building and for each audit (and its shadow workers); the models depend on it "
+        "(sums in another order train other models), so rebuild a zoo with the value it was built with",
     )
     parser.add_argument("--build-only", action="store_true", help="train and unlearn, do not audit")
     parser.add_argument(

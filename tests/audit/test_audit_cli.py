@@ -43,7 +43,7 @@ def cache_dir(tmp_path_factory):
 
 
 def audit(args, capsys):
-    code = main(["audit", "--dataset", "digits", "--quiet", "--threads", "1", *map(str, args)])
+    code = main(["audit", "--dataset", "digits", "--quiet", "--threads", "1", "--workers", "1", *map(str, args)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -557,6 +557,18 @@ def test_verbs_default_to_half_the_cores_at_most_four(monkeypatch, cores, thread
         assert build_parser().parse_args([verb, *rest]).threads == threads, verb
 
 
+@pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 2), (4, 4), (64, 4)])
+def test_an_audit_builds_its_shadows_on_every_core_at_most_four_whatever_its_threads(monkeypatch, cores, workers):
+    from labelleak.cli import build_parser
+    from labelleak.cli.common import default_workers
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert default_workers() == workers
+    for extra, expected in (([], workers), (["--threads", "1"], workers), (["--workers", "3"], 3)):
+        args = build_parser().parse_args(["audit", "--dataset", "digits", "--onnx", "m.onnx", *extra])
+        assert args.workers == expected, extra
+
+
 def test_run_datasets_option_restricts_the_grid(capsys, tmp_path):
     config = tmp_path / "two.toml"
     config.write_text(

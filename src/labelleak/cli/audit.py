@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from labelleak.cli.common import add_data_options, add_run_options, add_verb, int_at_least, print_table, store_from
+from labelleak.cli.common import (
+    add_data_options,
+    add_run_options,
+    add_verb,
+    default_workers,
+    int_at_least,
+    print_table,
+    store_from,
+)
 
 #: the audit library's parameters -> the flags that set them: its errors name the parameters, the
 #: command line shows the flags a user types
@@ -161,9 +169,10 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--workers",
         type=int_at_least(1),
+        default=default_workers(),
         metavar="N",
-        help="processes that build the shadow models a first audit lacks, one torch thread each, so a first "
-        "audit uses as many cores as --threads (default: the --threads value; 1 builds them in this process)",
+        help="processes that build the shadow models a first audit lacks, one torch thread each (default: the "
+        f"usable CPU cores, 1 to 4: {default_workers()} here; 1 builds them in this process)",
     )
     parser.add_argument(
         "--shadow-archs",
@@ -320,7 +329,7 @@ def _run(args) -> int:
         multi_class_shadows=not args.single_class_shadows,
         inversion_reference=args.inversion_reference,
         inversion_set_decision=args.inversion_set_decision or INVERSION_SET_DECISION,
-        workers=args.workers or args.threads,
+        workers=args.workers,
         shadow_archs=args.shadow_archs,
         shadow_methods=args.shadow_methods,
         shadow_methods_per_set=args.shadow_methods_per_set,

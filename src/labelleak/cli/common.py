@@ -100,15 +100,26 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_threads() -> int:
     """torch threads when ``--threads`` is not given: half the CPU cores this process may use, at most
     4 and at least 1. torch's own default (every core) oversubscribes a machine that runs anything
     else: on a busy 2-core machine ``labelleak demo`` took 217–351 s with it and 21 s with one thread."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores // 2))
+    return max(1, min(4, usable_cores() // 2))
+
+
+def default_workers() -> int:
+    """Processes that build an audit's shadow models when ``--workers`` is not given: every core this
+    process may use, at most 4 and at least 1. Each runs one torch thread, so they do not spin against
+    each other as torch's threads do, and a first audit is mostly the building of its shadows."""
+    return max(1, min(4, usable_cores()))
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
