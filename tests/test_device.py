@@ -161,3 +161,9 @@ def test_torch_threads_sets_the_count_inside_the_block_and_restores_it_after_an_
         assert threads == torch.get_num_threads() == before + 1
         raise RuntimeError("inside")
     assert torch.get_num_threads() == before
+
+
+def test_torch_threads_of_none_leaves_the_count():
+    before = torch.get_num_threads()
+    with torch_threads(None) as threads:
+        assert threads == torch.get_num_threads() == before

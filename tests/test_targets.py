@@ -115,3 +115,19 @@ def test_a_spec_unlearns_with_its_parameters_and_keys_its_own_model(digits, smal
     plain = unlearn_original(small_original, digits, method="gradient_ascent", forget_classes=[3], store=store)
     assert spec.params["lr"] == 0.01 and plain.params["lr"] != 0.01
     assert store.counts[("unlearned", "computed")] == 2
+
+
+def test_a_pinned_thread_count_is_part_of_the_key_and_an_unpinned_one_is_not(digits, small_original, store):
+    recipe = TrainConfig(epochs=1, lr=1e-3, batch_size=64)
+    assert "threads" not in original_config(digits, seed=0, train_config=recipe)
+    assert original_config(digits, seed=0, train_config=recipe, threads=1)["threads"] == 1
+    # a θ_o stored unpinned is not what a pinned call loads, nor the other way round
+    train_original(digits, seed=0, train_config=recipe, store=store)
+    assert is_original_stored(digits, seed=0, train_config=recipe, store=store)
+    assert not is_original_stored(digits, seed=0, train_config=recipe, threads=1, store=store)
+    unlearn_original(small_original, digits, method="retrain", params={"epochs": 1}, forget_classes=[3], store=store)
+    arguments = dict(method="retrain", params={"epochs": 1}, forget_classes=[3], store=store)
+    assert is_unlearned_stored(small_original, digits, **arguments)
+    assert not is_unlearned_stored(small_original, digits, threads=1, **arguments)
+    with pytest.raises(ParameterError, match="threads"):
+        original_config(digits, threads=0)

@@ -95,8 +95,9 @@ def use_device(device: torch.device) -> Iterator[torch.device]:
 
 
 @contextmanager
-def torch_threads(threads: int) -> Iterator[int]:
-    """torch's CPU threads set to ``threads`` inside the ``with`` block, the previous count after it.
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """torch's CPU threads set to ``threads`` inside the ``with`` block (``None``: left as they are),
+    the previous count after it; yields the count inside.
 
     A model trained at another thread count comes out with other weights in the last digits (the
     reductions of a convolution's gradients split otherwise across the threads), and a long training
@@ -104,9 +105,9 @@ def torch_threads(threads: int) -> Iterator[int]:
     inside this block.
     """
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(previous if threads is None else threads)
     try:
-        yield threads
+        yield torch.get_num_threads()
     finally:
         torch.set_num_threads(previous)
 

@@ -11,7 +11,6 @@ from a GPU run is loaded by a CPU run and the other way round (docs/runner.md, "
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import time
@@ -119,6 +118,11 @@ def model_spec_for(dataset: ImageDataset, arch: str) -> ModelSpec:
     return ModelSpec(arch=resolved, in_channels=c, image_size=h, num_classes=dataset.num_classes, mean=mean, std=std)
 
 
+def _thread_key(threads: int | None) -> dict[str, int]:
+    """The cache-key entry of a model built at a pinned torch thread count (none when not pinned)."""
+    return {} if threads is None else {"threads": check_number("threads", threads, low=1, integer=True)}
+
+
 def original_config(
     dataset: ImageDataset,
     *,
@@ -131,7 +135,6 @@ def original_config(
     ``threads``, the torch thread count its training is pinned to: a model trained at another count
     is another model)."""
     recipe = train_config or recipe_for(dataset.name)
-    pinned = {} if threads is None else {"threads": check_number("threads", threads, low=1, integer=True)}
     return {
         "stage": "original",
         "dataset": dataset.name,
@@ -139,7 +142,7 @@ def original_config(
         "spec": model_spec_for(dataset, arch).to_dict(),
         "train": recipe.to_dict(),
         "seed": seed,
-        **pinned,
+        **_thread_key(threads),
     }
 
 
@@ -179,7 +182,7 @@ def train_original(
         model = build_model(spec, seed=seed).to(device)
         recorder = UpdateRecorder(model) if record_updates else None
         start = time.perf_counter()
-        with contextlib.nullcontext() if threads is None else torch_threads(threads):
+        with torch_threads(threads):
             train(
                 model,
                 dataset.x_train,
@@ -250,7 +253,6 @@ def unlearned_config(
     ``original`` is θ_o or its config (:func:`original_config`), so the key can be computed
     without training anything; ``threads`` as in :func:`original_config`.
     """
-    pinned = {} if threads is None else {"threads": check_number("threads", threads, low=1, integer=True)}
     return {
         "stage": "unlearned",
         "original": original.config if isinstance(original, TrainedModel) else original,
@@ -258,7 +260,7 @@ def unlearned_config(
         "params": params,
         "forget_classes": sorted(int(c) for c in forget_classes),
         "seed": seed,
-        **pinned,
+        **_thread_key(threads),
     }
 
 
@@ -395,7 +397,7 @@ def unlearn_original(
             original.model if module_device(original.model) == device else copy.deepcopy(original.model).to(device)
         )
         cpu_start = time.process_time()
-        with contextlib.nullcontext() if threads is None else torch_threads(threads):
+        with torch_threads(threads):
             result = unlearner.unlearn(
                 theta_o,
                 forget_classes=classes,
