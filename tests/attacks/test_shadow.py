@@ -15,6 +15,7 @@ from labelleak.attacks.shadow import (
     shadow_dataset,
     shadow_targets,
 )
+from labelleak.device import torch_threads
 from labelleak.models.foreign import register_factory
 from labelleak.store import ArtifactStore
 from labelleak.targets import train_original, unlearn_original
@@ -346,18 +347,14 @@ def test_several_architectures_take_turns_among_the_shadow_originals(digits, dra
 
 @pytest.fixture()
 def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture()
 def two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(2):
+        yield
 
 
 def test_shadow_models_are_trained_and_unlearned_at_one_thread_whatever_the_callers_count(
