@@ -1,6 +1,8 @@
 """The calibrated inversion attacks' fitted choices in an artifact store: per stored calibration, the
 attack, the checkpoint it reads, its cut (threshold) and the share of shadow sets that cut names
-exactly at that checkpoint; then the seconds each stored shadow original θ_o′ took to train.
+exactly at that checkpoint; then the seconds each stored shadow original θ_o′ took to train; each
+line starts with the dataset and architecture (and a calibration's with its record number: 3 is
+labelleak's; a tested change that was not kept stored its own under another).
 
 usage: python docs/results/shadow-threads/calibrations.py STORE
 """
@@ -17,14 +19,16 @@ def main() -> None:
         config, result = record["config"], record["result"]
         attack = config.get("attack") or config.get("name")
         rows.append(
-            f"{attack}: checkpoint {result['checkpoint']}, threshold {result['threshold']:.4f}, "
+            f"{config['dataset']} {config['arch']} {attack} (record {config['record']}): checkpoint {result['checkpoint']}, threshold {result['threshold']:.4f}, "
             f"shadow sets named {result['shadow_asr']:.3f} of {result['n_shadow']}"
         )
     for path in Path(sys.argv[1]).glob("original/*/model.json"):
         record = json.loads(path.read_text())
-        if record["config"]["dataset"].endswith("-shadow"):
+        config = record["config"]
+        if config["dataset"].endswith("-shadow"):
             rows.append(
-                f"shadow original θ_o′ seed {record['config']['seed']}: trained in {record['metrics']['train_seconds']:.1f} s"
+                f"{config['dataset']} {config['spec']['arch']} shadow original θ_o′ seed {config['seed']}: "
+                f"trained in {record['metrics']['train_seconds']:.1f} s"
             )
     print("\n".join(sorted(rows)))
 

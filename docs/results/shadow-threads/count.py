@@ -1,7 +1,8 @@
-"""The counts of RUN.md: exact sets named by each attack and by the verdict on the seed-26 MNIST BN CNN
-targets that forgot (forget-class test accuracy ≤ 10%), audited with shadow models trained at one
-torch thread (the seed-26 zoo's own audits, docs/results/zoo-seed26/before) and with shadow models
-trained at two (this folder's two-threads/), by |C|; then every target whose decided set changed.
+"""The counts of RUN.md: exact sets named by each attack and by the verdict on the seed-26 BN CNN
+targets that forgot (forget-class test accuracy ≤ 10%), MNIST and Fashion-MNIST, audited with
+shadow models trained at one torch thread (the seed-26 zoo's own audits,
+docs/results/zoo-seed26/before) and with shadow models trained at two (this folder's two-threads/),
+by dataset and |C|; then every target whose decided set changed, and how many per dataset.
 
 usage: python docs/results/shadow-threads/count.py
 """
@@ -15,7 +16,7 @@ from count import SHOWN, VERDICT, audited, exact_table
 
 HERE = Path(__file__).resolve().parent
 
-FOLDERS = ("mnist-singles", "mnist-multiclass")
+FOLDERS = ("mnist-singles", "mnist-multiclass", "fashion-mnist-singles", "fashion-mnist-multiclass")
 
 
 def main() -> None:
@@ -25,20 +26,23 @@ def main() -> None:
         both.update({name: (one[name], two[name]) for name in sorted(one.keys() & two.keys())})
     groups: dict[str, list[str]] = {}
     for name, (row, _) in both.items():
-        groups.setdefault(f"|C|={len(row['forget'])}", []).append(name)
+        groups.setdefault(f"{row['dataset']} |C|={len(row['forget'])}", []).append(name)
     print("targets that forgot, audited both ways:", ", ".join(f"{k}: {len(v)}" for k, v in sorted(groups.items())))
     print("\nexact sets named, shadows at one thread -> at two threads")
     exact_table(both, groups, SHOWN)
     print("\ntargets whose decided set changed, per attack: forgot, one thread -> two threads")
-    changed = dict.fromkeys(SHOWN, 0)
+    changed: dict[str, dict[str, int]] = {}
     for name, (one, two) in both.items():
+        counts = changed.setdefault(one["dataset"], dict.fromkeys(SHOWN, 0))
         for attack in SHOWN:
             if one["named"].get(attack) != two["named"].get(attack):
-                changed[attack] += 1
+                counts[attack] += 1
                 print(f"  {attack:16s} {name}: {sorted(one['forget'])}, "
                       f"{sorted(one['named'].get(attack, []))} -> {sorted(two['named'].get(attack, []))}")  # fmt: skip
-    print(f"\ntargets whose decided set changed, of {len(both)}:")
-    print("  " + ", ".join(f"{attack} {n}" for attack, n in changed.items()))
+    for dataset, counts in changed.items():
+        total = sum(row["dataset"] == dataset for row, _ in both.values())
+        print(f"\n{dataset}: targets whose decided set changed, of {total}:")
+        print("  " + ", ".join(f"{attack} {n}" for attack, n in counts.items()))
     print(f"  ({VERDICT}: the audit's fused verdict)")
 
 
