@@ -12,7 +12,7 @@ from pathlib import Path
 
 # the records' reader is the seed-25 count's: same files, same "forgot" filter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "zoo-seed25"))
-from count import SHOWN, VERDICT, audited, exact_table
+from count import SHOWN, VERDICT, audited, exact_by_group
 
 HERE = Path(__file__).resolve().parent
 
@@ -24,12 +24,13 @@ def main() -> None:
     for folder in FOLDERS:
         one, two = audited(HERE.parent / "zoo-seed26", "before", folder), audited(HERE, "two-threads", folder)
         both.update({name: (one[name], two[name]) for name in sorted(one.keys() & two.keys())})
-    groups: dict[str, list[str]] = {}
-    for name, (row, _) in both.items():
-        groups.setdefault(f"{row['dataset']} |C|={len(row['forget'])}", []).append(name)
-    print("targets that forgot, audited both ways:", ", ".join(f"{k}: {len(v)}" for k, v in sorted(groups.items())))
-    print("\nexact sets named, shadows at one thread -> at two threads")
-    exact_table(both, groups, SHOWN)
+    exact_by_group(
+        both,
+        lambda row: f"{row['dataset']} |C|={len(row['forget'])}",
+        SHOWN,
+        audited_as="both ways",
+        compared="shadows at one thread -> at two threads",
+    )
     print("\ntargets whose decided set changed, per attack: forgot, one thread -> two threads")
     changed: dict[str, dict[str, int]] = {}
     for name, (one, two) in both.items():

@@ -49,6 +49,20 @@ def exact_table(both: dict[str, tuple[dict, dict]], groups: dict[str, list[str]]
         print(f"  {attack:16s} " + "  ".join(cells))
 
 
+def exact_by_group(
+    both: dict[str, tuple[dict, dict]], key, attacks: tuple[str, ...], *, audited_as: str, compared: str
+) -> dict[str, list[str]]:
+    """Group the paired targets by ``key(row)`` of their first row, print each group's size and the
+    exact-set table of ``attacks`` (:func:`exact_table`); returns the groups (target names by key)."""
+    groups: dict[str, list[str]] = {}
+    for name, (row, _) in both.items():
+        groups.setdefault(key(row), []).append(name)
+    print(f"targets that forgot, audited {audited_as}:", ", ".join(f"{k}: {len(v)}" for k, v in sorted(groups.items())))
+    print(f"\nexact sets named, {compared}")
+    exact_table(both, groups, attacks)
+    return groups
+
+
 def paired(root: Path, folders: tuple[str, ...]) -> dict[str, tuple[dict, dict]]:
     """Target name -> (before, after) rows of the targets that forgot and both versions audited."""
     both = {}
@@ -62,13 +76,13 @@ def paired(root: Path, folders: tuple[str, ...]) -> dict[str, tuple[dict, dict]]
 def main() -> None:
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
     both = paired(root, FOLDERS)
-    groups: dict[str, list[str]] = {}
-    for name, (row, _) in both.items():
-        groups.setdefault(f"{row['dataset']} |C|={len(row['forget'])}", []).append(name)
-    keys = sorted(groups)
-    print("targets that forgot, audited by both versions:", ", ".join(f"{k}: {len(groups[k])}" for k in keys))
-    print("\nexact sets named, before -> after")
-    exact_table(both, groups, SHOWN)
+    exact_by_group(
+        both,
+        lambda row: f"{row['dataset']} |C|={len(row['forget'])}",
+        SHOWN,
+        audited_as="by both versions",
+        compared="before -> after",
+    )
     print("\nparam-diff and the verdict by method and |C|, before -> after (n)")
     methods = sorted({(row["method"], len(row["forget"])) for row, _ in both.values()})
     for attack in ("param-diff", VERDICT):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 # the records' reader is the seed-25 count's: same files, same "forgot" filter, same versions
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "zoo-seed25"))
-from count import VERDICT, exact_table, paired
+from count import VERDICT, exact_by_group, paired
 
 FOLDERS = ("mnist-singles", "mnist-multiclass", "fashion-mnist-singles", "fashion-mnist-multiclass",
            "fashion-mnist-mlp-singles", "fashion-mnist-mlp-multiclass")  # fmt: skip
@@ -29,13 +29,14 @@ def exact(row: dict, attacks: str | tuple[str, ...]) -> int:
 def main() -> None:
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
     both = paired(root, FOLDERS)
-    groups: dict[str, list[str]] = {}
-    for name, (row, _) in both.items():
-        groups.setdefault(f"{row['dataset']} {row['arch']} |C|={len(row['forget'])}", []).append(name)
+    groups = exact_by_group(
+        both,
+        lambda row: f"{row['dataset']} {row['arch']} |C|={len(row['forget'])}",
+        SHOWN,
+        audited_as="by both versions",
+        compared="before -> after",
+    )
     keys = sorted(groups)
-    print("targets that forgot, audited by both versions:", ", ".join(f"{k}: {len(groups[k])}" for k in keys))
-    print("\nexact sets named, before -> after")
-    exact_table(both, groups, SHOWN)
     print("\ntargets whose exact-set outcome changed (inversion attacks, verdict)")
     for name, (old, new) in both.items():
         for attack in (*INVERSION, VERDICT):
