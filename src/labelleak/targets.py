@@ -362,6 +362,7 @@ def unlearn_original(
     verbose: bool = False,
     device: torch.device | None = None,
     threads: int | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> UnlearnResult:
     """Unlearn ``forget_classes`` from θ_o with ``method`` (or load the identical run from ``store``).
 
@@ -379,6 +380,9 @@ def unlearn_original(
             ``original.model`` itself is not moved.
         threads: the torch thread count the unlearning runs at, whatever the caller's, and a part of
             the cache key (as :func:`train_original`'s); ``None``: the caller's count, not in the key.
+        metrics: the utility metrics measured on a computed θ_u
+            (:data:`~labelleak.unlearning.base.UTILITY_METRICS`; default: all); not in the cache key, so
+            a θ_u loaded from ``store`` carries those it was stored with.
     """
     if original.config.get("dataset") != dataset.name or original.config.get("data") != dataset_fingerprint(dataset):
         raise ParameterError(
@@ -406,6 +410,7 @@ def unlearn_original(
                 recipe=recipe,
                 verbose=verbose,
                 update_record=record,
+                metrics=metrics,
             )
         # CPU time of this process (unlearning plus the utility evaluation): on a shared machine the
         # wall-clock "seconds" mostly measure the other jobs

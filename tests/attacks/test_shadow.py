@@ -397,6 +397,9 @@ def test_shadow_models_built_in_worker_processes_equal_those_built_here(digits, 
     assert store.counts[("unlearned", "computed")] == 0 and store.counts[("unlearned", "cached")] == 3
     for built_here, built_there in zip(here, there, strict=True):
         assert built_here.forget_classes == built_there.forget_classes
+        # the one utility metric the calibrations read is measured, here and in the workers
+        assert set(built_here.metrics) == set(built_there.metrics) == {"forget_test_acc", "seconds", "cpu_seconds"}
+        assert built_here.metrics["forget_test_acc"] == built_there.metrics["forget_test_acc"]
         for name, tensor in built_here.unlearned.state_dict().items():
             assert torch.equal(tensor, built_there.unlearned.state_dict()[name]), name
 

@@ -7,6 +7,7 @@ import torch
 
 from labelleak.targets import build_unlearner
 from labelleak.unlearning import UNLEARNERS, forget_bound, utility_metrics
+from labelleak.validation import ParameterError
 from tests.unlearning.conftest import digits_params
 
 METHODS = UNLEARNERS.names()
@@ -15,6 +16,24 @@ METHODS = UNLEARNERS.names()
 @pytest.fixture(scope="module")
 def before(digits, digits_model):
     return {c: utility_metrics(digits_model.model, digits, c) for c in ((3,), (0, 5))}
+
+
+def test_utility_metrics_named_alone_read_only_the_data_they_need(digits, digits_model):
+    model, seen = digits_model.model, []
+    hook = model.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
+    try:
+        alone = utility_metrics(model, digits, (0, 5), only=("forget_test_acc",))
+        forget_test = int(torch.isin(digits.y_test, torch.tensor([0, 5])).sum())
+        assert sum(seen) == forget_test
+        seen.clear()
+        full = utility_metrics(model, digits, (0, 5))
+        assert sum(seen) == len(digits.y_test) + int(torch.isin(digits.y_train, torch.tensor([0, 5])).sum())
+    finally:
+        hook.remove()
+    assert alone == {"forget_test_acc": full["forget_test_acc"]}
+    assert list(full) == ["forget_test_acc", "retain_test_acc", "test_acc", "forget_train_acc"]
+    with pytest.raises(ParameterError, match="only must be one of"):
+        utility_metrics(model, digits, (0,), only=("retain_acc",))
 
 
 @pytest.mark.parametrize("method", METHODS)
