@@ -178,3 +178,61 @@ def test_calibrated_set_decision_fits_the_inversion_attacks_on_shadows(white_box
     probabilities = calibrated.results[0].artifacts["probabilities"]
     assert calibrated.calibrations["invert-wb"].startswith("transfer from shadows") and len(probabilities) == 10
     assert calibrated.results[0].predicted == (FORGOTTEN,) and max(probabilities) == probabilities[FORGOTTEN]
+
+
+def test_a_first_audit_fits_its_attacks_in_the_shadow_workers_as_it_would_here(
+    white_box, digits, tmp_path, monkeypatch
+):
+    from labelleak.device import torch_threads
+    from labelleak.store import ArtifactStore
+
+    names = "invert-wb,param-diff,noise-frequency"
+    reports, stores = [], []
+    for workers in (1, 2):
+        stores.append(ArtifactStore(tmp_path / f"workers-{workers}"))
+        with torch_threads(1):
+            reports.append(
+                run_audit(
+                    white_box,
+                    dataset=digits,
+                    attacks=names,
+                    seed=0,
+                    store=stores[-1],
+                    workers=workers,
+                    inversion_set_decision="calibrated",
+                )
+            )
+    here, there = reports
+    # the workers computed every calibration and shadow score; this process read them from the store
+    for kind in ("inversion-calibration", "shadow-calibration", "shadow-scores"):
+        assert stores[1].counts[(kind, "computed")] == 0 and stores[1].counts[(kind, "cached")] >= 1, kind
+        assert stores[0].counts[(kind, "computed")] >= 1, kind
+    assert [r.predicted for r in there.results] == [r.predicted for r in here.results]
+    for mine, theirs in zip(here.results, there.results, strict=True):
+        assert list(mine.scores) == list(theirs.scores), mine.attack
+    assert there.verdict.forgotten == here.verdict.forgotten == [FORGOTTEN]
+    assert there.verdict.confidence == here.verdict.confidence
+    # a later audit's shadow models are stored, and so is what the first audit fitted on them
+    started = []
+    monkeypatch.setattr(shadow_module.Shadows, "fit_in_workers", lambda self, tasks: started.append(tasks) or 0)
+    again = run_audit(white_box, dataset=digits, attacks=names, seed=0, store=stores[1], workers=2)
+    assert not started and again.verdict.forgotten == [FORGOTTEN]
+
+
+def test_the_fits_on_the_shadows_are_grouped_by_what_they_share_longest_first():
+    from labelleak.audit.run import _fit_tasks, attack_options, construct_attack
+
+    options = attack_options(seed=0, query_budget=None, verbose=False, inversion_reference=None)
+    built = {
+        name: construct_attack(name, options=options)
+        for name in ("noise-frequency", "param-dot", "invert-cma", "param-diff", "invert-wb", "label-reach")
+    }
+    chosen = [built[name] for name in ("param-dot", "invert-cma", "param-diff", "invert-wb", "label-reach")]
+    tasks = _fit_tasks(list(built.values()), chosen)
+    assert [[a.name for a in task.keywords["attacks"]] for task in tasks] == [
+        ["invert-cma", "label-reach"],  # one inversion of the shadow priors
+        ["invert-wb"],
+        ["param-dot", "param-diff"],  # one feature extraction
+        ["noise-frequency"],  # shadow scores alone
+    ]
+    assert all(task.keywords["calibrate"] == [a.name for a in chosen] for task in tasks)

@@ -379,11 +379,26 @@ def shadow_targets(
             ``store`` lacks (:func:`_build_in_workers`); 1 builds them all in this process.
     """
     _check_seeds(config, eval_seeds)
+    archs = shadow_archs(arch, dataset.name, config.n_models)
+    originals = _shadow_originals(dataset, draw, config, archs, shadow_recipes(config, dataset.name))
+    yield from _shadow_targets_of(dataset, draw, config, originals, store=store, verbose=verbose, workers=workers)
+
+
+def _shadow_targets_of(
+    dataset: ImageDataset,
+    draw: KnowledgeDraw,
+    config: ShadowConfig,
+    originals: Sequence[_ShadowOriginal],
+    *,
+    store: ArtifactStore | None,
+    verbose: bool,
+    workers: int,
+) -> Iterator[ShadowTarget]:
+    """:func:`shadow_targets` of the shadow originals ``originals`` (:func:`_shadow_originals`)."""
     check_number("workers", workers, low=1, integer=True)
     k = dataset.num_classes
     plan = config.plan(k)
-    recipes = shadow_recipes(config, dataset.name)
-    archs = shadow_archs(arch, dataset.name, config.n_models)
+    archs = [job.arch for job in originals]
     aux_per_class = (
         max(1, round(DEFAULT_AUX_FRACTION * len(dataset.y_train) / k))
         if config.aux_per_class is None
@@ -406,7 +421,7 @@ def shadow_targets(
     )
     with tqdm(total=total, desc="shadow models", unit="model", disable=not verbose, dynamic_ncols=True) as bar:
         yield from _shadow_experiments(
-            dataset, draw, config, plan, recipes, archs, aux_per_class, store, verbose, bar, workers
+            dataset, draw, config, plan, originals, aux_per_class, store, verbose, bar, workers
         )
 
 
@@ -469,14 +484,39 @@ def _unlearn_arguments(spec: str) -> dict[str, Any]:
 _worker: dict[str, Any] = {}
 
 
-def _start_shadow_worker(
-    registrations: dict[str, FactoryRegistration], store_root: str, originals: dict[int, _ShadowOriginal]
-) -> None:
+def _shippable(archs: Iterable[str]) -> dict[str, FactoryRegistration] | None:
+    """What a worker process needs to build ``archs`` again: the registration of each model owner's
+    architecture among them (labelleak's own need none); None when one cannot be sent to another
+    process (e.g. a factory defined in a notebook)."""
+    try:
+        registrations = {arch: shippable_registration(arch) for arch in archs}
+    except ForeignArchitectureError as err:
+        logger.info("%s: the shadows' work is done in this process", err)
+        return None
+    return {arch: registration for arch, registration in registrations.items() if registration is not None}
+
+
+def _register_in_worker(registrations: dict[str, FactoryRegistration]) -> None:
     torch.set_num_threads(1)  # the workers are the parallelism; threads inside them would contend
     for arch, registration in registrations.items():
         if registration.register() != arch:
             raise ShadowBuildError(f"the architecture registered again in a worker is not {arch!r}")
+
+
+def _start_shadow_worker(
+    registrations: dict[str, FactoryRegistration], store_root: str, originals: dict[int, _ShadowOriginal]
+) -> None:
+    _register_in_worker(registrations)
     _worker.update(store=ArtifactStore(store_root), originals=originals)
+
+
+def _start_fit_worker(registrations: dict[str, FactoryRegistration], shadows: Shadows) -> None:
+    _register_in_worker(registrations)
+    _worker.update(shadows=shadows)
+
+
+def _fit_in_worker(task: Callable[[Shadows], object]) -> None:
+    task(_worker["shadows"])
 
 
 def _train_in_worker(seed: int) -> None:
@@ -524,10 +564,8 @@ def _build_in_workers(
     """
     if workers < 2 or store is None or default_device().type != "cpu":
         return 0
-    try:
-        registrations = {job.arch: shippable_registration(job.arch) for job in originals}
-    except ForeignArchitectureError as err:
-        logger.info("%s: shadow models are built in this process", err)
+    registrations = _shippable(job.arch for job in originals)
+    if registrations is None:
         return 0
     untrained = [job for job in originals if not job.is_stored(store)]
     missing = {job.seed: job.missing(plan, store) for job in originals}
@@ -543,11 +581,7 @@ def _build_in_workers(
         tasks - len(untrained),
         workers,
     )
-    start = (
-        {arch: registration for arch, registration in registrations.items() if registration is not None},
-        str(store.root),
-        {job.seed: job for job in originals},
-    )
+    start = (registrations, str(store.root), {job.seed: job for job in originals})
     training = {job.seed for job in untrained}
     built = 0
     with (
@@ -567,7 +601,10 @@ def _build_in_workers(
     ):
 
         def unlearn(seed: int) -> dict[futures.Future[None], int | None]:
-            return {pool.submit(_unlearn_in_worker, seed, *task): None for task in missing[seed]}
+            # the largest forget sets first: they take longest (an ascent stops once every forgotten
+            # class has fallen), and the short ones then fill the workers' ends evenly
+            tasks = sorted(missing[seed], key=lambda task: -len(task[1]))
+            return {pool.submit(_unlearn_in_worker, seed, *task): None for task in tasks}
 
         # a future maps to the seed of the θ_o′ it trains, or to None when it unlearns
         pending: dict[futures.Future[None], int | None] = {
@@ -612,13 +649,28 @@ def _labelled_as_shadow(seed: int) -> Iterator[None]:
             log.removeFilter(label)
 
 
+def _shadow_originals(
+    dataset: ImageDataset,
+    draw: KnowledgeDraw,
+    config: ShadowConfig,
+    archs: Sequence[str],
+    recipes: Sequence[TrainConfig],
+) -> list[_ShadowOriginal]:
+    """Every shadow original θ_o′ of ``config`` to build, in seed order."""
+    return [
+        _ShadowOriginal(
+            seed, shadow_dataset(dataset, draw, train_fraction=config.train_fraction, seed=seed), recipe, arch
+        )
+        for seed, arch, recipe in zip(config.seeds(), archs, recipes, strict=True)
+    ]
+
+
 def _shadow_experiments(
     dataset: ImageDataset,
     draw: KnowledgeDraw,
     config: ShadowConfig,
     plan: tuple[tuple[str, tuple[int, ...]], ...],
-    recipes: Sequence[TrainConfig],
-    archs: Sequence[str],
+    originals: Sequence[_ShadowOriginal],
     aux_per_class: int,
     store: ArtifactStore | None,
     verbose: bool,
@@ -633,12 +685,6 @@ def _shadow_experiments(
         if config.aux_classes is None
         else draw_aux_classes(k, config.aux_classes, seed=derive_seed(seed, "shadow-knowledge"))
         for seed in config.seeds()
-    ]
-    originals = [
-        _ShadowOriginal(
-            seed, shadow_dataset(dataset, draw, train_fraction=config.train_fraction, seed=seed), recipe, arch
-        )
-        for seed, arch, recipe in zip(config.seeds(), archs, recipes, strict=True)
     ]
     _build_in_workers(originals, plan=plan, store=store, workers=workers, verbose=verbose)
     for job, classes_in_aux in zip(originals, aux_classes, strict=True):
@@ -856,6 +902,7 @@ class Shadows:
         }
         self._features: dict[str, Calibration] = {}
         self._targets: list[ShadowTarget] | None = None
+        self._jobs: list[_ShadowOriginal] | None = None
 
     def targets(self) -> Iterator[ShadowTarget]:
         """The shadow experiments (models trained and unlearned, or loaded from the store).
@@ -868,12 +915,11 @@ class Shadows:
             yield from self._targets
             return
         built = []
-        for target in shadow_targets(
+        for target in _shadow_targets_of(
             self.dataset,
             self.draw,
-            config=self.config,
-            eval_seeds=self.eval_seeds,
-            arch=self.arch,
+            self.config,
+            self._originals()[0],
             store=self.store,
             verbose=self.verbose,
             workers=self.workers,
@@ -881,6 +927,76 @@ class Shadows:
             built.append(target)
             yield target
         self._targets = built
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy sent to a worker process (:meth:`fit_in_workers`) carries the setting, not the models
+        # held here; it loads them from the store and builds nothing in workers of its own. Of the
+        # draw, shadows read the shadow pool and A's indices: the target's θ_o (an access view that
+        # does not pickle) stays here
+        draw = replace(self.draw, knowledge=replace(self.draw.knowledge, original=None))
+        return {**self.__dict__, "draw": draw, "_features": {}, "_targets": None, "_jobs": None, "workers": 1}
+
+    def _originals(self) -> tuple[list[_ShadowOriginal], tuple[tuple[str, tuple[int, ...]], ...]]:
+        """Every shadow original θ_o′ to build, and the (method, forget set) plan of each (their shadow
+        data split once: it hashes the images)."""
+        if self._jobs is None:
+            archs = shadow_archs(self.arch, self.dataset.name, self.config.n_models)
+            recipes = shadow_recipes(self.config, self.dataset.name)
+            self._jobs = _shadow_originals(self.dataset, self.draw, self.config, archs, recipes)
+        return self._jobs, self.config.plan(self.dataset.num_classes)
+
+    def build(self) -> int:
+        """Build the shadow models the store lacks, in :attr:`workers` processes where it can
+        (:func:`shadow_targets`), and return how many it lacked (0 without a store: nothing to hand
+        models over through; :meth:`targets` builds them)."""
+        if self.store is None:
+            return 0
+        originals, plan = self._originals()
+        lacking = sum(int(not job.is_stored(self.store)) + len(job.missing(plan, self.store)) for job in originals)
+        if lacking:
+            _build_in_workers(originals, plan=plan, store=self.store, workers=self.workers, verbose=self.verbose)
+        return lacking
+
+    def fit_in_workers(self, tasks: Sequence[Callable[[Shadows], object]]) -> int:
+        """Run each of ``tasks`` on a copy of these shadows in one of :attr:`workers` processes, for what
+        it stores (an attack's calibration and shadow scores, :meth:`cached`), so that this process
+        then reads it from the store; returns how many tasks ran there.
+
+        The tasks are started in the order given, each as soon as a process is free: give the longest
+        first. Each process runs one torch thread (a calibration on small models uses two cores
+        better as two processes than as two threads of one). Nothing runs there (0) with fewer than two
+        workers or tasks, on an accelerator, or where the shadow models could not be built in workers
+        (:func:`_build_in_workers`) or are not all stored; a task that fails there is left to this
+        process, which meets the same error and reports it."""
+        if self.workers < 2 or len(tasks) < 2 or self.store is None or default_device().type != "cpu":
+            return 0
+        originals, plan = self._originals()
+        if any(not job.is_stored(self.store) or job.missing(plan, self.store) for job in originals):
+            return 0
+        registrations = _shippable({job.arch for job in originals})
+        if registrations is None:
+            return 0
+        done = 0
+        with (
+            futures.ProcessPoolExecutor(
+                min(self.workers, len(tasks)),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_fit_worker,
+                initargs=(registrations, self),
+            ) as pool,
+            tqdm(total=len(tasks), desc="fitting on the shadows", unit="task", disable=not self.verbose) as bar,
+        ):
+            for future in futures.as_completed([pool.submit(_fit_in_worker, task) for task in tasks]):
+                try:
+                    future.result()
+                    done += 1
+                except futures.process.BrokenProcessPool as err:
+                    logger.warning("the shadow workers failed (%s): what they did not fit is fit in this process", err)
+                    break
+                except Exception as err:  # this process meets it again and reports it where it belongs
+                    logger.info("a fit on the shadows failed in a worker process: %s", err)
+                bar.update()
+        return done
 
     def features(self, reference: ReferenceConfig) -> Calibration:
         """The parameter attacks' features of every shadow target, extracted with ``reference``

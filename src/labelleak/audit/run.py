@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from labelleak.attacks import ATTACKS, Attack
 from labelleak.attacks.criteria import REFERENCES, SET_DECISIONS, InversionAttack
+from labelleak.attacks.evolution import PriorSearchAttack
 from labelleak.attacks.knowledge import KnowledgeDraw, draw_knowledge
 from labelleak.attacks.shadow import METHODS_PER_SET, RECIPE_CHOICES, ShadowConfig, Shadows
 from labelleak.audit.errors import AuditError, one_line
@@ -217,7 +218,9 @@ def calibrate_attacks(
     The shadows forget every class singly and, with ``multi_class_shadows``, :data:`SHADOW_PAIRS`
     random pairs and :data:`SHADOW_TRIPLES` random triples, each by every one of ``shadow_methods``
     (``shadow_methods_per_set="all"``) or by one of them in turn (``"one"``);
-    ``workers`` processes build those the store lacks (:class:`~labelleak.attacks.shadow.Shadows`).
+    ``workers`` processes build those the store lacks (:class:`~labelleak.attacks.shadow.Shadows`)
+    and, when it lacked any (a first audit), fit the attacks on them and store what they fit, which
+    this process then reads (:meth:`~labelleak.attacks.shadow.Shadows.fit_in_workers`).
     ``shadow_originals`` shadow originals are trained (with ``shadow_archs``, at least one per
     architecture), each by the dataset's recipe or, with ``shadow_recipes="varied"``, by a recipe
     of its own (:data:`~labelleak.attacks.shadow.RECIPE_VARIANTS`), and each is unlearned as above.
@@ -270,6 +273,10 @@ def calibrate_attacks(
         methods += " in turn"
     if config.n_models > max(1, len(stand_ins)):
         methods += f", {config.n_models} shadow originals" + (" of varied recipes" if config.recipes_vary else "")
+    if shadows.build() and workers > 1:
+        # a first audit: nothing fitted on these shadows is stored either, so the workers that built
+        # them fit the attacks on them too, and the loop below reads what they stored
+        shadows.fit_in_workers(_fit_tasks(list(attacks), chosen))
     found = {}
     for attack in chosen:
         attack.calibrate(shadows)
@@ -319,13 +326,51 @@ def check_shadow_methods(methods: Sequence[str]) -> tuple[str, ...]:
     return tuple(m.strip() for m in methods)
 
 
+def scored_for_verdict(attack: Attack) -> bool:
+    """Whether the fused verdict is fit on ``attack``'s shadow scores: not when it is an inversion attack
+    left uncalibrated, whose shadow scores would cost a full inversion per shadow model, on shadows
+    of another architecture."""
+    return not (attack.category == "inversion" and attack.calibration_ is None)
+
+
+def _fit_on_shadows(shadows: Shadows, *, attacks: Sequence[Attack], calibrate: Sequence[str]) -> None:
+    """What an audit fits on ``shadows`` for ``attacks`` (the calibration of those named in
+    ``calibrate``, then the shadow scores its verdict is fit on), computed into their store: a task of
+    :meth:`~labelleak.attacks.shadow.Shadows.fit_in_workers`."""
+    for attack in attacks:
+        if hasattr(attack, "verbose"):
+            attack.verbose = False  # the caller shows the tasks' progress; workers' bars would interleave
+        if attack.name in calibrate:
+            attack.calibrate(shadows)
+        if scored_for_verdict(attack):
+            attack.shadow_scores(shadows)
+
+
+def _fit_tasks(attacks: Sequence[Attack], chosen: Sequence[Attack]) -> list[functools.partial[None]]:
+    """An audit's fits on its shadows as worker tasks, longest first: each calibrated inversion attack
+    alone, save those that share their priors (one task, which inverts the priors once); the parameter
+    attacks together (one feature extraction); then the other attacks' shadow scores."""
+    names = [attack.name for attack in chosen]
+    groups: dict[str, list[Attack]] = {}
+    for attack in sorted(attacks, key=lambda a: (a.name not in names, a.category != "inversion")):
+        if attack.name not in names:
+            group = "shadow scores"
+        elif isinstance(attack, PriorSearchAttack):
+            group = "prior search"
+        elif attack.category == "parameter":
+            group = "parameter"
+        else:
+            group = attack.name
+        groups.setdefault(group, []).append(attack)
+    return [functools.partial(_fit_on_shadows, attacks=group, calibrate=names) for group in groups.values()]
+
+
 def fit_verdict(attacks: Mapping[str, Attack], shadows: Shadows) -> VerdictModel | None:
-    """The fused verdict's model, fit on every attack's scores of the shadow models. An inversion
-    attack left uncalibrated is left out: its shadow scores would cost a full inversion per shadow
-    model, on shadows of another architecture."""
+    """The fused verdict's model, fit on every attack's scores of the shadow models
+    (:func:`scored_for_verdict`)."""
     scores = {}
     for name, attack in attacks.items():
-        if attack.category == "inversion" and attack.calibration_ is None:
+        if not scored_for_verdict(attack):
             continue
         try:
             scores[name] = attack.shadow_scores(shadows)
@@ -379,8 +424,8 @@ def run_audit(
             above a threshold fitted on the shadows) or "calibrated" (a probability per class read
             relative to the target's other classes, and a cut on it fitted on the shadows;
             :mod:`labelleak.attacks.criteria`).
-        workers: processes that build the shadow models a first audit lacks, one torch thread
-            each (1: all in this process).
+        workers: processes that build the shadow models a first audit lacks and then fit the
+            attacks on them, one torch thread each (1: all in this process).
         shadow_archs: for a model whose architecture labelleak does not know (``target.arch`` is
             None, e.g. an ONNX file), labelleak architectures whose shadows stand in for it, with
             every calibratable attack fit on all of them (:func:`calibrate_attacks`); None: shadows

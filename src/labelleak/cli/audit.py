@@ -171,8 +171,9 @@ def register(subparsers) -> None:
         type=int_at_least(1),
         default=default_workers(),
         metavar="N",
-        help="processes that build the shadow models a first audit lacks, one torch thread each (default: the "
-        f"usable CPU cores, 1 to 4: {default_workers()} here; 1 builds them in this process)",
+        help="processes that build the shadow models a first audit lacks and then fit the attacks on them, one "
+        f"torch thread each (default: the usable CPU cores, 1 to 4: {default_workers()} here; 1 does it all in "
+        "this process)",
     )
     parser.add_argument(
         "--shadow-archs",
