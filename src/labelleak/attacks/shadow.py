@@ -963,8 +963,8 @@ class Shadows:
         then reads it from the store; returns how many tasks ran there.
 
         The tasks are started in the order given, each as soon as a process is free: give the longest
-        first. Each process runs one torch thread (a calibration on small models uses two cores
-        better as two processes than as two threads of one). Nothing runs there (0) with fewer than two
+        first. Each process runs one torch thread: the processes are the parallelism, as when the
+        shadow models are built (:func:`_build_in_workers`). Nothing runs there (0) with fewer than two
         workers or tasks, on an accelerator, or where the shadow models could not be built in workers
         (:func:`_build_in_workers`) or are not all stored; a task that fails there is left to this
         process, which meets the same error and reports it."""
