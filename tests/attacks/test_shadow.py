@@ -513,3 +513,25 @@ def test_an_inversion_calibration_chooses_across_originals_when_asked(digits, dr
         )
     with pytest.raises(ParameterError, match="applies to reference='shadows'"):
         ATTACKS.build("invert-wb", checkpoint_choice="across-originals", reference="original")
+
+
+def _store_the_number_of_shadow_targets(shadows):
+    shadows.cached("test-fit", {"what": "count"}, lambda: {"targets": len(list(shadows.targets()))})
+
+
+def _fail_on_the_shadows(shadows):
+    raise ValueError("this fit fails")
+
+
+def test_fits_run_in_worker_processes_once_every_shadow_model_is_stored(digits, draw, store, caplog):
+    config = ShadowConfig(methods=("gradient_ascent",), forget_sets=((1,), (4,), (2, 6)), epochs=2, aux_per_class=3)
+    shadows = Shadows(digits, draw, config=config, eval_seeds=[0], store=store, workers=2)
+    tasks = [_fail_on_the_shadows, _store_the_number_of_shadow_targets]
+    caplog.set_level("INFO", logger="labelleak.attacks.shadow")
+    assert shadows.fit_in_workers(tasks) == 0  # nothing stored yet: nothing runs there
+    assert shadows.build() == 4 and shadows.build() == 0  # θ_o′ and three unlearned models lacked, then none
+    assert shadows.fit_in_workers(tasks) == 1  # the failing task is left to this process
+    assert "this fit fails" in caplog.text
+    # what the worker stored is read here, not computed again
+    assert shadows.cached("test-fit", {"what": "count"}, lambda: {"targets": -1}) == {"targets": 3}
+    assert store.counts[("test-fit", "cached")] == 1 and store.counts[("test-fit", "computed")] == 0
