@@ -17,7 +17,9 @@ counted once. ``--method M`` keeps the targets of one unlearning method and writ
 Example (the commands behind docs/inversion_attacks.md):
     labelleak run configs/query-budget.toml --out docs/results/query-budget --jobs 1 --threads 1
     labelleak run configs/query-budget-1e5.toml --out docs/results/query-budget-1e5 --jobs 1 --threads 1
-    python benchmarks/query_curve.py docs/results/query-budget --also docs/results/query-budget-1e5
+    labelleak run configs/query-budget-1e5-cifar10.toml --out docs/results/query-budget-1e5-cifar10 --jobs 1 --threads 1
+    python benchmarks/query_curve.py docs/results/query-budget --also docs/results/query-budget-1e5 \
+        --also docs/results/query-budget-1e5-cifar10
 """
 
 from __future__ import annotations
