@@ -77,8 +77,9 @@ FAMILIES = ("dot", "diff", "orig")
 #: docs/audit.md, "Shadows that do not depend on --threads")
 SHADOW_THREADS = 1
 #: the utility metrics measured on a shadow model: the forget-test accuracy is the only one read (the
-#: ``max_forget_accuracy`` filter and the calibration records), and measuring the others took about a
-#: tenth of a first audit's shadow building (a pass over the shadow test split and the forget-train set)
+#: ``max_forget_accuracy`` filter and the calibration records), and the others' passes over the shadow
+#: test split and the forget-train set took a fifth of a first audit's shadow-unlearning CPU
+#: (docs/results/first-audit/RUN.md, "The attacks fitted in the shadow workers too")
 SHADOW_METRICS = ("forget_test_acc",)
 #: how the shadow methods cover the forget sets (:attr:`ShadowConfig.methods_per_set`)
 METHODS_PER_SET = ("all", "one")
